@@ -1,0 +1,442 @@
+//! Framing: turning a TCP byte stream into JSON values and back (PROTOCOL.md `§framing`,
+//! `§resync`).
+//!
+//! JIM has no framing: peers write one JSON object per `send()`, and TCP may split it or glue two
+//! together. [`FrameDecoder`] finds where each value ends with a small resumable scanner (brackets
+//! outside strings, string escapes), so a value split anywhere, coalesced with others or trickled
+//! byte by byte decodes the same, in time linear in its size. Each complete value is then parsed
+//! by serde_json on its own, so a bad value yields an error item and decoding resumes right after
+//! it. Nothing beyond the max message size is ever buffered.
+//!
+//! [`JsonCodec`] wraps the decoder as a tokio-util `Decoder`/`Encoder` for `Framed` streams.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use serde_json::Value;
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::error::{FrameError, preview};
+use crate::limits::DEFAULT_MAX_MESSAGE_BYTES;
+
+/// How a writer ends each JSON value on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Framing {
+    /// Compact JSON followed by `\n` (the default: harmless to `json.loads`, needed by line readers).
+    #[default]
+    Newline,
+    /// Compact JSON with nothing after it, as most student code writes.
+    Bare,
+}
+
+impl std::str::FromStr for Framing {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "newline" => Ok(Self::Newline),
+            "bare" => Ok(Self::Bare),
+            other => Err(format!("unknown framing {other:?}: use newline or bare")),
+        }
+    }
+}
+
+/// What kind of value the scanner is in the middle of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// Between values.
+    Idle,
+    /// Inside an object or array: bracket depth, inside a string, after a backslash.
+    Container { depth: usize, in_string: bool, escaped: bool },
+    /// Inside a top-level string.
+    String { escaped: bool },
+    /// A bare token (number, literal or junk) that ends before whitespace, `{`, `[` or `"`.
+    Token,
+}
+
+/// Incremental splitter of a byte stream into raw JSON values (see the module docs).
+///
+/// Invariant: after [`FrameDecoder::next_raw`] returns `None`, the buffer holds at most
+/// `max_message_bytes` bytes.
+#[derive(Debug, Clone)]
+pub struct FrameDecoder {
+    max: usize,
+    state: Scan,
+    /// Bytes of the current value already scanned (they stay at the front of the buffer).
+    scanned: usize,
+    /// The current value passed the limit: its bytes are being dropped until it ends.
+    discarding: bool,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_MESSAGE_BYTES)
+    }
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+impl FrameDecoder {
+    /// A decoder that reports values longer than `max_message_bytes` as oversize.
+    pub fn new(max_message_bytes: usize) -> Self {
+        Self { max: max_message_bytes.max(1), state: Scan::Idle, scanned: 0, discarding: false }
+    }
+
+    /// The configured max message size in bytes.
+    pub fn max_message_bytes(&self) -> usize {
+        self.max
+    }
+
+    /// True while part of a value has been received but not its end.
+    pub fn in_value(&self) -> bool {
+        self.state != Scan::Idle
+    }
+
+    /// Takes the next complete raw value out of `buf`: `Ok(bytes)` for a complete value or token
+    /// (not yet checked to be valid JSON), `Err` for an oversize value (reported once) or, when
+    /// `eof` is set, a truncated one. `None` means more bytes are needed.
+    pub fn next_raw(&mut self, buf: &mut BytesMut, eof: bool) -> Option<Result<Bytes, FrameError>> {
+        loop {
+            if self.state == Scan::Idle {
+                let skip = buf.iter().take_while(|b| is_ws(**b)).count();
+                buf.advance(skip);
+                let first = *buf.first()?;
+                self.state = match first {
+                    b'{' | b'[' => Scan::Container { depth: 0, in_string: false, escaped: false },
+                    b'"' => Scan::String { escaped: false },
+                    _ => Scan::Token,
+                };
+                // The opening quote of a string is consumed by the state change itself.
+                self.scanned = usize::from(first == b'"');
+            }
+            let end = self.scan(buf);
+            match end {
+                Some(end) => {
+                    let value = buf.split_to(end).freeze();
+                    self.state = Scan::Idle;
+                    self.scanned = 0;
+                    if std::mem::take(&mut self.discarding) {
+                        continue;
+                    }
+                    if end > self.max {
+                        return Some(Err(FrameError::Oversize {
+                            limit: self.max,
+                            preview: preview(&value),
+                        }));
+                    }
+                    return Some(Ok(value));
+                }
+                None if eof && self.state == Scan::Token && !self.discarding => {
+                    // A bare token is complete at the end of the stream.
+                    let value = buf.split().freeze();
+                    self.state = Scan::Idle;
+                    self.scanned = 0;
+                    return Some(Ok(value));
+                }
+                None if self.discarding => {
+                    buf.clear();
+                    self.scanned = 0;
+                    if eof {
+                        self.state = Scan::Idle;
+                        self.discarding = false;
+                    }
+                    return None;
+                }
+                None if buf.len() > self.max => {
+                    let err = FrameError::Oversize { limit: self.max, preview: preview(buf) };
+                    buf.clear();
+                    self.scanned = 0;
+                    self.discarding = !eof;
+                    if eof {
+                        self.state = Scan::Idle;
+                    }
+                    return Some(Err(err));
+                }
+                None if eof => {
+                    let raw = buf.split().freeze();
+                    self.state = Scan::Idle;
+                    self.scanned = 0;
+                    return Some(Err(FrameError::Truncated { preview: preview(&raw), raw }));
+                }
+                None => return None,
+            }
+        }
+    }
+
+    /// Scans unscanned bytes of the current value; returns the end offset when it completes.
+    fn scan(&mut self, buf: &[u8]) -> Option<usize> {
+        let start = self.scanned;
+        let mut state = self.state;
+        let mut done = None;
+        for (offset, &b) in buf[start..].iter().enumerate() {
+            let i = start + offset;
+            match &mut state {
+                Scan::Idle => {}
+                Scan::Container { depth, in_string, escaped } => {
+                    if *in_string {
+                        if *escaped {
+                            *escaped = false;
+                        } else if b == b'\\' {
+                            *escaped = true;
+                        } else if b == b'"' {
+                            *in_string = false;
+                        }
+                    } else {
+                        match b {
+                            b'"' => *in_string = true,
+                            b'{' | b'[' => *depth += 1,
+                            b'}' | b']' => {
+                                *depth = depth.saturating_sub(1);
+                                if *depth == 0 {
+                                    done = Some(i + 1);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Scan::String { escaped } => {
+                    if *escaped {
+                        *escaped = false;
+                    } else if b == b'\\' {
+                        *escaped = true;
+                    } else if b == b'"' {
+                        done = Some(i + 1);
+                    }
+                }
+                Scan::Token => {
+                    if is_ws(b) || matches!(b, b'{' | b'[' | b'"') {
+                        done = Some(i);
+                    }
+                }
+            }
+            if done.is_some() {
+                break;
+            }
+        }
+        self.state = state;
+        match done {
+            Some(end) => Some(end),
+            None => {
+                self.scanned = buf.len();
+                None
+            }
+        }
+    }
+}
+
+/// Parses one complete raw value into JSON, classifying failures (invalid UTF-8 or syntax).
+pub fn parse_raw(raw: Bytes) -> Result<Value, FrameError> {
+    if let Err(e) = std::str::from_utf8(&raw) {
+        return Err(FrameError::InvalidUtf8 {
+            valid_up_to: e.valid_up_to(),
+            preview: preview(&raw),
+            raw,
+        });
+    }
+    serde_json::from_slice(&raw).map_err(|e| FrameError::Syntax {
+        detail: e.to_string(),
+        preview: preview(&raw),
+        raw: raw.clone(),
+    })
+}
+
+/// A tokio-util codec for JIM: decodes a stream of JSON values (each item is a value or the
+/// error for one bad value; decoding goes on after it) and encodes values as compact JSON with
+/// the configured [`Framing`].
+#[derive(Debug, Clone, Default)]
+pub struct JsonCodec {
+    decoder: FrameDecoder,
+    framing: Framing,
+}
+
+impl JsonCodec {
+    /// A codec with the default 64 KiB limit and newline framing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the max message size in bytes.
+    pub fn with_max_message_bytes(mut self, max: usize) -> Self {
+        self.decoder = FrameDecoder::new(max);
+        self
+    }
+
+    /// Sets how encoded values end.
+    pub fn with_framing(mut self, framing: Framing) -> Self {
+        self.framing = framing;
+        self
+    }
+
+    /// The configured max message size in bytes.
+    pub fn max_message_bytes(&self) -> usize {
+        self.decoder.max_message_bytes()
+    }
+
+    /// The configured framing.
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// The decoder, for callers that want raw values (see [`FrameDecoder::next_raw`]).
+    pub fn decoder_mut(&mut self) -> &mut FrameDecoder {
+        &mut self.decoder
+    }
+}
+
+/// Encodes one value as compact JSON plus the framing's terminator into `dst`.
+pub fn encode_value(value: &Value, framing: Framing, dst: &mut BytesMut) {
+    // Writing a Value into a BytesMut cannot fail: keys are strings, numbers are finite.
+    let _ = serde_json::to_writer(dst.writer(), value);
+    if framing == Framing::Newline {
+        dst.put_u8(b'\n');
+    }
+}
+
+/// Encodes one value as a standalone byte vector (compact JSON plus the framing's terminator).
+pub fn to_bytes(value: &Value, framing: Framing) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    encode_value(value, framing, &mut buf);
+    buf.to_vec()
+}
+
+impl Decoder for JsonCodec {
+    type Item = Result<Value, FrameError>;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        Ok(self.decoder.next_raw(src, false).map(|r| r.and_then(parse_raw)))
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        Ok(self.decoder.next_raw(src, true).map(|r| r.and_then(parse_raw)))
+    }
+}
+
+impl Encoder<&Value> for JsonCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, item: &Value, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        encode_value(item, self.framing, dst);
+        Ok(())
+    }
+}
+
+impl Encoder<Value> for JsonCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, item: Value, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        encode_value(&item, self.framing, dst);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use serde_json::json;
+
+    /// Feeds `chunks` one by one and collects every item, then flushes at EOF.
+    fn run(codec: &mut JsonCodec, chunks: &[&[u8]]) -> Vec<Result<Value, FrameError>> {
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            buf.extend_from_slice(chunk);
+            while let Some(item) = codec.decode(&mut buf).unwrap() {
+                out.push(item);
+            }
+        }
+        while let Some(item) = codec.decode_eof(&mut buf).unwrap() {
+            out.push(item);
+        }
+        assert!(buf.is_empty(), "decode_eof must consume everything");
+        out
+    }
+
+    fn values(items: Vec<Result<Value, FrameError>>) -> Vec<Value> {
+        items.into_iter().map(|i| i.unwrap()).collect()
+    }
+
+    #[test]
+    fn coalesced_split_and_whitespace() {
+        let mut c = JsonCodec::new();
+        let got =
+            values(run(&mut c, &[b"{\"a\":1}{\"b\":\"}{\\\"\"}\n  [1,", b"2] 3 \"x\" true\n"]));
+        assert_eq!(
+            got,
+            vec![
+                json!({"a":1}),
+                json!({"b":"}{\""}),
+                json!([1, 2]),
+                json!(3),
+                json!("x"),
+                json!(true)
+            ]
+        );
+    }
+
+    #[test]
+    fn garbage_resyncs_on_next_value() {
+        let mut c = JsonCodec::new();
+        let items = run(&mut c, &[b"hello {\"a\":1} {'x': 1} \xff\xfe {\"b\":2}"]);
+        assert!(matches!(items[0], Err(FrameError::Syntax { .. })));
+        assert_eq!(items[1].as_ref().unwrap(), &json!({"a":1}));
+        assert!(matches!(items[2], Err(FrameError::Syntax { .. })), "python repr");
+        assert!(matches!(items[3], Err(FrameError::InvalidUtf8 { .. })));
+        assert_eq!(items[4].as_ref().unwrap(), &json!({"b":2}));
+        assert_eq!(items.len(), 5);
+    }
+
+    #[test]
+    fn invalid_utf8_inside_a_string() {
+        let mut c = JsonCodec::new();
+        let items = run(&mut c, &[b"{\"a\":\"\xc3\x28\"}{\"ok\":1}"]);
+        assert!(matches!(items[0], Err(FrameError::InvalidUtf8 { valid_up_to: 6, .. })));
+        assert_eq!(items[1].as_ref().unwrap(), &json!({"ok":1}));
+    }
+
+    #[test]
+    fn oversize_is_reported_once_and_skipped() {
+        let mut c = JsonCodec::new().with_max_message_bytes(16);
+        let big = format!("{{\"t\":\"{}\"}}", "x".repeat(100));
+        let items = run(&mut c, &[big.as_bytes(), b"{\"ok\":1}"]);
+        assert!(matches!(items[0], Err(FrameError::Oversize { limit: 16, .. })));
+        assert_eq!(items[1].as_ref().unwrap(), &json!({"ok":1}));
+        assert_eq!(items.len(), 2);
+    }
+
+    #[test]
+    fn oversize_in_small_chunks_never_buffers_past_the_limit() {
+        let mut c = JsonCodec::new().with_max_message_bytes(32);
+        let mut buf = BytesMut::new();
+        let mut errors = 0;
+        buf.extend_from_slice(b"\"");
+        for _ in 0..1000 {
+            buf.extend_from_slice(b"abcdefgh");
+            while let Some(item) = c.decode(&mut buf).unwrap() {
+                assert!(item.is_err());
+                errors += 1;
+            }
+            assert!(buf.len() <= 32);
+        }
+        assert_eq!(errors, 1);
+    }
+
+    #[test]
+    fn eof_mid_value_is_truncated() {
+        let mut c = JsonCodec::new();
+        let items = run(&mut c, &[b"{\"a\":1}{\"b\":"]);
+        assert_eq!(items[0].as_ref().unwrap(), &json!({"a":1}));
+        assert!(matches!(items[1], Err(FrameError::Truncated { .. })));
+    }
+
+    #[test]
+    fn encoder_writes_compact_json_with_framing() {
+        let v = json!({"action":"presence","time":1.5});
+        let mut c = JsonCodec::new();
+        let mut dst = BytesMut::new();
+        c.encode(&v, &mut dst).unwrap();
+        assert_eq!(&dst[..], b"{\"action\":\"presence\",\"time\":1.5}\n");
+        assert_eq!(to_bytes(&v, Framing::Bare), b"{\"action\":\"presence\",\"time\":1.5}".to_vec());
+    }
+}
