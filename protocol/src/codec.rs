@@ -283,10 +283,38 @@ impl JsonCodec {
     }
 }
 
-/// Encodes one value as compact JSON plus the framing's terminator into `dst`.
+/// serde_json's compact output with every non-ASCII character escaped as `\uXXXX` (UTF-16, lowercase
+/// hex), exactly like Python's `json.dumps` default, so that peers decoding with ASCII still cope
+/// (PROTOCOL.md `§encoding`).
+struct AsciiFormatter;
+
+impl serde_json::ser::Formatter for AsciiFormatter {
+    fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> std::io::Result<()>
+    where
+        W: ?Sized + std::io::Write,
+    {
+        let bytes = fragment.as_bytes();
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if !c.is_ascii() {
+                writer.write_all(&bytes[start..i])?;
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&bytes[start..])
+    }
+}
+
+/// Encodes one value as compact, ASCII-only JSON plus the framing's terminator into `dst`.
 pub fn encode_value(value: &Value, framing: Framing, dst: &mut BytesMut) {
+    use serde::Serialize as _;
+    let mut ser = serde_json::Serializer::with_formatter(dst.writer(), AsciiFormatter);
     // Writing a Value into a BytesMut cannot fail: keys are strings, numbers are finite.
-    let _ = serde_json::to_writer(dst.writer(), value);
+    let _ = value.serialize(&mut ser);
     if framing == Framing::Newline {
         dst.put_u8(b'\n');
     }
@@ -438,5 +466,15 @@ mod tests {
         c.encode(&v, &mut dst).unwrap();
         assert_eq!(&dst[..], b"{\"action\":\"presence\",\"time\":1.5}\n");
         assert_eq!(to_bytes(&v, Framing::Bare), b"{\"action\":\"presence\",\"time\":1.5}".to_vec());
+    }
+
+    #[test]
+    fn encoder_escapes_non_ascii_like_python() {
+        // Python: json.dumps({"t": "Ива § 😀"}, separators=(",", ":"))
+        let v = json!({"t": "Ива § 😀"});
+        let out = to_bytes(&v, Framing::Bare);
+        assert_eq!(out, br#"{"t":"\u0418\u0432\u0430 \u00a7 \ud83d\ude00"}"#.to_vec());
+        let back: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back, v);
     }
 }
