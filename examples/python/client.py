@@ -150,8 +150,9 @@ class Connection:
         self.pending = []           # decoded but not yet consumed (value, error) pairs
 
     def send(self, message):
-        # One message, one sendall; compact JSON with a newline.
-        self.sock.sendall(json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n")
+        # One message, one sendall; compact JSON (raw UTF-8) with a newline.
+        data = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        self.sock.sendall(data.encode("utf-8") + b"\n")
 
     def read_some(self, timeout):
         """Wait up to timeout for bytes; returns False if the server closed."""
@@ -279,6 +280,11 @@ def run_interactive(conn, name):
     wake_read, wake_write = socket.socketpair()
     threading.Thread(target=read_stdin, args=(lines, wake_write), daemon=True).start()
 
+    # We never pipeline: the next command waits until every request sent so far has
+    # been answered (relays, probes and 205 pushes are not answers).
+    commands = []           # stdin lines not sent yet; None marks end of input
+    outstanding = 0         # requests sent and not answered yet
+    quit_deadline = None    # stdin ended while waiting: give up waiting at this time
     while True:
         for value, error in conn.pending:
             if error is not None:
@@ -287,24 +293,38 @@ def run_interactive(conn, name):
             print_json(value)
             if isinstance(value, dict) and value.get("action") == "probe":
                 conn.send(presence(name))
+                outstanding += 1
+            elif response_code(value) not in (None, 205) and outstanding > 0:
+                outstanding -= 1
         conn.pending.clear()
 
-        readable, _, _ = select.select([conn.sock, wake_read], [], [])
+        while commands and outstanding == 0:
+            line = commands.pop(0)
+            command = "quit" if line is None else parse_command(line, name)
+            if command == "quit":
+                conn.send({"action": "quit", "time": now()})
+                return EXIT_OK
+            if isinstance(command, dict):
+                conn.send(command)
+                outstanding += 1
+            elif command:
+                print(command, file=sys.stderr)
+        if commands and commands[-1] is None and quit_deadline is None:
+            quit_deadline = now() + REPLY_TIMEOUT
+        if quit_deadline is not None and now() > quit_deadline:
+            print("no reply to the last request; quitting anyway", file=sys.stderr)
+            conn.send({"action": "quit", "time": now()})
+            return EXIT_OK
+
+        timeout = None if quit_deadline is None else max(0.0, quit_deadline - now())
+        readable, _, _ = select.select([conn.sock, wake_read], [], [], timeout)
         if conn.sock in readable and not conn.read_some(0):
             print("the server closed the connection", file=sys.stderr)
             return EXIT_REFUSED
         if wake_read in readable:
             wake_read.recv(4096)
             while not lines.empty():
-                line = lines.get()
-                command = "quit" if line is None else parse_command(line, name)
-                if command == "quit":
-                    conn.send({"action": "quit", "time": now()})
-                    return EXIT_OK
-                if isinstance(command, dict):
-                    conn.send(command)
-                elif command:
-                    print(command, file=sys.stderr)
+                commands.append(lines.get())
 
 
 def main():

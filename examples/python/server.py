@@ -123,14 +123,31 @@ class StreamDecoder:
             value, end = self._json.raw_decode(text)
         except json.JSONDecodeError as err:
             return None, f"invalid JSON: {err.msg} at character {err.pos} (see §framing)"
+        except RecursionError:
+            return None, "invalid JSON: nested too deeply (see §framing)"
         if end != len(text):
             return None, f"invalid JSON: extra data at character {end} (see §framing)"
         return value, None
 
+    def finish(self):
+        """Called at end of stream: a bare token left in the buffer is complete now.
+
+        Returns a list with at most one item; a truncated object is dropped silently.
+        """
+        rest = bytes(self.buffer).strip()
+        self.buffer.clear()
+        if not rest or rest[:1] in (b"{", b"[", b'"'):
+            return []
+        return [self._parse(rest)]
+
 
 def encode(message):
-    """Compact JSON followed by a newline: one message, one write."""
-    return json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n"
+    """Compact JSON (non-ASCII as raw UTF-8) followed by a newline: one message, one write."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def valid_room(room):
+    return isinstance(room, str) and room.startswith("#") and 2 <= len(room) <= MAX_NAME
 
 
 def reply(code, text):
@@ -163,13 +180,13 @@ class Chat:
         if not isinstance(message, dict):
             client.send(reply(400, "not a JSON object (see §framing)"))
             return True
-        action = message.get("action")
-        if action is None and "response" in message:
+        if "response" in message:
             return True                     # a stray response from a client: ignore it
+        action = message.get("action")
         if not isinstance(action, str) or not action:
             client.send(reply(400, "missing field action (see §dialects)"))
             return True
-        if action == "quit":
+        if action in ("quit", "exit", "Exit"):
             return False                    # no reply, the caller closes
         handler = self.handlers.get(action)
         if handler is None:
@@ -195,7 +212,7 @@ class Chat:
     def on_presence(self, client, message):
         user = message.get("user")
         name = user.get("account_name") if isinstance(user, dict) else None
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str) or not name:
             client.send(reply(400, "missing field user.account_name (see §presence)"))
         elif len(name) > MAX_NAME or name.startswith("#"):
             client.send(reply(400, f"bad account_name: at most {MAX_NAME} characters, "
@@ -226,6 +243,10 @@ class Chat:
             relay["encoding"] = message["encoding"]
         relay["message"] = text
         if to.startswith("#"):
+            if not valid_room(to):
+                client.send(reply(400, f"bad room name {to!r}: '#' followed by a name, at most "
+                                       f"{MAX_NAME} characters (see §rooms)"))
+                return
             members = self.rooms.get(to)
             if not members:
                 client.send(reply(404, f"no such room {to!r} (see §rooms)"))
@@ -246,7 +267,7 @@ class Chat:
 
     def _room_name(self, client, message):
         room = message.get("room")
-        if isinstance(room, str) and room.startswith("#") and 2 <= len(room) <= MAX_NAME:
+        if valid_room(room):
             return room
         client.send(reply(400, f"field room must be '#name', at most {MAX_NAME} "
                                "characters (see §rooms)"))
@@ -274,14 +295,15 @@ class Chat:
         client.send(reply(200, f"left {room}"))
 
     def on_get_contacts(self, client, message):
-        names = list(self.contacts.get(client.name, []))
+        names = sorted(self.contacts.get(client.name, []))
         client.send({"response": 202, "time": time.time(), "alert": names})
 
     def _contact_name(self, client, message):
         contact = message.get("user_id")
-        if isinstance(contact, str) and contact:
+        if isinstance(contact, str) and 0 < len(contact) <= MAX_NAME:
             return contact
-        client.send(reply(400, "missing field user_id (see §contacts)"))
+        client.send(reply(400, f"field user_id must be a name of 1 to {MAX_NAME} characters "
+                               "(see §contacts)"))
         return None
 
     def on_add_contact(self, client, message):
@@ -320,6 +342,7 @@ class Client:
         self.outbox = collections.deque()   # encoded messages waiting to be sent
         self.outbox_bytes = 0
         self.closing = False                # close as soon as the outbox is empty
+        self.close_deadline = None          # ... or at this time, whatever happens
         self.name = None
         self.rooms = set()
 
@@ -370,7 +393,8 @@ class Server:
             for client in list(self.clients.values()):
                 if client.outbox_bytes > MAX_OUTBOX_BYTES:
                     self.drop(client)           # it does not read: do not wait for it
-                elif client.closing and not client.outbox:
+                elif client.closing and (not client.outbox
+                                         or time.monotonic() > client.close_deadline):
                     self.drop(client)
 
     def accept(self):
@@ -393,19 +417,29 @@ class Server:
             return
         except OSError:
             data = b""
-        if not data:                            # the peer closed the connection
-            self.drop(client)
+        if not data:
+            # The peer closed (or half-closed) its side: answer what is complete, then close.
+            for _, error in client.decoder.finish():
+                if error is not None:
+                    client.send(reply(400, error))
+            self.close_later(client)
             return
         for value, error in client.decoder.feed(data):
             if error is not None:
                 client.send(reply(400, error))
             elif not self.chat.handle(client, value):
-                self.drop(client)               # quit
+                self.close_later(client)        # quit: no reply, ignore the rest
                 return
         if client.decoder.oversize:
             client.send(reply(400, f"message larger than {MAX_MESSAGE_BYTES} bytes "
                                    "(see §limits)"))
-            client.closing = True
+            self.close_later(client)
+
+    def close_later(self, client):
+        """End the session now; close the socket once queued replies are written."""
+        self.chat.disconnect(client)
+        client.closing = True
+        client.close_deadline = time.monotonic() + 10
 
     def drop(self, client):
         self.clients.pop(client.sock, None)

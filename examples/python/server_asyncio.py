@@ -51,7 +51,10 @@ class Server:
         try:
             while not client.dropped:
                 data = await reader.read(65536)
-                if not data:            # the peer closed the connection
+                if not data:            # the peer closed: answer a final bare token, if any
+                    for _, error in decoder.finish():
+                        if error is not None:
+                            client.send(reply(400, error))
                     break
                 if not self.process(client, decoder, data):
                     break
