@@ -150,9 +150,9 @@ class Connection:
         self.pending = []           # decoded but not yet consumed (value, error) pairs
 
     def send(self, message):
-        # One message, one sendall; compact JSON (raw UTF-8) with a newline.
-        data = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-        self.sock.sendall(data.encode("utf-8") + b"\n")
+        # One message, one sendall; compact JSON (non-ASCII as \u escapes) with a newline.
+        data = json.dumps(message, separators=(",", ":"))
+        self.sock.sendall(data.encode("ascii") + b"\n")
 
     def read_some(self, timeout):
         """Wait up to timeout for bytes; returns False if the server closed."""

@@ -142,8 +142,11 @@ class StreamDecoder:
 
 
 def encode(message):
-    """Compact JSON (non-ASCII as raw UTF-8) followed by a newline: one message, one write."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    """Compact JSON followed by a newline: one message, one write.
+
+    json.dumps escapes non-ASCII characters as \\uXXXX, so the bytes are pure ASCII.
+    """
+    return json.dumps(message, separators=(",", ":")).encode("ascii") + b"\n"
 
 
 def valid_room(room):
