@@ -1,3 +1,147 @@
 //! The reference JIM server: both dialects, rooms, contacts, accounts; hard to break.
 //!
-//! Skeleton: this crate is being built (see the open issues); it does nothing yet.
+//! Everything PROTOCOL.md specifies for a server: presence and probes, direct and room messages
+//! relayed in each recipient's dialect, contacts, `get_users`, public keys, the 205 push, spec
+//! `authenticate` and the course 511 login, optional SQLite persistence, and every hostile-input
+//! rule of `§robustness`. `--misbehave` switches on documented defects for testing clients and
+//! the conformance suite.
+//!
+//! Use [`run`] to serve a listener you own, or [`spawn`] to get a server on a free loopback port
+//! in the background (tests):
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let server = jim_server::spawn(jim_server::Config::default()).await?;
+//! println!("serving on {}", server.addr());
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Layout: [`server`](crate::server) accepts, `connection` runs one socket (reader + writer),
+//! `session` checks each item in the order of `§errors`, `cmd::*` apply commands, `state` is
+//! the shared registry, `store` the SQLite writer, [`misbehave`] the deliberate defects.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+mod cmd;
+pub mod config;
+mod connection;
+pub mod misbehave;
+mod server;
+mod session;
+mod state;
+pub mod store;
+
+pub use config::{Accounts, AccountsError, Config};
+pub use misbehave::Misbehave;
+pub use store::DbError;
+
+/// Why the server could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The `--users` file could not be read.
+    #[error(transparent)]
+    Accounts(#[from] AccountsError),
+    /// The `--db` database could not be opened.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A socket operation failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A `crash-*` misbehaviour stopped the server on purpose.
+    #[error("crashed on purpose (--misbehave): {reason}")]
+    Crashed {
+        /// What triggered it, in the words of the Python error it imitates.
+        reason: String,
+    },
+}
+
+/// Serves `listener` with `config` until `shutdown` completes, then shuts down gracefully:
+/// stops accepting, lets every connection flush what is queued for it, and returns `Ok`.
+///
+/// Fails before serving if the users file or the database cannot be loaded; returns
+/// [`ServerError::Crashed`] when a `crash-*` misbehaviour fired.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let shared = server::prepare(config).await?;
+    server::serve(listener, shared, shutdown).await
+}
+
+/// Binds `127.0.0.1:0` and runs the server in a background task of the current tokio runtime.
+pub async fn spawn(config: Config) -> std::io::Result<RunningServer> {
+    spawn_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), config).await
+}
+
+/// Binds `addr` (port 0 picks a free port) and runs the server in a background task.
+pub async fn spawn_on(addr: SocketAddr, config: Config) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let shared = server::prepare(config).await.map_err(std::io::Error::other)?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve(listener, shared.clone(), async move {
+        // A dropped handle counts as a request to stop.
+        let _ = stopped.await;
+    }));
+    Ok(RunningServer { addr, shared, stop: Some(stop), task })
+}
+
+/// A server running in the background (see [`spawn`]). Dropping it shuts the server down.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    shared: Arc<state::Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), ServerError>>,
+}
+
+impl RunningServer {
+    /// The address the server listens on (with the real port).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Sends a probe to every logged-in connection now (`§probe`).
+    pub fn probe_all(&self) {
+        self.shared.probe_all();
+    }
+
+    /// True once the server task has ended (after a shutdown or a `crash-*` misbehaviour).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Graceful shutdown: stop accepting, flush in-flight replies, close every connection, and
+    /// wait for all of it.
+    pub async fn shutdown(self) {
+        let _ = self.stop().await;
+    }
+
+    /// Like [`RunningServer::shutdown`], and says how the server ended (`Err` after a crash).
+    pub async fn stop(mut self) -> Result<(), ServerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.join().await
+    }
+
+    /// Waits for the server to end by itself (a `crash-*` misbehaviour), without asking it to.
+    pub async fn join(self) -> Result<(), ServerError> {
+        let Self { stop, task, .. } = self;
+        let result = match task.await {
+            Ok(result) => result,
+            Err(e) => Err(ServerError::Io(std::io::Error::other(e))),
+        };
+        drop(stop);
+        result
+    }
+}

@@ -1,0 +1,182 @@
+//! What the server can be told: limits, framing, accounts, persistence, probes and deliberate
+//! defects. Every field has a sensible default, so `Config::default()` is a correct open-mode
+//! server on the protocol's defaults.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jim_protocol::Framing;
+use jim_protocol::limits::DEFAULT_MAX_MESSAGE_BYTES;
+
+use crate::misbehave::Misbehave;
+
+/// Default cap on simultaneous connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_000;
+
+/// Default idle timeout: a connection that sends nothing for this long is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Default bound on the outbound queue of one connection, in messages.
+pub const DEFAULT_OUTBOUND_QUEUE: usize = 256;
+
+/// How long a closing connection may take to flush what was already queued for it.
+pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Server configuration. Build it with struct update syntax:
+/// `Config { max_connections: 10, ..Config::default() }`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest accepted JSON value in bytes; a larger one gets 400 and the connection is closed.
+    pub max_message_bytes: usize,
+    /// Most simultaneous connections; one more is accepted and closed at once.
+    pub max_connections: usize,
+    /// Close a connection that sends nothing for this long (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// How each written JSON value ends on the wire (newline by default).
+    pub framing: Framing,
+    /// A `name:password` file that switches on accounts mode (`§authenticate`). Read by
+    /// [`crate::run`] when [`Config::accounts`] is `None`.
+    pub users: Option<PathBuf>,
+    /// Accounts given directly (takes precedence over [`Config::users`]).
+    pub accounts: Option<Accounts>,
+    /// SQLite file that keeps users, contacts and message history across runs.
+    pub db: Option<PathBuf>,
+    /// Send a probe to every logged-in session this often (`None`: only on request).
+    pub probe_interval: Option<Duration>,
+    /// Bound on queued outbound messages per connection; a connection whose queue overflows is
+    /// disconnected so that it cannot stall anyone.
+    pub outbound_queue: usize,
+    /// How long a closing connection may take to flush its queue (quit, EOF, shutdown).
+    pub flush_timeout: Duration,
+    /// Deliberate defects for testing clients and the conformance suite (empty: correct server).
+    pub misbehave: Vec<Misbehave>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            framing: Framing::Newline,
+            users: None,
+            accounts: None,
+            db: None,
+            probe_interval: None,
+            outbound_queue: DEFAULT_OUTBOUND_QUEUE,
+            flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+            misbehave: Vec::new(),
+        }
+    }
+}
+
+/// Password accounts (accounts mode): name to clear-text password, as in a `--users` file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accounts {
+    passwords: BTreeMap<String, String>,
+}
+
+/// Why a users file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountsError {
+    /// The file could not be read.
+    #[error("cannot read users file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A line is not `name:password` or the name breaks the name rules of `§limits`.
+    #[error("users file line {line}: {reason} (expected `name:password`, see §authenticate)")]
+    Line {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl Accounts {
+    /// Accounts from `(name, password)` pairs.
+    pub fn from_pairs<N: Into<String>, P: Into<String>>(
+        pairs: impl IntoIterator<Item = (N, P)>,
+    ) -> Self {
+        Self { passwords: pairs.into_iter().map(|(n, p)| (n.into(), p.into())).collect() }
+    }
+
+    /// Parses a users file: `name:password` lines (the password is everything after the first
+    /// `:`), blank lines and lines starting with `#` ignored.
+    pub fn parse(text: &str) -> Result<Self, AccountsError> {
+        let mut passwords = BTreeMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let bad = |reason: &str| AccountsError::Line { line: i + 1, reason: reason.into() };
+            let Some((name, password)) = line.split_once(':') else {
+                return Err(bad("no ':' between name and password"));
+            };
+            let name = name.trim();
+            let chars = name.chars().count();
+            if chars == 0 {
+                return Err(bad("empty name"));
+            }
+            if chars > jim_protocol::limits::MAX_NAME_CHARS {
+                return Err(bad("name longer than 25 characters"));
+            }
+            if name.starts_with('#') {
+                return Err(bad("name starts with '#'"));
+            }
+            passwords.insert(name.to_owned(), password.to_owned());
+        }
+        Ok(Self { passwords })
+    }
+
+    /// Reads and parses a users file.
+    pub fn from_file(path: &Path) -> Result<Self, AccountsError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| AccountsError::Read { path: path.to_owned(), source })?;
+        Self::parse(&text)
+    }
+
+    /// The password of `name`, if that account exists.
+    pub fn password(&self, name: &str) -> Option<&str> {
+        self.passwords.get(name).map(String::as_str)
+    }
+
+    /// Account names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.passwords.keys().map(String::as_str)
+    }
+
+    /// Number of accounts.
+    pub fn len(&self) -> usize {
+        self.passwords.len()
+    }
+
+    /// True when there are no accounts.
+    pub fn is_empty(&self) -> bool {
+        self.passwords.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn users_file_parses_comments_and_colons() {
+        let a = Accounts::parse("# accounts\n\nAlice:secret\nBob:a:b\r\n").unwrap();
+        assert_eq!(a.password("Alice"), Some("secret"));
+        assert_eq!(a.password("Bob"), Some("a:b"));
+        assert_eq!(a.len(), 2);
+        assert!(Accounts::parse("nocolon\n").is_err());
+        assert!(Accounts::parse(":pw\n").is_err());
+        assert!(Accounts::parse("#room:pw\n").is_ok(), "a comment line");
+        assert!(Accounts::parse(" #x:pw\n").is_ok(), "also a comment");
+    }
+}

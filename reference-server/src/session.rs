@@ -1,0 +1,359 @@
+//! One client's protocol state, and the order in which each decoded item is checked
+//! (PROTOCOL.md `§errors`, "Order of checks") before the command modules in [`crate::cmd`]
+//! apply it.
+//!
+//! A [`Session`] is owned by its connection's reader; nothing else touches it. What other
+//! connections need to know (name, dialect, queue) lives in the registry as a
+//! [`crate::state::Peer`].
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use jim_protocol::codec::parse_raw;
+use jim_protocol::{Dialect, FrameError, Message, ProtocolError, Response, ResponseCode, parse};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::cmd;
+use crate::misbehave::Misbehave;
+use crate::state::{ConnId, Outbound, Shared};
+
+/// What the connection does after an item was handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Read the next item.
+    Continue,
+    /// Flush what is queued and close (quit, oversize, failed login, overflow).
+    Close,
+}
+
+/// Where the session is in logging in.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Login {
+    /// No successful presence yet; `authenticated` is the name of a successful `authenticate`.
+    Anonymous {
+        /// Name accepted by `authenticate`, which the presence must use.
+        authenticated: Option<String>,
+    },
+    /// A course 511 challenge was sent and awaits its answer.
+    Challenged {
+        /// The name the presence asked for.
+        name: String,
+        /// The 128 hex characters sent.
+        challenge: String,
+        /// The presence's public key, stored on success.
+        pubkey: Option<String>,
+    },
+    /// Logged in under this name.
+    Named(String),
+}
+
+/// Actions the reference knows, exactly as they must be spelled (`§dialects`).
+const KNOWN_ACTIONS: [&str; 18] = [
+    "presence",
+    "probe",
+    "msg",
+    "message",
+    "quit",
+    "exit",
+    "Exit",
+    "authenticate",
+    "join",
+    "leave",
+    "get_contacts",
+    "add_contact",
+    "del_contact",
+    "add",
+    "remove",
+    "remove_contact",
+    "get_users",
+    "pubkey_need",
+];
+
+/// Actions allowed before a successful presence (`§errors` check 6).
+const BEFORE_LOGIN: [&str; 5] = ["presence", "authenticate", "quit", "exit", "Exit"];
+
+/// One client's protocol state (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Session {
+    /// Server-wide state.
+    pub shared: Arc<Shared>,
+    /// This connection.
+    pub conn: ConnId,
+    /// This connection's outbound queue.
+    pub tx: mpsc::Sender<Outbound>,
+    /// Cancelled to drop this connection at once.
+    pub kick: CancellationToken,
+    /// The current dialect (`§dialect-detection`).
+    pub dialect: Dialect,
+    /// Login progress.
+    pub login: Login,
+    /// Rooms this session is in.
+    pub rooms: BTreeSet<String>,
+    /// Set when our own queue overflowed: the client does not read, the connection must end.
+    pub overflowed: bool,
+}
+
+impl Session {
+    /// A fresh, anonymous session.
+    pub fn new(
+        shared: Arc<Shared>,
+        conn: ConnId,
+        tx: mpsc::Sender<Outbound>,
+        kick: CancellationToken,
+    ) -> Self {
+        Self {
+            shared,
+            conn,
+            tx,
+            kick,
+            dialect: Dialect::Spec,
+            login: Login::Anonymous { authenticated: None },
+            rooms: BTreeSet::new(),
+            overflowed: false,
+        }
+    }
+
+    /// The session name after a successful presence.
+    pub fn name(&self) -> Option<&str> {
+        match &self.login {
+            Login::Named(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Queues a value for this connection. On overflow the client is not reading: the
+    /// connection is marked to end.
+    pub fn push(&mut self, value: Value) {
+        match self.tx.try_send(Outbound::Value(Box::new(value))) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(conn = self.conn, "own outbound queue full: disconnecting");
+                self.overflowed = true;
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.overflowed = true,
+        }
+    }
+
+    /// Queues a message rendered in this session's dialect.
+    pub fn send(&mut self, message: &Message) {
+        let value = message.to_value(self.dialect);
+        self.push(value);
+    }
+
+    /// Queues a response.
+    pub fn respond(&mut self, response: Response) {
+        if response.code() == ResponseCode::BAD_REQUEST
+            && self.shared.misbehaves(Misbehave::SilentErrors)
+        {
+            return;
+        }
+        self.send(&Message::Response(response));
+    }
+
+    /// Queues `200 OK`.
+    pub fn ok(&mut self) {
+        self.respond(Response::new(ResponseCode::OK));
+    }
+
+    /// Queues an error response with `text` (which should cite a section).
+    pub fn error(&mut self, code: ResponseCode, text: impl Into<String>) {
+        self.respond(Response::with_text(code, text));
+    }
+
+    /// Queues the 400 for a protocol error; `crash-on-missing-field` exits here.
+    pub fn protocol_error(&mut self, err: &ProtocolError) {
+        if matches!(err, ProtocolError::MissingField { .. })
+            && self.shared.misbehaves(Misbehave::CrashOnMissingField)
+        {
+            self.shared.crash(format!("KeyError: {err}"));
+            return;
+        }
+        self.error(err.code(), err.to_string());
+    }
+
+    /// Switches dialect, keeping the registry's copy in step.
+    fn set_dialect(&mut self, dialect: Dialect) {
+        if dialect == self.dialect {
+            return;
+        }
+        self.dialect = dialect;
+        if let Login::Named(name) = &self.login {
+            let mut reg = self.shared.registry();
+            if let Some(peer) = reg.sessions.get_mut(name)
+                && peer.conn == self.conn
+            {
+                peer.dialect = dialect;
+            }
+        }
+    }
+
+    /// Handles one raw value from the decoder (or its framing error).
+    pub async fn handle_raw(&mut self, raw: Result<bytes::Bytes, FrameError>) -> Flow {
+        self.handle_item(raw.and_then(parse_raw)).await
+    }
+
+    /// Handles one decoded item, in the order of checks of `§errors`.
+    pub async fn handle_item(&mut self, item: Result<Value, FrameError>) -> Flow {
+        // 1. framing errors
+        let value = match item {
+            Ok(value) => value,
+            Err(err) => return self.frame_error(&err),
+        };
+        // 2. not an object
+        let Value::Object(obj) = &value else {
+            let err = ProtocolError::NotAnObject { found: json_kind(&value) };
+            self.protocol_error(&err);
+            return self.flow();
+        };
+        if let Some(dialect) = reveals(obj) {
+            self.set_dialect(dialect);
+        }
+        let action = obj.get("action");
+        // 3. responses from the client
+        let response_like = match action {
+            None | Some(Value::Null) => true,
+            Some(Value::String(a)) => a == "response",
+            Some(_) => false,
+        };
+        if response_like && obj.contains_key("response") {
+            return self.client_response(&value).await;
+        }
+        // 4. no string action (parse names the problem)
+        let Some(action) = action.and_then(Value::as_str) else {
+            if let Err(err) = parse(&value) {
+                self.protocol_error(&err);
+            }
+            return self.flow();
+        };
+        // 5. unknown action, spelled exactly
+        if !KNOWN_ACTIONS.contains(&action) || action == "probe" {
+            let err = ProtocolError::UnknownAction { action: action.chars().take(40).collect() };
+            self.protocol_error(&err);
+            return self.flow();
+        }
+        // 6. not logged in
+        if self.name().is_none() && !BEFORE_LOGIN.contains(&action) {
+            let text = match self.login {
+                Login::Challenged { .. } => "answer the 511 challenge first (see §course-login)",
+                _ => "send presence first (see §presence)",
+            };
+            self.error(ResponseCode::UNAUTHORIZED, text);
+            return self.flow();
+        }
+        // 7. fields
+        let message = match parse(&value) {
+            Ok(parsed) => parsed.message,
+            Err(err) => {
+                self.protocol_error(&err);
+                return self.flow();
+            }
+        };
+        // 8. the command itself
+        let flow = self.apply(message).await;
+        if self.overflowed { Flow::Close } else { flow }
+    }
+
+    async fn apply(&mut self, message: Message) -> Flow {
+        match message {
+            Message::Presence(p) => cmd::presence::apply(self, p).await,
+            Message::Authenticate(a) => cmd::auth::authenticate(self, a),
+            Message::Chat(c) => cmd::chat::apply(self, c).await,
+            Message::Quit(_) => cmd::quit::apply(self),
+            Message::Join(r) => cmd::rooms::join(self, r),
+            Message::Leave(r) => cmd::rooms::leave(self, r),
+            Message::GetContacts(_) => cmd::contacts::get(self),
+            Message::AddContact(c) => cmd::contacts::add(self, c).await,
+            Message::DelContact(c) => cmd::contacts::del(self, c).await,
+            Message::GetUsers(_) => cmd::users::get_users(self),
+            Message::PubkeyNeed(p) => cmd::users::pubkey_need(self, p),
+            // Filtered out before: probe and contact_list are unknown actions from a client,
+            // responses were handled in check 3.
+            Message::Probe(_) | Message::ContactList(_) | Message::Response(_) => Flow::Continue,
+        }
+    }
+
+    /// Closes when our own queue overflowed, continues otherwise.
+    pub fn flow(&self) -> Flow {
+        if self.overflowed { Flow::Close } else { Flow::Continue }
+    }
+
+    fn frame_error(&mut self, err: &FrameError) -> Flow {
+        match err {
+            FrameError::Truncated { .. } => Flow::Close,
+            FrameError::Syntax { .. } | FrameError::InvalidUtf8 { .. }
+                if self.shared.misbehaves(Misbehave::CrashOnMalformed) =>
+            {
+                self.shared.crash(format!("JSONDecodeError: {err}"));
+                Flow::Close
+            }
+            _ => {
+                self.error(err.code(), err.to_string());
+                if err.is_fatal() { Flow::Close } else { self.flow() }
+            }
+        }
+    }
+
+    /// A response object from the client: only the 511 answer means something.
+    async fn client_response(&mut self, value: &Value) -> Flow {
+        let is_511 = value
+            .get("response")
+            .and_then(|c| jim_protocol::message::read_code(c).ok())
+            .is_some_and(|c| c == ResponseCode::AUTH_CHALLENGE);
+        if is_511 && matches!(self.login, Login::Challenged { .. }) {
+            let bin = value.get("bin").and_then(Value::as_str).map(str::to_owned);
+            let flow = cmd::auth::challenge_answer(self, bin).await;
+            return if self.overflowed { Flow::Close } else { flow };
+        }
+        Flow::Continue
+    }
+}
+
+/// What a client object reveals about its sender's dialect (`§dialect-detection`).
+pub(crate) fn reveals(obj: &Map<String, Value>) -> Option<Dialect> {
+    let action = obj.get("action").and_then(Value::as_str);
+    let by_action = match action {
+        Some("presence") => {
+            let user = obj.get("user").and_then(Value::as_object);
+            let has = |key: &str| user.is_some_and(|u| u.contains_key(key));
+            if obj.contains_key("type") || has("status") {
+                Some(Dialect::Spec)
+            } else if has("pubkey") {
+                Some(Dialect::Course)
+            } else {
+                None
+            }
+        }
+        Some(
+            "msg" | "quit" | "authenticate" | "join" | "leave" | "add_contact" | "del_contact",
+        ) => Some(Dialect::Spec),
+        Some("message" | "exit" | "Exit" | "add" | "remove" | "get_users" | "pubkey_need") => {
+            Some(Dialect::Course)
+        }
+        _ => None,
+    };
+    if by_action.is_some() {
+        return by_action;
+    }
+    let is_511 = obj
+        .get("response")
+        .and_then(|c| jim_protocol::message::read_code(c).ok())
+        .is_some_and(|c| c == ResponseCode::AUTH_CHALLENGE);
+    if is_511 || obj.contains_key("mess_text") || obj.contains_key("message_text") {
+        return Some(Dialect::Course);
+    }
+    None
+}
+
+/// The JSON type as `ProtocolError::NotAnObject` names it.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}

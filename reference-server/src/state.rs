@@ -1,0 +1,219 @@
+//! State shared by every connection: who is logged in, rooms, contacts, known users.
+//!
+//! One [`Registry`] behind a `std::sync::Mutex`. Locks are held only for map lookups and updates,
+//! never across an `.await`: code that needs to send to other connections clones their queue
+//! handles ([`Peer`]) under the lock and sends after releasing it.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use jim_protocol::{Dialect, Message, Probe, Response, ResponseCode, Timestamp};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Accounts, Config};
+use crate::misbehave::{Hooks, Misbehave};
+use crate::store::Db;
+
+/// Identifies one connection for the lifetime of the server.
+pub(crate) type ConnId = u64;
+
+/// Most names remembered as "seen during this run" (bounds memory against name churn).
+pub(crate) const MAX_SEEN_USERS: usize = 100_000;
+
+/// Most contacts one user may have.
+pub(crate) const MAX_CONTACTS: usize = 10_000;
+
+/// Most rooms one session may be in.
+pub(crate) const MAX_ROOMS_PER_SESSION: usize = 1_000;
+
+/// What a connection's writer task receives.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// A JSON value, already rendered in the recipient's dialect (boxed to keep the queue small).
+    Value(Box<Value>),
+    /// Write what is queued before this, then close the connection.
+    Close,
+}
+
+/// How to reach a logged-in session from elsewhere.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    /// The connection.
+    pub conn: ConnId,
+    /// Its outbound queue.
+    pub tx: mpsc::Sender<Outbound>,
+    /// Cancelled to disconnect it at once (its queue overflowed, or the server crashed).
+    pub kick: CancellationToken,
+    /// Its current dialect: relays and pushes to it are rendered in this dialect.
+    pub dialect: Dialect,
+    /// The `user.pubkey` of its latest presence (`§pubkey`).
+    pub pubkey: Option<String>,
+}
+
+impl Peer {
+    /// Queues a message rendered in this peer's dialect. When the queue is full the peer cannot
+    /// keep up: it is disconnected (so it stalls no one) and `false` is returned.
+    pub fn deliver(&self, message: &Message) -> bool {
+        self.push(message.to_value(self.dialect))
+    }
+
+    /// Queues an already rendered value (see [`Peer::deliver`]).
+    pub fn push(&self, value: Value) -> bool {
+        match self.tx.try_send(Outbound::Value(Box::new(value))) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(
+                    conn = self.conn,
+                    "outbound queue full: disconnecting a slow reader"
+                );
+                self.kick.cancel();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// Everything behind the lock.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    /// Logged-in sessions by name.
+    pub sessions: HashMap<String, Peer>,
+    /// Room name (with `#`) to member names. A room exists while it has members.
+    pub rooms: HashMap<String, BTreeSet<String>>,
+    /// Contact lists by owner name.
+    pub contacts: HashMap<String, BTreeSet<String>>,
+    /// Names that logged in during this run.
+    pub seen: HashSet<String>,
+    /// Names recorded in the database (known accounts with `--db`).
+    pub recorded: HashSet<String>,
+    /// Cached course-login keys (`password_key`) by account name.
+    pub keys: HashMap<String, Arc<str>>,
+}
+
+impl Registry {
+    /// Every other logged-in course-dialect session: the recipients of a 205 push.
+    pub fn course_peers_except(&self, name: &str) -> Vec<Peer> {
+        self.sessions
+            .iter()
+            .filter(|(n, p)| n.as_str() != name && p.dialect == Dialect::Course)
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    /// True when `name` is a known account: in the users file or recorded in the database.
+    pub fn is_account(&self, accounts: Option<&Accounts>, name: &str) -> bool {
+        accounts.is_some_and(|a| a.password(name).is_some()) || self.recorded.contains(name)
+    }
+
+    /// True when `name` is a known user: connected, seen this run, or an account.
+    pub fn is_known(&self, accounts: Option<&Accounts>, name: &str) -> bool {
+        self.sessions.contains_key(name)
+            || self.seen.contains(name)
+            || self.is_account(accounts, name)
+    }
+}
+
+/// Everything a connection needs from the server.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The configuration.
+    pub config: Config,
+    /// Accounts mode: the accounts (`None`: open mode).
+    pub accounts: Option<Accounts>,
+    /// The registry (see the module docs for the locking rule).
+    registry: Mutex<Registry>,
+    /// The database, with `--db`.
+    pub db: Option<Db>,
+    /// Cancelled when the server must stop at once (a `crash-*` misbehaviour): every connection
+    /// is dropped without flushing. Connection kick tokens are its children.
+    pub kill: CancellationToken,
+    /// Why the server crashed, when it did.
+    pub crash_reason: Mutex<Option<String>>,
+    /// Write-side hooks of the misbehaviours (no-ops for a correct server).
+    pub hooks: Hooks,
+    /// Serialises connections under `one-client-at-a-time`.
+    pub one_at_a_time: Option<Arc<tokio::sync::Semaphore>>,
+    next_conn: AtomicU64,
+}
+
+impl Shared {
+    /// Shared state for `config`, with accounts and database already loaded.
+    pub fn new(config: Config, accounts: Option<Accounts>, db: Option<(Db, Loaded)>) -> Self {
+        let mut registry = Registry::default();
+        let db = db.map(|(db, loaded)| {
+            registry.recorded = loaded.users;
+            registry.contacts = loaded.contacts;
+            db
+        });
+        let one_at_a_time = config
+            .misbehave
+            .contains(&Misbehave::OneClientAtATime)
+            .then(|| Arc::new(tokio::sync::Semaphore::new(1)));
+        let hooks = Hooks::new(&config.misbehave, config.framing);
+        Self {
+            hooks,
+            config,
+            accounts,
+            registry: Mutex::new(registry),
+            db,
+            kill: CancellationToken::new(),
+            crash_reason: Mutex::new(None),
+            one_at_a_time,
+            next_conn: AtomicU64::new(1),
+        }
+    }
+
+    /// Locks the registry. A poisoned lock (a panic elsewhere) is recovered: the registry has no
+    /// invariants that a half-done update could break badly enough to stop serving.
+    pub fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A fresh connection id.
+    pub fn next_conn_id(&self) -> ConnId {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// True when the misbehaviour `kind` is on.
+    pub fn misbehaves(&self, kind: Misbehave) -> bool {
+        self.config.misbehave.contains(&kind)
+    }
+
+    /// Sends a probe to every logged-in session, in its dialect.
+    pub fn probe_all(&self) {
+        let peers: Vec<Peer> = self.registry().sessions.values().cloned().collect();
+        let probe = Message::Probe(Probe { time: Some(Timestamp::now()) });
+        for peer in peers {
+            peer.deliver(&probe);
+        }
+    }
+
+    /// Pushes a 205 "refresh lists" to each of `peers` (`§push-205`).
+    pub fn push_refresh(&self, peers: &[Peer]) {
+        let push = Message::Response(Response::new(ResponseCode::REFRESH));
+        for peer in peers {
+            peer.deliver(&push);
+        }
+    }
+
+    /// Stops the whole server at once (used by the `crash-*` misbehaviours).
+    pub fn crash(&self, reason: String) {
+        tracing::error!("crashing on purpose (--misbehave): {reason}");
+        let mut slot = self.crash_reason.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(reason);
+        self.kill.cancel();
+    }
+}
+
+/// What the database held at startup.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    /// Every name that ever logged in.
+    pub users: HashSet<String>,
+    /// Contact lists by owner.
+    pub contacts: HashMap<String, BTreeSet<String>>,
+}
