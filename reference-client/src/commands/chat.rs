@@ -1,0 +1,609 @@
+//! `chat`: an interactive session. Lines typed by the user become requests; messages from the
+//! server are printed as they arrive, even while the user is typing.
+//!
+//! The loop follows PROTOCOL.md `§order`: one request at a time (the next one is sent after the
+//! previous response, or after `--timeout`), probes answered with a presence (queued like any
+//! request, so nothing is pipelined), 205 pushes and relays never taken for a response.
+//!
+//! Input comes from a channel of [`InputEvent`]s: a line editor thread on a terminal
+//! ([`spawn_line_editor`]), or plain lines from a pipe ([`spawn_stdin_lines`]), which is how
+//! scripts and tests drive it.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jim_protocol::{Dialect, Response, Target};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::ServerAddr;
+use crate::connection::{Arrival, Connection, Incoming, Reader, Writer};
+use crate::error::{ClientError, ExitStatus};
+use crate::login::{self, LoginOptions, is_2xx, response_text};
+use crate::messages::{self, Received, classify};
+use crate::output::{Format, LineSink, arrival_json, eprint_line};
+
+/// The commands, as `/help` prints them.
+pub const HELP: &str = "\
+commands:
+  /msg USER TEXT    send TEXT to USER (or to #ROOM)
+  /to NAME          set the current target (a user or #room); plain lines go there
+  TEXT              send TEXT to the current target
+  /join #ROOM       join a room (and make it the current target)
+  /leave #ROOM      leave a room
+  /contacts         your contact list (get_contacts)
+  /add USER         add a contact
+  /del USER         remove a contact
+  /users            known users (get_users)
+  /raw JSON         send any JSON object as it is
+  /help             this list
+  /quit             leave (quit / exit) and close; end of input does the same";
+
+/// How long to wait for the server to close after quit.
+const QUIT_GRACE: Duration = Duration::from_secs(1);
+
+/// Most lines kept waiting while a request is pending.
+const MAX_QUEUED: usize = 1000;
+
+/// Something from the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputEvent {
+    /// One line of input.
+    Line(String),
+    /// End of input (Ctrl-D, end of a pipe).
+    End,
+    /// Ctrl-C.
+    Interrupt,
+}
+
+/// What `chat` needs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the server is.
+    pub server: ServerAddr,
+    /// Who to log in as (its timeout also bounds each later request).
+    pub login: LoginOptions,
+    /// Human or JSON output.
+    pub format: Format,
+}
+
+/// What kind of answer a request gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    /// A plain response.
+    Plain,
+    /// A 202 list.
+    List,
+    /// No response at all (quit / exit).
+    None,
+}
+
+/// A request waiting to be sent.
+#[derive(Debug, Clone)]
+struct Request {
+    value: Value,
+    label: String,
+    reply: Reply,
+}
+
+/// A parsed input line.
+#[derive(Debug)]
+enum Command {
+    Send(Request),
+    Target(String),
+    Help,
+    Quit,
+    Nothing,
+    Error(String),
+}
+
+fn parse_command(line: &str, dialect: Dialect, me: &str, target: Option<&str>) -> Command {
+    let line = line.trim();
+    if line.is_empty() {
+        return Command::Nothing;
+    }
+    let send = |value, label: String, reply| Command::Send(Request { value, label, reply });
+    let chat = |to: &str, text: &str| {
+        send(messages::chat(dialect, me, to, text), format!("msg to {to}"), Reply::Plain)
+    };
+    if !line.starts_with('/') {
+        return match target {
+            Some(to) => chat(to, line),
+            None => Command::Error(
+                "no current target: use /to NAME (or /msg NAME TEXT) first".to_owned(),
+            ),
+        };
+    }
+    let (cmd, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let rest = rest.trim();
+    let one_arg = |usage: &str| -> Result<&str, Command> {
+        if rest.is_empty() || rest.contains(char::is_whitespace) {
+            Err(Command::Error(format!("usage: {usage}")))
+        } else {
+            Ok(rest)
+        }
+    };
+    let room_arg = |usage: &str| -> Result<&str, Command> {
+        let room = one_arg(usage)?;
+        if room.starts_with('#') && room.len() > 1 {
+            Ok(room)
+        } else {
+            Err(Command::Error(format!("room names start with '#': {cmd} #{room}")))
+        }
+    };
+    let result = match cmd {
+        "/msg" => match rest.split_once(char::is_whitespace) {
+            Some((to, text)) => Ok(chat(to, text.trim())),
+            None => Err(Command::Error("usage: /msg USER TEXT".to_owned())),
+        },
+        "/to" => one_arg("/to NAME").map(|n| Command::Target(n.to_owned())),
+        "/join" => room_arg("/join #ROOM")
+            .map(|r| send(messages::join(r), format!("join {r}"), Reply::Plain)),
+        "/leave" => room_arg("/leave #ROOM")
+            .map(|r| send(messages::leave(r), format!("leave {r}"), Reply::Plain)),
+        "/contacts" => {
+            Ok(send(messages::get_contacts(dialect, me), "contacts".to_owned(), Reply::List))
+        }
+        "/users" => Ok(send(messages::get_users(me), "users".to_owned(), Reply::List)),
+        "/add" => one_arg("/add USER")
+            .map(|u| send(messages::add_contact(dialect, me, u), format!("add {u}"), Reply::Plain)),
+        "/del" => one_arg("/del USER")
+            .map(|u| send(messages::del_contact(dialect, me, u), format!("del {u}"), Reply::Plain)),
+        "/raw" => match serde_json::from_str::<Value>(rest) {
+            Ok(v) => Ok(send(v, "raw".to_owned(), Reply::Plain)),
+            Err(e) => Err(Command::Error(format!("/raw needs one JSON value: {e}"))),
+        },
+        "/help" | "/?" => Ok(Command::Help),
+        "/quit" | "/exit" => Ok(Command::Quit),
+        other => Err(Command::Error(format!("unknown command {other}: /help lists them"))),
+    };
+    result.unwrap_or_else(|e| e)
+}
+
+/// The request in flight.
+struct Pending {
+    label: String,
+    reply: Reply,
+    deadline: tokio::time::Instant,
+}
+
+/// Something waiting its turn: requests, and local output kept in input order.
+enum Queued {
+    Request(Request),
+    Note(String),
+    Help,
+    Quit,
+}
+
+/// The state of one chat session.
+struct Chat<'a> {
+    writer: Writer,
+    dialect: Dialect,
+    name: String,
+    target: Option<String>,
+    prompt: Option<Arc<Mutex<String>>>,
+    queue: VecDeque<Queued>,
+    pending: Option<Pending>,
+    /// Spec `quantity` lists: items still expected, and the label they belong to.
+    list_items: Option<(u64, String)>,
+    timeout: Duration,
+    format: Format,
+    out: &'a mut dyn LineSink,
+    quit_deadline: Option<tokio::time::Instant>,
+}
+
+/// Runs `chat` with input from `input`; returns the exit status (0 after /quit or end of input,
+/// 1 when the server closes the session first, 3 when it cannot be reached).
+pub async fn run(
+    opts: &Options,
+    input: mpsc::Receiver<InputEvent>,
+    out: &mut dyn LineSink,
+    prompt: Option<Arc<Mutex<String>>>,
+) -> ExitStatus {
+    match chat(opts, input, out, prompt).await {
+        Ok(status) => status,
+        Err(e) => {
+            eprint_line(&format!("jim-client: {e}"));
+            e.exit_status()
+        }
+    }
+}
+
+async fn chat(
+    opts: &Options,
+    mut input: mpsc::Receiver<InputEvent>,
+    out: &mut dyn LineSink,
+    prompt: Option<Arc<Mutex<String>>>,
+) -> Result<ExitStatus, ClientError> {
+    let l = &opts.login;
+    let conn = Connection::connect(&opts.server.host, opts.server.port, l.timeout).await?;
+    let peer = conn.peer();
+    let session = login::login(conn, l).await?;
+    let mut chat = Chat {
+        writer: session.writer,
+        dialect: session.dialect,
+        name: session.name,
+        target: None,
+        prompt,
+        queue: VecDeque::new(),
+        pending: None,
+        list_items: None,
+        timeout: l.timeout,
+        format: opts.format,
+        out,
+        quit_deadline: None,
+    };
+    chat.note(&format!(
+        "logged in as {} at {peer} ({} dialect): {} {}; /help lists the commands",
+        chat.name,
+        chat.dialect,
+        session.welcome.code(),
+        response_text(&session.welcome)
+    ));
+    chat.update_prompt();
+    for arrival in session.early {
+        chat.on_arrival(&arrival);
+    }
+    let mut arrivals = spawn_reader(session.reader);
+    let mut input_open = true;
+    loop {
+        chat.pump().await?;
+        let far = tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
+        let pending_deadline = chat.pending.as_ref().map(|p| p.deadline);
+        let quit_deadline = chat.quit_deadline;
+        tokio::select! {
+            next = arrivals.recv() => match next {
+                Some(Ok(arrival)) => {
+                    chat.on_arrival(&arrival);
+                    if let Incoming::Closed { .. } = arrival.item {
+                        return Ok(if quit_deadline.is_some() { ExitStatus::Ok } else {
+                            chat.note("the server ended the session");
+                            ExitStatus::Failure
+                        });
+                    }
+                }
+                Some(Err(e)) => return Err(e),
+                None => return Ok(ExitStatus::Failure),
+            },
+            event = input.recv(), if input_open && quit_deadline.is_none() => match event {
+                Some(InputEvent::Line(line)) => chat.on_line(&line),
+                Some(InputEvent::End) | None => {
+                    input_open = false;
+                    chat.queue.push_back(Queued::Quit);
+                }
+                Some(InputEvent::Interrupt) => {
+                    input_open = false;
+                    chat.queue.clear();
+                    chat.pending = None;
+                    chat.queue.push_back(Queued::Quit);
+                }
+            },
+            _ = tokio::time::sleep_until(pending_deadline.unwrap_or(far)), if pending_deadline.is_some() => {
+                if let Some(p) = chat.pending.take() {
+                    chat.note(&format!("{}: no answer within {}", p.label, crate::error::secs(chat.timeout)));
+                }
+            },
+            _ = tokio::time::sleep_until(quit_deadline.unwrap_or(far)), if quit_deadline.is_some() => {
+                return Ok(ExitStatus::Ok);
+            },
+            _ = tokio::signal::ctrl_c(), if quit_deadline.is_none() => {
+                chat.queue.clear();
+                chat.pending = None;
+                chat.queue.push_back(Queued::Quit);
+            },
+        }
+    }
+}
+
+/// Moves the reader into a task that forwards every arrival until the connection ends.
+fn spawn_reader(mut reader: Reader) -> mpsc::Receiver<Result<Arrival, ClientError>> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let far = tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
+            let next = reader.next_until(far).await;
+            let stop = match &next {
+                Ok(Some(a)) => matches!(a.item, Incoming::Closed { .. }),
+                Ok(None) => continue,
+                Err(_) => true,
+            };
+            if let Some(item) = next.transpose() {
+                if tx.send(item).await.is_err() {
+                    break;
+                }
+            }
+            if stop {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+impl Chat<'_> {
+    fn note(&mut self, text: &str) {
+        match self.format {
+            Format::Human => self.out.line(&format!("* {text}")),
+            Format::Json => self.out.line(&json!({"event": "note", "note": text}).to_string()),
+        };
+    }
+
+    fn update_prompt(&self) {
+        if let Some(p) = &self.prompt {
+            let text = match &self.target {
+                Some(t) => format!("{} → {t}> ", self.name),
+                None => format!("{}> ", self.name),
+            };
+            if let Ok(mut guard) = p.lock() {
+                *guard = text;
+            }
+        }
+    }
+
+    fn on_line(&mut self, line: &str) {
+        match parse_command(line, self.dialect, &self.name, self.target.as_deref()) {
+            Command::Send(req) => {
+                if self.queue.len() >= MAX_QUEUED {
+                    self.note("too many lines waiting for the server; this one is dropped");
+                    return;
+                }
+                if let Some(room) = req.label.strip_prefix("join ") {
+                    self.target = Some(room.to_owned());
+                    self.update_prompt();
+                }
+                if let Some(room) = req.label.strip_prefix("leave ") {
+                    if self.target.as_deref() == Some(room) {
+                        self.target = None;
+                        self.update_prompt();
+                    }
+                }
+                self.queue.push_back(Queued::Request(req));
+            }
+            Command::Target(t) => {
+                self.queue.push_back(Queued::Note(format!("talking to {t}")));
+                self.target = Some(t);
+                self.update_prompt();
+            }
+            Command::Help => self.queue.push_back(Queued::Help),
+            Command::Quit => self.queue.push_back(Queued::Quit),
+            Command::Nothing => {}
+            Command::Error(e) => self.queue.push_back(Queued::Note(e)),
+        }
+    }
+
+    /// Sends queued requests while nothing is pending.
+    async fn pump(&mut self) -> Result<(), ClientError> {
+        while self.pending.is_none() && self.quit_deadline.is_none() {
+            let Some(next) = self.queue.pop_front() else { return Ok(()) };
+            match next {
+                Queued::Request(req) => {
+                    self.sent(&req.value);
+                    if let Err(e) =
+                        self.writer.send_value(&req.value, &format!("sending {}", req.label)).await
+                    {
+                        self.note(&format!("{}: not sent: {e}", req.label));
+                        return Err(e);
+                    }
+                    if req.reply != Reply::None {
+                        self.pending = Some(Pending {
+                            label: req.label,
+                            reply: req.reply,
+                            deadline: tokio::time::Instant::now() + self.timeout,
+                        });
+                    }
+                }
+                Queued::Note(text) => self.note(&text),
+                Queued::Help => {
+                    for l in HELP.lines() {
+                        self.out.line(l);
+                    }
+                }
+                Queued::Quit => {
+                    let bye = messages::quit(self.dialect, &self.name);
+                    self.sent(&bye);
+                    let _ = self.writer.send_value(&bye, "quitting").await;
+                    self.writer.shutdown().await;
+                    self.quit_deadline = Some(tokio::time::Instant::now() + QUIT_GRACE);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn sent(&mut self, value: &Value) {
+        if self.format == Format::Json {
+            let ms = self.writer.elapsed().as_millis() as u64;
+            self.out.line(&json!({"ms": ms, "dir": "out", "value": value}).to_string());
+        }
+    }
+
+    fn on_arrival(&mut self, arrival: &Arrival) {
+        if self.format == Format::Json {
+            self.out.line(&arrival_json(arrival).to_string());
+        }
+        let value = match &arrival.item {
+            Incoming::Value(v) => v,
+            Incoming::Bad(e) => {
+                if self.format == Format::Human {
+                    self.out.line(&format!("! {e}"));
+                }
+                return;
+            }
+            Incoming::Closed { reset } => {
+                if self.format == Format::Human {
+                    let how = if *reset { "reset" } else { "closed" };
+                    self.out.line(&format!("* the server {how} the connection"));
+                }
+                return;
+            }
+        };
+        let received = classify(value);
+        if let Received::Probe = received {
+            // Answer with a presence, queued first so it is not pipelined after a request.
+            let presence = messages::presence(self.dialect, &self.name);
+            let req = Request {
+                value: presence,
+                label: "presence (probe answer)".into(),
+                reply: Reply::Plain,
+            };
+            self.queue.push_front(Queued::Request(req));
+        }
+        if self.format == Format::Json {
+            if let Received::Response(_) = received {
+                self.pending = None;
+            }
+            return;
+        }
+        let line = match received {
+            Received::Response(r) => match self.pending.take() {
+                Some(p) => self.describe_response(&p, &r),
+                None => format!("unexpected response: {} {}", r.code(), response_text(&r)),
+            },
+            Received::Refresh(_) => "* the server says the lists changed (205)".to_owned(),
+            Received::Probe => "* probe from the server: answering with a presence".to_owned(),
+            Received::Chat(c) => {
+                let from = c.from.as_deref().unwrap_or("?");
+                match &c.to {
+                    Target::Room(room) => format!("[{room}] {from}: {}", c.text),
+                    Target::User(to) if *to == self.name => format!("{from}: {}", c.text),
+                    Target::User(to) => format!("{from} → {to}: {}", c.text),
+                }
+            }
+            Received::ContactItem(name) => match self.list_items.take() {
+                Some((left, label)) => {
+                    if left > 1 {
+                        self.list_items = Some((left - 1, label));
+                    }
+                    format!("  - {name}")
+                }
+                None => format!("contact: {name}"),
+            },
+            Received::OtherAction(action) => format!("* {action}: {value}"),
+            Received::Malformed(why) => format!("! malformed message {value}: {why}"),
+            Received::NotJim(why) => format!("! not JIM: {value}: {why}"),
+        };
+        self.out.line(&line);
+    }
+
+    fn describe_response(&mut self, p: &Pending, r: &Response) -> String {
+        let code = r.code().as_u16();
+        if p.reply == Reply::List && is_2xx(r) {
+            if let Some(list) = &r.list {
+                let items = if list.is_empty() { "(none)".to_owned() } else { list.join(", ") };
+                return format!("{}: {items}", p.label);
+            }
+            if let Some(n) = r.quantity {
+                if n > 0 {
+                    self.list_items = Some((n, p.label.clone()));
+                }
+                return format!("{}: {n} follow", p.label);
+            }
+        }
+        format!("{}: {code} {}", p.label, response_text(r))
+    }
+}
+
+/// Reads stdin line by line on a task (for pipes and tests).
+pub fn spawn_stdin_lines() -> mpsc::Receiver<InputEvent> {
+    use tokio::io::AsyncBufReadExt;
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        loop {
+            let event = match lines.next_line().await {
+                Ok(Some(line)) => InputEvent::Line(line),
+                Ok(None) | Err(_) => InputEvent::End,
+            };
+            let end = event == InputEvent::End;
+            if tx.send(event).await.is_err() || end {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A line sink that prints through the line editor, above the prompt.
+pub struct EditorPrinter<P: rustyline::ExternalPrinter + Send>(pub P);
+
+impl<P: rustyline::ExternalPrinter + Send> LineSink for EditorPrinter<P> {
+    fn line(&mut self, text: &str) -> bool {
+        self.0.print(format!("{text}\n")).is_ok()
+    }
+}
+
+/// A line editor running on its own thread.
+pub struct LineEditor {
+    /// What the user types.
+    pub input: mpsc::Receiver<InputEvent>,
+    /// Prints above the prompt.
+    pub printer: Box<dyn LineSink>,
+    /// The prompt text, updated by the session (it shows the current target).
+    pub prompt: Arc<Mutex<String>>,
+    /// The editor thread; it ends after end of input, Ctrl-C, `/quit`, or the first line
+    /// typed once the session is over.
+    pub thread: std::thread::JoinHandle<()>,
+}
+
+/// Starts the line editor on its own thread.
+pub fn spawn_line_editor() -> Result<LineEditor, rustyline::error::ReadlineError> {
+    use rustyline::error::ReadlineError;
+    let mut editor = rustyline::DefaultEditor::new()?;
+    let printer = editor.create_external_printer()?;
+    let prompt = Arc::new(Mutex::new("> ".to_owned()));
+    let shared = Arc::clone(&prompt);
+    let (tx, rx) = mpsc::channel(64);
+    let thread = std::thread::spawn(move || {
+        loop {
+            if tx.is_closed() {
+                break;
+            }
+            let text = shared.lock().map(|p| p.clone()).unwrap_or_else(|_| "> ".to_owned());
+            let event = match editor.readline(&text) {
+                Ok(line) => {
+                    let _ = editor.add_history_entry(line.as_str());
+                    InputEvent::Line(line)
+                }
+                Err(ReadlineError::Interrupted) => InputEvent::Interrupt,
+                Err(_) => InputEvent::End,
+            };
+            let last = match &event {
+                InputEvent::Line(l) => matches!(l.trim(), "/quit" | "/exit"),
+                _ => true,
+            };
+            if tx.blocking_send(event).is_err() || last {
+                break;
+            }
+        }
+    });
+    Ok(LineEditor { input: rx, printer: Box::new(EditorPrinter(printer)), prompt, thread })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(line: &str, target: Option<&str>) -> Option<Value> {
+        match parse_command(line, Dialect::Spec, "me", target) {
+            Command::Send(r) => Some(r.value),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn commands_become_requests() {
+        let v = req("/msg Bob hello there", None).unwrap_or_default();
+        assert_eq!(v["to"], "Bob");
+        assert_eq!(v["message"], "hello there");
+        assert_eq!(req("hi", Some("#lobby")).unwrap_or_default()["to"], "#lobby");
+        assert!(req("hi", None).is_none());
+        assert_eq!(req("/join #r", None).unwrap_or_default()["action"], "join");
+        assert!(req("/join r", None).is_none());
+        assert_eq!(req("/add Bob", None).unwrap_or_default()["action"], "add_contact");
+        assert!(req("/add", None).is_none());
+        assert_eq!(req("/users", None).unwrap_or_default()["action"], "get_users");
+        assert!(matches!(parse_command("/quit", Dialect::Spec, "me", None), Command::Quit));
+        assert!(matches!(parse_command("/nope", Dialect::Spec, "me", None), Command::Error(_)));
+    }
+}

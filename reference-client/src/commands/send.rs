@@ -1,0 +1,237 @@
+//! `send`: the raw reproduction tool. Sends each JSON argument (or `--raw` bytes) as its own
+//! write and prints every value that comes back with its arrival time.
+//!
+//! This is the command the conformance runner prints in its failure reports, so its syntax is
+//! kept simple and stable: `jim-client send HOST PORT 'JSON' 'JSON' ...`. Before each next
+//! message it waits until something arrives or `--gap` passes, so two messages never reach the
+//! server in one read by accident (only `--coalesce` does that, on purpose). After the last
+//! write it keeps reading for `--wait`, or until the server closes.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::ServerAddr;
+use crate::connection::{Arrival, Connection, Delivery, Incoming, Reader};
+use crate::error::{ClientError, ExitStatus};
+use crate::output::{Format, LineSink, arrival_human, arrival_json, eprint_line};
+use jim_protocol::Framing;
+
+/// One message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// JSON text, sent as typed (followed by `\n` unless the framing is bare).
+    Json(String),
+    /// Bytes sent exactly as given.
+    Raw(Vec<u8>),
+}
+
+impl Outgoing {
+    /// A JSON argument, checked to be one valid JSON value.
+    pub fn json(text: &str, position: usize) -> Result<Self, ClientError> {
+        match serde_json::from_str::<Value>(text) {
+            Ok(_) => Ok(Self::Json(text.to_owned())),
+            Err(e) => Err(ClientError::Usage(format!(
+                "message {position} is not valid JSON ({e}): {text:?}; to send arbitrary bytes use --raw"
+            ))),
+        }
+    }
+
+    fn bytes(&self, framing: Framing) -> Vec<u8> {
+        match self {
+            Self::Json(text) => {
+                let mut b = text.as_bytes().to_vec();
+                if framing == Framing::Newline {
+                    b.push(b'\n');
+                }
+                b
+            }
+            Self::Raw(bytes) => bytes.clone(),
+        }
+    }
+
+    fn event(&self, ms: u128, format: Format) -> String {
+        match (self, format) {
+            (Self::Json(text), Format::Human) => format!("+{ms} ms  > {text}"),
+            (Self::Raw(b), Format::Human) => {
+                format!("+{ms} ms  > raw {}", jim_protocol::error::preview(b))
+            }
+            (Self::Json(text), Format::Json) => {
+                let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                json!({"ms": ms as u64, "dir": "out", "value": value}).to_string()
+            }
+            (Self::Raw(b), Format::Json) => json!({
+                "ms": ms as u64, "dir": "out",
+                "raw": String::from_utf8_lossy(b), "preview": jim_protocol::error::preview(b),
+            })
+            .to_string(),
+        }
+    }
+}
+
+/// What `send` needs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the server is.
+    pub server: ServerAddr,
+    /// The messages, in order.
+    pub messages: Vec<Outgoing>,
+    /// What follows each JSON message.
+    pub framing: Framing,
+    /// How each message is cut into writes.
+    pub delivery: Delivery,
+    /// Send all messages in one write.
+    pub coalesce: bool,
+    /// Between two messages: wait until something arrives, at most this long.
+    pub gap: Duration,
+    /// After the last write: keep reading this long (or until the server closes).
+    pub wait: Duration,
+    /// Stop reading after this many bytes.
+    pub max_bytes: u64,
+    /// Bound on connecting.
+    pub timeout: Duration,
+    /// Human or JSON output.
+    pub format: Format,
+}
+
+/// Runs `send`; returns the exit status (0 all sent, 1 not all sent, 2 usage, 3 unreachable).
+pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
+    let conn = match Connection::connect(&opts.server.host, opts.server.port, opts.timeout).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprint_line(&format!("jim-client: {e}"));
+            if opts.format == Format::Json {
+                out.line(&json!({"event": "error", "error": e.to_string()}).to_string());
+            }
+            return e.exit_status();
+        }
+    };
+    let Connection { mut reader, mut writer } = conn;
+    writer.set_framing(opts.framing);
+    writer.set_delivery(opts.delivery);
+    let peer = reader.peer();
+    if opts.format == Format::Human {
+        out.line(&format!("connected to {peer}"));
+    }
+    let mut session =
+        Printer { out, format: opts.format, closed: false, max_bytes: opts.max_bytes };
+
+    let batches: Vec<Vec<&Outgoing>> = if opts.coalesce {
+        vec![opts.messages.iter().collect()]
+    } else {
+        opts.messages.iter().map(|m| vec![m]).collect()
+    };
+    let mut sent = 0usize;
+    let mut failure: Option<String> = None;
+    for (i, batch) in batches.iter().enumerate() {
+        if session.closed {
+            break;
+        }
+        let bytes: Vec<u8> = batch.iter().flat_map(|m| m.bytes(opts.framing)).collect();
+        let at = writer.elapsed().as_millis();
+        for m in batch {
+            session.out.line(&m.event(at, opts.format));
+        }
+        if let Err(e) = writer.send_bytes(&bytes, &format!("sending message {}", sent + 1)).await {
+            failure = Some(e.to_string());
+            break;
+        }
+        sent += batch.len();
+        if i + 1 < batches.len() && session.drain(&mut reader, opts.gap, true).await.is_err() {
+            break;
+        }
+    }
+    if let Some(f) = &failure {
+        session.note(&format!("write failed: {f}"));
+    }
+    let _ = session.drain(&mut reader, opts.wait, false).await;
+    if !session.closed {
+        let reason = if reader.total_bytes() > opts.max_bytes {
+            format!("stopped reading after {} bytes (--max-bytes)", reader.total_bytes())
+        } else {
+            format!("nothing more after {} ms", opts.wait.as_millis())
+        };
+        session.end(reader.elapsed().as_millis(), &reason);
+    }
+    let unsent = opts.messages.len() - sent;
+    if unsent > 0 {
+        session.note(&format!(
+            "{unsent} message(s) not sent: the connection was closed or failed first"
+        ));
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Ok
+    }
+}
+
+struct Printer<'a> {
+    out: &'a mut dyn LineSink,
+    format: Format,
+    closed: bool,
+    max_bytes: u64,
+}
+
+impl Printer<'_> {
+    fn arrival(&mut self, a: &Arrival) {
+        let line = match self.format {
+            Format::Human => arrival_human(a),
+            Format::Json => arrival_json(a).to_string(),
+        };
+        self.out.line(&line);
+        if matches!(a.item, Incoming::Closed { .. }) {
+            self.closed = true;
+        }
+    }
+
+    fn note(&mut self, text: &str) {
+        match self.format {
+            Format::Human => eprint_line(&format!("jim-client: {text}")),
+            Format::Json => {
+                self.out.line(&json!({"event": "note", "note": text}).to_string());
+            }
+        }
+    }
+
+    fn end(&mut self, ms: u128, reason: &str) {
+        match self.format {
+            Format::Human => self.out.line(&format!("+{ms} ms  ({reason})")),
+            Format::Json => self
+                .out
+                .line(&json!({"ms": ms as u64, "event": "end", "reason": reason}).to_string()),
+        };
+    }
+
+    /// Prints what arrives for up to `limit`; with `until_first`, returns after the first item
+    /// (and whatever arrived with it). `Err` when reading must stop (closed, error, byte limit).
+    async fn drain(
+        &mut self,
+        reader: &mut Reader,
+        limit: Duration,
+        until_first: bool,
+    ) -> Result<(), ()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut got_one = false;
+        loop {
+            if self.closed || reader.total_bytes() > self.max_bytes {
+                return Err(());
+            }
+            let next = if got_one {
+                reader.next(Duration::ZERO).await
+            } else {
+                reader.next_until(deadline).await
+            };
+            match next {
+                Ok(Some(a)) => {
+                    self.arrival(&a);
+                    got_one = until_first;
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.note(&e.to_string());
+                    self.closed = true;
+                    return Err(());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! What can go wrong when talking to a JIM server, and which exit status each failure maps to.
+//!
+//! Every message names what failed, the address involved and what to try next, because the
+//! person reading it is usually a student debugging their own server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// Process exit statuses shared by every subcommand (documented in `jim-client --help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything went as expected (ping: a 2xx answer; script: every expectation held).
+    Ok = 0,
+    /// The server answered, but not as hoped: another code, not JIM, a script mismatch.
+    Failure = 1,
+    /// The command line (or a script file) is wrong.
+    Usage = 2,
+    /// The server could not be reached, or did not answer in time.
+    Unreachable = 3,
+}
+
+impl ExitStatus {
+    /// The numeric process exit status.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// A failure that ends a subcommand.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// The host name did not resolve.
+    #[error(
+        "cannot resolve {host}: {source}; check the spelling, or use an IP address such as 127.0.0.1"
+    )]
+    Resolve {
+        /// The host as given.
+        host: String,
+        /// Why resolution failed.
+        source: std::io::Error,
+    },
+    /// No TCP connection could be made.
+    #[error(
+        "cannot connect to {target}: {source}; is the server running and listening on that port?"
+    )]
+    Connect {
+        /// `host:port` as given, with the address tried.
+        target: String,
+        /// The error of the last address tried.
+        source: std::io::Error,
+    },
+    /// The TCP handshake did not complete in time.
+    #[error("no TCP connection to {target} within {}; check the host, the port and any firewall", secs(*.after))]
+    ConnectTimeout {
+        /// `host:port` as given.
+        target: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The server accepted the connection but sent nothing back in time.
+    #[error("no answer from {peer} within {} to {waiting_for}; the server may be stuck (try a longer --timeout, or check its console)", secs(*.after))]
+    NoAnswer {
+        /// The server's address.
+        peer: SocketAddr,
+        /// How long we waited.
+        after: Duration,
+        /// What we were waiting for an answer to, such as "presence".
+        waiting_for: String,
+    },
+    /// The server closed the connection before answering.
+    #[error(
+        "{peer} closed the connection without answering {waiting_for}; the server may have crashed on it (check its console)"
+    )]
+    ClosedEarly {
+        /// The server's address.
+        peer: SocketAddr,
+        /// What we were waiting for an answer to.
+        waiting_for: String,
+    },
+    /// Reading from or writing to the connection failed.
+    #[error("connection to {peer} failed while {doing}: {source}")]
+    Io {
+        /// The server's address.
+        peer: SocketAddr,
+        /// What we were doing, such as "sending presence".
+        doing: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A write did not complete in time: the server is not reading.
+    #[error("{peer} stopped reading: a write did not complete within {} while {doing}", secs(*.after))]
+    WriteTimeout {
+        /// The server's address.
+        peer: SocketAddr,
+        /// What we were doing.
+        doing: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The server's reply is not a JIM response (plain text, broken JSON, no `response` field).
+    #[error("{peer} responds, but not with JIM: {detail}")]
+    NotJim {
+        /// The server's address.
+        peer: SocketAddr,
+        /// What arrived and why it is not JIM.
+        detail: String,
+    },
+    /// The server refused the login.
+    #[error("login as {name:?} refused by {peer}: {code} {text}{}", hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default())]
+    LoginRefused {
+        /// The server's address.
+        peer: SocketAddr,
+        /// The account name used.
+        name: String,
+        /// The response code.
+        code: u16,
+        /// The response text (or the code's standard text).
+        text: String,
+        /// What to try.
+        hint: Option<String>,
+    },
+    /// The command line or an input file is wrong.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl ClientError {
+    /// The exit status this failure maps to.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Self::Resolve { .. }
+            | Self::Connect { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::NoAnswer { .. }
+            | Self::ClosedEarly { .. }
+            | Self::Io { .. }
+            | Self::WriteTimeout { .. } => ExitStatus::Unreachable,
+            Self::NotJim { .. } | Self::LoginRefused { .. } => ExitStatus::Failure,
+            Self::Usage(_) => ExitStatus::Usage,
+        }
+    }
+}
+
+/// Renders a duration for people: "3 s", "1.5 s", "250 ms".
+pub fn secs(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Parses a duration from the command line: a number of seconds (`3`, `0.5`) or a number with
+/// a unit (`500ms`, `2s`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: use seconds (3, 0.5) or 500ms"))?;
+    let secs = value * scale;
+    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("{text:?} is out of range: use 0 to 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_render() {
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse_duration("0.5").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert_eq!(secs(Duration::from_millis(250)), "250 ms");
+        assert_eq!(secs(Duration::from_secs(3)), "3 s");
+        assert_eq!(secs(Duration::from_millis(1500)), "1.5 s");
+    }
+}

@@ -1,0 +1,174 @@
+//! Logging in: `presence`, with spec `authenticate` first or the course 511 challenge when a
+//! password is given (PROTOCOL.md `§presence`, `§authenticate`, `§course-login`).
+//!
+//! `chat` and `listen` share this, so both log in exactly the same way and explain a refusal the
+//! same way (wrong name, name taken, password needed).
+
+use std::time::Duration;
+
+use jim_protocol::{Dialect, Response, ResponseCode};
+use serde_json::Value;
+
+use crate::connection::{Arrival, Connection, Incoming, Reader, Writer};
+use crate::error::ClientError;
+use crate::messages::{self, Received, classify};
+
+/// Who to log in as, and how.
+#[derive(Debug, Clone)]
+pub struct LoginOptions {
+    /// The account name.
+    pub name: String,
+    /// The password: spec dialect sends `authenticate` first; course dialect answers a 511.
+    pub password: Option<String>,
+    /// Which dialect to write.
+    pub dialect: Dialect,
+    /// How long to wait for each answer.
+    pub timeout: Duration,
+}
+
+/// A logged-in connection.
+#[derive(Debug)]
+pub struct Session {
+    /// The receiving side.
+    pub reader: Reader,
+    /// The sending side.
+    pub writer: Writer,
+    /// The account name.
+    pub name: String,
+    /// The dialect the client writes.
+    pub dialect: Dialect,
+    /// The response that completed the login.
+    pub welcome: Response,
+    /// Pushes, probes and relays that arrived while logging in, in order.
+    pub early: Vec<Arrival>,
+}
+
+/// Logs in on `conn` (see the module docs).
+pub async fn login(conn: Connection, opts: &LoginOptions) -> Result<Session, ClientError> {
+    let Connection { mut reader, mut writer } = conn;
+    let peer = reader.peer();
+    let mut early = Vec::new();
+    let refused = |r: &Response, hint: Option<String>| ClientError::LoginRefused {
+        peer,
+        name: opts.name.clone(),
+        code: r.code().as_u16(),
+        text: response_text(r),
+        hint,
+    };
+
+    if let (Some(password), Dialect::Spec) = (&opts.password, opts.dialect) {
+        let auth = messages::authenticate(&opts.name, password);
+        writer.send_value(&auth, "sending authenticate").await?;
+        let r = await_response(&mut reader, opts.timeout, "authenticate", &mut early).await?;
+        if !is_2xx(&r) {
+            return Err(refused(&r, Some("check --name and --password".into())));
+        }
+    }
+
+    let presence = messages::presence(opts.dialect, &opts.name);
+    writer.send_value(&presence, "sending presence").await?;
+    let mut r = await_response(&mut reader, opts.timeout, "presence", &mut early).await?;
+
+    if r.code() == ResponseCode::AUTH_CHALLENGE {
+        let Some(challenge) = r.bin.clone() else {
+            return Err(refused(
+                &r,
+                Some("the 511 has no \"bin\" challenge (see §course-login)".into()),
+            ));
+        };
+        let Some(password) = &opts.password else {
+            return Err(refused(
+                &r,
+                Some("the server asks for a password (511 challenge): add --password".into()),
+            ));
+        };
+        let answer = messages::challenge_answer(&opts.name, password, &challenge);
+        writer.send_value(&answer, "answering the 511 challenge").await?;
+        r = await_response(&mut reader, opts.timeout, "the 511 answer", &mut early).await?;
+        if !is_2xx(&r) {
+            return Err(refused(&r, Some("wrong password, or no such account".into())));
+        }
+    }
+
+    if !is_2xx(&r) {
+        let hint = match r.code().as_u16() {
+            409 => Some("that name is already connected: choose another --name".to_owned()),
+            401 => Some("the server wants a password: add --password".to_owned()),
+            400 if opts.name != messages::DEFAULT_NAME => {
+                Some("lesson-3 servers accept only the name Guest: try --name Guest".to_owned())
+            }
+            _ => None,
+        };
+        return Err(refused(&r, hint));
+    }
+    Ok(Session {
+        reader,
+        writer,
+        name: opts.name.clone(),
+        dialect: opts.dialect,
+        welcome: r,
+        early,
+    })
+}
+
+/// True for 2xx.
+pub fn is_2xx(r: &Response) -> bool {
+    (200..300).contains(&r.code().as_u16())
+}
+
+/// The text of a response, or the standard text of its code.
+pub fn response_text(r: &Response) -> String {
+    match r.text.as_deref() {
+        Some(t) if !t.is_empty() => t.to_owned(),
+        _ => r.code().standard_text().to_owned(),
+    }
+}
+
+/// Reads until a response arrives; other items (pushes, probes, relays) go to `early`.
+pub async fn await_response(
+    reader: &mut Reader,
+    timeout: Duration,
+    waiting_for: &str,
+    early: &mut Vec<Arrival>,
+) -> Result<Response, ClientError> {
+    let peer = reader.peer();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let Some(arrival) = reader.next_until(deadline).await? else {
+            if reader.has_partial() {
+                return Err(ClientError::NotJim {
+                    peer,
+                    detail: format!(
+                        "received {} and no complete JSON value within {}",
+                        reader.transcript_preview(),
+                        crate::error::secs(timeout)
+                    ),
+                });
+            }
+            return Err(ClientError::NoAnswer {
+                peer,
+                after: timeout,
+                waiting_for: waiting_for.into(),
+            });
+        };
+        match &arrival.item {
+            Incoming::Closed { .. } => {
+                return Err(ClientError::ClosedEarly { peer, waiting_for: waiting_for.into() });
+            }
+            Incoming::Bad(e) => return Err(ClientError::NotJim { peer, detail: e.to_string() }),
+            Incoming::Value(v) => match classify(v) {
+                Received::Response(r) => return Ok(r),
+                Received::NotJim(why) => {
+                    return Err(ClientError::NotJim { peer, detail: not_jim_detail(v, &why) });
+                }
+                _ => early.push(arrival),
+            },
+        }
+    }
+}
+
+/// "received `...`: why", with the value cut to a readable length.
+pub fn not_jim_detail(v: &Value, why: &str) -> String {
+    let text = v.to_string();
+    format!("received {}: {why}", jim_protocol::error::preview(text.as_bytes()))
+}

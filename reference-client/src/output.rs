@@ -1,0 +1,97 @@
+//! Writing results: human lines or JSON lines on stdout, flushed per line, safe when the
+//! reader of a pipe goes away (`jim-client listen ... | head -1` must not panic).
+
+use std::io::Write;
+
+use jim_protocol::FrameError;
+use serde_json::{Value, json};
+
+use crate::connection::{Arrival, Incoming};
+
+/// Human text or one JSON object per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Readable lines (the default).
+    #[default]
+    Human,
+    /// One JSON object per line, for machines (`--json`).
+    Json,
+}
+
+/// Something that takes whole output lines. The interactive chat routes lines through the
+/// line editor so they do not garble the prompt; everything else writes to stdout.
+pub trait LineSink: Send {
+    /// Emits one line (without its newline). Returns false once the output is gone.
+    fn line(&mut self, text: &str) -> bool;
+}
+
+/// Standard output, flushed after each line; a closed pipe makes [`LineSink::line`] return false.
+#[derive(Debug, Default)]
+pub struct Stdout {
+    closed: bool,
+}
+
+impl LineSink for Stdout {
+    fn line(&mut self, text: &str) -> bool {
+        if self.closed {
+            return false;
+        }
+        let mut out = std::io::stdout().lock();
+        let ok = writeln!(out, "{text}").and_then(|()| out.flush()).is_ok();
+        self.closed = !ok;
+        ok
+    }
+}
+
+/// Collects lines in memory (for tests of the library).
+#[derive(Debug, Default, Clone)]
+pub struct Lines(pub Vec<String>);
+
+impl LineSink for Lines {
+    fn line(&mut self, text: &str) -> bool {
+        self.0.push(text.to_owned());
+        true
+    }
+}
+
+/// One line for the error stream; failures to write it are ignored.
+pub fn eprint_line(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
+/// The JSON event for something received: `{"ms":N,"dir":"in","value":V}`,
+/// `{"ms":N,"dir":"in","error":TEXT,"preview":BYTES}` or `{"ms":N,"event":"closed"}`.
+pub fn arrival_json(arrival: &Arrival) -> Value {
+    let ms = arrival.ms() as u64;
+    match &arrival.item {
+        Incoming::Value(v) => json!({"ms": ms, "dir": "in", "value": v}),
+        Incoming::Bad(e) => {
+            json!({"ms": ms, "dir": "in", "error": e.to_string(), "kind": frame_kind(e)})
+        }
+        Incoming::Closed { reset } => {
+            json!({"ms": ms, "event": if *reset { "reset" } else { "closed" }})
+        }
+    }
+}
+
+/// The human line for something received: `+12 ms  <value>`, `+12 ms  ! not valid JSON ...`.
+pub fn arrival_human(arrival: &Arrival) -> String {
+    let ms = arrival.ms();
+    match &arrival.item {
+        Incoming::Value(v) => format!("+{ms} ms  < {v}"),
+        Incoming::Bad(e) => format!("+{ms} ms  ! {e}"),
+        Incoming::Closed { reset: false } => format!("+{ms} ms  (server closed the connection)"),
+        Incoming::Closed { reset: true } => format!("+{ms} ms  (connection reset by the server)"),
+    }
+}
+
+/// A short name for a framing error kind.
+pub fn frame_kind(e: &FrameError) -> &'static str {
+    match e {
+        FrameError::Syntax { .. } => "syntax",
+        FrameError::InvalidUtf8 { .. } => "invalid_utf8",
+        FrameError::Oversize { .. } => "oversize",
+        FrameError::Truncated { .. } => "truncated",
+    }
+}
