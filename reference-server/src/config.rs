@@ -51,6 +51,9 @@ pub struct Config {
     pub flush_timeout: Duration,
     /// Deliberate defects for testing clients and the conformance suite (empty: correct server).
     pub misbehave: Vec<Misbehave>,
+    /// A fixed course-login challenge (128 hex characters) instead of fresh random bytes, so
+    /// tests can use known answers. Never set this on a real server.
+    pub fixed_challenge: Option<String>,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             outbound_queue: DEFAULT_OUTBOUND_QUEUE,
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
             misbehave: Vec::new(),
+            fixed_challenge: None,
         }
     }
 }

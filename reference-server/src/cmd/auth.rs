@@ -32,9 +32,14 @@ pub(crate) fn authenticate(s: &mut Session, a: Authenticate) -> Flow {
 
 /// Sends a fresh 511 challenge for `name` and waits for its answer.
 pub(crate) fn challenge(s: &mut Session, name: String, pubkey: Option<String>) {
-    let mut bytes = [0u8; 64];
-    rand::fill(&mut bytes);
-    let challenge = hex::encode(bytes);
+    let challenge = match &s.shared.config.fixed_challenge {
+        Some(fixed) => fixed.clone(),
+        None => {
+            let mut bytes = [0u8; 64];
+            rand::fill(&mut bytes);
+            hex::encode(bytes)
+        }
+    };
     s.respond(Response {
         bin: Some(challenge.clone()),
         ..Response::new(ResponseCode::AUTH_CHALLENGE)
