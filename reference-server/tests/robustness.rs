@@ -139,7 +139,7 @@ async fn connections_that_close_early_or_reset_leave_no_trace() {
     drop(half);
     // Abrupt reset after login.
     let reset = Client::spec(srv.addr(), "Bob").await;
-    reset.stream.set_linger(Some(Duration::ZERO)).unwrap();
+    reset.stream.set_zero_linger().unwrap();
     drop(reset);
     // Both names come free (poll with a bounded number of tries: the server learns of the
     // close asynchronously).

@@ -1,0 +1,144 @@
+//! The `jim-server` binary: ready line, help, usage errors, signals, `--misbehave help`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::assert::OutputAssertExt;
+use assert_cmd::cargo::CommandCargoExt;
+use predicates::prelude::*;
+
+/// Starts the server with `args` and returns it with the address from its ready line.
+fn start(args: &[&str]) -> (Child, String) {
+    let mut child = Command::cargo_bin("jim-server")
+        .unwrap()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(20)).expect("no ready line");
+    let addr = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("bad ready line {line:?}"))
+        .trim_end()
+        .to_owned();
+    assert!(line.ends_with('\n'));
+    (child, addr)
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+}
+
+fn presence(addr: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"{\"action\":\"presence\",\"time\":1,\"user\":{\"account_name\":\"Guest\"}}\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn prints_the_ready_line_serves_and_exits_0_on_sigterm() {
+    let (mut child, addr) = start(&["-p", "0"]);
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert_ne!(addr, "127.0.0.1:0");
+    let reply = presence(&addr);
+    assert!(reply.starts_with("{\"response\":200,\"time\":"), "{reply}");
+    assert!(reply.ends_with("\"alert\":\"OK\"}\n"), "{reply}");
+    signal(&child, "-TERM");
+    assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn sigint_exits_0_and_ipv6_and_bare_framing_work() {
+    let (mut child, addr) = start(&["-a", "::1", "-p", "0", "--framing", "bare"]);
+    assert!(addr.starts_with("[::1]:"), "{addr}");
+    let reply = presence(&addr);
+    assert!(reply.starts_with('{') && reply.ends_with('}'), "bare framing: {reply:?}");
+    signal(&child, "-INT");
+    assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn help_teaches_with_examples() {
+    Command::cargo_bin("jim-server")
+        .unwrap()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("-a 0.0.0.0"))
+        .stdout(predicate::str::contains("--misbehave"))
+        .stdout(predicate::str::contains("listening on ADDR"));
+}
+
+#[test]
+fn misbehave_help_lists_every_kind() {
+    let assert =
+        Command::cargo_bin("jim-server").unwrap().args(["--misbehave", "help"]).assert().success();
+    let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    for kind in jim_server::Misbehave::ALL {
+        assert!(out.contains(kind.name()), "{} missing from:\n{out}", kind.name());
+    }
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for args in [
+        &["--port", "99999"][..],
+        &["--addr", "not-an-ip"],
+        &["--framing", "crlf"],
+        &["--misbehave", "bogus"],
+        &["--max-connections", "0"],
+        &["--no-such-flag"],
+    ] {
+        Command::cargo_bin("jim-server")
+            .unwrap()
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::is_empty().not());
+    }
+}
+
+#[test]
+fn unreadable_users_file_and_busy_port_exit_1() {
+    Command::cargo_bin("jim-server")
+        .unwrap()
+        .args(["-p", "0", "--users", "/nonexistent/users.txt"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("users file"));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    Command::cargo_bin("jim-server")
+        .unwrap()
+        .args(["-p", &port])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot listen"));
+}
