@@ -41,6 +41,11 @@ pub struct Session {
     pub welcome: Response,
     /// Pushes, probes and relays that arrived while logging in, in order.
     pub early: Vec<Arrival>,
+    /// Course dialect: the known users asked for right after login (`None` if not asked or
+    /// not answered with a list).
+    pub users: Option<Vec<String>>,
+    /// Course dialect: the contact list asked for right after login.
+    pub contacts: Option<Vec<String>>,
 }
 
 /// Logs in on `conn` (see the module docs).
@@ -101,14 +106,46 @@ pub async fn login(conn: Connection, opts: &LoginOptions) -> Result<Session, Cli
         };
         return Err(refused(&r, hint));
     }
-    Ok(Session {
+    let mut session = Session {
         reader,
         writer,
         name: opts.name.clone(),
         dialect: opts.dialect,
         welcome: r,
         early,
-    })
+        users: None,
+        contacts: None,
+    };
+    if opts.dialect == Dialect::Course {
+        course_startup(&mut session, opts.timeout).await?;
+    }
+    Ok(session)
+}
+
+/// What the course client does right after logging in: ask for the user list and the contact
+/// list. Besides filling its lists, `get_users` tells the server this connection speaks the
+/// course dialect (a presence without `pubkey` does not, `§dialect-detection`), so relays come
+/// as `message`/`mess_text` and 205 pushes arrive. A server that does not answer in time or
+/// answers with an error is tolerated: these lists are a convenience.
+async fn course_startup(session: &mut Session, timeout: Duration) -> Result<(), ClientError> {
+    let requests = [
+        ("get_users", messages::get_users(&session.name)),
+        ("get_contacts", messages::get_contacts(Dialect::Course, &session.name)),
+    ];
+    for (what, request) in requests {
+        session.writer.send_value(&request, &format!("sending {what}")).await?;
+        let list =
+            match await_response(&mut session.reader, timeout, what, &mut session.early).await {
+                Ok(r) if is_2xx(&r) => r.list,
+                Ok(_) | Err(ClientError::NoAnswer { .. }) => None,
+                Err(e) => return Err(e),
+            };
+        match what {
+            "get_users" => session.users = list,
+            _ => session.contacts = list,
+        }
+    }
+    Ok(())
 }
 
 /// True for 2xx.

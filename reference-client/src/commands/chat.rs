@@ -242,13 +242,23 @@ async fn chat(
         response_text(&session.welcome)
     ));
     chat.update_prompt();
+    if let Some(users) = &session.users {
+        chat.note(&format!("users: {}", list_text(users)));
+    }
+    if let Some(contacts) = &session.contacts {
+        chat.note(&format!("contacts: {}", list_text(contacts)));
+    }
     for arrival in session.early {
         chat.on_arrival(&arrival);
     }
     let mut arrivals = spawn_reader(session.reader);
     let mut input_open = true;
     loop {
-        chat.pump().await?;
+        if chat.pump().await.is_err() {
+            // The note about the failed write is printed; the session cannot go on.
+            chat.note("the server ended the session");
+            return Ok(ExitStatus::Failure);
+        }
         let far = tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
         let pending_deadline = chat.pending.as_ref().map(|p| p.deadline);
         let quit_deadline = chat.quit_deadline;
@@ -294,6 +304,10 @@ async fn chat(
             },
         }
     }
+}
+
+fn list_text(names: &[String]) -> String {
+    if names.is_empty() { "(none)".to_owned() } else { names.join(", ") }
 }
 
 /// Moves the reader into a task that forwards every arrival until the connection ends.
@@ -490,8 +504,7 @@ impl Chat<'_> {
         let code = r.code().as_u16();
         if p.reply == Reply::List && is_2xx(r) {
             if let Some(list) = &r.list {
-                let items = if list.is_empty() { "(none)".to_owned() } else { list.join(", ") };
-                return format!("{}: {items}", p.label);
+                return format!("{}: {}", p.label, list_text(list));
             }
             if let Some(n) = r.quantity {
                 if n > 0 {

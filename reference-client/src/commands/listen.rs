@@ -52,6 +52,9 @@ async fn listen(opts: &Options, out: &mut dyn LineSink) -> Result<ExitStatus, Cl
         session.welcome.code(),
         response_text(&session.welcome)
     ));
+    if let Some(users) = &session.users {
+        eprint_line(&format!("users: {}", users.join(", ")));
+    }
     let mut backlog = std::mem::take(&mut session.early);
     for room in &opts.rooms {
         session.writer.send_value(&messages::join(room), &format!("joining {room}")).await?;
@@ -102,7 +105,7 @@ async fn listen(opts: &Options, out: &mut dyn LineSink) -> Result<ExitStatus, Cl
                 }
             }
             Incoming::Bad(e) => {
-                eprint_line(&format!("jim-client: received bytes that are not JSON: {e}"))
+                eprint_line(&format!("jim-client: received bytes that are not JSON: {e}"));
             }
             Incoming::Closed { reset } => {
                 let how = if *reset { "reset the connection" } else { "closed the connection" };
