@@ -99,9 +99,10 @@ pub async fn login(conn: Connection, opts: &LoginOptions) -> Result<Session, Cli
         let hint = match r.code().as_u16() {
             409 => Some("that name is already connected: choose another --name".to_owned()),
             401 => Some("the server wants a password: add --password".to_owned()),
-            400 if opts.name != messages::DEFAULT_NAME => {
-                Some("lesson-3 servers accept only the name Guest: try --name Guest".to_owned())
-            }
+            400 if opts.name != messages::DEFAULT_NAME => Some(
+                "the lesson-3 reference server accepts only the name Guest: try --name Guest"
+                    .to_owned(),
+            ),
             _ => None,
         };
         return Err(refused(&r, hint));

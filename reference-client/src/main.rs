@@ -463,7 +463,8 @@ fn run_interactive_chat(
     runtime: &tokio::runtime::Runtime,
     opts: &chat::Options,
 ) -> anyhow::Result<ExitStatus> {
-    let editor = chat::spawn_line_editor().context("cannot start the line editor")?;
+    let editor = chat::spawn_line_editor(&format!("{}> ", opts.login.name))
+        .context("cannot start the line editor")?;
     let chat::LineEditor { input, mut printer, prompt, thread } = editor;
     let status = runtime.block_on(chat::run(opts, input, printer.as_mut(), Some(prompt)));
     if !thread.is_finished() {

@@ -182,7 +182,7 @@ struct Chat<'a> {
     dialect: Dialect,
     name: String,
     target: Option<String>,
-    prompt: Option<Arc<Mutex<String>>>,
+    prompt: Option<Prompt>,
     queue: VecDeque<Queued>,
     pending: Option<Pending>,
     /// Spec `quantity` lists: items still expected, and the label they belong to.
@@ -199,7 +199,7 @@ pub async fn run(
     opts: &Options,
     input: mpsc::Receiver<InputEvent>,
     out: &mut dyn LineSink,
-    prompt: Option<Arc<Mutex<String>>>,
+    prompt: Option<Prompt>,
 ) -> ExitStatus {
     match chat(opts, input, out, prompt).await {
         Ok(status) => status,
@@ -214,7 +214,7 @@ async fn chat(
     opts: &Options,
     mut input: mpsc::Receiver<InputEvent>,
     out: &mut dyn LineSink,
-    prompt: Option<Arc<Mutex<String>>>,
+    prompt: Option<Prompt>,
 ) -> Result<ExitStatus, ClientError> {
     let l = &opts.login;
     let conn = Connection::connect(&opts.server.host, opts.server.port, l.timeout).await?;
@@ -277,7 +277,12 @@ async fn chat(
                 None => return Ok(ExitStatus::Failure),
             },
             event = input.recv(), if input_open && quit_deadline.is_none() => match event {
-                Some(InputEvent::Line(line)) => chat.on_line(&line),
+                Some(InputEvent::Line(line)) => {
+                    chat.on_line(&line);
+                    if let Some(p) = &chat.prompt {
+                        p.line_done();
+                    }
+                }
                 Some(InputEvent::End) | None => {
                     input_open = false;
                     chat.queue.push_back(Queued::Quit);
@@ -345,13 +350,10 @@ impl Chat<'_> {
 
     fn update_prompt(&self) {
         if let Some(p) = &self.prompt {
-            let text = match &self.target {
+            p.set(match &self.target {
                 Some(t) => format!("{} → {t}> ", self.name),
                 None => format!("{}> ", self.name),
-            };
-            if let Ok(mut guard) = p.lock() {
-                *guard = text;
-            }
+            });
         }
     }
 
@@ -546,26 +548,51 @@ impl<P: rustyline::ExternalPrinter + Send> LineSink for EditorPrinter<P> {
     }
 }
 
+/// The line editor's prompt, shared with the session: it shows the current target.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    text: Arc<Mutex<String>>,
+    done: std::sync::mpsc::SyncSender<()>,
+}
+
+impl Prompt {
+    /// Sets the text shown before the next line.
+    pub fn set(&self, text: String) {
+        if let Ok(mut guard) = self.text.lock() {
+            *guard = text;
+        }
+    }
+
+    /// Tells the editor that the last line was handled, so the next prompt is up to date.
+    pub fn line_done(&self) {
+        let _ = self.done.try_send(());
+    }
+}
+
 /// A line editor running on its own thread.
 pub struct LineEditor {
     /// What the user types.
     pub input: mpsc::Receiver<InputEvent>,
     /// Prints above the prompt.
     pub printer: Box<dyn LineSink>,
-    /// The prompt text, updated by the session (it shows the current target).
-    pub prompt: Arc<Mutex<String>>,
+    /// The prompt, updated by the session.
+    pub prompt: Prompt,
     /// The editor thread; it ends after end of input, Ctrl-C, `/quit`, or the first line
     /// typed once the session is over.
     pub thread: std::thread::JoinHandle<()>,
 }
 
-/// Starts the line editor on its own thread.
-pub fn spawn_line_editor() -> Result<LineEditor, rustyline::error::ReadlineError> {
+/// Starts the line editor on its own thread, showing `initial_prompt` until the session sets
+/// another.
+pub fn spawn_line_editor(
+    initial_prompt: &str,
+) -> Result<LineEditor, rustyline::error::ReadlineError> {
     use rustyline::error::ReadlineError;
     let mut editor = rustyline::DefaultEditor::new()?;
     let printer = editor.create_external_printer()?;
-    let prompt = Arc::new(Mutex::new("> ".to_owned()));
-    let shared = Arc::clone(&prompt);
+    let shared = Arc::new(Mutex::new(initial_prompt.to_owned()));
+    let (done, done_rx) = std::sync::mpsc::sync_channel(1);
+    let prompt = Prompt { text: Arc::clone(&shared), done };
     let (tx, rx) = mpsc::channel(64);
     let thread = std::thread::spawn(move || {
         loop {
@@ -588,6 +615,8 @@ pub fn spawn_line_editor() -> Result<LineEditor, rustyline::error::ReadlineError
             if tx.blocking_send(event).is_err() || last {
                 break;
             }
+            // Give the session a moment to handle the line, so the next prompt shows its effect.
+            let _ = done_rx.recv_timeout(Duration::from_millis(200));
         }
     });
     Ok(LineEditor { input: rx, printer: Box::new(EditorPrinter(printer)), prompt, thread })

@@ -82,7 +82,7 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
 fn hint_for(code: u16, name: &str) -> Option<String> {
     match code {
         400 if name != messages::DEFAULT_NAME => {
-            Some("lesson-3 servers accept only the name Guest: try --name Guest".into())
+            Some("the lesson-3 reference server accepts only the name Guest: try --name Guest".into())
         }
         409 => Some("that name is already connected: try another --name".into()),
         511 | 401 => Some(
