@@ -29,6 +29,9 @@ use crate::output::{Format, LineSink, eprint_line};
 use crate::pattern;
 use jim_protocol::Framing;
 
+/// How many skipped values a `wait_for` failure shows.
+const MAX_SKIPPED_SHOWN: usize = 5;
+
 /// Largest script accepted, in bytes.
 pub const MAX_SCRIPT_BYTES: usize = 4 * 1024 * 1024;
 
@@ -295,6 +298,7 @@ async fn expect(
 ) -> Result<(), Failure> {
     let deadline = tokio::time::Instant::now() + limit;
     let mut skipped = Vec::new();
+    let mut skipped_count = 0usize;
     loop {
         let arrival = match reader.next_until(deadline).await {
             Ok(Some(a)) => a,
@@ -307,7 +311,10 @@ async fn expect(
                     ));
                 }
                 if !skipped.is_empty() {
-                    got.push_str(&format!("; skipped {}", skipped.join(" ")));
+                    got.push_str(&format!("; skipped {skipped_count}: {}", skipped.join(" ")));
+                    if skipped_count > skipped.len() {
+                        got.push_str(" …");
+                    }
                 }
                 return Err(fail(n, &pattern.to_string(), &got, None));
             }
@@ -327,7 +334,10 @@ async fn expect(
             Err(reason) => {
                 let closed = matches!(arrival.item, Incoming::Closed { .. });
                 if skip && !closed {
-                    skipped.push(describe(&arrival.item));
+                    skipped_count += 1;
+                    if skipped.len() < MAX_SKIPPED_SHOWN {
+                        skipped.push(describe(&arrival.item));
+                    }
                     continue;
                 }
                 let reason = matches!(arrival.item, Incoming::Value(_)).then_some(reason);

@@ -24,7 +24,8 @@ fn spec_session_against_the_reference() {
     let out = jim()
         .args(["chat", &host, &port, "--name", "Alice"])
         .write_stdin(
-            "/join #lobby\nhello room\n/msg Bob psst\n/contacts\n/add Bob\n/contacts\n/users\n/to\n/quit\n",
+            "/join #lobby\nhello room\n/msg Bob psst\n/contacts\n/add Bob\n/contacts\n/users\n/to\n\
+             /del Bob\n/del Bob\n/leave #lobby\n/leave #lobby\n/quit\n",
         )
         .output()
         .unwrap();
@@ -40,6 +41,10 @@ fn spec_session_against_the_reference() {
         "contacts: Bob",
         "users: Alice, Bob",
         "* usage: /to NAME",
+        "del Bob: 200 OK",
+        "del Bob: 404 ",
+        "leave #lobby: 200 OK",
+        "leave #lobby: 404 ",
     ];
     let mut lines = text.lines();
     for e in expected {

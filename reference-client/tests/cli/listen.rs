@@ -85,3 +85,31 @@ fn duration_bounds_a_quiet_listen_and_failures_are_clear() {
     assert_eq!(out.status.code(), Some(3));
     assert_no_panic(&out);
 }
+
+#[test]
+fn fake_failures_give_the_documented_exit_codes() {
+    let fake = Fake::reply(b"{\"response\":400,\"error\":\"Bad Request\"}", true);
+    jim().args(["listen", "--name", "Bob"]).args(hp(fake.addr)).assert().code(1).stderr(
+        predicate::str::contains("refused").and(predicate::str::contains("400 Bad Request")),
+    );
+    fake.join();
+    let fake = Fake::reply(b"message received", true);
+    jim()
+        .args(["listen", "--name", "Guest"])
+        .args(hp(fake.addr))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not with JIM"));
+    fake.join();
+    let fake = Fake::start(1, |c| {
+        c.read_value();
+        c.wait_close();
+    });
+    jim()
+        .args(["listen", "--name", "Guest", "--timeout", "300ms"])
+        .args(hp(fake.addr))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no answer from"));
+    fake.join();
+}

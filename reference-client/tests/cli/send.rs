@@ -173,3 +173,20 @@ fn bad_arguments_exit_2_and_unreachable_exits_3() {
     assert_eq!(out.status.code(), Some(3));
     assert_no_panic(&out);
 }
+
+#[test]
+fn plain_text_and_a_400_are_shown_as_received() {
+    let fake = Fake::reply(b"message received", true);
+    let out = jim().arg("send").args(hp(fake.addr)).arg(PRESENCE).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout_of(&out);
+    assert!(text.contains("! not valid JSON") && text.contains("`message`"), "{text}");
+    assert!(text.contains("`received`"), "{text}");
+    fake.join();
+
+    let fake = Fake::reply(b"{\"response\":400,\"error\":\"Bad Request\"}", true);
+    jim().args(["send", "--json"]).args(hp(fake.addr)).arg(PRESENCE).assert().code(0).stdout(
+        predicate::str::contains(r#""dir":"in","value":{"response":400,"error":"Bad Request"}"#),
+    );
+    fake.join();
+}
