@@ -1,0 +1,375 @@
+//! The load engine's side of the wire: connecting, framing, building requests and reading
+//! replies fast.
+//!
+//! Requests are built once with jim-protocol's message builders and encoder, then reused: a
+//! chat message template carries a fixed-width tag (`L<sender>:<seq>:`) that is stamped in place
+//! for each message, so the generator spends its time on the socket, not on JSON. Replies are
+//! framed by jim-protocol's [`FrameDecoder`] and classified by a borrowed, allocation-free serde
+//! pass; anything unusual falls back to jim-protocol's tolerant reader.
+
+use std::borrow::Cow;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use jim_protocol::codec::{Framing, parse_raw, to_bytes};
+use jim_protocol::message::{
+    Chat, Dialect, Message, Presence, Quit, RoomRequest, Target, Timestamp,
+};
+use jim_protocol::{FrameDecoder, FrameError};
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Bound on one incoming value; a longer one is reported as a bad frame and skipped.
+pub(crate) const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// How much buffer space each read asks for.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Opens a TCP connection with Nagle off (each request is one write and should leave at once).
+pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// A read buffer plus the frame decoder for one connection.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    buf: BytesMut,
+    decoder: FrameDecoder,
+    eof: bool,
+}
+
+impl Default for Inbox {
+    fn default() -> Self {
+        Self { buf: BytesMut::new(), decoder: FrameDecoder::new(MAX_FRAME_BYTES), eof: false }
+    }
+}
+
+impl Inbox {
+    /// The next complete frame already buffered, if any.
+    pub(crate) fn buffered(&mut self) -> Option<Result<Bytes, FrameError>> {
+        self.decoder.next_raw(&mut self.buf, self.eof)
+    }
+
+    /// Reads once from `reader` into the buffer; `Ok(false)` at end of stream.
+    pub(crate) async fn fill<R: AsyncRead + Unpin>(&mut self, reader: &mut R) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        self.buf.reserve(READ_CHUNK);
+        let n = reader.read_buf(&mut self.buf).await?;
+        if n == 0 {
+            self.eof = true;
+        }
+        Ok(n > 0)
+    }
+
+    /// The next frame, reading as needed; `Ok(None)` at end of stream.
+    pub(crate) async fn next<R: AsyncRead + Unpin>(
+        &mut self,
+        reader: &mut R,
+    ) -> io::Result<Option<Result<Bytes, FrameError>>> {
+        loop {
+            if let Some(frame) = self.buffered() {
+                return Ok(Some(frame));
+            }
+            if !self.fill(reader).await? && self.buf.is_empty() {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// What an incoming value is, as far as the load engine cares.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Incoming<'a> {
+    /// A response with its code.
+    Response(u16),
+    /// A chat message (relayed `msg` or course `message`) with its text.
+    Chat(Cow<'a, str>),
+    /// Anything else (probe, 205 push, contact list item, junk object).
+    Other,
+}
+
+/// A response code written as a number or as a string of digits.
+#[derive(Debug)]
+struct Code(u16);
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Code;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a response code")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Code, E> {
+                u16::try_from(v).map(Code).map_err(|_| E::custom("code out of range"))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Code, E> {
+                u16::try_from(v).map(Code).map_err(|_| E::custom("code out of range"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Code, E> {
+                v.trim().parse().map(Code).map_err(|_| E::custom("code is not a number"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The few fields the engine reads, borrowed from the frame.
+#[derive(Deserialize)]
+struct Fast<'a> {
+    #[serde(default)]
+    response: Option<Code>,
+    #[serde(default, borrow)]
+    action: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    message: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    mess_text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    message_text: Option<Cow<'a, str>>,
+}
+
+/// Classifies one raw frame (see [`Incoming`]); `None` if it is not valid JSON.
+pub(crate) fn classify(raw: &[u8]) -> Option<Incoming<'_>> {
+    // serde would read a struct from a JSON array too: only objects take the fast path.
+    let object = raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if let Some(fast) = object.then(|| serde_json::from_slice::<Fast<'_>>(raw).ok()).flatten() {
+        if let Some(Code(code)) = fast.response {
+            return Some(Incoming::Response(code));
+        }
+        let is_chat = matches!(fast.action.as_deref(), Some("msg" | "message"));
+        let text = fast.message.or(fast.mess_text).or(fast.message_text);
+        return Some(match (is_chat, text) {
+            (true, Some(text)) => Incoming::Chat(text),
+            _ => Incoming::Other,
+        });
+    }
+    // Odd types somewhere (a number as `message`, a list as `alert` ...): read tolerantly.
+    let value = parse_raw(Bytes::copy_from_slice(raw)).ok()?;
+    let Some(obj) = value.as_object() else {
+        return Some(Incoming::Other);
+    };
+    if let Some(code) = obj.get("response") {
+        return Some(match jim_protocol::message::read_code(code) {
+            Ok(code) => Incoming::Response(code.as_u16()),
+            Err(_) => Incoming::Other,
+        });
+    }
+    let is_chat = matches!(obj.get("action").and_then(|a| a.as_str()), Some("msg" | "message"));
+    let text = ["message", "mess_text", "message_text", "message text"]
+        .iter()
+        .find_map(|k| obj.get(*k).and_then(|v| v.as_str()));
+    Some(match (is_chat, text) {
+        (true, Some(t)) => Incoming::Chat(Cow::Owned(t.to_owned())),
+        _ => Incoming::Other,
+    })
+}
+
+/// The error text of a response frame (`error`, `alert` or `message`), shortened, for reports.
+pub(crate) fn error_text(raw: &[u8]) -> String {
+    let text = serde_json::from_slice::<serde_json::Value>(raw).ok().and_then(|v| {
+        ["error", "alert", "message"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(|t| t.as_str()).map(str::to_owned))
+    });
+    let text = text.unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned());
+    text.chars().take(120).collect()
+}
+
+/// A spec-dialect presence for `name`, encoded with a trailing newline.
+pub(crate) fn presence(name: &str) -> Vec<u8> {
+    let msg = Message::Presence(Presence {
+        time: Some(Timestamp::now()),
+        account_name: name.to_owned(),
+        status: Some("Yep, I am here!".to_owned()),
+        kind: Some("status".to_owned()),
+        pubkey: None,
+    });
+    to_bytes(&msg.to_value(Dialect::Spec), Framing::Newline)
+}
+
+/// A spec-dialect `quit`, encoded with a trailing newline.
+pub(crate) fn quit() -> Vec<u8> {
+    let msg = Message::Quit(Quit { time: Some(Timestamp::now()), account_name: None });
+    to_bytes(&msg.to_value(Dialect::Spec), Framing::Newline)
+}
+
+/// A `join` of `room`, encoded with a trailing newline.
+pub(crate) fn join(room: &str) -> Vec<u8> {
+    let msg = Message::Join(RoomRequest { time: Some(Timestamp::now()), room: room.to_owned() });
+    to_bytes(&msg.to_value(Dialect::Spec), Framing::Newline)
+}
+
+/// Digits of the sender index in a tag.
+const SENDER_DIGITS: usize = 5;
+/// Digits of the sequence number in a tag.
+const SEQ_DIGITS: usize = 10;
+/// Length of a whole tag: `L` + sender + `:` + seq + `:`.
+pub(crate) const TAG_LEN: usize = 1 + SENDER_DIGITS + 1 + SEQ_DIGITS + 1;
+/// The largest sender index a tag can carry.
+pub(crate) const MAX_SENDER: u32 = 99_999;
+
+/// A pre-encoded chat message whose sequence number is stamped in place.
+#[derive(Debug, Clone)]
+pub(crate) struct ChatTemplate {
+    bytes: Vec<u8>,
+    seq_at: usize,
+}
+
+impl ChatTemplate {
+    /// Builds a `msg` from `from` to `to` whose encoded size is `size` bytes (newline included)
+    /// when possible, or as small as the tag allows.
+    pub(crate) fn new(sender: u32, from: &str, to: &str, size: usize) -> Self {
+        let tag = format!("L{:05}:{}:", sender.min(MAX_SENDER), "0".repeat(SEQ_DIGITS));
+        // A whole-second time keeps the encoded length fixed.
+        let time = Timestamp(Timestamp::now().0.floor());
+        let encode = |text: String| {
+            let msg = Message::Chat(Chat {
+                time: Some(time),
+                from: Some(from.to_owned()),
+                to: Target::parse(to),
+                encoding: None,
+                text,
+            });
+            to_bytes(&msg.to_value(Dialect::Spec), Framing::Newline)
+        };
+        let bare = encode(tag.clone());
+        let pad = size.saturating_sub(bare.len());
+        let bytes = if pad == 0 { bare } else { encode(format!("{tag}{}", "x".repeat(pad))) };
+        let seq_at = find(&bytes, tag.as_bytes()).map_or(0, |at| at + 1 + SENDER_DIGITS + 1);
+        Self { bytes, seq_at }
+    }
+
+    /// The encoded size in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Writes `seq` into the tag and returns the message bytes.
+    pub(crate) fn stamp(&mut self, seq: u64) -> &[u8] {
+        let mut n = seq;
+        for i in (0..SEQ_DIGITS).rev() {
+            self.bytes[self.seq_at + i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        &self.bytes
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Reads the `(sender, seq)` tag at the start of a chat text.
+pub(crate) fn parse_tag(text: &str) -> Option<(u32, u64)> {
+    let b = text.as_bytes();
+    if b.len() < TAG_LEN || b[0] != b'L' || b[1 + SENDER_DIGITS] != b':' || b[TAG_LEN - 1] != b':' {
+        return None;
+    }
+    let digits = |s: &[u8]| -> Option<u64> {
+        s.iter()
+            .try_fold(0u64, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u64::from(c - b'0')))
+    };
+    let sender = digits(&b[1..1 + SENDER_DIGITS])?;
+    let seq = digits(&b[2 + SENDER_DIGITS..TAG_LEN - 1])?;
+    Some((u32::try_from(sender).ok()?, seq))
+}
+
+/// One request/response exchange during setup: writes `request`, then waits (within `timeout`)
+/// for the first response, skipping pushes. Returns the code, or a description of what happened.
+pub(crate) async fn request(
+    stream: &mut TcpStream,
+    inbox: &mut Inbox,
+    request: &[u8],
+    timeout: Duration,
+) -> Result<u16, String> {
+    let exchange = async {
+        stream.write_all(request).await.map_err(|e| format!("write failed: {e}"))?;
+        read_response(stream, inbox).await
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no response within {:.1} s", timeout.as_secs_f64())),
+    }
+}
+
+/// Reads frames until a response arrives; returns its code.
+pub(crate) async fn read_response(
+    stream: &mut TcpStream,
+    inbox: &mut Inbox,
+) -> Result<u16, String> {
+    loop {
+        match inbox.next(stream).await {
+            Ok(Some(Ok(raw))) => match classify(&raw) {
+                Some(Incoming::Response(code)) => return Ok(code),
+                Some(_) => continue,
+                None => return Err(format!("not JSON: {}", error_text(&raw))),
+            },
+            Ok(Some(Err(e))) => return Err(format!("unreadable reply: {e}")),
+            Ok(None) => return Err("the server closed the connection".to_owned()),
+            Err(e) => return Err(format!("read failed: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn template_has_the_asked_size_and_a_parsable_tag() {
+        let mut t = ChatTemplate::new(42, "ld-0001-d1", "ld-0001-d2", 150);
+        assert_eq!(t.len(), 150);
+        let bytes = t.stamp(1_234_567).to_vec();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(value["action"], "msg");
+        assert_eq!(value["to"], "ld-0001-d2");
+        let text = value["message"].as_str().unwrap();
+        assert_eq!(parse_tag(text), Some((42, 1_234_567)));
+        // Too small a size still yields a whole message with its tag.
+        let mut small = ChatTemplate::new(1, "a", "b", 10);
+        let v: serde_json::Value = serde_json::from_slice(small.stamp(7)).unwrap();
+        assert_eq!(parse_tag(v["message"].as_str().unwrap()), Some((1, 7)));
+    }
+
+    #[test]
+    fn classify_reads_both_dialects_and_odd_spellings() {
+        assert_eq!(classify(br#"{"response":200,"time":1}"#), Some(Incoming::Response(200)));
+        assert_eq!(classify(br#"{"response":"409"}"#), Some(Incoming::Response(409)));
+        assert_eq!(
+            classify(br#"{"response":202,"alert":["a","b"]}"#),
+            Some(Incoming::Response(202))
+        );
+        assert_eq!(
+            classify(br#"{"action":"msg","to":"b","from":"a","message":"hi"}"#),
+            Some(Incoming::Chat(Cow::Borrowed("hi")))
+        );
+        assert_eq!(
+            classify(br#"{"action":"message","mess_text":"yo"}"#),
+            Some(Incoming::Chat(Cow::Borrowed("yo")))
+        );
+        assert_eq!(
+            classify(br#"{"action":"msg","message":5,"message text":"odd"}"#),
+            Some(Incoming::Chat(Cow::Owned("odd".to_owned())))
+        );
+        assert_eq!(classify(br#"{"action":"probe","time":1}"#), Some(Incoming::Other));
+        assert_eq!(classify(b"[1,2]"), Some(Incoming::Other));
+        assert_eq!(classify(b"{nope"), None);
+    }
+
+    #[test]
+    fn tags_reject_foreign_text() {
+        assert_eq!(parse_tag("hello"), None);
+        assert_eq!(parse_tag("L0000x:0000000001:"), None);
+        assert_eq!(parse_tag("L00003:0000000009:xxxx"), Some((3, 9)));
+    }
+}
