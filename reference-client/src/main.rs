@@ -110,7 +110,8 @@ got); 2 for a bad script; 3 when the server cannot be reached.";
 
 const LISTEN_HELP: &str = "\
 Logs in like chat, joins the --join rooms, then prints every message that arrives as one
-compact JSON line on stdout (flushed per line); status goes to stderr. Answers probes.
+compact JSON line on stdout (flushed per line, with or without --json); status goes to
+stderr. Answers probes.
 Stops when the server closes, on Ctrl-C, after --count messages or after --duration.
 
 Examples:

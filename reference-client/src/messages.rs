@@ -172,11 +172,6 @@ pub fn classify(value: &Value) -> Received {
     }
 }
 
-/// Compact JSON of a value, for printing.
-pub fn compact(value: &Value) -> String {
-    value.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
