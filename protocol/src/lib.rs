@@ -24,5 +24,5 @@ pub use error::{FrameError, ProtocolError};
 pub use message::{
     Authenticate, Chat, ContactChange, ContactListItem, Dialect, GetContacts, GetUsers, Message,
     Parsed, Presence, Probe, PubkeyNeed, Quit, Response, ResponseCodeField, RoomRequest, Target,
-    Timestamp, detect_dialect, parse,
+    Timestamp, detect_dialect, parse, reveal_dialect,
 };

@@ -610,7 +610,6 @@ fn parse_response(obj: &Map<String, Value>, code_value: &Value) -> Result<Parsed
             _ => None,
         },
     };
-    let mut dialect = None;
     let mut list = None;
     for key in ["data_list", "alert", "contact_list", "user_list"] {
         if let Some(Value::Array(items)) = obj.get(key) {
@@ -621,17 +620,9 @@ fn parse_response(obj: &Map<String, Value>, code_value: &Value) -> Result<Parsed
                     other => names.push(other.to_string()),
                 }
             }
-            dialect = match key {
-                "data_list" => Some(Dialect::Course),
-                "alert" => Some(Dialect::Spec),
-                _ => None,
-            };
             list = Some(names);
             break;
         }
-    }
-    if code == ResponseCode::AUTH_CHALLENGE || code == ResponseCode::REFRESH {
-        dialect = Some(Dialect::Course);
     }
     let quantity = match obj.get("quantity") {
         Some(Value::Number(n)) => n.as_u64(),
@@ -647,7 +638,44 @@ fn parse_response(obj: &Map<String, Value>, code_value: &Value) -> Result<Parsed
         quantity,
         bin,
     };
-    Ok(Parsed { message: Message::Response(response), dialect })
+    Ok(Parsed { message: Message::Response(response), dialect: reveal_dialect(obj) })
+}
+
+/// Which dialect an object's spelling reveals, without validating it (PROTOCOL.md
+/// `§dialect-detection`). The action decides when it belongs to one dialect; a presence is spec
+/// when it carries `type` or `user.status` and course otherwise; other objects are judged by
+/// their fields (`mess_text`/`message_text`, 511/205 codes, `data_list` vs an `alert` list).
+pub fn reveal_dialect(obj: &Map<String, Value>) -> Option<Dialect> {
+    use Dialect::{Course, Spec};
+    let action = obj.get("action").and_then(Value::as_str).map(str::to_ascii_lowercase);
+    let by_action = match action.as_deref() {
+        Some("presence") => {
+            let user = obj.get("user").and_then(Value::as_object);
+            let has_status = user.is_some_and(|u| u.contains_key("status"));
+            Some(if obj.contains_key("type") || has_status { Spec } else { Course })
+        }
+        Some(
+            "msg" | "quit" | "authenticate" | "join" | "leave" | "add_contact" | "del_contact"
+            | "probe" | "contact_list",
+        ) => Some(Spec),
+        Some("message" | "exit" | "add" | "remove" | "get_users" | "pubkey_need") => Some(Course),
+        Some("get_contacts") => obj.get("user").filter(|u| u.is_string()).map(|_| Course),
+        _ => None,
+    };
+    if by_action.is_some() || action.as_deref().is_some_and(|a| a != "response") {
+        return by_action.or_else(|| {
+            (obj.contains_key("mess_text") || obj.contains_key("message_text")).then_some(Course)
+        });
+    }
+    let code = obj.get("response").and_then(|c| read_code(c).ok());
+    if code == Some(ResponseCode::AUTH_CHALLENGE) || code == Some(ResponseCode::REFRESH) {
+        return Some(Course);
+    }
+    match (obj.get("data_list"), obj.get("alert")) {
+        (Some(Value::Array(_)), _) => Some(Course),
+        (_, Some(Value::Array(_))) => Some(Spec),
+        _ => None,
+    }
 }
 
 /// Reads and validates one message of either dialect, tolerating the spellings listed in
@@ -692,36 +720,24 @@ pub fn parse(value: &Value) -> Result<Parsed, ProtocolError> {
     };
     let f = Fields { obj, section };
     let time = f.time();
-    let spec = Some(Dialect::Spec);
-    let course = Some(Dialect::Course);
-    let (message, dialect) = match action.as_str() {
+    let message = match action.as_str() {
         "presence" => {
             let (account_name, status, pubkey) = presence_user(&f)?;
             let kind = f.opt_str("type", &["type"])?.map(str::to_owned);
-            let dialect = if kind.is_some() || status.is_some() {
-                spec
-            } else if pubkey.is_some() {
-                course
-            } else {
-                None
-            };
-            (Message::Presence(Presence { time, account_name, status, kind, pubkey }), dialect)
+            Message::Presence(Presence { time, account_name, status, kind, pubkey })
         }
-        "probe" => (Message::Probe(Probe { time }), spec),
+        "probe" => Message::Probe(Probe { time }),
         "msg" | "message" => {
             let to = check_target(f.req_str("to", &["to", "destination"])?)?;
             let from = f.opt_str("from", &["from", "sender"])?.map(str::to_owned);
             let text_keys = ["message", "mess_text", "message_text", "message text"];
             let text = check_text(f.req_str("message", &text_keys)?)?;
             let encoding = f.opt_str("encoding", &["encoding"])?.map(str::to_owned);
-            let course_keys = obj.contains_key("mess_text") || obj.contains_key("message_text");
-            let dialect = if action == "message" || course_keys { course } else { spec };
-            (Message::Chat(Chat { time, from, to, encoding, text }), dialect)
+            Message::Chat(Chat { time, from, to, encoding, text })
         }
         "quit" | "exit" => {
             let account_name = f.opt_str("account_name", &["account_name"])?.map(str::to_owned);
-            let dialect = if action == "exit" { course } else { spec };
-            (Message::Quit(Quit { time, account_name }), dialect)
+            Message::Quit(Quit { time, account_name })
         }
         "authenticate" => {
             let Some(Value::Object(user)) = obj.get("user") else {
@@ -741,18 +757,17 @@ pub fn parse(value: &Value) -> Result<Parsed, ProtocolError> {
                 u.req_str("user.account_name", &["account_name", "client_name"])?,
             )?;
             let password = u.req_str("user.password", &["password"])?.to_owned();
-            (Message::Authenticate(Authenticate { time, account_name, password }), spec)
+            Message::Authenticate(Authenticate { time, account_name, password })
         }
         "join" | "leave" => {
             let room = check_room(f.req_str("room", &["room"])?)?;
             let r = RoomRequest { time, room };
-            (if action == "join" { Message::Join(r) } else { Message::Leave(r) }, spec)
+            if action == "join" { Message::Join(r) } else { Message::Leave(r) }
         }
         "get_contacts" => {
             let owner = f.opt_str("user", &["user", "user_login"])?;
-            let dialect = if obj.get("user").is_some_and(Value::is_string) { course } else { None };
             let owner = owner.map(|o| check_name("user", o)).transpose()?;
-            (Message::GetContacts(GetContacts { time, owner }), dialect)
+            Message::GetContacts(GetContacts { time, owner })
         }
         "add_contact" | "add" | "del_contact" | "remove" | "remove_contact" => {
             let contact = check_name(
@@ -761,33 +776,27 @@ pub fn parse(value: &Value) -> Result<Parsed, ProtocolError> {
             )?;
             let owner = f.opt_str("user", &["user"])?.map(|o| check_name("user", o)).transpose()?;
             let change = ContactChange { time, owner, contact };
-            let dialect = match action.as_str() {
-                "add_contact" | "del_contact" => spec,
-                "add" | "remove" => course,
-                _ => None,
-            };
-            let message = if matches!(action.as_str(), "add_contact" | "add") {
+            if matches!(action.as_str(), "add_contact" | "add") {
                 Message::AddContact(change)
             } else {
                 Message::DelContact(change)
-            };
-            (message, dialect)
+            }
         }
         "get_users" => {
             let account_name = f.opt_str("account_name", &["account_name"])?.map(str::to_owned);
-            (Message::GetUsers(GetUsers { time, account_name }), course)
+            Message::GetUsers(GetUsers { time, account_name })
         }
         "pubkey_need" => {
             let account_name =
                 check_name("account_name", f.req_str("account_name", &["account_name"])?)?;
-            (Message::PubkeyNeed(PubkeyNeed { time, account_name }), course)
+            Message::PubkeyNeed(PubkeyNeed { time, account_name })
         }
         _ => {
             let user_id = check_name("user_id", f.req_str("user_id", &["user_id"])?)?;
-            (Message::ContactList(ContactListItem { user_id }), spec)
+            Message::ContactList(ContactListItem { user_id })
         }
     };
-    Ok(Parsed { message, dialect })
+    Ok(Parsed { message, dialect: reveal_dialect(obj) })
 }
 
 fn action_preview(action: Option<&Value>) -> String {
@@ -800,7 +809,7 @@ fn action_preview(action: Option<&Value>) -> String {
 
 /// Guesses the dialect of a raw JSON value without validating it (see `§dialect-detection`).
 pub fn detect_dialect(value: &Value) -> Option<Dialect> {
-    parse(value).ok().and_then(|p| p.dialect)
+    value.as_object().and_then(reveal_dialect)
 }
 
 #[cfg(test)]
@@ -822,6 +831,33 @@ mod tests {
         assert_eq!(p.message.to_value(Dialect::Spec), v);
         let course = p.message.to_value(Dialect::Course);
         assert_eq!(course, json!({"action":"presence","time":1.5,"user":{"account_name":"Alice"}}));
+    }
+
+    #[test]
+    fn dialect_detection_follows_the_table() {
+        let d = |v: Value| detect_dialect(&v);
+        assert_eq!(
+            d(json!({"action":"presence","user":{"account_name":"a"}})),
+            Some(Dialect::Course)
+        );
+        assert_eq!(
+            d(json!({"action":"presence","type":"status","user":{"account_name":"a"}})),
+            Some(Dialect::Spec)
+        );
+        assert_eq!(
+            d(json!({"action":"msg","to":"b","mess_text":"x"})),
+            Some(Dialect::Spec),
+            "action wins"
+        );
+        assert_eq!(d(json!({"action":"Exit"})), Some(Dialect::Course));
+        assert_eq!(d(json!({"action":"get_contacts","user":"me"})), Some(Dialect::Course));
+        assert_eq!(d(json!({"action":"get_contacts","user_login":"me"})), None);
+        assert_eq!(d(json!({"action":"remove_contact","user_id":"x"})), None);
+        assert_eq!(d(json!({"action":"dance","mess_text":"x"})), Some(Dialect::Course));
+        assert_eq!(d(json!({"response":511,"bin":"x"})), Some(Dialect::Course));
+        assert_eq!(d(json!({"response":202,"alert":["a"]})), Some(Dialect::Spec));
+        assert_eq!(d(json!({"response":200})), None);
+        assert_eq!(d(json!([1])), None);
     }
 
     #[test]

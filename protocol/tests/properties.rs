@@ -62,11 +62,11 @@ fn code() -> impl Strategy<Value = ResponseCode> {
 /// Messages that exist in the spec dialect.
 fn spec_message() -> impl Strategy<Value = Message> {
     prop_oneof![
-        (time(), name(), opt(text()), opt(name())).prop_map(
-            |(time, account_name, status, kind)| {
-                Message::Presence(Presence { time, account_name, status, kind, pubkey: None })
-            }
-        ),
+        // A spec presence carries `user.status` (one with neither status nor type is course).
+        (time(), name(), text(), opt(name())).prop_map(|(time, account_name, status, kind)| {
+            let status = Some(status);
+            Message::Presence(Presence { time, account_name, status, kind, pubkey: None })
+        }),
         time().prop_map(|time| Message::Probe(Probe { time })),
         (time(), opt(name()), target(), opt(name()), text()).prop_map(
             |(time, from, to, encoding, text)| Message::Chat(Chat {
