@@ -1,3 +1,45 @@
-//! The JIM conformance runner: replays fixtures against any server or client and explains failures.
+//! `jim-conformance`: the JIM referee. It replays the JSON scenarios in `fixtures/` against any
+//! server reachable by host and port (or a command it starts, or the embedded reference server),
+//! judges what comes back from JSON values alone, and explains every failure so that a student
+//! can fix it.
 //!
-//! Skeleton: this crate is being built (see the open issues); it does nothing yet.
+//! The crate is an independent oracle: it decodes frames with `jim_protocol`'s stream decoder
+//! but never uses `jim_protocol`'s message types to decide a verdict, so a bug in those types
+//! cannot make the reference server pass its own test.
+//!
+//! Layout, in the order data flows:
+//! - [`model`]: the fixture format (one scenario per file) and its parser;
+//! - [`catalog`]: the closed sets a fixture may name (tolerances, capabilities, placeholders,
+//!   operators), with their descriptions;
+//! - [`profile`]: named profiles (`lesson3`, `spec`, `course`, `all`) loaded as data;
+//! - [`suite`]: loading a whole fixture directory (or the copy embedded at build time);
+//! - [`lint`]: the checks behind `jim-conformance lint`;
+//! - [`placeholders`]: `$user:alice`, `$now`, ... expanded per case;
+//! - [`matcher`]: patterns with operators and profile tolerances, with readable mismatches;
+//! - [`wire`]: one bounded, timed test connection (the only place that touches sockets);
+//! - [`target`]: what is judged: an address, a spawned command, or the embedded reference;
+//! - [`preflight`]: the first contact that classifies a target and picks a profile;
+//! - [`case`]: executes one fixture's steps;
+//! - [`runner`]: selection, capabilities, parallelism, deadline, verdicts ([`run_suite`]);
+//! - [`report`]: the report model and its human, JSON and JUnit writers;
+//! - [`i18n`]: the runner's own words in English and Russian.
+
+pub mod case;
+pub mod catalog;
+pub mod course_login;
+pub mod i18n;
+pub mod lint;
+pub mod matcher;
+pub mod model;
+pub mod placeholders;
+pub mod preflight;
+pub mod profile;
+pub mod report;
+pub mod runner;
+pub mod suite;
+pub mod target;
+pub mod wire;
+
+pub use report::{CaseResult, Report, Verdict};
+pub use runner::{RunError, RunOptions, Session, run_suite};
+pub use target::TargetSpec;

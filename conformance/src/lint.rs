@@ -1,0 +1,336 @@
+//! `jim-conformance lint`: every check a fixture must pass before it may judge anyone. Parse
+//! errors, ids that differ from their file path, duplicate ids, citations of PROTOCOL.md
+//! sections that do not exist, unknown capabilities, tolerances, placeholders and operators,
+//! captures used before they are made, and steps that can never run (a connection used after it
+//! was closed).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::catalog::{CapabilitySource, capability, tolerance};
+use crate::model::{Action, DisconnectKind, Fixture, Silence, parse_fixture};
+use crate::placeholders::{Mode, Vars, decode_raw};
+use crate::profile::Profile;
+
+/// The result of linting a suite.
+#[derive(Debug, Default)]
+pub struct LintReport {
+    /// Fixture files checked.
+    pub fixtures: usize,
+    /// Profile files checked.
+    pub profiles: usize,
+    /// Problems, each "file: message".
+    pub problems: Vec<String>,
+}
+
+/// Section ids defined in PROTOCOL.md (`<a id="presence">` -> `§presence`).
+pub fn protocol_sections(protocol_md: &str) -> BTreeSet<String> {
+    let Ok(re) = Regex::new(r#"<a id="([a-z0-9-]+)">"#) else { return BTreeSet::new() };
+    re.captures_iter(protocol_md)
+        .filter_map(|c| c.get(1))
+        .map(|m| format!("§{}", m.as_str()))
+        .collect()
+}
+
+fn walk_strings<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|x| walk_strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| walk_strings(x, out)),
+        _ => {}
+    }
+}
+
+fn captures_defined(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::String(name)) = o.get("$capture") {
+                out.insert(name.clone());
+            }
+            o.values().for_each(|x| captures_defined(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| captures_defined(x, out)),
+        _ => {}
+    }
+}
+
+fn regexes(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::String(r)) = o.get("$regex") {
+                out.push(r.clone());
+            }
+            o.values().for_each(|x| regexes(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| regexes(x, out)),
+        _ => {}
+    }
+}
+
+/// Checks one parsed fixture; `sections` may be empty (then citations are not checked).
+pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
+    let mut p = Vec::new();
+    let expected_id = f.path.trim_end_matches(".json");
+    if f.id != expected_id {
+        p.push(format!(
+            "id \"{}\" must equal the file path without .json: \"{expected_id}\"",
+            f.id
+        ));
+    }
+    for s in &f.spec {
+        if !s.starts_with('§') {
+            p.push(format!("spec \"{s}\" must start with §"));
+        } else if !sections.is_empty() && !sections.contains(s) {
+            p.push(format!("spec \"{s}\" is not a section id of PROTOCOL.md"));
+        }
+    }
+    for r in &f.requires {
+        if capability(r).is_none() {
+            p.push(format!("requires unknown capability \"{r}\""));
+        }
+    }
+    if let Some(cap) = &f.probe_for {
+        match capability(cap) {
+            Some(c) if c.source == CapabilitySource::Probe => {}
+            _ => p.push(format!("probe_for \"{cap}\" is not a probed capability")),
+        }
+        if !f.requires.contains(cap) {
+            p.push(format!("a probe for \"{cap}\" must also list it in requires"));
+        }
+        for r in &f.requires {
+            if r != cap && capability(r).is_some_and(|c| c.source == CapabilitySource::Probe) {
+                p.push(format!("a probe may require only its own capability and option capabilities, not \"{r}\""));
+            }
+        }
+    }
+    let mut vars = Vars::for_lint();
+    let mut captured = BTreeSet::new();
+    let mut closed: BTreeMap<String, usize> = BTreeMap::new();
+    let mut uses_credentials = false;
+    let mut uses_offline = false;
+    for (i, step) in f.steps.iter().enumerate() {
+        let at = format!("step {}", i + 1);
+        if let Some(closed_at) = closed.get(&step.conn) {
+            if !matches!(step.action, Action::Connect) {
+                p.push(format!(
+                    "{at} on connection {} is unreachable: the connection was closed at step {closed_at} (add a connect step to reopen it)",
+                    step.conn
+                ));
+            }
+        }
+        let mut templates: Vec<(&Value, Mode)> = Vec::new();
+        match &step.action {
+            Action::Send(v) => templates.push((v, Mode::Send)),
+            Action::SendRaw(s) => {
+                if let Err(e) = decode_raw(&mut vars, s) {
+                    p.push(format!("{at}: {e}"));
+                }
+                uses_credentials |= s.contains("${account")
+                    || s.contains("${password")
+                    || s.contains("${course_answer");
+                uses_offline |= s.contains("${offline_account");
+            }
+            Action::Expect(alts) => alts.iter().for_each(|a| templates.push((a, Mode::Pattern))),
+            Action::ExpectList(l) => {
+                l.contains
+                    .iter()
+                    .chain(&l.excludes)
+                    .chain(l.equals.iter().flatten())
+                    .for_each(|v| templates.push((v, Mode::Send)));
+            }
+            Action::ExpectSilence(Silence::Before(v)) => templates.push((v, Mode::Pattern)),
+            Action::Tolerate { tolerance: t, pattern } => {
+                if tolerance(t).is_none() {
+                    p.push(format!("{at}: unknown tolerance \"{t}\""));
+                }
+                templates.push((pattern, Mode::Pattern));
+            }
+            Action::Disconnect(DisconnectKind::Close | DisconnectKind::Reset)
+            | Action::ExpectClose => {
+                closed.insert(step.conn.clone(), i + 1);
+            }
+            Action::Connect => {
+                closed.remove(&step.conn);
+            }
+            _ => {}
+        }
+        if let Some(t) = &step.optional_under {
+            if tolerance(t).is_none() {
+                p.push(format!("{at}: optional_under names unknown tolerance \"{t}\""));
+            }
+            if !matches!(step.action, Action::Expect(_)) {
+                p.push(format!("{at}: optional_under only applies to expect"));
+            }
+        }
+        for (template, mode) in templates {
+            let mut strings = Vec::new();
+            walk_strings(template, &mut strings);
+            for s in strings {
+                for needle in ["$capture:", "${capture:", "$course_answer:", "${course_answer:"] {
+                    if let Some(pos) = s.find(needle) {
+                        let name: String = s
+                            .get(pos + needle.len()..)
+                            .unwrap_or_default()
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .collect();
+                        if !captured.contains(&name) {
+                            p.push(format!("{at}: capture \"{name}\" is used before a {{\"$capture\": \"{name}\"}} defines it"));
+                        }
+                    }
+                }
+                uses_credentials |= ["account", "password", "course_answer"]
+                    .iter()
+                    .any(|n| s.contains(&format!("${n}")) || s.contains(&format!("${{{n}")));
+                uses_offline |= s.contains("$offline_account") || s.contains("${offline_account");
+            }
+            for r in {
+                let mut v = Vec::new();
+                regexes(template, &mut v);
+                v
+            } {
+                if Regex::new(&r).is_err() {
+                    p.push(format!("{at}: invalid $regex {r:?}"));
+                }
+            }
+            if let Err(e) = vars.expand(template, mode) {
+                p.push(format!("{at}: {e}"));
+            }
+            captures_defined(template, &mut captured);
+        }
+    }
+    if uses_credentials && !f.requires.iter().any(|r| r == "credentials") {
+        p.push(
+            "uses $account/$password/$course_answer but does not require \"credentials\"".into(),
+        );
+    }
+    if uses_offline && !f.requires.iter().any(|r| r == "offline-account") {
+        p.push("uses $offline_account but does not require \"offline-account\"".into());
+    }
+    if !f.steps.iter().any(|s| {
+        matches!(
+            s.action,
+            Action::Expect(_)
+                | Action::ExpectList(_)
+                | Action::ExpectSilence(_)
+                | Action::ExpectClose
+        )
+    }) {
+        p.push("no expect step: the fixture checks nothing".into());
+    }
+    p
+}
+
+/// Lints every file of a suite given as (path, text) pairs, plus PROTOCOL.md.
+pub fn lint_files(files: &[(String, String)], protocol_md: &str) -> LintReport {
+    let sections = protocol_sections(protocol_md);
+    let mut report = LintReport::default();
+    if sections.is_empty() {
+        report
+            .problems
+            .push("PROTOCOL.md: no section ids found; spec citations were not checked".into());
+    }
+    let mut ids: BTreeMap<String, String> = BTreeMap::new();
+    let mut fixtures = Vec::new();
+    for (path, text) in files {
+        if path.starts_with("schema/") {
+            if let Err(e) = serde_json::from_str::<Value>(text) {
+                report.problems.push(format!("{path}: not valid JSON: {e}"));
+            }
+            continue;
+        }
+        if path.starts_with("profiles/") {
+            report.profiles += 1;
+            if let Err(e) = Profile::parse(path, text) {
+                report.problems.push(e.to_string());
+            }
+            continue;
+        }
+        report.fixtures += 1;
+        match parse_fixture(path, text) {
+            Ok(f) => {
+                if let Some(other) = ids.insert(f.id.clone(), path.clone()) {
+                    report
+                        .problems
+                        .push(format!("{path}: duplicate id \"{}\" (also in {other})", f.id));
+                }
+                for problem in check_fixture(&f, &sections) {
+                    report.problems.push(format!("{path}: {problem}"));
+                }
+                fixtures.push(f);
+            }
+            Err(e) => report.problems.push(e.to_string()),
+        }
+    }
+    let used: BTreeSet<&String> = fixtures.iter().flat_map(|f| &f.requires).collect();
+    for cap in used {
+        if capability(cap).is_some_and(|c| c.source == CapabilitySource::Probe)
+            && !fixtures.iter().any(|f| f.probe_for.as_deref() == Some(cap.as_str()))
+        {
+            report.problems.push(format!(
+                "capability \"{cap}\" is required but no fixture has probe_for: \"{cap}\""
+            ));
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn fixture(steps: &str, extra: &str) -> (String, String) {
+        (
+            "t/x.json".into(),
+            format!(
+                r#"{{"id":"t/x","title":"t","spec":["§presence"],"level":"must","dialects":["spec"],{extra}
+                "steps":{steps},"hint":{{"en":"e","ru":"р"}}}}"#
+            ),
+        )
+    }
+
+    const MD: &str = r#"<a id="presence"></a>"#;
+
+    #[test]
+    fn accepts_a_good_fixture() {
+        let f = fixture(
+            r#"[{"send":{"action":"presence","time":"$now","user":{"account_name":"$user:a"}}},{"expect":{"response":200,"time":"$time"}}]"#,
+            "",
+        );
+        let r = lint_files(&[f], MD);
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+    }
+
+    #[test]
+    fn rejects_unknown_placeholders_unreachable_steps_and_bad_citations() {
+        let f = fixture(
+            r#"[{"send":{"x":"$nosuch"}},{"expect_close":true},{"expect":{"response":200}}]"#,
+            "",
+        );
+        let r = lint_files(&[f], MD);
+        let all = r.problems.join("\n");
+        assert!(all.contains("unknown placeholder"), "{all}");
+        assert!(all.contains("unreachable"), "{all}");
+        let f = fixture(r#"[{"expect":{"response":200}}]"#, "").1.replace("§presence", "§nosuch");
+        let r = lint_files(&[("t/x.json".into(), f)], MD);
+        assert!(r.problems.join("\n").contains("§nosuch"));
+    }
+
+    #[test]
+    fn rejects_duplicates_captures_and_credentials() {
+        let a = fixture(
+            r#"[{"send":{"bin":"$course_answer:ch"}},{"expect":{"bin":{"$capture":"ch"}}}]"#,
+            "",
+        );
+        let mut b = a.clone();
+        b.0 = "t/y.json".into();
+        let r = lint_files(&[a, b], MD);
+        let all = r.problems.join("\n");
+        assert!(all.contains("duplicate id"), "{all}");
+        assert!(all.contains("used before"), "{all}");
+        assert!(all.contains("credentials"), "{all}");
+    }
+}

@@ -1,0 +1,645 @@
+//! Patterns and the matcher. A pattern is JSON: literals must be equal, objects must have every
+//! key of the pattern (extra keys are allowed), arrays must match element by element, and
+//! operators (`$any`, `{"$in": [...]}`, ... see [`crate::catalog`]) match by rule.
+//!
+//! JIM-aware rules, each tied to a named tolerance that the profile enables:
+//! - `response`: a numeric string passes only under `string-code`; another 4xx/5xx than the one
+//!   expected passes only under `any-error-code`;
+//! - `time` with `$time`: absent or unusable passes under `no-time` (or silently where the
+//!   profile says replies need no time);
+//! - `error`: text under `alert`/`message` passes under `error-text-key`;
+//! - keys JIM does not define pass under `extra-keys`.
+//!
+//! The outcome lists every mismatch with its path, and every tolerance that was needed, so a
+//! failure can say "expected 404 at .response, got 200" and a pass can say which tolerance it
+//! needed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::catalog::JIM_KEYS;
+
+/// How a profile treats a tolerance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToleranceMode {
+    /// Accepted, and the case is reported `pass-lenient` naming it.
+    Lenient,
+    /// Accepted silently (the profile considers it normal).
+    Allow,
+}
+
+/// The tolerances in force for a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Tolerances {
+    /// Enabled tolerances and how they count.
+    pub enabled: BTreeMap<String, ToleranceMode>,
+    /// `--strict`: no tolerance is accepted.
+    pub strict: bool,
+    /// Replies need no `time` at all in this profile (course servers send bare responses).
+    pub time_optional: bool,
+}
+
+impl Tolerances {
+    /// No tolerance at all (for unit tests and strict checks).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Every known tolerance as `lenient`.
+    pub fn all_lenient() -> Self {
+        Self {
+            enabled: crate::catalog::TOLERANCES
+                .iter()
+                .map(|t| (t.name.to_owned(), ToleranceMode::Lenient))
+                .collect(),
+            strict: false,
+            time_optional: false,
+        }
+    }
+
+    /// How the named tolerance counts now, if it is accepted.
+    pub fn mode(&self, name: &str) -> Option<ToleranceMode> {
+        if self.strict { None } else { self.enabled.get(name).copied() }
+    }
+}
+
+/// The result of matching one value against one pattern.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Every mismatch, each with its path; empty means a match.
+    pub mismatches: Vec<String>,
+    /// Lenient tolerances that were needed for the match.
+    pub lenient: BTreeSet<String>,
+    /// Tolerances that would have turned a mismatch into a match (disabled, or `--strict`).
+    pub would_need: BTreeSet<String>,
+    /// Values captured by `$capture`.
+    pub captures: Vec<(String, String)>,
+}
+
+impl Outcome {
+    /// True when the value matched.
+    pub fn ok(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+}
+
+/// Matches `actual` against `pattern` (placeholders already expanded).
+pub fn match_value(pattern: &Value, actual: &Value, tol: &Tolerances) -> Outcome {
+    let mut m = Matcher { tol, out: Outcome::default() };
+    m.value("", pattern, actual);
+    m.out
+}
+
+/// A compact one-line rendering of a value for messages, at most `max` characters.
+pub fn show(value: &Value, max: usize) -> String {
+    let s = value.to_string();
+    if s.chars().count() <= max {
+        s
+    } else {
+        let cut: String = s.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// JSON equality where numbers compare by value (`200` equals `200.0`).
+pub fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// True when a `time` value is usable: a number or a numeric string (PROTOCOL.md §time).
+pub fn usable_time(v: &Value) -> bool {
+    match v {
+        Value::Number(_) => true,
+        Value::String(s) => s.trim().parse::<f64>().is_ok_and(f64::is_finite),
+        _ => false,
+    }
+}
+
+/// Reads a response code: an integer, or a numeric string (`Some((code, true))`).
+pub fn read_code(v: &Value) -> Option<(i64, bool)> {
+    match v {
+        Value::Number(n) => n.as_i64().map(|c| (c, false)),
+        Value::String(s) => s.trim().parse::<i64>().ok().map(|c| (c, true)),
+        _ => None,
+    }
+}
+
+fn is_operator_object(p: &serde_json::Map<String, Value>) -> bool {
+    !p.is_empty() && p.keys().all(|k| k.starts_with('$'))
+}
+
+struct Matcher<'t> {
+    tol: &'t Tolerances,
+    out: Outcome,
+}
+
+impl<'t> Matcher<'t> {
+    fn sub(&self) -> Matcher<'t> {
+        Matcher { tol: self.tol, out: Outcome::default() }
+    }
+
+    fn merge(&mut self, other: Matcher<'_>) {
+        self.out.mismatches.extend(other.out.mismatches);
+        self.out.lenient.extend(other.out.lenient);
+        self.out.would_need.extend(other.out.would_need);
+        self.out.captures.extend(other.out.captures);
+    }
+
+    fn fail(&mut self, path: &str, msg: String) -> bool {
+        let at = if path.is_empty() { "value".to_owned() } else { path.to_owned() };
+        self.out.mismatches.push(format!("{at}: {msg}"));
+        false
+    }
+
+    /// Asks for a tolerance: true if it is accepted (recorded), false otherwise (noted).
+    fn tolerate(&mut self, name: &str) -> bool {
+        match self.tol.mode(name) {
+            Some(ToleranceMode::Lenient) => {
+                self.out.lenient.insert(name.to_owned());
+                true
+            }
+            Some(ToleranceMode::Allow) => true,
+            None => {
+                self.out.would_need.insert(name.to_owned());
+                false
+            }
+        }
+    }
+
+    fn try_sub(&mut self, path: &str, p: &Value, a: &Value) -> Option<Matcher<'t>> {
+        let mut s = self.sub();
+        s.value(path, p, a);
+        if s.out.ok() { Some(s) } else { None }
+    }
+
+    fn value(&mut self, path: &str, p: &Value, a: &Value) -> bool {
+        match p {
+            Value::String(op) if op.starts_with('$') => self.string_op(path, op, a),
+            Value::Object(po) if is_operator_object(po) => {
+                let mut ok = true;
+                for (k, arg) in po {
+                    ok &= self.object_op(path, k, arg, a);
+                }
+                ok
+            }
+            Value::Object(po) => {
+                let Value::Object(ao) = a else {
+                    return self.fail(path, format!("expected an object, got {}", show(a, 120)));
+                };
+                let mut ok = true;
+                for (k, pv) in po {
+                    let kp = format!("{path}.{k}");
+                    ok &= self.key(&kp, k, pv, ao);
+                }
+                let extra: Vec<&String> = ao
+                    .keys()
+                    .filter(|k| !po.contains_key(*k) && !JIM_KEYS.contains(&k.as_str()))
+                    .collect();
+                if !extra.is_empty() && !self.tolerate("extra-keys") {
+                    let names: Vec<String> = extra.iter().map(|k| format!("\"{k}\"")).collect();
+                    ok &= self
+                        .fail(path, format!("keys that JIM does not define: {}", names.join(", ")));
+                }
+                ok
+            }
+            Value::Array(pa) => {
+                let Value::Array(aa) = a else {
+                    return self.fail(path, format!("expected an array, got {}", show(a, 120)));
+                };
+                if pa.len() != aa.len() {
+                    return self.fail(
+                        path,
+                        format!(
+                            "expected {} elements, got {}: {}",
+                            pa.len(),
+                            aa.len(),
+                            show(a, 120)
+                        ),
+                    );
+                }
+                let mut ok = true;
+                for (i, (pv, av)) in pa.iter().zip(aa).enumerate() {
+                    ok &= self.value(&format!("{path}[{i}]"), pv, av);
+                }
+                ok
+            }
+            literal => {
+                if json_eq(literal, a) {
+                    true
+                } else {
+                    self.fail(
+                        path,
+                        format!("expected {}, got {}", show(literal, 120), show(a, 120)),
+                    )
+                }
+            }
+        }
+    }
+
+    fn key(&mut self, kp: &str, k: &str, pv: &Value, ao: &serde_json::Map<String, Value>) -> bool {
+        let optional = match pv {
+            Value::Object(o) if o.len() == 1 => o.get("$optional"),
+            _ => None,
+        };
+        let inner = optional.unwrap_or(pv);
+        if pv.as_str() == Some("$absent") {
+            return match ao.get(k) {
+                None => true,
+                Some(v) => self.fail(kp, format!("must be absent, got {}", show(v, 120))),
+            };
+        }
+        match (k, ao.get(k)) {
+            ("response", Some(a)) => self.response(kp, inner, a),
+            ("time", got) if inner.as_str() == Some("$time") => match got {
+                Some(v) if usable_time(v) => true,
+                _ if optional.is_some() || self.tol.time_optional => true,
+                _ if self.tolerate("no-time") => true,
+                Some(v) => self.fail(kp, format!("expected a time (number), got {}", show(v, 60))),
+                None => self.fail(kp, "missing (replies should carry \"time\")".to_owned()),
+            },
+            ("error", None) => {
+                let alt =
+                    ["alert", "message"].into_iter().find_map(|alt| ao.get(alt).map(|v| (alt, v)));
+                match alt {
+                    Some((alt, v)) if optional.is_none() => {
+                        if let Some(s) = self.try_sub(&format!("{kp}→{alt}"), inner, v) {
+                            if self.tolerate("error-text-key") {
+                                self.merge(s);
+                                return true;
+                            }
+                        }
+                        self.fail(kp, format!("missing (the text came under \"{alt}\")"))
+                    }
+                    _ if optional.is_some() => true,
+                    _ => self.fail(kp, "missing".to_owned()),
+                }
+            }
+            (_, Some(a)) => self.value(kp, inner, a),
+            (_, None) if optional.is_some() => true,
+            (_, None) => self.fail(kp, "missing".to_owned()),
+        }
+    }
+
+    fn response(&mut self, kp: &str, p: &Value, a: &Value) -> bool {
+        if let Value::Object(o) = p {
+            if o.contains_key("$exact") {
+                return self.value(kp, p, a);
+            }
+        }
+        let Some((code, is_string)) = read_code(a) else {
+            return self.fail(kp, format!("expected a numeric response code, got {}", show(a, 60)));
+        };
+        if is_string && !self.tolerate("string-code") {
+            return self.fail(kp, format!("the code is the string {}; send a number", show(a, 20)));
+        }
+        let num = Value::from(code);
+        if let Some(s) = self.try_sub(kp, p, &num) {
+            self.merge(s);
+            return true;
+        }
+        let expects_error = [400, 401, 402, 403, 404, 405, 409, 410, 500]
+            .iter()
+            .any(|c| match_value(p, &Value::from(*c), &Tolerances::none()).ok());
+        if code >= 400 && code <= 599 && expects_error && self.tolerate("any-error-code") {
+            return true;
+        }
+        self.fail(kp, format!("expected {}, got {}", describe(p), code))
+    }
+
+    fn string_op(&mut self, path: &str, op: &str, a: &Value) -> bool {
+        let ok = match op {
+            "$any" => true,
+            "$number" => a.is_number(),
+            "$int" => a.is_i64() || a.is_u64(),
+            "$string" => a.is_string(),
+            "$nonempty" => a.as_str().is_some_and(|s| !s.trim().is_empty()),
+            "$time" => usable_time(a),
+            "$object" => a.is_object(),
+            "$array" => a.is_array(),
+            "$bool" => a.is_boolean(),
+            "$absent" => false,
+            other => return self.fail(path, format!("unknown operator {other} in the fixture")),
+        };
+        if ok {
+            true
+        } else {
+            let what = match op {
+                "$number" => "a number",
+                "$int" => "an integer",
+                "$string" => "a string",
+                "$nonempty" => "a non-empty string",
+                "$time" => "a time (number or numeric string)",
+                "$object" => "an object",
+                "$array" => "an array",
+                "$bool" => "a boolean",
+                _ => "nothing here",
+            };
+            self.fail(path, format!("expected {what}, got {}", show(a, 120)))
+        }
+    }
+
+    fn object_op(&mut self, path: &str, op: &str, arg: &Value, a: &Value) -> bool {
+        match op {
+            "$in" => {
+                let Value::Array(options) = arg else {
+                    return self.fail(path, "$in needs a list".into());
+                };
+                if options.iter().any(|o| json_eq(o, a)) {
+                    true
+                } else {
+                    self.fail(
+                        path,
+                        format!("expected one of {}, got {}", show(arg, 120), show(a, 120)),
+                    )
+                }
+            }
+            "$regex" => {
+                let Some(re) = arg.as_str().and_then(|r| Regex::new(r).ok()) else {
+                    return self.fail(path, format!("bad regex {} in the fixture", show(arg, 60)));
+                };
+                match a.as_str() {
+                    Some(s) if re.is_match(s) => true,
+                    _ => self.fail(
+                        path,
+                        format!("expected text matching /{}/, got {}", re.as_str(), show(a, 120)),
+                    ),
+                }
+            }
+            "$optional" => self.value(path, arg, a),
+            "$not" => {
+                if self.try_sub(path, arg, a).is_some() {
+                    self.fail(
+                        path,
+                        format!("must not match {}, got {}", show(arg, 80), show(a, 120)),
+                    )
+                } else {
+                    true
+                }
+            }
+            "$anyof" => {
+                let Value::Array(alts) = arg else {
+                    return self.fail(path, "$anyof needs a list".into());
+                };
+                for alt in alts {
+                    if let Some(s) = self.try_sub(path, alt, a) {
+                        self.merge(s);
+                        return true;
+                    }
+                }
+                self.fail(path, format!("expected any of {}, got {}", show(arg, 160), show(a, 120)))
+            }
+            "$contains" => {
+                let Value::Array(items) = a else {
+                    return self.fail(path, format!("expected an array, got {}", show(a, 120)));
+                };
+                let Value::Array(wanted) = arg else {
+                    return self.fail(path, "$contains needs a list".into());
+                };
+                let mut ok = true;
+                for w in wanted {
+                    let hit = items
+                        .iter()
+                        .enumerate()
+                        .find_map(|(i, it)| self.try_sub(&format!("{path}[{i}]"), w, it));
+                    match hit {
+                        Some(s) => self.merge(s),
+                        None => {
+                            ok &= self.fail(
+                                path,
+                                format!("no element matches {} in {}", show(w, 80), show(a, 160)),
+                            )
+                        }
+                    }
+                }
+                ok
+            }
+            "$len" => {
+                let len = match a {
+                    Value::String(s) => s.chars().count(),
+                    Value::Array(v) => v.len(),
+                    _ => {
+                        return self
+                            .fail(path, format!("expected a string or array, got {}", show(a, 80)));
+                    }
+                };
+                let (min, max) = match arg {
+                    Value::Number(n) => (n.as_u64().unwrap_or(0), n.as_u64().unwrap_or(0)),
+                    Value::Object(o) => (
+                        o.get("min").and_then(Value::as_u64).unwrap_or(0),
+                        o.get("max").and_then(Value::as_u64).unwrap_or(u64::MAX),
+                    ),
+                    _ => return self.fail(path, "$len needs N or {min,max}".into()),
+                };
+                let len = len as u64;
+                if (min..=max).contains(&len) {
+                    true
+                } else {
+                    self.fail(path, format!("length {len} is outside {min}..={max}"))
+                }
+            }
+            "$range" => {
+                let bounds = arg
+                    .as_array()
+                    .map(|b| (b.first().and_then(Value::as_f64), b.get(1).and_then(Value::as_f64)));
+                let (Some((Some(lo), Some(hi))), Some(x)) = (bounds, a.as_f64()) else {
+                    return self.fail(
+                        path,
+                        format!("expected a number in {}, got {}", show(arg, 40), show(a, 80)),
+                    );
+                };
+                if (lo..=hi).contains(&x) {
+                    true
+                } else {
+                    self.fail(path, format!("expected a number in [{lo}, {hi}], got {x}"))
+                }
+            }
+            "$exact" => {
+                if json_eq(arg, a) && type_name(arg) == type_name(a) {
+                    true
+                } else {
+                    self.fail(
+                        path,
+                        format!("expected exactly {}, got {}", show(arg, 120), show(a, 120)),
+                    )
+                }
+            }
+            "$capture" => {
+                let name = arg.as_str().unwrap_or("capture").to_owned();
+                let text = match a {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                self.out.captures.push((name, text));
+                true
+            }
+            other => self.fail(path, format!("unknown operator {other} in the fixture")),
+        }
+    }
+}
+
+/// A short description of a pattern for "expected ..." texts.
+pub fn describe(p: &Value) -> String {
+    match p {
+        Value::Object(o) if o.len() == 1 && o.contains_key("$in") => {
+            format!("one of {}", show(&o["$in"], 80))
+        }
+        other => show(other, 120),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use serde_json::json;
+
+    fn spec_tol() -> Tolerances {
+        let mut t = Tolerances::all_lenient();
+        t.enabled.insert("extra-keys".into(), ToleranceMode::Allow);
+        t
+    }
+
+    #[test]
+    fn literals_and_extra_keys() {
+        let p = json!({"response": 200});
+        assert!(
+            match_value(
+                &p,
+                &json!({"response": 200, "time": 1.5, "alert": "OK"}),
+                &Tolerances::none()
+            )
+            .ok()
+        );
+        let o = match_value(&p, &json!({"response": 200, "weird": 1}), &Tolerances::none());
+        assert!(!o.ok());
+        assert!(o.would_need.contains("extra-keys"));
+        assert!(match_value(&p, &json!({"response": 200, "weird": 1}), &spec_tol()).ok());
+        assert!(match_value(&json!(200), &json!(200.0), &Tolerances::none()).ok());
+    }
+
+    #[test]
+    fn response_code_tolerances() {
+        let p = json!({"response": 404});
+        let o = match_value(&p, &json!({"response": "404"}), &spec_tol());
+        assert!(o.ok() && o.lenient.contains("string-code"));
+        let o = match_value(&p, &json!({"response": "404"}), &Tolerances::none());
+        assert!(!o.ok() && o.would_need.contains("string-code"));
+        let o = match_value(&p, &json!({"response": 400}), &spec_tol());
+        assert!(o.ok() && o.lenient.contains("any-error-code"));
+        let o = match_value(&p, &json!({"response": 200}), &spec_tol());
+        assert!(!o.ok());
+        assert!(o.mismatches[0].contains("expected 404, got 200"), "{:?}", o.mismatches);
+        let mut strict = spec_tol();
+        strict.strict = true;
+        assert!(!match_value(&p, &json!({"response": 400}), &strict).ok());
+        // a success pattern never accepts an error code
+        assert!(
+            !match_value(&json!({"response": 200}), &json!({"response": 400}), &spec_tol()).ok()
+        );
+        assert!(
+            match_value(
+                &json!({"response": {"$in": [200, 202]}}),
+                &json!({"response": 202}),
+                &Tolerances::none()
+            )
+            .ok()
+        );
+    }
+
+    #[test]
+    fn time_and_error_text() {
+        let p = json!({"response": 400, "time": "$time", "error": "$nonempty"});
+        let full = json!({"response": 400, "time": 1.0, "error": "bad"});
+        assert!(match_value(&p, &full, &Tolerances::none()).ok());
+        let bare = json!({"response": 400, "alert": "bad"});
+        let o = match_value(&p, &bare, &spec_tol());
+        assert!(o.ok(), "{:?}", o.mismatches);
+        assert!(o.lenient.contains("no-time") && o.lenient.contains("error-text-key"));
+        let o = match_value(&p, &bare, &Tolerances::none());
+        assert_eq!(o.mismatches.len(), 2, "{:?}", o.mismatches);
+        let course = Tolerances { time_optional: true, ..Tolerances::none() };
+        assert!(
+            match_value(
+                &json!({"response": 200, "time": "$time"}),
+                &json!({"response": 200}),
+                &course
+            )
+            .ok()
+        );
+        assert!(
+            match_value(&json!({"time": "$time"}), &json!({"time": "17.5"}), &Tolerances::none())
+                .ok()
+        );
+    }
+
+    #[test]
+    fn operators() {
+        let none = Tolerances::none();
+        assert!(match_value(&json!({"$regex": "^a+$"}), &json!("aaa"), &none).ok());
+        assert!(!match_value(&json!({"$regex": "^a+$"}), &json!("ab"), &none).ok());
+        assert!(match_value(&json!({"$contains": ["b"]}), &json!(["a", "b"]), &none).ok());
+        assert!(!match_value(&json!({"$contains": ["c"]}), &json!(["a", "b"]), &none).ok());
+        assert!(match_value(&json!({"x": {"$optional": "$int"}}), &json!({}), &none).ok());
+        assert!(!match_value(&json!({"x": {"$optional": "$int"}}), &json!({"x": "s"}), &none).ok());
+        assert!(match_value(&json!({"x": "$absent"}), &json!({}), &none).ok());
+        assert!(!match_value(&json!({"x": "$absent"}), &json!({"x": 1}), &none).ok());
+        assert!(match_value(&json!({"$not": 1}), &json!(2), &none).ok());
+        assert!(match_value(&json!({"$anyof": [1, "$string"]}), &json!("z"), &none).ok());
+        assert!(match_value(&json!({"$len": {"min": 2, "max": 3}}), &json!("ыыы"), &none).ok());
+        assert!(match_value(&json!({"$range": [400, 499]}), &json!(404), &none).ok());
+        let o = match_value(
+            &json!({"bin": {"$capture": "c", "$regex": "^[0-9a-f]{4}$"}}),
+            &json!({"bin": "00ff"}),
+            &none,
+        );
+        assert!(o.ok());
+        assert_eq!(o.captures, vec![("c".to_owned(), "00ff".to_owned())]);
+        assert!(
+            !match_value(
+                &json!({"response": {"$exact": 400}}),
+                &json!({"response": "400"}),
+                &spec_tol()
+            )
+            .ok()
+        );
+    }
+
+    #[test]
+    fn mismatches_name_the_path() {
+        let o = match_value(
+            &json!({"action": "msg", "user": {"account_name": "bob"}}),
+            &json!({"action": "message", "user": {}}),
+            &Tolerances::none(),
+        );
+        assert_eq!(o.mismatches.len(), 2);
+        assert!(o.mismatches[0].starts_with(".action: expected \"msg\", got \"message\""));
+        assert!(o.mismatches[1].starts_with(".user.account_name: missing"));
+    }
+}

@@ -1,0 +1,297 @@
+//! The first contact with a target: is it there, does it answer, is it a one-shot lesson-3
+//! server, which dialect do its replies speak, does it end replies with a newline, and does it
+//! survive a client leaving. The answers pick the profile under `--profile auto` and fill the
+//! summary card, so a student sees at once what the referee thinks their server is.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use jim_protocol::Framing;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::case::{is_push, looks_unknown_action};
+use crate::matcher::read_code;
+use crate::placeholders::now_seconds;
+use crate::wire::{Arrival, Conn, ConnectError, Delivery};
+
+/// What the preflight found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Detection {
+    /// A TCP connection could be opened.
+    pub reachable: bool,
+    /// Why not, if not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_error: Option<String>,
+    /// The first presence got a JIM response.
+    pub answered: bool,
+    /// The server closed the connection after its first reply (lesson 3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub one_shot: Option<bool>,
+    /// Only the name `Guest` is accepted (the copied lesson-3 server).
+    pub guest_only: bool,
+    /// `spec`, `course`, `spec+course` or `unknown`.
+    pub dialect: String,
+    /// `newline`, `bare` or `unknown`: how the server ends its replies.
+    pub framing: String,
+    /// Replies carry a usable `time`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replies_have_time: Option<bool>,
+    /// The first reply, as received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_reply: Option<String>,
+    /// The server kept answering after a client disconnected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub survives_disconnect: Option<bool>,
+    /// The profile `--profile auto` picks.
+    pub suggested_profile: String,
+    /// Observations in plain words.
+    pub notes: Vec<String>,
+}
+
+/// Where to run the preflight and with which name.
+#[derive(Debug, Clone)]
+pub struct PreflightInput {
+    /// Target address.
+    pub addr: SocketAddr,
+    /// Per-step timeout.
+    pub timeout: Duration,
+    /// `--name`, if given.
+    pub name: Option<String>,
+    /// A unique name to log in with otherwise.
+    pub unique_name: String,
+    /// Framing of what we send.
+    pub framing: Framing,
+}
+
+async fn send(conn: &mut Conn, v: &Value, framing: Framing, timeout: Duration) -> bool {
+    let bytes = jim_protocol::codec::to_bytes(v, framing);
+    conn.write(&bytes, Delivery::Whole, Instant::now() + timeout).await.is_ok()
+}
+
+/// Reads the next response (skipping pushes and relays, at most a few).
+async fn response(conn: &mut Conn, timeout: Duration) -> Arrival {
+    let deadline = Instant::now() + timeout;
+    for _ in 0..8 {
+        let a = conn.next(deadline).await;
+        match &a {
+            Arrival::Value { value, .. } if is_push(value) || value.get("action").is_some() => {
+                continue;
+            }
+            _ => return a,
+        }
+    }
+    Arrival::Nothing
+}
+
+fn code_of(a: &Arrival) -> Option<i64> {
+    match a {
+        Arrival::Value { value, .. } => value.get("response").and_then(read_code).map(|(c, _)| c),
+        _ => None,
+    }
+}
+
+fn presence(name: &str) -> Value {
+    json!({"action": "presence", "time": now_seconds(), "user": {"account_name": name}})
+}
+
+/// Opens a connection; the error says why not.
+async fn open(input: &PreflightInput) -> Result<Conn, ConnectError> {
+    Conn::open(input.addr, input.timeout).await
+}
+
+/// Runs the preflight.
+pub async fn preflight(input: &PreflightInput) -> Detection {
+    let mut d =
+        Detection { dialect: "unknown".into(), framing: "unknown".into(), ..Detection::default() };
+    let t = input.timeout;
+    let first_name = input.name.clone().unwrap_or_else(|| input.unique_name.clone());
+    let mut conn = match open(input).await {
+        Ok(c) => c,
+        Err(e) => {
+            d.connect_error = Some(e.to_string());
+            d.suggested_profile = "spec".into();
+            return d;
+        }
+    };
+    d.reachable = true;
+    let mut name = first_name.clone();
+    send(&mut conn, &presence(&name), input.framing, t).await;
+    let mut reply = conn.next(Instant::now() + t).await;
+    // A Guest-only lesson-3 server refuses other names: try Guest once.
+    if code_of(&reply) == Some(400) && input.name.is_none() {
+        if let Ok(mut c2) = open(input).await {
+            send(&mut c2, &presence("Guest"), input.framing, t).await;
+            let r2 = c2.next(Instant::now() + t).await;
+            if code_of(&r2) == Some(200) {
+                d.guest_only = true;
+                d.notes.push("the name Guest is accepted and another name is refused with 400: a Guest-only lesson-3 server".into());
+                conn = c2;
+                reply = r2;
+                name = "Guest".into();
+            }
+        }
+    }
+    match &reply {
+        Arrival::Value { value, raw, newline_after } => {
+            d.first_reply = Some(raw.clone());
+            d.framing = match newline_after {
+                Some(true) => "newline".into(),
+                Some(false) => "bare".into(),
+                None => "bare".into(),
+            };
+            match value.get("response").and_then(read_code) {
+                Some((code, _)) => {
+                    d.answered = true;
+                    d.replies_have_time =
+                        Some(value.get("time").is_some_and(crate::matcher::usable_time));
+                    match code {
+                        200 => {}
+                        511 => d.notes.push("the presence was answered with a 511 challenge: the server wants a course login (give --user and --password)".into()),
+                        401 => d.notes.push("the presence was answered with 401: the server wants authentication first (give --user and --password)".into()),
+                        c => d.notes.push(format!("the first presence was answered with {c}, not 200")),
+                    }
+                }
+                None => d.notes.push(
+                    "the reply to a presence has no numeric \"response\": responds, but not JIM"
+                        .into(),
+                ),
+            }
+        }
+        Arrival::Bad { text, .. } => {
+            d.first_reply = Some(text.clone());
+            d.notes.push(format!(
+                "the reply to a presence is not JSON ({text}): responds, but not JIM"
+            ));
+        }
+        Arrival::Nothing => d.notes.push(format!(
+            "the server accepted the connection but did not answer a presence within {} s",
+            t.as_secs_f64()
+        )),
+        Arrival::Closed { .. } => {
+            d.notes.push("the server closed the connection without answering a presence".into())
+        }
+    }
+    if !d.answered || code_of(&reply) != Some(200) {
+        d.suggested_profile = if d.guest_only || matches!(reply, Arrival::Closed { .. }) {
+            "lesson3".into()
+        } else {
+            "spec".into()
+        };
+        conn.disconnect(crate::model::DisconnectKind::Close).await;
+        return d;
+    }
+    // One-shot? A persistent server answers the next request; a lesson-3 server has closed.
+    let contacts =
+        json!({"action": "get_contacts", "time": now_seconds(), "user": name, "user_login": name});
+    let sent = send(&mut conn, &contacts, input.framing, t).await;
+    let r = if sent { response(&mut conn, t).await } else { Arrival::Closed { reset: true } };
+    let mut spec_signal = false;
+    let mut course_signal = false;
+    match &r {
+        Arrival::Closed { .. } => {
+            d.one_shot = Some(true);
+            d.suggested_profile = "lesson3".into();
+            d.notes.push(
+                "the server closes the connection after one reply: a one-shot lesson-3 server"
+                    .into(),
+            );
+            return d;
+        }
+        Arrival::Value { value, .. } => {
+            d.one_shot = Some(false);
+            if code_of(&r) == Some(202) {
+                if value.get("data_list").is_some() {
+                    course_signal = true;
+                } else if value.get("alert").is_some_and(Value::is_array) {
+                    spec_signal = true;
+                }
+            }
+        }
+        Arrival::Nothing => {
+            d.one_shot = Some(false);
+            d.notes.push("get_contacts got no answer (ignored silently?)".into());
+        }
+        Arrival::Bad { .. } => d.one_shot = Some(false),
+    }
+    let users = json!({"action": "get_users", "time": now_seconds(), "account_name": name});
+    if send(&mut conn, &users, input.framing, t).await {
+        let r = response(&mut conn, t).await;
+        if code_of(&r) == Some(202) {
+            course_signal = true;
+        }
+    }
+    if !spec_signal && !course_signal {
+        let msg = json!({"action": "msg", "time": now_seconds(), "to": name, "from": name, "encoding": "ascii", "message": "preflight"});
+        if send(&mut conn, &msg, input.framing, t).await {
+            let r = response(&mut conn, t).await;
+            match &r {
+                Arrival::Value { value, .. }
+                    if code_of(&r).is_some_and(|c| c < 400) || !looks_unknown_action(value) =>
+                {
+                    spec_signal = code_of(&r).is_some_and(|c| c < 300);
+                }
+                _ => {}
+            }
+        }
+        if !spec_signal {
+            let msg = json!({"action": "message", "time": now_seconds(), "from": name, "to": name, "mess_text": "preflight"});
+            if send(&mut conn, &msg, input.framing, t).await {
+                let deadline = Instant::now() + t.min(Duration::from_millis(600));
+                if let Arrival::Value { value, .. } = conn.next(deadline).await {
+                    course_signal = value.get("mess_text").is_some()
+                        || code_of(&Arrival::Value {
+                            value,
+                            raw: String::new(),
+                            newline_after: None,
+                        })
+                        .is_some_and(|c| c < 300);
+                }
+            }
+        }
+    }
+    let farewell = if course_signal && !spec_signal {
+        json!({"action": "exit", "time": now_seconds(), "account_name": name})
+    } else {
+        json!({"action": "quit", "time": now_seconds()})
+    };
+    send(&mut conn, &farewell, input.framing, t).await;
+    conn.disconnect(crate::model::DisconnectKind::Close).await;
+    let (dialect, profile) = match (spec_signal, course_signal) {
+        (true, true) => ("spec+course", "all"),
+        (false, true) => ("course", "course"),
+        (true, false) => ("spec", "spec"),
+        (false, false) => {
+            d.notes.push(
+                "could not tell the dialect; assuming spec (use --profile course if needed)".into(),
+            );
+            ("unknown", "spec")
+        }
+    };
+    d.dialect = dialect.into();
+    d.suggested_profile = profile.into();
+    // Does it still answer after a client left? (A classic bug kills the serving thread.)
+    if let Ok(mut c3) = open(input).await {
+        let probe_name = if d.guest_only {
+            "Guest".to_owned()
+        } else {
+            format!("{}z", input.unique_name.chars().take(24).collect::<String>())
+        };
+        send(&mut c3, &presence(&probe_name), input.framing, t).await;
+        let r = c3.next(Instant::now() + t).await;
+        let alive = matches!(r, Arrival::Value { .. });
+        d.survives_disconnect = Some(alive);
+        if !alive {
+            d.notes.push("after the first client disconnected, a new client got no answer: the server stopped serving (a classic bug: json.loads(b\"\") on a closed socket kills the serving loop)".into());
+        }
+        let bye = if dialect == "course" {
+            json!({"action": "exit", "time": now_seconds(), "account_name": probe_name})
+        } else {
+            json!({"action": "quit", "time": now_seconds()})
+        };
+        send(&mut c3, &bye, input.framing, t).await;
+        c3.disconnect(crate::model::DisconnectKind::Close).await;
+    }
+    d
+}

@@ -1,0 +1,143 @@
+//! Profiles: named selections of fixtures plus the tolerances that apply, stored as data in
+//! `fixtures/profiles/NAME.json` so that teachers can read and adapt them without Rust.
+
+use std::collections::BTreeMap;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::matcher::{ToleranceMode, Tolerances};
+use crate::model::{Dialect, Fixture, Text};
+
+/// One profile, as stored in `fixtures/profiles/NAME.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Optional `$schema` reference for editors.
+    #[serde(rename = "$schema", default, skip_serializing)]
+    pub schema: Option<String>,
+    /// The profile's name (equal to the file name without `.json`).
+    pub name: String,
+    /// What the profile is for.
+    pub title: Text,
+    /// Fixtures written for at least one of these dialects are selected.
+    pub dialects: Vec<Dialect>,
+    /// Globs on fixture ids to select (default: all).
+    #[serde(default = "default_only")]
+    pub only: Vec<String>,
+    /// Globs on fixture ids to leave out.
+    #[serde(default)]
+    pub skip: Vec<String>,
+    /// The target serves one request per connection: every case reconnects (lesson 3).
+    #[serde(default)]
+    pub one_shot: bool,
+    /// Account name for `$name` when `--name` is not given (Guest for lesson 3).
+    #[serde(default)]
+    pub default_name: Option<String>,
+    /// Parallel cases unless `--jobs` says otherwise.
+    #[serde(default = "default_jobs")]
+    pub jobs: usize,
+    /// Replies must carry `time` (else the `no-time` tolerance decides).
+    #[serde(default = "default_true")]
+    pub replies_need_time: bool,
+    /// Tolerances and how they count.
+    #[serde(default)]
+    pub tolerances: BTreeMap<String, ToleranceMode>,
+}
+
+fn default_only() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+fn default_jobs() -> usize {
+    4
+}
+fn default_true() -> bool {
+    true
+}
+
+/// A problem with a profile.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProfileError {
+    /// The file does not parse.
+    #[error("profile {file}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No profile of that name.
+    #[error("no profile named \"{name}\" (available: {available})")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The names that exist.
+        available: String,
+    },
+}
+
+fn build_globs(globs: &[String]) -> Result<GlobSet, String> {
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        b.add(Glob::new(g).map_err(|e| format!("bad glob {g:?}: {e}"))?);
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+impl Profile {
+    /// Parses a profile file.
+    pub fn parse(file: &str, text: &str) -> Result<Self, ProfileError> {
+        let p: Profile = serde_json::from_str(text)
+            .map_err(|e| ProfileError::Invalid { file: file.to_owned(), message: e.to_string() })?;
+        let invalid = |message: String| ProfileError::Invalid { file: file.to_owned(), message };
+        for name in p.tolerances.keys() {
+            if crate::catalog::tolerance(name).is_none() {
+                return Err(invalid(format!("unknown tolerance \"{name}\"")));
+            }
+        }
+        build_globs(&p.only).map_err(invalid)?;
+        build_globs(&p.skip).map_err(invalid)?;
+        if p.dialects.is_empty() {
+            return Err(invalid("dialects must not be empty".into()));
+        }
+        Ok(p)
+    }
+
+    /// True when the profile selects this fixture (dialect and globs).
+    pub fn selects(&self, f: &Fixture) -> bool {
+        let only = build_globs(&self.only).unwrap_or_else(|_| GlobSet::empty());
+        let skip = build_globs(&self.skip).unwrap_or_else(|_| GlobSet::empty());
+        f.dialects.iter().any(|d| self.dialects.contains(d))
+            && only.is_match(&f.id)
+            && !skip.is_match(&f.id)
+    }
+
+    /// The tolerances in force, given `--strict`.
+    pub fn tolerances(&self, strict: bool) -> Tolerances {
+        Tolerances {
+            enabled: self.tolerances.clone(),
+            strict,
+            time_optional: !self.replies_need_time,
+        }
+    }
+}
+
+/// Glob-based id filter from `--only` / `--skip`.
+#[derive(Debug, Clone)]
+pub struct IdFilter {
+    only: Option<GlobSet>,
+    skip: GlobSet,
+}
+
+impl IdFilter {
+    /// Builds the filter; an empty `only` selects everything.
+    pub fn new(only: &[String], skip: &[String]) -> Result<Self, String> {
+        let only = if only.is_empty() { None } else { Some(build_globs(only)?) };
+        Ok(Self { only, skip: build_globs(skip)? })
+    }
+
+    /// True when the id passes.
+    pub fn allows(&self, id: &str) -> bool {
+        self.only.as_ref().is_none_or(|g| g.is_match(id)) && !self.skip.is_match(id)
+    }
+}

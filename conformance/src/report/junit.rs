@@ -1,0 +1,147 @@
+//! JUnit XML for CI: one `<testsuite>` per run, one `<testcase>` per case (and delivery mode).
+//! Cases that fail the run are `<failure>`, target errors `<error>`, skipped and unimplemented
+//! cases `<skipped>`; warnings pass with the warning in `<system-out>`.
+
+use std::fmt::Write as _;
+
+use super::{Impact, Report, Verdict};
+use crate::wire::Delivery;
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' | '\t' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders the report as JUnit XML.
+pub fn to_string(report: &Report) -> String {
+    let tests = report.cases.len();
+    let failures = report
+        .cases
+        .iter()
+        .filter(|c| c.impact == Impact::Failure && c.verdict != Verdict::Error)
+        .count();
+    let errors = report.cases.iter().filter(|c| c.verdict == Verdict::Error).count();
+    let skipped = report
+        .cases
+        .iter()
+        .filter(|c| {
+            matches!(c.verdict, Verdict::Skip | Verdict::Unimplemented | Verdict::ExpectedFail)
+        })
+        .count();
+    let time = report.duration_ms as f64 / 1000.0;
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"jim-conformance\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time:.3}\">"
+    );
+    let _ = writeln!(
+        x,
+        "  <testsuite name=\"jim-conformance.{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time:.3}\">",
+        esc(&report.profile.name)
+    );
+    let _ = writeln!(x, "    <properties>");
+    for (k, v) in [
+        ("target", report.target.description.clone()),
+        ("profile", report.profile.name.clone()),
+        ("dialect", report.detected.dialect.clone()),
+        ("exit_code", report.exit_code.to_string()),
+    ] {
+        let _ = writeln!(x, "      <property name=\"{k}\" value=\"{}\"/>", esc(&v));
+    }
+    let _ = writeln!(x, "    </properties>");
+    for c in &report.cases {
+        let area = c.id.split('/').next().unwrap_or("jim");
+        let name = if c.delivery == Delivery::Whole {
+            c.id.clone()
+        } else {
+            format!("{} [{}]", c.id, c.delivery.as_str())
+        };
+        let _ = write!(
+            x,
+            "    <testcase name=\"{}\" classname=\"jim.{}\" time=\"{:.3}\"",
+            esc(&name),
+            esc(area),
+            c.duration_ms as f64 / 1000.0
+        );
+        let detail = || {
+            let mut d = format!(
+                "{} ({}): {}\n",
+                c.title,
+                c.level.as_str(),
+                c.reason.clone().unwrap_or_default()
+            );
+            if let Some(f) = &c.failure {
+                let _ = writeln!(d, "step {} on connection {}: {}", f.step, f.conn, f.action);
+                for e in &f.expected {
+                    let _ = writeln!(d, "expected: {e}");
+                }
+                let _ = writeln!(d, "arrived: {}", f.arrived.describe(crate::i18n::Lang::En));
+                for m in &f.mismatches {
+                    let _ = writeln!(d, "  {m}");
+                }
+                for r in &f.reproduce {
+                    let _ = writeln!(d, "reproduce: {r}");
+                }
+            }
+            let _ = writeln!(d, "hint: {}", c.hint.en);
+            d
+        };
+        let message = esc(&c.reason.clone().unwrap_or_else(|| c.verdict.as_str().to_owned()));
+        match (c.verdict, c.impact) {
+            (Verdict::Error, _) => {
+                let _ = writeln!(
+                    x,
+                    ">\n      <error message=\"{message}\" type=\"error\">{}</error>\n    </testcase>",
+                    esc(&detail())
+                );
+            }
+            (_, Impact::Failure) => {
+                let _ = writeln!(
+                    x,
+                    ">\n      <failure message=\"{message}\" type=\"{}\">{}</failure>\n    </testcase>",
+                    c.verdict.as_str(),
+                    esc(&detail())
+                );
+            }
+            (Verdict::Skip | Verdict::Unimplemented | Verdict::ExpectedFail, _) => {
+                let _ = writeln!(
+                    x,
+                    ">\n      <skipped message=\"{}: {message}\"/>\n    </testcase>",
+                    c.verdict.as_str()
+                );
+            }
+            (_, Impact::Warning) => {
+                let _ = writeln!(
+                    x,
+                    ">\n      <system-out>WARNING ({}): {}</system-out>\n    </testcase>",
+                    c.level.as_str(),
+                    esc(&detail())
+                );
+            }
+            _ if !c.tolerances.is_empty() => {
+                let _ = writeln!(
+                    x,
+                    ">\n      <system-out>pass-lenient: {}</system-out>\n    </testcase>",
+                    esc(&c.tolerances.join(", "))
+                );
+            }
+            _ => {
+                let _ = writeln!(x, "/>");
+            }
+        }
+    }
+    let _ = writeln!(x, "  </testsuite>\n</testsuites>");
+    x
+}

@@ -1,0 +1,232 @@
+//! The report of a run: a summary card (target, what was detected, profile), one result per
+//! case, totals, and the exit code. Three writers render it: [`human`] for terminals, [`json`]
+//! (a documented, versioned schema: `fixtures/schema/report.schema.json`) and [`junit`] for CI.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::case::{Failure, Line};
+use crate::i18n::Lang;
+use crate::matcher::ToleranceMode;
+use crate::model::{Dialect, Level, Text};
+use crate::preflight::Detection;
+use crate::wire::Delivery;
+
+pub mod human;
+pub mod json;
+pub mod junit;
+
+/// Version of the JSON report format; bumped on any incompatible change.
+pub const REPORT_SCHEMA: &str = "jim-conformance/report/v1";
+
+/// The verdict on one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every step held without any tolerance.
+    Pass,
+    /// Every step held, but only thanks to the tolerances named in the result.
+    PassLenient,
+    /// A step did not hold.
+    Fail,
+    /// The target does not implement an optional capability the case requires.
+    Unimplemented,
+    /// Not run (the reason says why: missing credentials, wrong dialect, deadline ...).
+    Skip,
+    /// Failed, as `--known-failures` said it would.
+    ExpectedFail,
+    /// Passed although `--known-failures` said it fails: update the list.
+    UnexpectedPass,
+    /// The target could not be reached or died.
+    Error,
+}
+
+impl Verdict {
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::PassLenient => "pass-lenient",
+            Self::Fail => "fail",
+            Self::Unimplemented => "unimplemented",
+            Self::Skip => "skip",
+            Self::ExpectedFail => "expected-fail",
+            Self::UnexpectedPass => "unexpected-pass",
+            Self::Error => "error",
+        }
+    }
+
+    /// True for pass and pass-lenient.
+    pub fn passed(self) -> bool {
+        matches!(self, Self::Pass | Self::PassLenient)
+    }
+}
+
+/// How a case's verdict affects the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Impact {
+    /// No effect.
+    None,
+    /// A warning (a `should` failure without `--strict`, a `may`/`info` failure).
+    Warning,
+    /// Fails the run.
+    Failure,
+}
+
+/// The result of one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    /// Fixture id.
+    pub id: String,
+    /// Fixture title.
+    pub title: String,
+    /// Fixture level.
+    pub level: Level,
+    /// PROTOCOL.md sections.
+    pub spec: Vec<String>,
+    /// Delivery mode used.
+    pub delivery: Delivery,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why (for unimplemented, skip, expected-fail, error and fail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Tolerances a pass needed.
+    pub tolerances: Vec<String>,
+    /// Effect on the run.
+    pub impact: Impact,
+    /// Details of the failing step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// The fixture's hint.
+    pub hint: Text,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+    /// What went over the wire (bounded), for failures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transcript: Vec<Line>,
+}
+
+/// Counts per verdict.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Cases selected.
+    pub selected: usize,
+    /// Count per verdict name.
+    pub verdicts: BTreeMap<String, usize>,
+    /// Cases that fail the run.
+    pub failures: usize,
+    /// Cases that only warn.
+    pub warnings: usize,
+}
+
+/// The target as the report describes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetInfo {
+    /// `address`, `spawn` or `embedded`.
+    pub kind: String,
+    /// One line for humans.
+    pub description: String,
+    /// `host:port` actually used (last one, for a restarted spawn).
+    pub address: String,
+}
+
+/// The profile in force.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileInfo {
+    /// Name.
+    pub name: String,
+    /// Chosen by `--profile auto` from the preflight.
+    pub auto: bool,
+    /// `--strict`.
+    pub strict: bool,
+    /// Dialects selected.
+    pub dialects: Vec<Dialect>,
+    /// Tolerances (empty under `--strict`).
+    pub tolerances: BTreeMap<String, ToleranceMode>,
+    /// The account name used for `$name`.
+    pub name_used: String,
+}
+
+/// Options of the run that shape results.
+#[derive(Debug, Clone, Serialize)]
+pub struct OptionsInfo {
+    /// Per-step timeout.
+    pub timeout_ms: u64,
+    /// Whole-run deadline.
+    pub deadline_ms: u64,
+    /// Parallel cases.
+    pub jobs: usize,
+    /// Delivery modes.
+    pub delivery: Vec<Delivery>,
+    /// `newline` or `bare`.
+    pub framing: String,
+    /// Capabilities declared with `--expect`.
+    pub expect: Vec<String>,
+}
+
+/// What the run learned about one capability.
+#[derive(Debug, Clone, Serialize)]
+pub struct CapabilityReport {
+    /// `present`, `unimplemented`, `unavailable` (needs options), `failed` (the probe failed
+    /// for another reason), or `not-probed`.
+    pub state: String,
+    /// Why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`REPORT_SCHEMA`].
+    pub schema: &'static str,
+    /// `jim-conformance` and its version.
+    pub tool: String,
+    /// The target.
+    pub target: TargetInfo,
+    /// What the preflight found.
+    pub detected: Detection,
+    /// The profile.
+    pub profile: ProfileInfo,
+    /// Options.
+    pub options: OptionsInfo,
+    /// Capabilities.
+    pub capabilities: BTreeMap<String, CapabilityReport>,
+    /// Results in run order (id order; destructive cases last).
+    pub cases: Vec<CaseResult>,
+    /// Totals.
+    pub summary: Summary,
+    /// 0 all required pass, 1 failures, 2 usage/fixture error, 3 target unreachable.
+    pub exit_code: i32,
+    /// Why that exit code.
+    pub exit_reason: String,
+    /// Wall time of the run.
+    pub duration_ms: u64,
+    /// Restarts and deaths of the target.
+    pub events: Vec<String>,
+    /// The last lines a spawned target printed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_output: Option<String>,
+    /// Language of the human report.
+    #[serde(skip)]
+    pub lang: Lang,
+}
+
+impl Report {
+    /// Recomputes the summary from the cases.
+    pub fn summarize(&mut self) {
+        let mut s = Summary { selected: self.cases.len(), ..Summary::default() };
+        for c in &self.cases {
+            *s.verdicts.entry(c.verdict.as_str().to_owned()).or_default() += 1;
+            match c.impact {
+                Impact::Failure => s.failures += 1,
+                Impact::Warning => s.warnings += 1,
+                Impact::None => {}
+            }
+        }
+        self.summary = s;
+    }
+}

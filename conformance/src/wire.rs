@@ -1,0 +1,374 @@
+//! One test connection to a target: the only place in the runner that reads or writes sockets.
+//!
+//! Every read has a deadline and a size bound: values are cut out of the byte stream with
+//! `jim_protocol`'s [`FrameDecoder`] (which never buffers more than its limit), so a target that
+//! floods, trickles, or sends an endless string makes a step fail, never hang or grow memory.
+//! Writes honour a [`Delivery`] mode, so one send path serves whole, split and trickled input.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use jim_protocol::FrameDecoder;
+use jim_protocol::codec::parse_raw;
+use jim_protocol::error::{FrameError, preview};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep, timeout_at};
+
+/// Largest single value the runner accepts from a target (1 MiB); more is reported as oversize.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+
+/// How the bytes of one message are written (issue: delivery modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// One write per message (the default).
+    #[default]
+    Whole,
+    /// The message cut at a few sampled positions (including inside a multi-byte UTF-8
+    /// character when there is one), each piece its own write with a short pause.
+    Split,
+    /// One byte per write, with a short pause between bytes.
+    Trickle,
+}
+
+impl Delivery {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Whole => "whole",
+            Self::Split => "split",
+            Self::Trickle => "trickle",
+        }
+    }
+
+    /// Parses `whole|split|trickle`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "whole" => Some(Self::Whole),
+            "split" => Some(Self::Split),
+            "trickle" => Some(Self::Trickle),
+            _ => None,
+        }
+    }
+
+    /// Where a message of these bytes is cut (offsets of piece starts after the first).
+    pub fn cut_points(self, bytes: &[u8]) -> Vec<usize> {
+        let n = bytes.len();
+        match self {
+            Self::Whole => Vec::new(),
+            Self::Trickle => (1..n).collect(),
+            Self::Split => {
+                let mut cuts = vec![1, n / 2, n.saturating_sub(1)];
+                if let Some(i) = bytes.iter().position(|b| *b >= 0x80) {
+                    cuts.push(i + 1);
+                }
+                cuts.retain(|c| *c > 0 && *c < n);
+                cuts.sort_unstable();
+                cuts.dedup();
+                cuts
+            }
+        }
+    }
+}
+
+/// Something the runner sent, kept for the report and the `jim-client` reproduction.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Sent {
+    /// A JSON value (written compact with the run's framing).
+    Json(Value),
+    /// Raw bytes, shown with escapes.
+    Raw(String),
+}
+
+/// What a read produced.
+#[derive(Debug, Clone)]
+pub enum Arrival {
+    /// A JSON value.
+    Value {
+        /// The value.
+        value: Value,
+        /// The bytes it came from, shown with escapes.
+        raw: String,
+        /// Whether a newline followed it in the same read (None: nothing followed yet).
+        newline_after: Option<bool>,
+    },
+    /// Bytes that are not a JSON value.
+    Bad {
+        /// What kind of problem ("not JSON", "not UTF-8", "oversize", "truncated").
+        kind: &'static str,
+        /// The decoder's explanation.
+        detail: String,
+        /// The offending bytes and what follows them, shown with escapes.
+        text: String,
+    },
+    /// The peer closed the connection (FIN) or reset it (RST).
+    Closed {
+        /// True for a reset.
+        reset: bool,
+    },
+    /// Nothing arrived before the deadline.
+    Nothing,
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConnectError {
+    /// Nobody listens there.
+    #[error("connection refused: server down? ({addr})")]
+    Refused {
+        /// The address.
+        addr: SocketAddr,
+    },
+    /// The connect did not complete in time.
+    #[error("connect to {addr} timed out after {ms} ms")]
+    Timeout {
+        /// The address.
+        addr: SocketAddr,
+        /// The timeout.
+        ms: u128,
+    },
+    /// Another socket error.
+    #[error("cannot connect to {addr}: {message}")]
+    Other {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        message: String,
+    },
+}
+
+/// Opens a TCP connection with a timeout.
+pub async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, ConnectError> {
+    match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
+        Err(_) => Err(ConnectError::Timeout { addr, ms: limit.as_millis() }),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(ConnectError::Refused { addr })
+        }
+        Ok(Err(e)) => Err(ConnectError::Other { addr, message: e.to_string() }),
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+    }
+}
+
+/// One connection under test.
+#[derive(Debug)]
+pub struct Conn {
+    stream: Option<TcpStream>,
+    buf: BytesMut,
+    decoder: FrameDecoder,
+    eof: bool,
+    reset: bool,
+    /// Everything sent on this connection, in order (bounded).
+    pub sent: Vec<Sent>,
+}
+
+const MAX_SENT_KEPT: usize = 64;
+
+impl Conn {
+    /// Wraps a connected stream.
+    pub fn new(stream: TcpStream) -> Self {
+        Self {
+            stream: Some(stream),
+            buf: BytesMut::new(),
+            decoder: FrameDecoder::new(MAX_VALUE_BYTES),
+            eof: false,
+            reset: false,
+            sent: Vec::new(),
+        }
+    }
+
+    /// Opens a connection to `addr`.
+    pub async fn open(addr: SocketAddr, limit: Duration) -> Result<Self, ConnectError> {
+        Ok(Self::new(connect(addr, limit).await?))
+    }
+
+    /// True once the peer closed and every buffered value was taken.
+    pub fn is_closed(&self) -> bool {
+        self.stream.is_none() || (self.eof && self.buf.iter().all(|b| b.is_ascii_whitespace()))
+    }
+
+    /// Records a sent item for the report (the first [`MAX_SENT_KEPT`] are kept).
+    pub fn record(&mut self, item: Sent) {
+        if self.sent.len() < MAX_SENT_KEPT {
+            self.sent.push(item);
+        }
+    }
+
+    /// Writes `bytes` with the delivery mode, before `deadline`.
+    pub async fn write(
+        &mut self,
+        bytes: &[u8],
+        delivery: Delivery,
+        deadline: Instant,
+    ) -> std::io::Result<()> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "connection already closed",
+            ));
+        };
+        let cuts = delivery.cut_points(bytes);
+        let pause = match delivery {
+            Delivery::Trickle => Duration::from_millis(2),
+            _ => Duration::from_millis(15),
+        };
+        let mut start = 0;
+        for end in cuts.into_iter().chain(std::iter::once(bytes.len())) {
+            let piece = &bytes[start..end];
+            let write = async {
+                stream.write_all(piece).await?;
+                stream.flush().await
+            };
+            match timeout_at(deadline, write).await {
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the target does not read what we send",
+                    ));
+                }
+                Ok(r) => r?,
+            }
+            start = end;
+            if start < bytes.len() {
+                sleep(pause).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The next item from the peer, waiting at most until `deadline`.
+    pub async fn next(&mut self, deadline: Instant) -> Arrival {
+        loop {
+            if let Some(item) = self.decoder.next_raw(&mut self.buf, self.eof) {
+                return match item.and_then(parse_raw_keep) {
+                    Ok((value, raw)) => {
+                        let newline_after = self.buf.first().map(|b| *b == b'\n' || *b == b'\r');
+                        Arrival::Value { value, raw, newline_after }
+                    }
+                    Err(e) => self.bad(&e),
+                };
+            }
+            if self.eof {
+                return Arrival::Closed { reset: self.reset };
+            }
+            let Some(stream) = self.stream.as_mut() else {
+                return Arrival::Closed { reset: false };
+            };
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(16 * 1024);
+            }
+            match timeout_at(deadline, stream.read_buf(&mut self.buf)).await {
+                Err(_) => return Arrival::Nothing,
+                Ok(Ok(0)) => self.eof = true,
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    self.eof = true;
+                    self.reset = matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+                    );
+                }
+            }
+        }
+    }
+
+    fn bad(&self, e: &FrameError) -> Arrival {
+        let kind = match e {
+            FrameError::Syntax { .. } => "not JSON",
+            FrameError::InvalidUtf8 { .. } => "not UTF-8",
+            FrameError::Oversize { .. } => "oversize",
+            FrameError::Truncated { .. } => "truncated",
+        };
+        let mut bytes = e.raw().to_vec();
+        bytes.extend(self.buf.iter().take(120));
+        let text = if bytes.is_empty() {
+            match e {
+                FrameError::Oversize { preview, .. } => preview.clone(),
+                _ => String::new(),
+            }
+        } else {
+            preview(&bytes)
+        };
+        Arrival::Bad { kind, detail: e.to_string(), text }
+    }
+
+    /// Closes the connection: orderly, with a reset, or by shutting down the write side only.
+    pub async fn disconnect(&mut self, kind: crate::model::DisconnectKind) {
+        use crate::model::DisconnectKind;
+        match kind {
+            DisconnectKind::Close => {
+                if let Some(mut s) = self.stream.take() {
+                    let _ = tokio::time::timeout(Duration::from_millis(200), s.shutdown()).await;
+                }
+            }
+            DisconnectKind::Reset => {
+                if let Some(s) = self.stream.take() {
+                    let _ = s.set_zero_linger();
+                    drop(s);
+                }
+            }
+            DisconnectKind::ShutdownWrite => {
+                if let Some(s) = self.stream.as_mut() {
+                    let _ = tokio::time::timeout(Duration::from_millis(200), s.shutdown()).await;
+                }
+            }
+        }
+    }
+}
+
+fn parse_raw_keep(raw: bytes::Bytes) -> Result<(Value, String), FrameError> {
+    let shown = preview(&raw);
+    parse_raw(raw).map(|v| (v, shown))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn split_cuts_inside_a_multibyte_character() {
+        let msg = "{\"m\":\"я\"}".as_bytes();
+        let cuts = Delivery::Split.cut_points(msg);
+        let i = msg.iter().position(|b| *b >= 0x80).unwrap();
+        assert!(cuts.contains(&(i + 1)));
+        assert_eq!(Delivery::Trickle.cut_points(b"abc"), vec![1, 2]);
+        assert!(Delivery::Whole.cut_points(b"abc").is_empty());
+    }
+
+    #[tokio::test]
+    async fn reads_values_and_reports_close() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.write_all(b"{\"response\":200}\n{\"a\":").await.unwrap();
+            s.write_all(b"1}message received").await.unwrap();
+        });
+        let mut c = Conn::open(addr, Duration::from_secs(2)).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        assert!(
+            matches!(c.next(deadline).await, Arrival::Value { ref value, newline_after: Some(true), .. } if value["response"] == 200)
+        );
+        assert!(
+            matches!(c.next(deadline).await, Arrival::Value { ref value, .. } if value["a"] == 1)
+        );
+        server.await.unwrap();
+        match c.next(deadline).await {
+            Arrival::Bad { kind, text, .. } => {
+                assert_eq!(kind, "not JSON");
+                assert!(text.contains("message"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let _ = c.next(deadline).await;
+        assert!(matches!(c.next(deadline).await, Arrival::Closed { reset: false }));
+    }
+}
