@@ -525,6 +525,25 @@ impl<'f> Exec<'f> {
                         self.failure(index, step, alts, arrived, mismatches, would),
                     ));
                 }
+                if let (Arrival::Closed { .. }, Some(tol)) = (&arrival, &step.close_ok_under) {
+                    match self.env.tolerances.mode(tol) {
+                        Some(mode) => {
+                            if mode == ToleranceMode::Lenient {
+                                self.lenient.insert(tol.clone());
+                            }
+                            if let Some(state) = self.conns.get_mut(&step.conn) {
+                                state.ended = true;
+                            }
+                            return Ok(());
+                        }
+                        None => {
+                            let would = BTreeSet::from([tol.clone()]);
+                            let arrived = Self::arrived(arrival, within);
+                            let f = self.failure(index, step, alts, arrived, Vec::new(), would);
+                            return Err(Outcome::Fail(f));
+                        }
+                    }
+                }
                 if matches!(arrival, Arrival::Nothing) {
                     if let Some(tol) = &step.optional_under {
                         match self.env.tolerances.mode(tol) {

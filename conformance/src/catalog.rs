@@ -62,6 +62,11 @@ pub const TOLERANCES: &[ToleranceInfo] = &[
         ru: "ответ на quit/exit перед закрытием (по спецификации ответа нет)",
     },
     ToleranceInfo {
+        name: "close-on-bad-input",
+        en: "the server closes the connection on bad input instead of answering 400 (it keeps serving others)",
+        ru: "на плохие данные сервер закрывает соединение вместо ответа 400 (и продолжает обслуживать других)",
+    },
+    ToleranceInfo {
         name: "extra-keys",
         en: "keys that JIM does not define in a reply",
         ru: "в ответе есть ключи, которых нет в JIM",

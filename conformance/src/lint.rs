@@ -164,6 +164,14 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
                 p.push(format!("{at}: optional_under only applies to expect"));
             }
         }
+        if let Some(t) = &step.close_ok_under {
+            if tolerance(t).is_none() {
+                p.push(format!("{at}: close_ok_under names unknown tolerance \"{t}\""));
+            }
+            if !matches!(step.action, Action::Expect(_)) {
+                p.push(format!("{at}: close_ok_under only applies to expect"));
+            }
+        }
         for (template, mode) in templates {
             let mut strings = Vec::new();
             walk_strings(template, &mut strings);

@@ -445,8 +445,10 @@ impl<'t> Matcher<'t> {
                     Value::String(s) => s.chars().count(),
                     Value::Array(v) => v.len(),
                     _ => {
-                        return self
-                            .fail(path, format!("expected a string or array, got {}", show(a, 80)));
+                        return self.fail(
+                            path,
+                            format!("expected a string or array, got {}", show(a, 80)),
+                        );
                     }
                 };
                 let (min, max) = match arg {

@@ -209,6 +209,9 @@ pub struct Step {
     pub timeout_ms: Option<u64>,
     /// For `expect`: nothing arriving is accepted under this tolerance (e.g. `no-msg-ack`).
     pub optional_under: Option<String>,
+    /// For `expect`: the connection being closed instead is accepted under this tolerance
+    /// (e.g. `close-on-bad-input`).
+    pub close_ok_under: Option<String>,
     /// What the step checks, shown with a failure.
     pub note: Option<Text>,
     /// For `send`/`send_raw`: a delivery mode forced by the fixture (robustness checks).
@@ -287,7 +290,7 @@ const ACTION_KEYS: &[&str] = &[
 ];
 
 const MODIFIER_KEYS: &[&str] =
-    &["conn", "timeout_ms", "optional_under", "note", "comment", "delivery"];
+    &["conn", "timeout_ms", "optional_under", "close_ok_under", "note", "comment", "delivery"];
 
 fn err(path: &str, message: impl Into<String>) -> FixtureError {
     FixtureError { path: path.to_owned(), message: message.into() }
@@ -451,6 +454,11 @@ fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError>
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(err(path, format!("{at}: optional_under must be a tolerance name"))),
     };
+    let close_ok_under = match o.get("close_ok_under") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(err(path, format!("{at}: close_ok_under must be a tolerance name"))),
+    };
     let note = match o.get("note") {
         None => None,
         Some(n) => Some(parse_text(n, &format!("{at}: note"), path)?),
@@ -465,7 +473,7 @@ fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError>
         },
         Some(_) => return Err(err(path, format!("{at}: delivery must be a string"))),
     };
-    Ok(Step { conn, action, timeout_ms, optional_under, note, delivery })
+    Ok(Step { conn, action, timeout_ms, optional_under, close_ok_under, note, delivery })
 }
 
 fn parse_list(body: &Value, at: &str, path: &str) -> Result<ListExpect, FixtureError> {
@@ -545,7 +553,10 @@ pub fn parse_fixture(path: &str, text: &str) -> Result<Fixture, FixtureError> {
         None | Some(Some("unknown-action")) => UnimplementedIf::UnknownAction,
         Some(Some("silence")) => UnimplementedIf::Silence,
         Some(_) => {
-            return Err(err(path, "\"unimplemented_if\" must be \"unknown-action\" or \"silence\""));
+            return Err(err(
+                path,
+                "\"unimplemented_if\" must be \"unknown-action\" or \"silence\"",
+            ));
         }
     };
     let steps = match o.get("steps") {

@@ -174,11 +174,14 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
         }
     }
     if !d.answered || code_of(&reply) != Some(200) {
-        d.suggested_profile = if d.guest_only || matches!(reply, Arrival::Closed { .. }) {
-            "lesson3".into()
-        } else {
-            "spec".into()
-        };
+        // A server that closes, or answers something that is not JIM, is most likely a lesson-3
+        // attempt; one that does not answer at all gets the spec profile (its cases say so).
+        d.suggested_profile =
+            if d.guest_only || matches!(reply, Arrival::Closed { .. } | Arrival::Bad { .. }) {
+                "lesson3".into()
+            } else {
+                "spec".into()
+            };
         conn.disconnect(crate::model::DisconnectKind::Close).await;
         return d;
     }

@@ -353,15 +353,13 @@ impl RunningTarget {
 
     async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            if let Some(pid) = child.id() {
-                // The command runs in its own process group: end the whole group.
-                let _ = Command::new("kill")
-                    .arg("-KILL")
-                    .arg(format!("-{pid}"))
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .await;
+            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {
+                // The command runs in its own process group (its pid): end the whole group,
+                // so that a shell's children go too.
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
             let _ = child.kill().await;
             let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
