@@ -92,8 +92,11 @@ fn code_of(a: &Arrival) -> Option<i64> {
     }
 }
 
+/// A spec-marked presence: accepted by course servers too, and it keeps a server that renders
+/// per dialect (§dialect-detection) in the spec dialect, so later probes can tell the two apart.
 fn presence(name: &str) -> Value {
-    json!({"action": "presence", "time": now_seconds(), "user": {"account_name": name}})
+    json!({"action": "presence", "time": now_seconds(), "type": "status",
+           "user": {"account_name": name, "status": "online"}})
 }
 
 /// Opens a connection; the error says why not.
@@ -186,8 +189,7 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
         return d;
     }
     // One-shot? A persistent server answers the next request; a lesson-3 server has closed.
-    let contacts =
-        json!({"action": "get_contacts", "time": now_seconds(), "user": name, "user_login": name});
+    let contacts = json!({"action": "get_contacts", "time": now_seconds(), "user_login": name});
     let sent = send(&mut conn, &contacts, input.framing, t).await;
     let r = if sent { response(&mut conn, t).await } else { Arrival::Closed { reset: true } };
     let mut spec_signal = false;
@@ -217,6 +219,15 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
             d.notes.push("get_contacts got no answer (ignored silently?)".into());
         }
         Arrival::Bad { .. } => d.one_shot = Some(false),
+    }
+    if !spec_signal && !course_signal {
+        let contacts = json!({"action": "get_contacts", "time": now_seconds(), "user": name});
+        if send(&mut conn, &contacts, input.framing, t).await {
+            let r = response(&mut conn, t).await;
+            if let (Some(202), Arrival::Value { value, .. }) = (code_of(&r), &r) {
+                course_signal = value.get("data_list").is_some();
+            }
+        }
     }
     let users = json!({"action": "get_users", "time": now_seconds(), "account_name": name});
     if send(&mut conn, &users, input.framing, t).await {
