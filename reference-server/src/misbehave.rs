@@ -13,10 +13,9 @@ use bytes::{BufMut, BytesMut};
 use jim_protocol::Framing;
 use jim_protocol::codec::encode_value;
 use serde_json::Value;
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::mpsc;
+use tokio::net::TcpStream;
 
-use crate::state::Outbound;
+use crate::state::Outbox;
 
 /// One deliberate defect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -356,20 +355,21 @@ impl Hooks {
         }
     }
 
-    /// `coalesced-writes`: appends every value that arrives within a short wait. Returns true when
-    /// a `Close` came (the caller writes, then closes).
-    pub async fn gather(&self, rx: &mut mpsc::Receiver<Outbound>, out: &mut BytesMut) -> bool {
-        loop {
-            match tokio::time::timeout(COALESCE_WAIT, rx.recv()).await {
-                Ok(Some(Outbound::Value(v))) => self.encode(&v, out),
-                Ok(Some(Outbound::Close) | None) => return true,
-                Err(_) => return false,
+    /// `coalesced-writes`: appends every value queued within a short wait, so that replies
+    /// and relays that follow each other go out in one write.
+    pub async fn gather(&self, outbox: &Outbox, out: &mut BytesMut) {
+        while tokio::time::timeout(COALESCE_WAIT, outbox.changed()).await.is_ok() {
+            for value in outbox.take() {
+                self.encode(&value, out);
+            }
+            if outbox.is_kicked() {
+                return;
             }
         }
     }
 
     /// Writes `bytes`: at once on the correct path; late or in pieces when misbehaving.
-    pub async fn write(&self, w: &mut OwnedWriteHalf, bytes: &[u8]) -> std::io::Result<()> {
+    pub async fn write(&self, w: &TcpStream, bytes: &[u8]) -> std::io::Result<()> {
         if let Some(delay) = self.late {
             tokio::time::sleep(delay).await;
         }

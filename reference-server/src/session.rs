@@ -12,12 +12,10 @@ use std::sync::Arc;
 use jim_protocol::codec::parse_raw;
 use jim_protocol::{Dialect, FrameError, Message, ProtocolError, Response, ResponseCode, parse};
 use serde_json::{Map, Value};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::cmd;
 use crate::misbehave::Misbehave;
-use crate::state::{ConnId, Outbound, Shared};
+use crate::state::{ConnId, Outbox, Shared};
 
 /// What the connection does after an item was handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,36 +80,25 @@ pub(crate) struct Session {
     /// This connection.
     pub conn: ConnId,
     /// This connection's outbound queue.
-    pub tx: mpsc::Sender<Outbound>,
-    /// Cancelled to drop this connection at once.
-    pub kick: CancellationToken,
+    pub outbox: Arc<Outbox>,
     /// The current dialect (`§dialect-detection`).
     pub dialect: Dialect,
     /// Login progress.
     pub login: Login,
     /// Rooms this session is in.
     pub rooms: BTreeSet<String>,
-    /// Set when our own queue overflowed: the client does not read, the connection must end.
-    pub overflowed: bool,
 }
 
 impl Session {
     /// A fresh, anonymous session.
-    pub fn new(
-        shared: Arc<Shared>,
-        conn: ConnId,
-        tx: mpsc::Sender<Outbound>,
-        kick: CancellationToken,
-    ) -> Self {
+    pub fn new(shared: Arc<Shared>, conn: ConnId, outbox: Arc<Outbox>) -> Self {
         Self {
             shared,
             conn,
-            tx,
-            kick,
+            outbox,
             dialect: Dialect::Spec,
             login: Login::Anonymous { authenticated: None },
             rooms: BTreeSet::new(),
-            overflowed: false,
         }
     }
 
@@ -123,17 +110,10 @@ impl Session {
         }
     }
 
-    /// Queues a value for this connection. On overflow the client is not reading: the
-    /// connection is marked to end.
+    /// Queues a value for this connection (its task flushes as it goes, see
+    /// [`crate::state::Outbox`]).
     pub fn push(&mut self, value: Value) {
-        match self.tx.try_send(Outbound::Value(Box::new(value))) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(conn = self.conn, "own outbound queue full: disconnecting");
-                self.overflowed = true;
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.overflowed = true,
-        }
+        self.outbox.push_own(value);
     }
 
     /// Queues a message rendered in this session's dialect.
@@ -251,8 +231,7 @@ impl Session {
             }
         };
         // 8. the command itself
-        let flow = self.apply(message).await;
-        if self.overflowed { Flow::Close } else { flow }
+        self.apply(message).await
     }
 
     async fn apply(&mut self, message: Message) -> Flow {
@@ -274,9 +253,9 @@ impl Session {
         }
     }
 
-    /// Closes when our own queue overflowed, continues otherwise.
+    /// The flow after an ordinary request: go on (kicks are noticed by the connection).
     pub fn flow(&self) -> Flow {
-        if self.overflowed { Flow::Close } else { Flow::Continue }
+        Flow::Continue
     }
 
     fn frame_error(&mut self, err: &FrameError) -> Flow {
@@ -303,8 +282,7 @@ impl Session {
             .is_some_and(|c| c == ResponseCode::AUTH_CHALLENGE);
         if is_511 && matches!(self.login, Login::Challenged { .. }) {
             let bin = value.get("bin").and_then(Value::as_str).map(str::to_owned);
-            let flow = cmd::auth::challenge_answer(self, bin).await;
-            return if self.overflowed { Flow::Close } else { flow };
+            return cmd::auth::challenge_answer(self, bin).await;
         }
         Flow::Continue
     }

@@ -4,13 +4,13 @@
 //! never across an `.await`: code that needs to send to other connections clones their queue
 //! handles ([`Peer`]) under the lock and sends after releasing it.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use jim_protocol::{Dialect, Message, Probe, Response, ResponseCode, Timestamp};
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Accounts, Config};
@@ -29,13 +29,73 @@ pub(crate) const MAX_CONTACTS: usize = 10_000;
 /// Most rooms one session may be in.
 pub(crate) const MAX_ROOMS_PER_SESSION: usize = 1_000;
 
-/// What a connection's writer task receives.
-#[derive(Debug)]
-pub(crate) enum Outbound {
-    /// A JSON value, already rendered in the recipient's dialect (boxed to keep the queue small).
-    Value(Box<Value>),
-    /// Write what is queued before this, then close the connection.
-    Close,
+/// A connection's outbound queue, shared with every session that may send to it.
+///
+/// Deliberately small: an idle connection's outbox holds no allocation beyond itself. Values are
+/// rendered in the recipient's dialect before they are queued. Pushes from other sessions are
+/// bounded (a full queue means the client does not read: it is kicked); the connection's own
+/// replies are not, because its task flushes them as it goes.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    state: Mutex<OutboxState>,
+    wake: Notify,
+}
+
+#[derive(Debug, Default)]
+struct OutboxState {
+    queue: VecDeque<Box<Value>>,
+    kicked: bool,
+}
+
+impl Outbox {
+    fn lock(&self) -> MutexGuard<'_, OutboxState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues a reply of the connection's own session.
+    pub fn push_own(&self, value: Value) {
+        self.lock().queue.push_back(Box::new(value));
+        self.wake.notify_one();
+    }
+
+    /// Queues a value from another session; when `limit` values are already waiting, the
+    /// connection is kicked instead and `false` returned.
+    pub fn push(&self, value: Value, limit: usize) -> bool {
+        let mut state = self.lock();
+        if state.kicked {
+            return false;
+        }
+        if state.queue.len() >= limit {
+            state.kicked = true;
+            drop(state);
+            self.wake.notify_one();
+            return false;
+        }
+        state.queue.push_back(Box::new(value));
+        drop(state);
+        self.wake.notify_one();
+        true
+    }
+
+    /// True once kicked.
+    pub fn is_kicked(&self) -> bool {
+        self.lock().kicked
+    }
+
+    /// How many values wait.
+    pub fn len(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    /// Takes every waiting value, oldest first.
+    pub fn take(&self) -> VecDeque<Box<Value>> {
+        std::mem::take(&mut self.lock().queue)
+    }
+
+    /// Completes when something was pushed or the connection was kicked since the last call.
+    pub async fn changed(&self) {
+        self.wake.notified().await;
+    }
 }
 
 /// How to reach a logged-in session from elsewhere.
@@ -44,36 +104,24 @@ pub(crate) struct Peer {
     /// The connection.
     pub conn: ConnId,
     /// Its outbound queue.
-    pub tx: mpsc::Sender<Outbound>,
-    /// Cancelled to disconnect it at once (its queue overflowed, or the server crashed).
-    pub kick: CancellationToken,
+    pub outbox: Arc<Outbox>,
     /// Its current dialect: relays and pushes to it are rendered in this dialect.
     pub dialect: Dialect,
     /// The `user.pubkey` of its latest presence (`§pubkey`).
     pub pubkey: Option<String>,
+    /// Bound on values queued by others (see [`Outbox::push`]).
+    pub limit: usize,
 }
 
 impl Peer {
-    /// Queues a message rendered in this peer's dialect. When the queue is full the peer cannot
+    /// Queues a message rendered in this peer's dialect. When its queue is full the peer cannot
     /// keep up: it is disconnected (so it stalls no one) and `false` is returned.
     pub fn deliver(&self, message: &Message) -> bool {
-        self.push(message.to_value(self.dialect))
-    }
-
-    /// Queues an already rendered value (see [`Peer::deliver`]).
-    pub fn push(&self, value: Value) -> bool {
-        match self.tx.try_send(Outbound::Value(Box::new(value))) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(
-                    conn = self.conn,
-                    "outbound queue full: disconnecting a slow reader"
-                );
-                self.kick.cancel();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        let delivered = self.outbox.push(message.to_value(self.dialect), self.limit);
+        if !delivered {
+            tracing::warn!(conn = self.conn, "outbound queue full: disconnecting a slow reader");
         }
+        delivered
     }
 }
 
@@ -129,7 +177,7 @@ pub(crate) struct Shared {
     /// The database, with `--db`.
     pub db: Option<Db>,
     /// Cancelled when the server must stop at once (a `crash-*` misbehaviour): every connection
-    /// is dropped without flushing. Connection kick tokens are its children.
+    /// is dropped without flushing.
     pub kill: CancellationToken,
     /// Why the server crashed, when it did.
     pub crash_reason: Mutex<Option<String>>,

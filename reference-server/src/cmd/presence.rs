@@ -89,10 +89,10 @@ pub(crate) async fn login(s: &mut Session, name: String, pubkey: Option<String>)
         }
         let peer = Peer {
             conn: s.conn,
-            tx: s.tx.clone(),
-            kick: s.kick.clone(),
+            outbox: s.outbox.clone(),
             dialect: s.dialect,
             pubkey,
+            limit: shared.config.outbound_queue.max(1),
         };
         reg.sessions.insert(name.clone(), peer);
         if reg.seen.len() < MAX_SEEN_USERS {
