@@ -39,6 +39,9 @@ struct Args {
         default_value = "echo,reference,python-select,python-asyncio"
     )]
     targets: Vec<String>,
+    /// Shapes to measure, comma-separated: round-trip, relay, fan-out, hold.
+    #[arg(long, value_delimiter = ',', default_value = "round-trip,relay,fan-out,hold")]
+    shapes: Vec<String>,
     /// Held-connection counts, comma-separated (default 1000,5000,10000; 200,1000 with --quick;
     /// `0` measures none).
     #[arg(long, value_delimiter = ',')]
@@ -93,7 +96,11 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let mut command = std::env::args().collect::<Vec<_>>().join(" ");
+    if let Ok(launcher) = std::env::var("JIM_BENCH_COMMAND") {
+        // bench/run.sh says how it was started; the binary's own path is machine-specific.
+        command = launcher;
+    }
     let nproc = cpu_count();
     let pinning = if args.no_pin {
         "none (--no-pin)".to_owned()
@@ -144,8 +151,21 @@ fn run(args: Args) -> anyhow::Result<()> {
         specs.iter().map(|s| s.kind.id()).collect::<Vec<_>>().join(", ")
     );
 
-    let mut shapes = vec![Shape::RoundTrip, Shape::Relay, Shape::FanOut];
-    shapes.extend(settings.holds.iter().map(|&n| Shape::Hold(n)));
+    let mut shapes = Vec::new();
+    for name in &args.shapes {
+        match name.trim() {
+            "round-trip" => shapes.push(Shape::RoundTrip),
+            "relay" => shapes.push(Shape::Relay),
+            "fan-out" => shapes.push(Shape::FanOut),
+            "hold" => shapes.extend(settings.holds.iter().map(|&n| Shape::Hold(n))),
+            other => {
+                anyhow::bail!("unknown shape {other:?}: use round-trip, relay, fan-out or hold")
+            }
+        }
+    }
+    if !args.shapes.iter().any(|s| s.trim() == "hold") {
+        settings.holds.clear();
+    }
     let samples = jim_load::block_on_local(async {
         let mut samples = Vec::new();
         for rep in 0..settings.reps {

@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jim_load::hold::{self, HoldOptions, PresenceClient};
 use jim_load::traffic::{self, TrafficOptions, TrafficShape};
 use jim_load::{Names, echo};
 use serde::Serialize;
 
-use crate::target::{TargetKind, TargetProcess, TargetSpec};
+use crate::target::{TargetKind, TargetProcess, TargetSpec, process_cpu_us};
 
 /// One benchmark shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -194,6 +194,35 @@ impl Sample {
     }
 }
 
+/// CPU time of the target and of this generator, and wall time, over a measured part.
+struct Meter {
+    target: Option<f64>,
+    own: Option<f64>,
+    started: Instant,
+}
+
+/// What a [`Meter`] saw.
+struct Usage {
+    /// Target CPU time, in microseconds.
+    target_us: Option<f64>,
+}
+
+impl Meter {
+    fn start(target: &TargetProcess) -> Self {
+        Self { target: target.cpu_us(), own: process_cpu_us("self"), started: Instant::now() }
+    }
+
+    /// Stops, and records how busy the target and the generator were.
+    fn stop(self, target: &TargetProcess, sample: &mut Sample) -> Usage {
+        let wall_us = self.started.elapsed().as_secs_f64() * 1e6;
+        let target_us = self.target.zip(target.cpu_us()).map(|(a, b)| b - a);
+        let own_us = self.own.zip(process_cpu_us("self")).map(|(a, b)| b - a);
+        sample.set("server_busy_pct", target_us.map(|t| 100.0 * t / wall_us));
+        sample.set("generator_busy_pct", own_us.map(|t| 100.0 * t / wall_us));
+        Usage { target_us }
+    }
+}
+
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.001))
 }
@@ -259,13 +288,13 @@ async fn echo_round_trips(
     echo::round_trips(target.addr, s.message_bytes, 200, secs(1.0), timeout)
         .await
         .map_err(|e| e.to_string())?;
-    let cpu0 = target.cpu_us();
+    let meter = Meter::start(target);
     let r =
         echo::round_trips(target.addr, s.message_bytes, u64::MAX, secs(s.round_trip_secs), timeout)
             .await
             .map_err(|e| e.to_string())?;
-    let cpu1 = target.cpu_us();
-    round_trip_metrics(sample, &r, cpu0.zip(cpu1).map(|(a, b)| b - a));
+    let usage = meter.stop(target, sample);
+    round_trip_metrics(sample, &r, usage.target_us);
     Ok(())
 }
 
@@ -275,17 +304,16 @@ async fn echo_stream(
     sample: &mut Sample,
 ) -> Result<(), String> {
     let timeout = secs(s.reply_timeout_secs);
-    let cpu0 = target.cpu_us();
+    let meter = Meter::start(target);
     let r =
         echo::stream(target.addr, s.message_bytes, s.echo_window, secs(s.traffic_secs), timeout)
             .await
             .map_err(|e| e.to_string())?;
-    let cpu1 = target.cpu_us();
+    let usage = meter.stop(target, sample);
     sample.set("per_sec", Some(r.per_sec));
     sample.set("sent", Some(r.written as f64));
     sample.set("lost", Some(r.written.saturating_sub(r.echoed) as f64));
-    let cpu = cpu0.zip(cpu1).map(|(a, b)| b - a);
-    sample.set("cpu_us_per_msg", cpu.map(|c| c / r.echoed.max(1) as f64));
+    sample.set("cpu_us_per_msg", usage.target_us.map(|c| c / r.echoed.max(1) as f64));
     sample.set("peak_rss_kib", target.peak_rss_kib());
     if let Some(p) = r.problem {
         sample.notes.push(p);
@@ -316,10 +344,10 @@ async fn presence_round_trips(
             .await
             .map_err(|e| e.to_string())?;
     let _ = client.round_trips(200, secs(1.0)).await; // warm-up
-    let cpu0 = target.cpu_us();
+    let meter = Meter::start(target);
     let r = client.round_trips(u64::MAX, secs(s.round_trip_secs)).await;
-    let cpu1 = target.cpu_us();
-    round_trip_metrics(sample, &r, cpu0.zip(cpu1).map(|(a, b)| b - a));
+    let usage = meter.stop(target, sample);
+    round_trip_metrics(sample, &r, usage.target_us);
     sample.set("peak_rss_kib", target.peak_rss_kib());
     client.quit().await;
     Ok(())
@@ -344,9 +372,9 @@ async fn traffic_shape(
         names: names.clone(),
     };
     let prepared = traffic::prepare(target.addr, opts).await.map_err(|e| e.to_string())?;
-    let cpu0 = target.cpu_us();
+    let meter = Meter::start(target);
     let r = prepared.run().await;
-    let cpu1 = target.cpu_us();
+    let usage = meter.stop(target, sample);
     sample.set("per_sec", Some(r.deliveries_per_sec));
     sample.set("messages_per_sec", Some(r.messages_per_sec));
     sample.set("p50_us", Some(r.latency.p50_us));
@@ -356,8 +384,7 @@ async fn traffic_shape(
     sample.set("lost", Some(r.lost as f64));
     let errors = r.unexpected + r.error_responses + r.bad_frames + r.disconnects + r.send_errors;
     sample.set("errors", Some(errors as f64));
-    let cpu = cpu0.zip(cpu1).map(|(a, b)| b - a);
-    sample.set("cpu_us_per_msg", cpu.map(|c| c / r.delivered.max(1) as f64));
+    sample.set("cpu_us_per_msg", usage.target_us.map(|c| c / r.delivered.max(1) as f64));
     sample.set("peak_rss_kib", target.peak_rss_kib());
     sample.notes.extend(r.problems.iter().take(2).cloned());
     Ok(())

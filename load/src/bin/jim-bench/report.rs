@@ -417,7 +417,7 @@ impl Report {
         let _ = writeln!(out, "\n## Throughput, latency, server cost\n");
         let _ = writeln!(
             out,
-            "| shape | target | throughput (/s) | p50 (µs) | p99 (µs) | server CPU µs per delivered msg | peak RSS (MiB) | lost |\n|---|---|---|---|---|---|---|---|"
+            "| shape | target | throughput (/s) | p50 (µs) | p99 (µs) | server CPU µs per delivered msg | CPU busy: server / generator (%) | peak RSS (MiB) | lost |\n|---|---|---|---|---|---|---|---|---|"
         );
         for shape in [Shape::RoundTrip, Shape::Relay, Shape::FanOut] {
             for &t in &targets {
@@ -434,15 +434,21 @@ impl Report {
                     (None, Some(f)) => num(f.max),
                     _ => "–".to_owned(),
                 };
+                let busy = |metric: &str| {
+                    self.stat(t, shape, metric)
+                        .map_or("–".to_owned(), |st| format!("{:.0}", st.median))
+                };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |",
                     shape.label(t, s),
                     t.label(),
                     cell("per_sec", &num),
                     cell("p50_us", &num),
                     cell("p99_us", &num),
                     cell("cpu_us_per_msg", &num),
+                    busy("server_busy_pct"),
+                    busy("generator_busy_pct"),
                     cell("peak_rss_kib", &|v| num(v / 1024.0)),
                     lost
                 );
@@ -456,7 +462,7 @@ impl Report {
             );
             let _ = writeln!(
                 out,
-                "| target | asked | held at the end (worst) | RSS per connection (KiB) | peak RSS (MiB) | probe p50 (µs) | probe p99 (µs) | ramp (s) | new client accepted after |\n|---|---|---|---|---|---|---|---|---|"
+                "| target | asked | logins answered (worst) | held at the end (worst) | RSS per connection (KiB) | peak RSS (MiB) | probe p50 (µs) | probe p99 (µs) | ramp (s) | new client accepted after |\n|---|---|---|---|---|---|---|---|---|---|"
             );
             for &t in &targets {
                 for &n in &s.holds {
@@ -483,9 +489,10 @@ impl Report {
                     });
                     let _ = writeln!(
                         out,
-                        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                         t.label(),
                         num(n as f64),
+                        worst("handshakes"),
                         worst("held"),
                         cell("rss_per_conn_kib", &|v| format!("{v:.2}")),
                         cell("peak_rss_kib", &|v| num(v / 1024.0)),
@@ -519,7 +526,8 @@ impl Report {
             out,
             "\nThroughput is deliveries per second (room fan-out: each member's copy counts once); \
              server CPU is utime+stime of the target from /proc/PID/stat over the measured part \
-             divided by deliveries; RSS per connection is (VmRSS with N held − VmRSS idle) ÷ N; \
+             divided by deliveries; CPU busy is CPU time over wall time of the measured part \
+             (100 % = one core saturated); RSS per connection is (VmRSS with N held − VmRSS idle) ÷ N; \
              peak RSS is VmHWM."
         );
         out

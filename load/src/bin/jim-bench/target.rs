@@ -193,14 +193,7 @@ impl TargetProcess {
 
     /// User + system CPU time of the whole process so far, in microseconds.
     pub fn cpu_us(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
-        // Fields after the command name, which is in parentheses and may contain spaces.
-        let (_, after) = stat.rsplit_once(')')?;
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after `)` + state.
-        let utime: f64 = fields.get(11)?.parse().ok()?;
-        let stime: f64 = fields.get(12)?.parse().ok()?;
-        Some((utime + stime) * 1_000_000.0 / clock_ticks())
+        process_cpu_us(&self.pid.to_string())
     }
 
     /// Resident memory now (`VmRSS`), in KiB.
@@ -231,6 +224,19 @@ impl Drop for TargetProcess {
             let _ = child.wait();
         }
     }
+}
+
+/// User + system CPU time of process `pid` (or `self`) so far, from /proc/PID/stat, in
+/// microseconds.
+pub fn process_cpu_us(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let (_, after) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after `)` + state.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) * 1_000_000.0 / clock_ticks())
 }
 
 fn parse_listen_addr(text: &str) -> Option<SocketAddr> {
