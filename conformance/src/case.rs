@@ -49,6 +49,10 @@ pub struct CaseEnv {
     pub farewell: Farewell,
     /// Host and port to print in `jim-client` reproductions.
     pub shown_addr: String,
+    /// The run's tag: unique names of every case of this run contain `_TAG`. A relay addressed
+    /// to another case's name is cross-talk from a parallel case (a server that leaks messages)
+    /// and is ignored here; the privacy fixtures catch leaks within their own case.
+    pub run_tag: Option<String>,
 }
 
 /// What arrived where a step looked, for the report.
@@ -388,6 +392,15 @@ impl<'f> Exec<'f> {
             if skipped >= MAX_SKIPPED {
                 return arrival;
             }
+            if self.is_cross_talk(value) {
+                self.log(
+                    conn_name,
+                    "*",
+                    "ignored: a relay for another case of this run (cross-talk)".into(),
+                );
+                skipped += 1;
+                continue;
+            }
             if !wants_push && is_push(value) {
                 skipped += 1;
                 continue;
@@ -413,6 +426,21 @@ impl<'f> Exec<'f> {
             }
             return arrival;
         }
+    }
+
+    fn is_cross_talk(&self, value: &Value) -> bool {
+        let Some(tag) = &self.env.run_tag else { return false };
+        if value.get("action").is_none() {
+            return false;
+        }
+        let marker = format!("_{tag}");
+        let own = format!("_{}", self.env.vars.suffix());
+        ["to", "destination"].iter().filter_map(|k| value.get(*k).and_then(Value::as_str)).any(
+            |to| {
+                to.find(&marker)
+                    .is_some_and(|i| !to.get(i..).is_some_and(|rest| rest.starts_with(&own)))
+            },
+        )
     }
 
     fn arrived(a: Arrival, within: Duration) -> Arrived {

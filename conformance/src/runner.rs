@@ -486,6 +486,7 @@ impl Session {
             vars,
             farewell: if course_only { Farewell::Exit } else { Farewell::Quit },
             shown_addr: format!("{}:{}", addr.ip(), addr.port()),
+            run_tag: Some(self.run_tag.clone()),
         }
     }
 
@@ -509,8 +510,11 @@ impl Session {
             Outcome::Fail(f) => {
                 let cap =
                     fx.probe_for.as_deref().filter(|c| !self.opts.expect.iter().any(|e| e == c));
+                // Silence means "unimplemented" only where the capability's own message was
+                // awaited: the probe's last step (its logins before it did succeed).
                 let silent = matches!(f.arrived, Arrived::Nothing { .. })
-                    && fx.unimplemented_if == UnimplementedIf::Silence;
+                    && fx.unimplemented_if == UnimplementedIf::Silence
+                    && f.step == fx.steps.len();
                 if let (Some(cap), true) = (cap, f.unknown_action || silent) {
                     r.verdict = Verdict::Unimplemented;
                     r.reason = Some(format!(
@@ -565,9 +569,13 @@ impl Session {
         let mut conn = match Conn::open(addr, self.opts.timeout).await {
             Ok(c) => c,
             Err(e) => {
-                return Some(format!(
-                    "after this case the server no longer accepts connections: {e}"
-                ));
+                // Give a dying process a moment to be reaped, to report its exit status.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let status = self.target.lock().await.exit_status();
+                return Some(match status {
+                    Some(status) => format!("the server process died during this case ({status})"),
+                    None => format!("after this case the server died or stopped listening: {e}"),
+                });
             }
         };
         let name = self.name.clone().unwrap_or_else(|| {
@@ -685,8 +693,10 @@ impl Session {
                 self.revive(&fx.id).await;
             }
             let mut r = self.run_case(fx, Delivery::Whole).await;
-            if matches!(r.verdict, Verdict::Pass | Verdict::PassLenient | Verdict::Fail)
-                && Instant::now() < self.deadline
+            if matches!(
+                r.verdict,
+                Verdict::Pass | Verdict::PassLenient | Verdict::Fail | Verdict::Error
+            ) && Instant::now() < self.deadline
             {
                 if let Some(problem) = self.liveness().await {
                     r.reason = Some(match r.reason.take() {

@@ -1,0 +1,174 @@
+//! The command line end to end: exit codes, bounded time against dead and silent targets,
+//! the JSON and JUnit reports, colour rules, lint.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Read as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jim-conformance");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn a_target_that_is_down_gives_exit_3_quickly() {
+    let port = free_port();
+    let started = Instant::now();
+    let out = Command::new(BIN)
+        .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("connection refused: server down?"), "{text}");
+}
+
+/// A target that accepts every connection and never answers (nor reads much).
+fn silent_server()
+-> (u16, std::thread::JoinHandle<()>, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let handle = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((s, _)) => held.push(s),
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+            held.truncate(500);
+        }
+    });
+    (port, handle, stop)
+}
+
+#[test]
+fn a_target_that_never_answers_finishes_within_the_deadline_with_every_case_failed() {
+    let (port, handle, stop) = silent_server();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let started = Instant::now();
+    let out = Command::new(BIN)
+        .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--timeout", "0.3", "--deadline", "5", "--jobs", "8", "--json"])
+        .arg(&json)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    handle.join().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(elapsed < Duration::from_secs(8), "took {elapsed:?} with --deadline 5");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    assert!(cases.len() > 40);
+    for c in cases {
+        let v = c["verdict"].as_str().unwrap();
+        let needs_options = c["reason"].as_str().is_some_and(|r| r.contains("needs --"));
+        assert!(
+            v == "fail" || v == "error" || (v == "skip" && needs_options),
+            "{} is {v}: {c}",
+            c["id"]
+        );
+    }
+}
+
+#[test]
+fn json_and_junit_reports_against_the_embedded_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let junit = dir.path().join("r.xml");
+    let out = Command::new(BIN)
+        .args(["server", "--only", "presence/*", "--only", "rooms/*", "--json"])
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "no colour when not on a terminal");
+    assert!(stdout.contains("embedded reference server"), "the summary card names the target");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["schema"], "jim-conformance/report/v1");
+    let cases = report["cases"].as_array().unwrap();
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let testcases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    assert_eq!(testcases.len(), cases.len());
+    let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+    assert_eq!(suite.attribute("tests").unwrap(), cases.len().to_string());
+    assert_eq!(suite.attribute("failures").unwrap(), "0");
+}
+
+#[test]
+fn an_empty_selection_is_a_usage_error() {
+    let out = Command::new(BIN).args(["server", "--only", "no-such-area/*"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(BIN).args(["server", "--profile", "nosuch"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn list_and_lint() {
+    let out =
+        Command::new(BIN).args(["server", "--list", "--profile", "lesson3"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("lesson3/presence"));
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
+    let out = Command::new(BIN).args(["lint", "--fixtures", fixtures]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn a_failure_explains_itself_and_prints_a_reproduction() {
+    // A server that answers every presence with 202: presence/basic must fail, with details.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().take(20) {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    use std::io::Write as _;
+                    let _ = s.write_all(b"{\"response\":202,\"time\":1.5,\"alert\":\"ok\"}\n");
+                }
+            });
+        }
+    });
+    let out = Command::new(BIN)
+        .args(["server", "--host", "127.0.0.1", "--port", &port.to_string(), "--profile", "spec"])
+        .args(["--only", "presence/basic", "--timeout", "1", "--lang", "en"])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for needle in [
+        "FAIL",
+        "presence/basic",
+        "expected:",
+        "arrived:",
+        "expected 200, got 202",
+        "hint:",
+        "jim-client send 127.0.0.1",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}
