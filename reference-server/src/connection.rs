@@ -168,7 +168,13 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
         let eof = match stream.try_read_buf(&mut buf) {
             Ok(0) => true,
             Ok(_) => false,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // A spurious wake-up (a new socket starts out "ready"): keep no buffer.
+                if buf.is_empty() {
+                    buf = BytesMut::new();
+                }
+                continue;
+            }
             Err(_) => return End::Error,
         };
         deadline = idle.map(|limit| Instant::now() + limit);
