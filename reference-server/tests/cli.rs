@@ -142,3 +142,18 @@ fn unreadable_users_file_and_busy_port_exit_1() {
         .code(1)
         .stderr(predicate::str::contains("cannot listen"));
 }
+
+#[test]
+fn crash_misbehaviours_end_the_process_with_a_failure_code() {
+    for (kind, bad) in [
+        ("crash-on-malformed", &b"{not json}\n"[..]),
+        ("crash-on-missing-field", b"{\"action\":\"presence\",\"time\":1}\n"),
+    ] {
+        let (mut child, addr) = start(&["-p", "0", "--misbehave", kind]);
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.write_all(bad).unwrap();
+        let status = wait_exit(&mut child);
+        assert_eq!(status.code(), Some(1), "{kind}: {status:?}");
+        assert!(TcpStream::connect(&addr).is_err(), "{kind}: still listening");
+    }
+}

@@ -165,6 +165,38 @@ impl Client {
         }
     }
 
+    /// Raw bytes: whatever one read returns (after anything already buffered), or empty at
+    /// EOF. Bounded by [`WAIT`].
+    pub async fn read_raw(&mut self) -> Vec<u8> {
+        // A newline left over from the last decoded value is not news.
+        if self.buf.iter().all(u8::is_ascii_whitespace) {
+            self.buf.clear();
+        } else {
+            return self.buf.split().to_vec();
+        }
+        let mut chunk = vec![0u8; 65536];
+        let n = tokio::time::timeout(WAIT, self.stream.read(&mut chunk))
+            .await
+            .unwrap_or_else(|_| panic!("{}: nothing arrived within {WAIT:?}", self.label))
+            .unwrap_or(0);
+        chunk.truncate(n);
+        chunk
+    }
+
+    /// Asserts that nothing arrives within `quiet` (only for peers that cannot answer a
+    /// barrier, such as a zombie server).
+    pub async fn expect_nothing_for(&mut self, quiet: Duration) {
+        let mut chunk = [0u8; 256];
+        if let Ok(got) = tokio::time::timeout(quiet, self.stream.read(&mut chunk)).await {
+            let n = got.unwrap_or(0);
+            panic!(
+                "{}: expected silence, got {:?}",
+                self.label,
+                String::from_utf8_lossy(&chunk[..n])
+            );
+        }
+    }
+
     pub async fn msg(&mut self, to: &str, text: &str) {
         self.send(json!({"action":"msg","time":1.5,"to":to,"from":self.label,"message":text}))
             .await;
