@@ -48,6 +48,8 @@ enum End {
     Idle,
     /// Server shutdown.
     Shutdown,
+    /// `one-shot` wrote its one reply: close without writing anything else.
+    OneShot,
     /// Read or write error (reset): the peer is gone.
     Error,
 }
@@ -103,6 +105,8 @@ pub(crate) async fn serve(
         if end == End::Closed {
             linger(&socket).await;
         }
+    } else if end == End::OneShot {
+        let _ = tokio::time::timeout(Duration::from_secs(1), socket.shutdown()).await;
     }
     tracing::debug!(conn, "closed");
 }
@@ -126,7 +130,7 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
             };
             match wrote {
                 Err(_) => return End::Error,
-                Ok(true) if hooks.one_shot => return End::Closed,
+                Ok(true) if hooks.one_shot => return End::OneShot,
                 Ok(_) => {}
             }
         }

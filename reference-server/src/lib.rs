@@ -18,9 +18,9 @@
 //! # }
 //! ```
 //!
-//! Layout: [`server`](crate::server) accepts, `connection` runs one socket (reader + writer),
+//! Layout: `server` accepts, `connection` runs one socket (one task reads, handles and writes),
 //! `session` checks each item in the order of `§errors`, `cmd::*` apply commands, `state` is
-//! the shared registry, `store` the SQLite writer, [`misbehave`] the deliberate defects.
+//! the shared registry, [`store`] the SQLite writer, [`misbehave`] the deliberate defects.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};

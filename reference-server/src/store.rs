@@ -1,6 +1,6 @@
 //! Persistence with `--db FILE`: users, contacts and message history in SQLite.
 //!
-//! The in-memory [`crate::state::Registry`] stays the source of truth while the server runs; the
+//! The in-memory registry stays the source of truth while the server runs; the
 //! database is loaded once at startup and then written behind, by a dedicated thread fed through
 //! a bounded channel. So SQLite never runs on an async worker and a slow disk never holds the
 //! registry lock; a session that writes faster than the disk is slowed down (the channel is
