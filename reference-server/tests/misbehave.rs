@@ -267,9 +267,8 @@ async fn several_kinds_combine() {
 fn every_kind_is_documented_in_the_readme() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let start = readme.find("## Misbehaving server").expect("README section missing");
-    let section = &readme[start..];
-    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let (_, after) = readme.split_once("## Misbehaving server").expect("README section missing");
+    let section = after.split("\n## ").next().unwrap();
     for kind in Misbehave::ALL {
         assert!(
             section.contains(&format!("`{}", kind.name())),
