@@ -116,7 +116,7 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
     let shared = s.shared.clone();
     let hooks = shared.hooks;
     let idle = shared.config.idle_timeout;
-    let mut deadline = idle.map(|limit| Instant::now() + limit);
+    let mut deadline = idle.and_then(|limit| Instant::now().checked_add(limit));
     let mut decoder = FrameDecoder::new(shared.config.max_message_bytes);
     let mut buf = BytesMut::new();
     loop {
@@ -157,7 +157,7 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                 Err(_) => return End::Error,
             }
-            deadline = idle.map(|limit| Instant::now() + limit);
+            deadline = idle.and_then(|limit| Instant::now().checked_add(limit));
             if hooks.never_answer || chunk.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
@@ -181,7 +181,7 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
             }
             Err(_) => return End::Error,
         };
-        deadline = idle.map(|limit| Instant::now() + limit);
+        deadline = idle.and_then(|limit| Instant::now().checked_add(limit));
         if hooks.never_answer {
             // Deliberate defect: a zombie that reads and never answers.
             buf.clear();

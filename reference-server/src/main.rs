@@ -160,7 +160,7 @@ fn init_logging(format: LogFormat) {
 #[tokio::main]
 async fn serve(cli: Cli, misbehave: Vec<Misbehave>) -> anyhow::Result<()> {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(n) if (n as usize) < cli.max_connections + 64 => tracing::warn!(
+        Ok(n) if n < (cli.max_connections as u64).saturating_add(64) => tracing::warn!(
             "the file-descriptor limit is {n}: fewer than --max-connections {} can be served",
             cli.max_connections
         ),

@@ -44,7 +44,7 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let graceful = CancellationToken::new();
-    let limit = Arc::new(Semaphore::new(shared.config.max_connections));
+    let limit = Arc::new(Semaphore::new(shared.config.max_connections.min(Semaphore::MAX_PERMITS)));
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     if let Some(every) = shared.config.probe_interval {
         tokio::spawn(probe_ticker(shared.clone(), every, graceful.clone()));
