@@ -187,7 +187,8 @@ impl Session {
             self.protocol_error(&err);
             return self.flow();
         };
-        if let Some(dialect) = reveals(obj) {
+        // The one shared rule of `§dialect-detection`.
+        if let Some(dialect) = jim_protocol::message::reveal_dialect(obj) {
             self.set_dialect(dialect);
         }
         let action = obj.get("action");
@@ -286,42 +287,6 @@ impl Session {
         }
         Flow::Continue
     }
-}
-
-/// What a client object reveals about its sender's dialect (`§dialect-detection`).
-pub(crate) fn reveals(obj: &Map<String, Value>) -> Option<Dialect> {
-    let action = obj.get("action").and_then(Value::as_str);
-    let by_action = match action {
-        Some("presence") => {
-            let user = obj.get("user").and_then(Value::as_object);
-            let has = |key: &str| user.is_some_and(|u| u.contains_key(key));
-            if obj.contains_key("type") || has("status") {
-                Some(Dialect::Spec)
-            } else if has("pubkey") {
-                Some(Dialect::Course)
-            } else {
-                None
-            }
-        }
-        Some(
-            "msg" | "quit" | "authenticate" | "join" | "leave" | "add_contact" | "del_contact",
-        ) => Some(Dialect::Spec),
-        Some("message" | "exit" | "Exit" | "add" | "remove" | "get_users" | "pubkey_need") => {
-            Some(Dialect::Course)
-        }
-        _ => None,
-    };
-    if by_action.is_some() {
-        return by_action;
-    }
-    let is_511 = obj
-        .get("response")
-        .and_then(|c| jim_protocol::message::read_code(c).ok())
-        .is_some_and(|c| c == ResponseCode::AUTH_CHALLENGE);
-    if is_511 || obj.contains_key("mess_text") || obj.contains_key("message_text") {
-        return Some(Dialect::Course);
-    }
-    None
 }
 
 /// The JSON type as `ProtocolError::NotAnObject` names it.

@@ -20,12 +20,12 @@ async fn presence_in_both_dialects_answers_200_with_time_and_alert() {
     g.send(json!({"action":"presence","time":1,"user":{"account_name":"Guest"}})).await;
     let ok = g.expect_code(200).await;
     assert_eq!(ok["alert"], "OK");
-    // Reading variants of the name.
+    // Reading variants of the name (spec-marked with `type`, so they get no 205 pushes).
     for v in [
-        json!({"action":"presence","user":{"client_name":"V1"}}),
-        json!({"action":"presence","user":"V2"}),
-        json!({"action":"presence","account_name":"V3","time":"12.5"}),
-        json!({"action":"presence","time":"yesterday","user":{"account_name":"V4"}}),
+        json!({"action":"presence","type":"status","user":{"client_name":"V1"}}),
+        json!({"action":"presence","type":"status","user":"V2"}),
+        json!({"action":"presence","type":"status","account_name":"V3","time":"12.5"}),
+        json!({"action":"presence","type":"status","time":"yesterday","user":{"account_name":"V4"}}),
     ] {
         let mut c = Client::connect(srv.addr()).await;
         c.send(v).await;
@@ -315,6 +315,13 @@ async fn get_users_and_pubkey_need() {
     assert!(a.expect_error(400).await.contains("no public key"));
     a.send(json!({"action":"pubkey_need","time":1})).await;
     a.expect_error(400).await;
+    // A bare presence (no type, no status) is what course clients send: course lists.
+    let mut bare = Client::connect(srv.addr()).await;
+    bare.send(json!({"action":"presence","time":1,"user":{"account_name":"Bare"}})).await;
+    bare.expect_code(200).await;
+    bare.send(json!({"action":"get_contacts","time":1})).await;
+    assert_eq!(bare.expect_code(202).await["data_list"], json!([]));
+    a.pushes(1).await; // Bare's login
     // get_users reveals the course dialect: a spec connection switches.
     b.send(json!({"action":"get_users","time":1})).await;
     assert!(b.expect_code(202).await["data_list"].is_array());
