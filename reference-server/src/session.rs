@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use jim_protocol::codec::parse_raw;
 use jim_protocol::{Dialect, FrameError, Message, ProtocolError, Response, ResponseCode, parse};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::cmd;
 use crate::misbehave::Misbehave;
