@@ -60,6 +60,7 @@ impl Lang {
             "arrived" => "пришло",
             "why" => "почему",
             "hint" => "подсказка",
+            "transcript" => "обмен",
             "reproduce" => "повторить вручную",
             "nothing" => "ничего",
             "connection closed" => "соединение закрыто",

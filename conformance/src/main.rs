@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the suite against a server (no target: the embedded reference server).
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Check every fixture and profile (schema, ids, citations, placeholders, reachability).
     Lint {
         /// Fixture directory (default: the suite built into this binary).
@@ -323,6 +323,7 @@ fn main() {
             }
         },
         Command::Server(args) => {
+            let args = *args;
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(r) => r,
                 Err(e) => {

@@ -327,7 +327,7 @@ impl<'t> Matcher<'t> {
         let expects_error = [400, 401, 402, 403, 404, 405, 409, 410, 500]
             .iter()
             .any(|c| match_value(p, &Value::from(*c), &Tolerances::none()).ok());
-        if code >= 400 && code <= 599 && expects_error && self.tolerate("any-error-code") {
+        if (400..=599).contains(&code) && expects_error && self.tolerate("any-error-code") {
             return true;
         }
         self.fail(kp, format!("expected {}, got {}", describe(p), code))
@@ -434,7 +434,7 @@ impl<'t> Matcher<'t> {
                             ok &= self.fail(
                                 path,
                                 format!("no element matches {} in {}", show(w, 80), show(a, 160)),
-                            )
+                            );
                         }
                     }
                 }

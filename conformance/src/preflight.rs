@@ -173,7 +173,7 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
             t.as_secs_f64()
         )),
         Arrival::Closed { .. } => {
-            d.notes.push("the server closed the connection without answering a presence".into())
+            d.notes.push("the server closed the connection without answering a presence".into());
         }
     }
     if !d.answered || code_of(&reply) != Some(200) {

@@ -492,11 +492,8 @@ impl Session {
 
     async fn execute(&self, fx: &Fixture, delivery: Delivery) -> CaseResult {
         let env = self.env(fx, delivery);
-        let run = match tokio::time::timeout_at(self.deadline, run_case(fx, env)).await {
-            Ok(run) => run,
-            Err(_) => {
-                return self.result(fx, delivery, Verdict::Fail, Some(self.deadline_reason()));
-            }
+        let Ok(run) = tokio::time::timeout_at(self.deadline, run_case(fx, env)).await else {
+            return self.result(fx, delivery, Verdict::Fail, Some(self.deadline_reason()));
         };
         let mut r = self.result(fx, delivery, Verdict::Pass, None);
         r.duration_ms = run.duration.as_millis() as u64;

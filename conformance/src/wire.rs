@@ -194,7 +194,7 @@ impl Conn {
         self.stream.is_none() || (self.eof && self.buf.iter().all(|b| b.is_ascii_whitespace()))
     }
 
-    /// Records a sent item for the report (the first [`MAX_SENT_KEPT`] are kept).
+    /// Records a sent item for the report (only the first 64 are kept).
     pub fn record(&mut self, item: Sent) {
         if self.sent.len() < MAX_SENT_KEPT {
             self.sent.push(item);

@@ -52,7 +52,7 @@ fn run(file: &str, profile: Option<&str>, only: &[&str], timeout: f64) -> Option
         .iter()
         .map(|c| (c.id.clone(), (c.verdict, c.reason.clone().unwrap_or_default())))
         .collect();
-    Some(Run { exit: report.exit_code, profile: report.profile.name.clone(), verdicts, text })
+    Some(Run { exit: report.exit_code, profile: report.profile.name, verdicts, text })
 }
 
 impl Run {

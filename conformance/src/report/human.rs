@@ -147,12 +147,11 @@ fn details(c: &CaseResult, s: Style) -> String {
         let note = f.note.as_ref().map(|n| format!(" — {}", n.get(l.is_ru()))).unwrap_or_default();
         let _ = writeln!(
             o,
-            "{}{} {} ({}, {}: {}){note}",
+            "{}{} {} ({}, conn: {}){note}",
             pad(l.t("step")),
             f.step,
             f.action,
             c.spec.join(" "),
-            "conn",
             f.conn
         );
         if f.sent.is_empty() {
@@ -182,6 +181,14 @@ fn details(c: &CaseResult, s: Style) -> String {
     if let (Some(reason), true) = (&c.reason, c.failure.is_none() || c.verdict == Verdict::Fail) {
         if c.failure.is_none() || reason.contains("server") {
             let _ = writeln!(o, "{}{}", pad("reason"), reason);
+        }
+    }
+    if !c.transcript.is_empty() {
+        let skip = c.transcript.len().saturating_sub(12);
+        for (i, line) in c.transcript.iter().skip(skip).enumerate() {
+            let label = if i == 0 { pad(l.t("transcript")) } else { pad("") };
+            let text: String = line.text.chars().take(160).collect();
+            let _ = writeln!(o, "{label}{:>5} ms {} {} {text}", line.ms, line.conn, line.dir);
         }
     }
     let _ = writeln!(o, "{}{}", pad(l.t("hint")), c.hint.get(l.is_ru()));

@@ -230,3 +230,151 @@ impl Report {
         self.summary = s;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::case::Arrived;
+    use crate::wire::Sent;
+    use serde_json::json;
+
+    fn case(id: &str, verdict: Verdict, impact: Impact, failure: Option<Failure>) -> CaseResult {
+        CaseResult {
+            id: id.into(),
+            title: "a title with <xml> & \"quotes\"".into(),
+            level: Level::Must,
+            spec: vec!["§presence".into()],
+            delivery: Delivery::Whole,
+            verdict,
+            reason: (verdict != Verdict::Pass).then(|| "because".into()),
+            tolerances: if verdict == Verdict::PassLenient {
+                vec!["no-time".into()]
+            } else {
+                vec![]
+            },
+            impact,
+            failure,
+            hint: Text { en: "do this".into(), ru: "сделайте это".into() },
+            duration_ms: 3,
+            transcript: vec![],
+        }
+    }
+
+    fn sample() -> Report {
+        let failure = Failure {
+            step: 2,
+            conn: "a".into(),
+            action: "expect".into(),
+            note: None,
+            sent: vec![Sent::Json(json!({"action":"presence"})), Sent::Raw("{x\\n".into())],
+            expected: vec![json!({"response": 200}), json!({"response": 201})],
+            arrived: Arrived::Value {
+                value: json!({"response": 202}),
+                raw: "`{\"response\":202}`".into(),
+            },
+            mismatches: vec![".response: expected 200, got 202".into()],
+            would_need: vec![],
+            reproduce: vec!["jim-client send 127.0.0.1 7777 '{\"action\":\"presence\"}'".into()],
+            unknown_action: false,
+        };
+        let mut r = Report {
+            schema: REPORT_SCHEMA,
+            tool: "jim-conformance test".into(),
+            target: TargetInfo {
+                kind: "address".into(),
+                description: "127.0.0.1:7777".into(),
+                address: "127.0.0.1:7777".into(),
+            },
+            detected: Detection {
+                reachable: true,
+                dialect: "spec".into(),
+                framing: "newline".into(),
+                ..Detection::default()
+            },
+            profile: ProfileInfo {
+                name: "spec".into(),
+                auto: true,
+                strict: false,
+                dialects: vec![Dialect::Spec],
+                tolerances: BTreeMap::new(),
+                name_used: "x".into(),
+            },
+            options: OptionsInfo {
+                timeout_ms: 2000,
+                deadline_ms: 300_000,
+                jobs: 4,
+                delivery: vec![Delivery::Whole],
+                framing: "newline".into(),
+                expect: vec![],
+            },
+            capabilities: BTreeMap::new(),
+            cases: vec![
+                case("presence/basic", Verdict::Fail, Impact::Failure, Some(failure)),
+                case("presence/lenient", Verdict::PassLenient, Impact::None, None),
+                case("rooms/join", Verdict::Unimplemented, Impact::None, None),
+                case("errors/x", Verdict::Error, Impact::Failure, None),
+                case("msg/y", Verdict::Fail, Impact::Warning, None),
+            ],
+            summary: Summary::default(),
+            exit_code: 1,
+            exit_reason: "failures".into(),
+            duration_ms: 10,
+            events: vec![],
+            target_output: None,
+            lang: Lang::En,
+        };
+        r.summarize();
+        r
+    }
+
+    #[test]
+    fn junit_is_valid_xml_with_one_testcase_per_case() {
+        let r = sample();
+        let xml = junit::to_string(&r);
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+        assert_eq!(cases.len(), 5);
+        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("failure")).count(), 1);
+        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("error")).count(), 1);
+        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("skipped")).count(), 1);
+        let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+        assert_eq!(suite.attribute("tests"), Some("5"));
+        assert_eq!(suite.attribute("failures"), Some("1"));
+        assert_eq!(suite.attribute("errors"), Some("1"));
+    }
+
+    #[test]
+    fn json_carries_the_schema_version_and_the_failure() {
+        let v: serde_json::Value = serde_json::from_str(&json::to_string(&sample())).unwrap();
+        assert_eq!(v["schema"], REPORT_SCHEMA);
+        assert_eq!(v["summary"]["failures"], 2);
+        assert_eq!(v["summary"]["warnings"], 1);
+        assert_eq!(v["cases"][0]["failure"]["arrived"]["kind"], "value");
+        assert_eq!(v["cases"][0]["verdict"], "fail");
+        assert_eq!(v["cases"][1]["verdict"], "pass-lenient");
+    }
+
+    #[test]
+    fn human_report_shows_every_part_of_a_failure() {
+        let text = human::render(&sample(), human::Style { color: false, lang: Lang::En });
+        for needle in [
+            "FAIL",
+            "step:",
+            "sent:",
+            "expected:",
+            "or:",
+            "arrived:",
+            "why:",
+            "hint:",
+            "reproduce:",
+            "jim-client send",
+            "[no-time]",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?}:\n{text}");
+        }
+        assert!(!text.contains('\u{1b}'));
+        let ru = human::render(&sample(), human::Style { color: true, lang: Lang::Ru });
+        assert!(ru.contains("ожидалось") && ru.contains("сделайте это") && ru.contains('\u{1b}'));
+    }
+}
