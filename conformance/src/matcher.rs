@@ -324,9 +324,11 @@ impl<'t> Matcher<'t> {
             self.merge(s);
             return true;
         }
-        let expects_error = [400, 401, 402, 403, 404, 405, 409, 410, 500]
-            .iter()
-            .any(|c| match_value(p, &Value::from(*c), &Tolerances::none()).ok());
+        // Only a pattern that expects an error and nothing else: where a success is also
+        // acceptable (a capability probe), a 400 means "not understood", not "another error".
+        let accepts = |c: i64| match_value(p, &Value::from(c), &Tolerances::none()).ok();
+        let expects_error = [400, 401, 402, 403, 404, 405, 409, 410, 500].into_iter().any(accepts)
+            && ![200, 201, 202, 205, 511].into_iter().any(accepts);
         if (400..=599).contains(&code) && expects_error && self.tolerate("any-error-code") {
             return true;
         }
@@ -573,6 +575,9 @@ mod tests {
             )
             .ok()
         );
+        // a pattern that also accepts a success is not rescued by any-error-code
+        let probe = json!({"response": {"$in": [200, 402]}});
+        assert!(!match_value(&probe, &json!({"response": 400}), &spec_tol()).ok());
     }
 
     #[test]
