@@ -70,6 +70,10 @@ struct Args {
     /// Where to save the Markdown and JSON results.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
+    /// Before starting, wait up to this many seconds for a quiet machine (1-minute load average
+    /// at most 0.5 and under 10 % CPU busy); then measure anyway (the table says so).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    wait_quiet: u64,
     /// Do not pin anything with taskset.
     #[arg(long)]
     no_pin: bool,
@@ -143,7 +147,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     let log_dir = tempfile::tempdir().context("cannot create a directory for target logs")?;
     let env = Env { target_cpu, log_dir: log_dir.path().to_path_buf() };
 
+    wait_for_quiet(args.wait_quiet);
     let (loadavg_start, busy_before_pct) = (loadavg(), busy_pct_over_a_second());
+    let (machine_before, own_before) = (machine_cpu(), target::process_cpu_us("self"));
     let date = utc_now();
     eprintln!(
         "jim-bench: {} repetition(s), targets {}, load average {loadavg_start:.2}, {busy_before_pct:.0} % busy",
@@ -194,6 +200,21 @@ fn run(args: Args) -> anyhow::Result<()> {
         samples
     })?;
     target::kill_all();
+    // CPU used by other processes during the run: the machine's busy time minus ours and the
+    // targets'.
+    let others_pct =
+        match (machine_before, machine_cpu(), own_before, target::process_cpu_us("self")) {
+            (Some((busy0, total0)), Some((busy1, total1)), Some(own0), Some(own1))
+                if total1 > total0 =>
+            {
+                let targets: f64 = samples.iter().map(|s| s.cpu_total_us).sum();
+                let ours = (own1 - own0 + targets) / 1e6;
+                let ticks = (total1 - total0) / clock_ticks_per_sec();
+                let busy = (busy1 - busy0) / clock_ticks_per_sec();
+                (100.0 * (busy - ours) / ticks).max(0.0)
+            }
+            _ => f64::NAN,
+        };
 
     let meta = Meta {
         date,
@@ -207,6 +228,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         loadavg_start,
         loadavg_end: loadavg(),
         busy_before_pct,
+        others_during_pct: others_pct,
         pinning,
         elapsed_secs: started.elapsed().as_secs_f64(),
         skipped_targets,
@@ -393,21 +415,52 @@ fn loadavg() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// Waits up to `secs` seconds until the machine looks quiet.
+fn wait_for_quiet(secs: u64) {
+    if secs == 0 {
+        return;
+    }
+    let deadline = Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let (load, busy) = (loadavg(), busy_pct_over_a_second());
+        if load <= 0.5 && busy < 10.0 {
+            eprintln!("jim-bench: the machine is quiet (load average {load:.2}, {busy:.0} % busy)");
+            return;
+        }
+        if Instant::now() >= deadline {
+            eprintln!(
+                "jim-bench: still busy after {secs} s (load average {load:.2}, {busy:.0} % busy); measuring anyway"
+            );
+            return;
+        }
+        eprintln!(
+            "jim-bench: waiting for a quiet machine (load average {load:.2}, {busy:.0} % busy)"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(9));
+    }
+}
+
+/// Busy and total CPU time of the whole machine so far (all CPUs, in clock ticks), from
+/// /proc/stat.
+fn machine_cpu() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?;
+    let v: Vec<f64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let total: f64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4).copied().unwrap_or(0.0);
+    Some((total - idle, total))
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    run_output("getconf", &["CLK_TCK"]).and_then(|s| s.parse().ok()).unwrap_or(100.0)
+}
+
 /// Share of all CPUs' time spent busy over one second, from /proc/stat.
 fn busy_pct_over_a_second() -> f64 {
-    fn sample() -> Option<(f64, f64)> {
-        let stat = std::fs::read_to_string("/proc/stat").ok()?;
-        let line = stat.lines().next()?;
-        let v: Vec<f64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
-        let total: f64 = v.iter().take(8).sum();
-        let idle = v.get(3)? + v.get(4).copied().unwrap_or(0.0);
-        Some((total, idle))
-    }
-    let Some((t0, i0)) = sample() else { return f64::NAN };
+    let Some((b0, t0)) = machine_cpu() else { return f64::NAN };
     std::thread::sleep(std::time::Duration::from_secs(1));
-    let Some((t1, i1)) = sample() else { return f64::NAN };
-    let total = t1 - t0;
-    if total <= 0.0 { f64::NAN } else { 100.0 * (1.0 - (i1 - i0) / total) }
+    let Some((b1, t1)) = machine_cpu() else { return f64::NAN };
+    if t1 > t0 { 100.0 * (b1 - b0) / (t1 - t0) } else { f64::NAN }
 }
 
 fn utc_now() -> String {
@@ -415,6 +468,10 @@ fn utc_now() -> String {
 }
 
 fn git_commit() -> String {
+    if let Ok(commit) = std::env::var("JIM_BENCH_COMMIT") {
+        // Set when measuring an exported tree that has no .git of its own.
+        return commit;
+    }
     let Some(commit) = run_output("git", &["rev-parse", "--short", "HEAD"]) else {
         return "unknown".to_owned();
     };

@@ -153,11 +153,13 @@ pub struct Sample {
     pub metrics: BTreeMap<&'static str, f64>,
     /// Failures and remarks in words.
     pub notes: Vec<String>,
+    /// The target process's whole CPU time (start to stop), in microseconds.
+    pub cpu_total_us: f64,
 }
 
 impl Sample {
     fn new(target: TargetKind, shape: Shape, rep: usize) -> Self {
-        Self { target, shape, rep, metrics: BTreeMap::new(), notes: Vec::new() }
+        Self { target, shape, rep, metrics: BTreeMap::new(), notes: Vec::new(), cpu_total_us: 0.0 }
     }
 
     fn set(&mut self, name: &'static str, value: Option<f64>) {
@@ -274,6 +276,8 @@ pub async fn measure(
         sample.notes.push(format!("the target exited ({status}): {last}"));
         sample.set("target_died", Some(1.0));
     }
+    // Its whole CPU time, so the run can tell how much other processes used the machine.
+    sample.cpu_total_us = target.cpu_us().unwrap_or(0.0);
     drop(target);
     sample
 }

@@ -34,6 +34,8 @@ pub struct Meta {
     pub loadavg_end: f64,
     /// Share of CPU time the machine was busy during one second before the run.
     pub busy_before_pct: f64,
+    /// Share of the machine's CPU time used by other processes during the run.
+    pub others_during_pct: f64,
     /// How processes were pinned.
     pub pinning: String,
     /// Wall time of the whole run, in seconds.
@@ -45,7 +47,7 @@ pub struct Meta {
 impl Meta {
     /// True when other work was running: such figures are not comparable.
     pub fn under_load(&self) -> bool {
-        self.loadavg_start > 0.5 || self.busy_before_pct > 10.0
+        self.loadavg_start > 0.5 || self.busy_before_pct > 10.0 || self.others_during_pct > 10.0
     }
 }
 
@@ -369,9 +371,10 @@ impl Report {
         if m.under_load() {
             let _ = writeln!(
                 out,
-                "> **Taken under load**: the machine was busy before the run (1-minute load average \
-                 {:.2}, {:.0} % CPU busy). Figures are not comparable; ratios are less affected.\n",
-                m.loadavg_start, m.busy_before_pct
+                "> **Taken under load**: other processes were using the machine (before the run: \
+                 1-minute load average {:.2}, {:.0} % CPU busy; during it they used {:.0} % of all \
+                 CPU time). Absolute figures are not comparable; ratios less affected.\n",
+                m.loadavg_start, m.busy_before_pct, m.others_during_pct
             );
         }
         let _ = writeln!(out, "- date: {}", m.date);
@@ -382,8 +385,9 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "- machine load before the run: load average {:.2}, {:.0} % CPU busy (after: load average {:.2}, includes this run)",
-            m.loadavg_start, m.busy_before_pct, m.loadavg_end
+            "- machine load: before the run load average {:.2} and {:.0} % CPU busy; during the run \
+             other processes used {:.1} % of all CPU time (load average after: {:.2}, includes this run)",
+            m.loadavg_start, m.busy_before_pct, m.others_during_pct, m.loadavg_end
         );
         let _ = writeln!(out, "- command: `{}` (commit {})", m.command, m.commit);
         let _ = writeln!(out, "- pinning: {}", m.pinning);
