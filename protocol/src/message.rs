@@ -647,8 +647,8 @@ fn parse_response(obj: &Map<String, Value>, code_value: &Value) -> Result<Parsed
 /// their fields (`mess_text`/`message_text`, 511/205 codes, `data_list` vs an `alert` list).
 pub fn reveal_dialect(obj: &Map<String, Value>) -> Option<Dialect> {
     use Dialect::{Course, Spec};
-    let action = obj.get("action").and_then(Value::as_str).map(str::to_ascii_lowercase);
-    let by_action = match action.as_deref() {
+    let action = obj.get("action").and_then(Value::as_str).map(canonical_action);
+    let by_action = match action {
         Some("presence") => {
             let user = obj.get("user").and_then(Value::as_object);
             let has_status = user.is_some_and(|u| u.contains_key("status"));
@@ -662,7 +662,7 @@ pub fn reveal_dialect(obj: &Map<String, Value>) -> Option<Dialect> {
         Some("get_contacts") => obj.get("user").filter(|u| u.is_string()).map(|_| Course),
         _ => None,
     };
-    if by_action.is_some() || action.as_deref().is_some_and(|a| a != "response") {
+    if by_action.is_some() || action.is_some_and(|a| a != "response") {
         return by_action.or_else(|| {
             (obj.contains_key("mess_text") || obj.contains_key("message_text")).then_some(Course)
         });
@@ -676,6 +676,35 @@ pub fn reveal_dialect(obj: &Map<String, Value>) -> Option<Dialect> {
         (_, Some(Value::Array(_))) => Some(Spec),
         _ => None,
     }
+}
+
+/// Every action a client or server may send, spelled exactly as it must be (`§dialects`). Actions
+/// are case-sensitive; the one tolerated variant, `Exit`, reads as `exit`.
+pub const KNOWN_ACTIONS: [&str; 19] = [
+    "presence",
+    "probe",
+    "msg",
+    "message",
+    "quit",
+    "exit",
+    "Exit",
+    "authenticate",
+    "join",
+    "leave",
+    "get_contacts",
+    "add_contact",
+    "del_contact",
+    "add",
+    "remove",
+    "remove_contact",
+    "get_users",
+    "pubkey_need",
+    "contact_list",
+];
+
+/// Maps the tolerated spelling `Exit` to `exit`; every other action stays as written.
+fn canonical_action(action: &str) -> &str {
+    if action == "Exit" { "exit" } else { action }
 }
 
 /// Reads and validates one message of either dialect, tolerating the spellings listed in
@@ -696,14 +725,14 @@ pub fn parse(value: &Value) -> Result<Parsed, ProtocolError> {
             });
         }
     };
-    let lower = action.map(str::to_ascii_lowercase);
-    match (lower.as_deref(), obj.get("response")) {
+    let lower = action.map(canonical_action);
+    match (lower, obj.get("response")) {
         (None | Some("response"), Some(code)) => return parse_response(obj, code),
         (None, None) => return Err(ProtocolError::NoAction),
         _ => {}
     }
     let action = lower.unwrap_or_default();
-    let section = match action.as_str() {
+    let section = match action {
         "presence" => "presence",
         "probe" => "probe",
         "msg" | "message" => "msg",
@@ -720,7 +749,7 @@ pub fn parse(value: &Value) -> Result<Parsed, ProtocolError> {
     };
     let f = Fields { obj, section };
     let time = f.time();
-    let message = match action.as_str() {
+    let message = match action {
         "presence" => {
             let (account_name, status, pubkey) = presence_user(&f)?;
             let kind = f.opt_str("type", &["type"])?.map(str::to_owned);
@@ -776,7 +805,7 @@ pub fn parse(value: &Value) -> Result<Parsed, ProtocolError> {
             )?;
             let owner = f.opt_str("user", &["user"])?.map(|o| check_name("user", o)).transpose()?;
             let change = ContactChange { time, owner, contact };
-            if matches!(action.as_str(), "add_contact" | "add") {
+            if matches!(action, "add_contact" | "add") {
                 Message::AddContact(change)
             } else {
                 Message::DelContact(change)
@@ -902,6 +931,8 @@ mod tests {
         assert!(matches!(err(json!([1])), ProtocolError::NotAnObject { .. }));
         assert!(matches!(err(json!({"time":1})), ProtocolError::NoAction));
         assert!(matches!(err(json!({"action":"dance"})), ProtocolError::UnknownAction { .. }));
+        assert!(matches!(err(json!({"action":"MSG"})), ProtocolError::UnknownAction { .. }));
+        assert!(matches!(ok(json!({"action":"Exit"})).message, Message::Quit(_)));
         assert!(matches!(
             err(json!({"action":"presence","user":{}})),
             ProtocolError::MissingField { field: "user.account_name", .. }

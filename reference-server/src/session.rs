@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use jim_protocol::codec::parse_raw;
+use jim_protocol::message::KNOWN_ACTIONS;
 use jim_protocol::{Dialect, FrameError, Message, ProtocolError, Response, ResponseCode, parse};
 use serde_json::Value;
 
@@ -46,28 +47,6 @@ pub(crate) enum Login {
     /// Logged in under this name.
     Named(String),
 }
-
-/// Actions the reference knows, exactly as they must be spelled (`§dialects`).
-const KNOWN_ACTIONS: [&str; 18] = [
-    "presence",
-    "probe",
-    "msg",
-    "message",
-    "quit",
-    "exit",
-    "Exit",
-    "authenticate",
-    "join",
-    "leave",
-    "get_contacts",
-    "add_contact",
-    "del_contact",
-    "add",
-    "remove",
-    "remove_contact",
-    "get_users",
-    "pubkey_need",
-];
 
 /// Actions allowed before a successful presence (`§errors` check 6).
 const BEFORE_LOGIN: [&str; 5] = ["presence", "authenticate", "quit", "exit", "Exit"];
@@ -209,7 +188,7 @@ impl Session {
             return self.flow();
         };
         // 5. unknown action, spelled exactly
-        if !KNOWN_ACTIONS.contains(&action) || action == "probe" {
+        if !KNOWN_ACTIONS.contains(&action) || matches!(action, "probe" | "contact_list") {
             let err = ProtocolError::UnknownAction { action: action.chars().take(40).collect() };
             self.protocol_error(&err);
             return self.flow();
