@@ -53,6 +53,8 @@ pub struct CaseEnv {
     /// to another case's name is cross-talk from a parallel case (a server that leaks messages)
     /// and is ignored here; the privacy fixtures catch leaks within their own case.
     pub run_tag: Option<String>,
+    /// At the end, wait for the server to close after quit/exit (cases sharing an account).
+    pub await_close: bool,
 }
 
 /// What arrived where a step looked, for the report.
@@ -997,6 +999,15 @@ impl<'f> Exec<'f> {
                 let _ = conn
                     .write(&bytes, Delivery::Whole, Instant::now() + Duration::from_millis(300))
                     .await;
+                if self.env.await_close {
+                    // Wait (briefly) until the server has ended the session, so that the next
+                    // case can log in with the same account.
+                    let until = Instant::now() + Duration::from_millis(500);
+                    while !matches!(
+                        conn.next(until).await,
+                        Arrival::Closed { .. } | Arrival::Nothing
+                    ) {}
+                }
             }
             conn.disconnect(DisconnectKind::Close).await;
         }

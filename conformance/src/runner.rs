@@ -192,6 +192,11 @@ fn base36(mut n: u64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// Cases that use the one account of `--user` (or an offline account) run one at a time.
+fn exclusive(f: &Fixture) -> bool {
+    f.requires.iter().any(|r| r == "credentials" || r == "offline-account")
+}
+
 fn glob_match(pattern: &str, id: &str) -> bool {
     globset::Glob::new(pattern).map(|g| g.compile_matcher().is_match(id)).unwrap_or(pattern == id)
 }
@@ -487,6 +492,7 @@ impl Session {
             farewell: if course_only { Farewell::Exit } else { Farewell::Quit },
             shown_addr: format!("{}:{}", addr.ip(), addr.port()),
             run_tag: Some(self.run_tag.clone()),
+            await_close: exclusive(fx),
         }
     }
 
@@ -637,8 +643,12 @@ impl Session {
             }
             return Ok(self.report(results, 3, format!("target unreachable: {reason}")).await);
         }
-        let (parallel, destructive): (Vec<_>, Vec<_>) =
-            selected.into_iter().partition(|f| !f.destructive);
+        // Parallel: independent cases. Then, one at a time: cases that share the one account
+        // (they would collide with 409), then the destructive ones.
+        let (parallel, serial): (Vec<_>, Vec<_>) =
+            selected.into_iter().partition(|f| !f.destructive && !exclusive(f));
+        let (exclusive_cases, destructive): (Vec<_>, Vec<_>) =
+            serial.into_iter().partition(|f| !f.destructive);
         let mut jobs_list: Vec<(Arc<Fixture>, Delivery)> = Vec::new();
         for fx in &parallel {
             for d in &self.opts.delivery {
@@ -675,6 +685,14 @@ impl Session {
         for (_, r) in std::mem::take(&mut pending) {
             on_result(&r);
             results.push(r);
+        }
+        for fx in &exclusive_cases {
+            for d in &self.opts.delivery {
+                self.revive(&fx.id).await;
+                let r = self.run_case(fx, *d).await;
+                on_result(&r);
+                results.push(r);
+            }
         }
         for fx in &destructive {
             let owned = { self.target.lock().await.can_restart() };

@@ -13,6 +13,8 @@ use jim_conformance::wire::Delivery;
 use jim_conformance::{RunOptions, Session, TargetSpec, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
 
+static ACCOUNT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn main() {
     let args = Arguments::from_args();
     let rt = Arc::new(
@@ -50,6 +52,11 @@ fn main() {
         let (fx, session, rt) = (Arc::clone(fx), Arc::clone(&session), Arc::clone(&rt));
         let name = fx.id.clone();
         let trial = Trial::test(name, move || {
+            // Cases that log in with the one test account must not overlap (409).
+            let shares_account =
+                fx.requires.iter().any(|r| r == "credentials" || r == "offline-account");
+            let _guard = shares_account
+                .then(|| ACCOUNT.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             let r = rt.block_on(session.run_case(&fx, Delivery::Whole));
             let text =
                 || human::case(&r, Style { color: false, lang: jim_conformance::i18n::Lang::En });
