@@ -215,6 +215,31 @@ pub fn summary(r: &Report, s: Style) -> String {
     if !caps.is_empty() {
         let _ = writeln!(o, "{}: {}", l.t("capabilities"), caps.join(", "));
     }
+    let failed: Vec<&CaseResult> =
+        r.cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error)).collect();
+    let at_login = failed
+        .iter()
+        .filter(|c| {
+            c.failure
+                .as_ref()
+                .and_then(|f| f.note.as_ref())
+                .is_some_and(|n| n.en.starts_with("the login must succeed"))
+        })
+        .count();
+    if failed.len() >= 4 && at_login * 2 >= failed.len() {
+        let _ = writeln!(
+            o,
+            "{}",
+            s.paint(
+                "33",
+                if l.is_ru() {
+                    "большинство случаев упало уже на входе (presence): сначала исправьте presence/basic"
+                } else {
+                    "most failing cases failed at their login (presence): fix presence/basic first"
+                }
+            )
+        );
+    }
     let counts: Vec<String> = r.summary.verdicts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let _ = writeln!(
         o,
