@@ -99,7 +99,6 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let started = Instant::now();
     let mut command = std::env::args().collect::<Vec<_>>().join(" ");
     if let Ok(launcher) = std::env::var("JIM_BENCH_COMMAND") {
         // bench/run.sh says how it was started; the binary's own path is machine-specific.
@@ -148,6 +147,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let env = Env { target_cpu, log_dir: log_dir.path().to_path_buf() };
 
     wait_for_quiet(args.wait_quiet);
+    let started = Instant::now();
     let (loadavg_start, busy_before_pct) = (loadavg(), busy_pct_over_a_second());
     let (machine_before, own_before) = (machine_cpu(), target::process_cpu_us("self"));
     let date = utc_now();

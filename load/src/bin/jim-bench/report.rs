@@ -394,7 +394,7 @@ impl Report {
         let _ = writeln!(
             out,
             "- {} interleaved repetition(s), round-robin over targets, a fresh target process per \
-             measurement; cells are median [min–max]; run took {:.0} s",
+             measurement; cells are median [min–max]; measuring took {:.0} s",
             s.reps, m.elapsed_secs
         );
         for skipped in &m.skipped_targets {
@@ -509,20 +509,24 @@ impl Report {
             }
         }
 
-        let mut notes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for x in &self.samples {
-            for n in &x.notes {
-                notes
-                    .entry(format!("{}, {}", x.target.label(), x.shape.label(x.target, s)))
-                    .or_default()
-                    .insert(n.clone());
-            }
+        // Per target and shape: the remarks of the first repetition that had any, and how many
+        // repetitions had remarks (the details differ only in counts and names).
+        let mut notes: BTreeMap<(TargetKind, Shape), (&Vec<String>, usize)> = BTreeMap::new();
+        for x in self.samples.iter().filter(|x| !x.notes.is_empty()) {
+            notes.entry((x.target, x.shape)).or_insert((&x.notes, 0)).1 += 1;
         }
         if !notes.is_empty() {
             let _ = writeln!(out, "\n## Failures and remarks\n");
-            for (what, set) in notes {
-                for n in set {
-                    let _ = writeln!(out, "- {what}: {n}");
+            for ((target, shape), (first, count)) in notes {
+                let _ = writeln!(
+                    out,
+                    "- {}, {} (in {count} of {} repetitions; the first one):",
+                    target.label(),
+                    shape.label(target, s),
+                    s.reps
+                );
+                for n in first {
+                    let _ = writeln!(out, "  - {n}");
                 }
             }
         }
