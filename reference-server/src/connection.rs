@@ -6,7 +6,9 @@
 //! almost nothing: the read buffer exists only while bytes are pending, the write buffer only
 //! while writing, the outbox queue only while it has values, and the large futures (handling an
 //! item, flushing) are boxed for the moment they run. A client that stops reading blocks only
-//! its own task; others see its outbox fill and kick it (see [`crate::state::Peer::deliver`]).
+//! its own task; others see its outbox fill and kick it (see [`crate::state::Peer::deliver`]),
+//! and a write that makes no progress gives up on a kick, at the idle timeout or at shutdown
+//! (see [`flush_or_give_up`]), so such a client never keeps its name or holds up a shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +32,9 @@ const READ_CHUNK: usize = 4096;
 /// Own replies queued while handling a burst of pipelined requests before they are flushed.
 const FLUSH_EVERY: usize = 32;
 
+/// How often a write that makes no progress checks whether the connection was kicked.
+const STALL_CHECK: Duration = Duration::from_millis(100);
+
 /// How long and how much a server-initiated close drains unread input, so that the kernel
 /// closes with FIN rather than a reset that could destroy the last replies in flight.
 const LINGER_TIME: Duration = Duration::from_secs(1);
@@ -44,6 +49,9 @@ enum End {
     Closed,
     /// Kicked (slow reader) or the server crashed: drop without flushing.
     Kicked,
+    /// The client stopped reading while we were writing to it, and we gave up (idle timeout,
+    /// or shutdown and the flush timeout passed): drop without flushing.
+    Stalled,
     /// No bytes for the idle timeout.
     Idle,
     /// Server shutdown.
@@ -122,14 +130,8 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
     loop {
         // Write whatever is queued before waiting again.
         if s.outbox.len() > 0 {
-            let wrote = tokio::select! {
-                biased;
-                () = shared.kill.cancelled() => return End::Kicked,
-                () = graceful.cancelled() => return End::Shutdown,
-                wrote = Box::pin(flush(stream, &s.outbox, &shared)) => wrote,
-            };
-            match wrote {
-                Err(_) => return End::Error,
+            match Box::pin(flush_or_give_up(stream, &s.outbox, &shared, graceful, deadline)).await {
+                Err(end) => return end,
                 Ok(true) if hooks.one_shot => return End::OneShot,
                 Ok(_) => {}
             }
@@ -140,8 +142,8 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
         let readable = tokio::select! {
             biased;
             () = shared.kill.cancelled() => return End::Kicked,
-            () = s.outbox.changed() => continue,
             () = graceful.cancelled() => return End::Shutdown,
+            () = s.outbox.changed() => continue,
             () = sleep_until(deadline) => return End::Idle,
             readable = stream.readable() => readable,
         };
@@ -194,13 +196,9 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
             }
             if s.outbox.len() >= FLUSH_EVERY {
                 // A burst of pipelined requests: answer as we go, so the queue stays small.
-                let wrote = tokio::select! {
-                    biased;
-                    () = shared.kill.cancelled() => return End::Kicked,
-                    wrote = Box::pin(flush(stream, &s.outbox, &shared)) => wrote,
-                };
-                if wrote.is_err() {
-                    return End::Error;
+                let flushed = flush_or_give_up(stream, &s.outbox, &shared, graceful, deadline);
+                if let Err(end) = Box::pin(flushed).await {
+                    return end;
                 }
             }
             tokio::task::consume_budget().await;
@@ -212,6 +210,41 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
             // Idle connections keep no buffer.
             buf = BytesMut::new();
         }
+    }
+}
+
+/// Flushes the outbox ([`flush`]) unless the client stops reading. A blocked write gives up
+/// when the connection is kicked (its queue overflowed), when nothing has been read from the
+/// client by `idle_deadline`, when the server shuts down and the flush timeout passes, or when
+/// the server crashes. After giving up nothing more may be written (a value may be half
+/// written), so the returned [`End`] drops the connection without a flush.
+async fn flush_or_give_up(
+    stream: &TcpStream,
+    outbox: &Outbox,
+    shared: &Shared,
+    graceful: &CancellationToken,
+    idle_deadline: Option<Instant>,
+) -> Result<bool, End> {
+    let shutdown_grace = async {
+        graceful.cancelled().await;
+        tokio::time::sleep(shared.config.flush_timeout).await;
+    };
+    tokio::select! {
+        biased;
+        // Usually everything is written at once and nothing else is even polled.
+        wrote = flush(stream, outbox, shared) => wrote.map_err(|_| End::Error),
+        () = shared.kill.cancelled() => Err(End::Kicked),
+        () = until_kicked(outbox) => Err(End::Kicked),
+        () = sleep_until(idle_deadline) => Err(End::Stalled),
+        () = shutdown_grace => Err(End::Stalled),
+    }
+}
+
+/// Completes once the connection is kicked; checked every [`STALL_CHECK`] while a write is
+/// blocked (the outbox's wake-ups belong to the connection loop).
+async fn until_kicked(outbox: &Outbox) {
+    while !outbox.is_kicked() {
+        tokio::time::sleep(STALL_CHECK).await;
     }
 }
 
