@@ -157,3 +157,49 @@ fn crash_misbehaviours_end_the_process_with_a_failure_code() {
         assert!(TcpStream::connect(&addr).is_err(), "{kind}: still listening");
     }
 }
+
+#[test]
+fn a_name_with_control_characters_cannot_forge_log_lines() {
+    let mut child = Command::cargo_bin("jim-server")
+        .unwrap()
+        .args(["-p", "0"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    let addr = ready.trim_end().strip_prefix("listening on ").unwrap().to_owned();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // An ANSI "clear screen" and a newline that would start a fake log line.
+    let evil = "\u{1b}[2J\nFORGED ERROR";
+    let presence = serde_json::json!({"action":"presence","time":1,"user":{"account_name":evil}});
+    s.write_all(format!("{presence}\n").as_bytes()).unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("200"));
+    drop(s);
+    // The session has ended once the name is free again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut again = TcpStream::connect(&addr).unwrap();
+        again.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        again.write_all(format!("{presence}\n").as_bytes()).unwrap();
+        let n = again.read(&mut buf).unwrap();
+        if String::from_utf8_lossy(&buf[..n]).contains("200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the name was never freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&child, "-TERM");
+    assert!(wait_exit(&mut child).success());
+    let mut log = Vec::new();
+    child.stderr.take().unwrap().read_to_end(&mut log).unwrap();
+    let log = String::from_utf8_lossy(&log);
+    assert!(log.contains("logged in"), "{log}");
+    assert!(!log.contains('\u{1b}'), "a raw escape sequence reached the log:\n{log}");
+    assert!(!log.lines().any(|l| l.starts_with("FORGED")), "a peer forged a log line:\n{log}");
+}

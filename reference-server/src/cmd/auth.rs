@@ -59,7 +59,7 @@ pub(crate) async fn challenge_answer(s: &mut Session, bin: Option<String>) -> Fl
         _ => None,
     };
     if key.is_none() {
-        tracing::info!(conn = s.conn, user = %name, "course login failed");
+        tracing::info!(conn = s.conn, user = ?name, "course login failed");
         s.error(ResponseCode::WRONG_CREDENTIALS, "wrong login or password (see §course-login)");
         return Flow::Close;
     }

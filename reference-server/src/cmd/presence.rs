@@ -102,7 +102,7 @@ pub(crate) async fn login(s: &mut Session, name: String, pubkey: Option<String>)
         s.send(&Message::Response(Response::new(ResponseCode::OK)));
         reg.course_peers_except(&name)
     };
-    tracing::info!(conn = s.conn, user = %name, dialect = %s.dialect, "logged in");
+    tracing::info!(conn = s.conn, user = ?name, dialect = %s.dialect, "logged in");
     s.login = Login::Named(name.clone());
     shared.push_refresh(&refresh);
     if let Some(db) = &shared.db {

@@ -35,6 +35,6 @@ pub(crate) fn end(s: &mut Session) {
         }
         reg.course_peers_except(&name)
     };
-    tracing::info!(conn = s.conn, user = %name, "left");
+    tracing::info!(conn = s.conn, user = ?name, "left");
     shared.push_refresh(&refresh);
 }
