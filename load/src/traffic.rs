@@ -1,6 +1,6 @@
 //! Message traffic with a window in flight: direct relay between pairs and room fan-out.
 //!
-//! Every message carries a tag `L<sender>:<seq>:` in its text. A [`Tracker`] remembers each
+//! Every message carries a tag `L<sender>:<seq>:` in its text. A tracker remembers each
 //! message until every expected recipient has it, or until its delivery deadline passes (then the
 //! window slot is freed and whatever is still missing at the end counts as lost). Senders write
 //! one message per `write()`, as student clients do, and never have more than `window` messages
