@@ -59,22 +59,22 @@ impl Outbox {
     }
 
     /// Queues a value from another session; when `limit` values are already waiting, the
-    /// connection is kicked instead and `false` returned.
-    pub fn push(&self, value: Value, limit: usize) -> bool {
+    /// connection is kicked instead (see [`Pushed`]).
+    pub fn push(&self, value: Value, limit: usize) -> Pushed {
         let mut state = self.lock();
         if state.kicked {
-            return false;
+            return Pushed::Refused;
         }
         if state.queue.len() >= limit {
             state.kicked = true;
             drop(state);
             self.wake.notify_one();
-            return false;
+            return Pushed::Overflowed;
         }
         state.queue.push_back(Box::new(value));
         drop(state);
         self.wake.notify_one();
-        true
+        Pushed::Queued
     }
 
     /// True once kicked.
@@ -98,6 +98,17 @@ impl Outbox {
     }
 }
 
+/// What [`Outbox::push`] did with a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// Queued for the client.
+    Queued,
+    /// Dropped: the queue was full, so this push kicked the connection.
+    Overflowed,
+    /// Dropped: the connection was already kicked.
+    Refused,
+}
+
 /// How to reach a logged-in session from elsewhere.
 #[derive(Debug, Clone)]
 pub(crate) struct Peer {
@@ -117,11 +128,18 @@ impl Peer {
     /// Queues a message rendered in this peer's dialect. When its queue is full the peer cannot
     /// keep up: it is disconnected (so it stalls no one) and `false` is returned.
     pub fn deliver(&self, message: &Message) -> bool {
-        let delivered = self.outbox.push(message.to_value(self.dialect), self.limit);
-        if !delivered {
-            tracing::warn!(conn = self.conn, "outbound queue full: disconnecting a slow reader");
+        match self.outbox.push(message.to_value(self.dialect), self.limit) {
+            Pushed::Queued => true,
+            Pushed::Overflowed => {
+                // Once per connection: a busy room must not turn one slow reader into a flood.
+                tracing::warn!(
+                    conn = self.conn,
+                    "outbound queue full: disconnecting a slow reader"
+                );
+                false
+            }
+            Pushed::Refused => false,
         }
-        delivered
     }
 }
 
@@ -264,4 +282,49 @@ pub(crate) struct Loaded {
     pub users: HashSet<String>,
     /// Contact lists by owner.
     pub contacts: HashMap<String, BTreeSet<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::io::Write;
+
+    use super::*;
+
+    /// A log sink for one test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_slow_reader_is_reported_once_however_many_messages_miss_it() {
+        let log = Captured::default();
+        let sink = log.clone();
+        let subscriber =
+            tracing_subscriber::fmt().with_writer(move || sink.clone()).with_ansi(false).finish();
+        let peer = Peer {
+            conn: 7,
+            outbox: Arc::new(Outbox::default()),
+            dialect: Dialect::Spec,
+            pubkey: None,
+            limit: 2,
+        };
+        let probe = Message::Probe(Probe { time: None });
+        let delivered: Vec<bool> = tracing::subscriber::with_default(subscriber, || {
+            (0..100).map(|_| peer.deliver(&probe)).collect()
+        });
+        assert_eq!(delivered.iter().filter(|d| **d).count(), 2);
+        assert!(peer.outbox.is_kicked());
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.matches("outbound queue full").count(), 1, "{text}");
+    }
 }
