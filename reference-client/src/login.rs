@@ -13,6 +13,10 @@ use crate::connection::{Arrival, Connection, Incoming, Reader, Writer};
 use crate::error::ClientError;
 use crate::messages::{self, Received, classify};
 
+/// Most pushes, probes and relays kept while waiting for a response; the rest are counted,
+/// not kept, so a server that floods them cannot make the client hoard memory.
+pub const MAX_EARLY: usize = 100;
+
 /// Who to log in as, and how.
 #[derive(Debug, Clone)]
 pub struct LoginOptions {
@@ -162,7 +166,8 @@ pub fn response_text(r: &Response) -> String {
     }
 }
 
-/// Reads until a response arrives; other items (pushes, probes, relays) go to `early`.
+/// Reads until a response arrives; other items (pushes, probes, relays) go to `early`, which
+/// keeps at most [`MAX_EARLY`] of them.
 pub async fn await_response(
     reader: &mut Reader,
     timeout: Duration,
@@ -171,8 +176,19 @@ pub async fn await_response(
 ) -> Result<Response, ClientError> {
     let peer = reader.peer();
     let deadline = tokio::time::Instant::now() + timeout;
+    let mut skipped = 0usize;
     loop {
         let Some(arrival) = reader.next_until(deadline).await? else {
+            if skipped > 0 {
+                // Complete values did arrive, just never a response.
+                return Err(ClientError::NoAnswer {
+                    peer,
+                    after: timeout,
+                    waiting_for: format!(
+                        "{waiting_for} ({skipped} pushes, probes or relays arrived meanwhile)"
+                    ),
+                });
+            }
             if reader.has_partial() {
                 return Err(ClientError::NotJim {
                     peer,
@@ -199,7 +215,12 @@ pub async fn await_response(
                 Received::NotJim(why) => {
                     return Err(ClientError::NotJim { peer, detail: not_jim_detail(v, &why) });
                 }
-                _ => early.push(arrival),
+                _ => {
+                    skipped += 1;
+                    if early.len() < MAX_EARLY {
+                        early.push(arrival);
+                    }
+                }
             },
         }
     }
@@ -209,4 +230,36 @@ pub async fn await_response(
 pub fn not_jim_detail(v: &Value, why: &str) -> String {
     let text = v.to_string();
     format!("received {}: {why}", jim_protocol::error::preview(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// A server that floods pushes before answering must not make the client hoard them.
+    #[tokio::test]
+    async fn a_flood_of_pushes_before_the_response_is_not_hoarded() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let pushes = b"{\"response\":205}\n".repeat(20_000);
+            socket.write_all(&pushes).await.unwrap();
+            socket.write_all(b"{\"response\":200}\n").await.unwrap();
+            socket
+        });
+        let conn =
+            Connection::connect("127.0.0.1", addr.port(), Duration::from_secs(10)).await.unwrap();
+        let Connection { mut reader, writer: _writer } = conn;
+        let mut early = Vec::new();
+        let r = await_response(&mut reader, Duration::from_secs(20), "presence", &mut early)
+            .await
+            .unwrap();
+        assert_eq!(r.code(), ResponseCode::OK);
+        assert!(!early.is_empty());
+        assert!(early.len() <= MAX_EARLY, "{} pushes kept", early.len());
+        drop(server.await.unwrap());
+    }
 }
