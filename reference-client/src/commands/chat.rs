@@ -43,6 +43,9 @@ commands:
 /// How long to wait for the server to close after quit.
 const QUIT_GRACE: Duration = Duration::from_secs(1);
 
+/// The label of the presence that answers a probe.
+const PROBE_ANSWER: &str = "presence (probe answer)";
+
 /// Most lines kept waiting while a request is pending.
 const MAX_QUEUED: usize = 1000;
 
@@ -456,14 +459,17 @@ impl Chat<'_> {
         };
         let received = classify(value);
         if let Received::Probe = received {
-            // Answer with a presence, queued first so it is not pipelined after a request.
-            let presence = messages::presence(self.dialect, &self.name);
-            let req = Request {
-                value: presence,
-                label: "presence (probe answer)".into(),
-                reply: Reply::Plain,
-            };
-            self.queue.push_front(Queued::Request(req));
+            // Answer with a presence, queued first so it is not pipelined after a request. One
+            // queued answer covers every probe that arrives before it is sent, so a server that
+            // floods probes cannot grow the queue.
+            let queued = matches!(self.queue.front(),
+                Some(Queued::Request(r)) if r.label == PROBE_ANSWER);
+            if !queued {
+                let presence = messages::presence(self.dialect, &self.name);
+                let req =
+                    Request { value: presence, label: PROBE_ANSWER.into(), reply: Reply::Plain };
+                self.queue.push_front(Queued::Request(req));
+            }
         }
         if self.format == Format::Json {
             if let Received::Response(_) = received {
@@ -624,7 +630,53 @@ pub fn spawn_line_editor(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::output::Lines;
+
+    /// A chat session on a loopback connection nobody answers.
+    async fn session(out: &mut Lines) -> (Chat<'_>, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let writer = Connection::from_stream(client, addr).writer;
+        let chat = Chat {
+            writer,
+            dialect: Dialect::Spec,
+            name: "me".into(),
+            target: None,
+            prompt: None,
+            queue: VecDeque::new(),
+            pending: None,
+            list_items: None,
+            timeout: Duration::from_secs(1),
+            format: Format::Human,
+            out,
+            quit_deadline: None,
+        };
+        (chat, server)
+    }
+
+    #[tokio::test]
+    async fn a_probe_flood_queues_one_answer() {
+        let mut out = Lines::default();
+        let (mut chat, _server) = session(&mut out).await;
+        let probe = Arrival {
+            at: Duration::ZERO,
+            item: Incoming::Value(json!({"action":"probe","time":1})),
+        };
+        for _ in 0..10_000 {
+            chat.on_arrival(&probe);
+        }
+        assert_eq!(chat.queue.len(), 1, "one presence answers every probe still unanswered");
+        // Once that answer is sent, the next probe gets its own answer.
+        chat.pump().await.unwrap();
+        assert!(chat.queue.is_empty());
+        chat.pending = None;
+        chat.on_arrival(&probe);
+        assert_eq!(chat.queue.len(), 1);
+    }
 
     fn req(line: &str, target: Option<&str>) -> Option<Value> {
         match parse_command(line, Dialect::Spec, "me", target) {
