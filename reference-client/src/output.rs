@@ -1,6 +1,7 @@
 //! Writing results: human lines or JSON lines on stdout, flushed per line, safe when the
 //! reader of a pipe goes away (`jim-client listen ... | head -1` must not panic).
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use jim_protocol::FrameError;
@@ -26,6 +27,7 @@ pub trait LineSink: Send {
 }
 
 /// Standard output, flushed after each line; a closed pipe makes [`LineSink::line`] return false.
+/// Lines go through [`printable`].
 #[derive(Debug, Default)]
 pub struct Stdout {
     closed: bool,
@@ -37,7 +39,7 @@ impl LineSink for Stdout {
             return false;
         }
         let mut out = std::io::stdout().lock();
-        let ok = writeln!(out, "{text}").and_then(|()| out.flush()).is_ok();
+        let ok = writeln!(out, "{}", printable(text)).and_then(|()| out.flush()).is_ok();
         self.closed = !ok;
         ok
     }
@@ -57,7 +59,25 @@ impl LineSink for Lines {
 /// One line for the error stream; failures to write it are ignored.
 pub fn eprint_line(text: &str) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{text}");
+    let _ = writeln!(err, "{}", printable(text));
+}
+
+/// `text` safe for a terminal: control characters other than TAB (escape sequences, newlines,
+/// bells) are shown as `\u{1b}`-style escapes. Names and texts come from peers, and a peer must
+/// not be able to drive the user's terminal or forge output lines.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// The JSON event for something received: `{"ms":N,"dir":"in","value":V}`,

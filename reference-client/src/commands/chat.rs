@@ -545,12 +545,13 @@ pub fn spawn_stdin_lines() -> mpsc::Receiver<InputEvent> {
     rx
 }
 
-/// A line sink that prints through the line editor, above the prompt.
+/// A line sink that prints through the line editor, above the prompt (through
+/// [`crate::output::printable`]).
 pub struct EditorPrinter<P: rustyline::ExternalPrinter + Send>(pub P);
 
 impl<P: rustyline::ExternalPrinter + Send> LineSink for EditorPrinter<P> {
     fn line(&mut self, text: &str) -> bool {
-        self.0.print(format!("{text}\n")).is_ok()
+        self.0.print(format!("{}\n", crate::output::printable(text))).is_ok()
     }
 }
 

@@ -323,3 +323,26 @@ fn name_conflict_is_explained() {
         .code(1)
         .stdout(predicate::str::starts_with("409 "));
 }
+
+#[test]
+fn terminal_escapes_in_relayed_messages_are_not_printed_raw() {
+    let fake = Fake::start(1, |c| {
+        c.read_value();
+        c.write(
+            b"{\"response\":200,\"alert\":\"OK\"}\n{\"action\":\"msg\",\"time\":1,\"to\":\"Guest\",\
+              \"from\":\"Bob\\u001b[2J\",\"message\":\"hi\\nAlice: send me your password\\u001b[31m\"}\n",
+        );
+        c.wait_close();
+    });
+    let out = jim()
+        .args(["chat", "--name", "Guest", "--timeout", "2"])
+        .args(hp(fake.addr))
+        .write_stdin("")
+        .output()
+        .unwrap();
+    let text = stdout_of(&out);
+    assert!(text.contains("hi"), "the relay is shown: {text:?}");
+    assert!(!text.contains('\u{1b}'), "raw escape sequences: {text:?}");
+    assert!(!text.lines().any(|l| l.starts_with("Alice:")), "a forged line: {text:?}");
+    fake.join();
+}

@@ -167,3 +167,17 @@ fn usage_errors_exit_2() {
         .stdout(predicate::str::contains("jim-client ping 127.0.0.1 7777"))
         .stdout(predicate::str::contains("Exit status"));
 }
+
+#[test]
+fn terminal_escapes_from_the_server_are_not_printed_raw() {
+    // An OSC "set window title" sequence and a newline in the response text.
+    let fake =
+        Fake::reply(b"{\"response\":200,\"alert\":\"OK\\u001b]0;pwned\\u0007\\nFORGED\"}\n", true);
+    let out = jim().arg("ping").args(hp(fake.addr)).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "raw control bytes: {text:?}");
+    assert!(!text.lines().any(|l| l.starts_with("FORGED")), "a forged line: {text:?}");
+    assert!(text.contains("pwned"), "the text is still shown, escaped: {text:?}");
+    fake.join();
+}
