@@ -165,9 +165,14 @@ pub async fn ping(opts: &Options, presence: &Value) -> Result<Answer, ClientErro
             })
         }
         Incoming::Value(v) => match classify(&v) {
-            Received::Response(response) | Received::Refresh(response) => {
-                Ok(Answer { response, raw: v, elapsed })
-            }
+            Received::Response(response) => Ok(Answer { response, raw: v, elapsed }),
+            Received::Refresh(_) => Err(ClientError::NotJim {
+                peer,
+                detail: not_jim_detail(
+                    &v,
+                    "a 205 push, not a response to the presence (see §push-205)",
+                ),
+            }),
             Received::NotJim(why) => {
                 Err(ClientError::NotJim { peer, detail: not_jim_detail(&v, &why) })
             }

@@ -181,3 +181,13 @@ fn terminal_escapes_from_the_server_are_not_printed_raw() {
     assert!(text.contains("pwned"), "the text is still shown, escaped: {text:?}");
     fake.join();
 }
+
+#[test]
+fn a_205_push_is_not_taken_for_the_answer() {
+    // §push-205: a client must not take the push for the response to its request.
+    let fake = Fake::reply(b"{\"response\":205}\n", true);
+    let out = jim().arg("ping").args(hp(fake.addr)).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout_of(&out));
+    assert!(stderr_of(&out).contains("205"), "{}", stderr_of(&out));
+    fake.join();
+}
