@@ -309,6 +309,21 @@ impl serde_json::ser::Formatter for AsciiFormatter {
     }
 }
 
+/// How many bytes `text` takes as a JSON string written by [`encode_value`]: quotes included,
+/// escapes counted as written (`\"` 2, a control character 2 or 6, a non-ASCII character 6 per
+/// UTF-16 unit). Lets a writer keep a list within a size budget without encoding it twice.
+pub fn encoded_len(text: &str) -> usize {
+    2 + text
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\u{8}' | '\u{c}' | '\n' | '\r' | '\t' => 2,
+            '\0'..='\u{1f}' => 6,
+            c if c.is_ascii() => 1,
+            c => 6 * c.len_utf16(),
+        })
+        .sum::<usize>()
+}
+
 /// Encodes one value as compact, ASCII-only JSON plus the framing's terminator into `dst`.
 pub fn encode_value(value: &Value, framing: Framing, dst: &mut BytesMut) {
     use serde::Serialize as _;
@@ -466,6 +481,21 @@ mod tests {
         c.encode(&v, &mut dst).unwrap();
         assert_eq!(&dst[..], b"{\"action\":\"presence\",\"time\":1.5}\n");
         assert_eq!(to_bytes(&v, Framing::Bare), b"{\"action\":\"presence\",\"time\":1.5}".to_vec());
+    }
+
+    #[test]
+    fn encoded_len_is_what_the_encoder_writes() {
+        for text in [
+            "",
+            "Alice",
+            "a\"b\\c/",
+            "\u{0}\u{1f}\u{7f}\u{8}\u{c}\n\r\t",
+            "Ива § 😀",
+            "ж".repeat(25).as_str(),
+        ] {
+            let written = to_bytes(&Value::from(text), Framing::Bare).len();
+            assert_eq!(encoded_len(text), written, "{text:?}");
+        }
     }
 
     #[test]

@@ -19,3 +19,9 @@ pub const SPEC_MESSAGE_CHARS: usize = 640;
 
 /// Default bound on one encoded message, in bytes: a larger value is reported as oversize.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Budget for the names of one 202 list response, as encoded on the wire (each name
+/// JSON-escaped, plus one separator): the rest of the response fits in the 256 bytes left, so a
+/// list response never exceeds [`DEFAULT_MAX_MESSAGE_BYTES`], which every reader in this project
+/// accepts. Measure a name with [`crate::codec::encoded_len`].
+pub const MAX_LIST_BYTES: usize = DEFAULT_MAX_MESSAGE_BYTES - 256;

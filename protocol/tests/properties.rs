@@ -217,6 +217,15 @@ proptest! {
         let other = match dialect { Dialect::Spec => Dialect::Course, Dialect::Course => Dialect::Spec };
         prop_assert_ne!(parsed.dialect, Some(other), "{}", value);
     }
+
+    /// `encoded_len` predicts exactly how many bytes the writer spends on a string.
+    #[test]
+    fn encoded_len_matches_the_writer(text in text(), any_text in any::<String>()) {
+        for t in [&text, &any_text] {
+            let written = to_bytes(&Value::from(t.as_str()), Framing::Bare).len();
+            prop_assert_eq!(jim_protocol::codec::encoded_len(t), written, "{:?}", t);
+        }
+    }
 }
 
 proptest! {

@@ -2,21 +2,39 @@
 
 use std::collections::BTreeSet;
 
+use jim_protocol::codec::encoded_len;
+use jim_protocol::limits::MAX_LIST_BYTES;
 use jim_protocol::{PubkeyNeed, Response, ResponseCode};
 
 use crate::session::{Flow, Session};
 
-/// Answers 202 with every known user, sorted.
+/// Answers 202 with the known users, sorted. When they do not all fit in one message
+/// ([`MAX_LIST_BYTES`]), the list keeps, in this order, the requester, the users connected now,
+/// the accounts, then everyone else known, as many as fit (`§get-users`): a peer that registers
+/// many names cannot make the answer unreadable for everyone else.
 pub(crate) fn get_users(s: &mut Session) -> Flow {
+    let me = s.name().map(str::to_owned);
     let names: BTreeSet<String> = {
         let reg = s.shared.registry();
-        let mut names: BTreeSet<String> = reg.sessions.keys().cloned().collect();
-        names.extend(reg.seen.iter().cloned());
-        names.extend(reg.recorded.iter().cloned());
-        if let Some(accounts) = &s.shared.accounts {
-            names.extend(accounts.names().map(str::to_owned));
+        let accounts = s.shared.accounts.iter().flat_map(|a| a.names());
+        let candidates = me
+            .iter()
+            .map(String::as_str)
+            .chain(reg.sessions.keys().map(String::as_str))
+            .chain(accounts)
+            .chain(reg.recorded.iter().map(String::as_str))
+            .chain(reg.seen.iter().map(String::as_str));
+        let mut kept = BTreeSet::new();
+        let mut budget = MAX_LIST_BYTES;
+        for name in candidates {
+            if kept.contains(name) {
+                continue;
+            }
+            let Some(left) = budget.checked_sub(encoded_len(name) + 1) else { break };
+            budget = left;
+            kept.insert(name.to_owned());
         }
-        names
+        kept
     };
     s.respond(Response::list(names.into_iter().collect()));
     s.flow()
