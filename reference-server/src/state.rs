@@ -23,9 +23,6 @@ pub(crate) type ConnId = u64;
 /// Most names remembered as "seen during this run" (bounds memory against name churn).
 pub(crate) const MAX_SEEN_USERS: usize = 100_000;
 
-/// Most contacts one user may have.
-pub(crate) const MAX_CONTACTS: usize = 10_000;
-
 /// Most rooms one session may be in.
 pub(crate) const MAX_ROOMS_PER_SESSION: usize = 1_000;
 

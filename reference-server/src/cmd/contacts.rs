@@ -1,9 +1,12 @@
 //! `get_contacts`, `add_contact`/`add`, `del_contact`/`remove` (`§contacts`).
 
+use std::collections::BTreeSet;
+
+use jim_protocol::codec::encoded_len;
+use jim_protocol::limits::MAX_LIST_BYTES;
 use jim_protocol::{ContactChange, Response, ResponseCode};
 
 use crate::session::{Flow, Session};
-use crate::state::MAX_CONTACTS;
 use crate::store::DbOp;
 
 /// Answers 202 with the session's contact list, sorted.
@@ -20,7 +23,7 @@ pub(crate) fn get(s: &mut Session) -> Flow {
     s.flow()
 }
 
-/// Adds a known user to the session's contacts.
+/// Adds a known user to the session's contacts, as long as the list still fits in one message.
 pub(crate) async fn add(s: &mut Session, c: ContactChange) -> Flow {
     let Some(me) = s.name().map(str::to_owned) else { return s.flow() };
     let shared = s.shared.clone();
@@ -30,9 +33,10 @@ pub(crate) async fn add(s: &mut Session, c: ContactChange) -> Flow {
             Err((ResponseCode::NOT_FOUND, format!("unknown user {:?} (see §contacts)", c.contact)))
         } else {
             let list = reg.contacts.entry(me.clone()).or_default();
-            if list.len() >= MAX_CONTACTS && !list.contains(&c.contact) {
-                let text = format!("too many contacts: the limit is {MAX_CONTACTS} (see §limits)");
-                Err((ResponseCode::BAD_REQUEST, text))
+            if !list.contains(&c.contact) && !fits(list, &c.contact) {
+                let text = "too many contacts: the list would not fit in one message; remove \
+                            some first (see §limits)";
+                Err((ResponseCode::BAD_REQUEST, text.to_owned()))
             } else {
                 Ok(list.insert(c.contact.clone()))
             }
@@ -48,6 +52,12 @@ pub(crate) async fn add(s: &mut Session, c: ContactChange) -> Flow {
         }
     }
     s.flow()
+}
+
+/// True when `list` plus `name` still fits in one list response ([`MAX_LIST_BYTES`]).
+fn fits(list: &BTreeSet<String>, name: &str) -> bool {
+    let used: usize = list.iter().map(|n| encoded_len(n) + 1).sum();
+    used + encoded_len(name) < MAX_LIST_BYTES
 }
 
 /// Removes a contact; 404 when it is not in the list.
