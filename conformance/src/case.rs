@@ -81,6 +81,9 @@ pub enum Arrived {
     Nothing {
         /// The timeout in milliseconds.
         within_ms: u64,
+        /// The start of a value that began to arrive but never completed, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        partial: Option<String>,
     },
     /// The connection was closed (or reset) by the target.
     Closed {
@@ -105,6 +108,27 @@ impl Arrived {
         let ru = lang.is_ru();
         match self {
             Self::Value { value, .. } => show(value, 400),
+            Self::Bad { problem, text, .. } if problem == "truncated" => {
+                if ru {
+                    format!("соединение закрыто посреди сообщения: {text}")
+                } else {
+                    format!(
+                        "the connection was closed (or reset) in the middle of a message: {text}"
+                    )
+                }
+            }
+            Self::Bad { problem, text, .. } if problem == "oversize" => {
+                let limit = crate::wire::MAX_VALUE_BYTES / 1024;
+                if ru {
+                    format!(
+                        "сообщение длиннее {limit} КиБ (поток байтов без конца?): {text}; остаток отброшен"
+                    )
+                } else {
+                    format!(
+                        "a message longer than {limit} KiB (an endless stream of bytes?): {text}; the rest was discarded"
+                    )
+                }
+            }
             Self::Bad { problem, text, .. } => {
                 let mut s = format!("{problem}: {text}");
                 if text.contains("{'") || text.contains("': ") {
@@ -128,12 +152,24 @@ impl Arrived {
                 }
                 s
             }
-            Self::Nothing { within_ms } => {
+            Self::Nothing { within_ms, partial: None } => {
                 let secs = *within_ms as f64 / 1000.0;
                 if ru {
                     format!("ничего за {secs} с")
                 } else {
                     format!("nothing within {secs} s")
+                }
+            }
+            Self::Nothing { within_ms, partial: Some(p) } => {
+                let secs = *within_ms as f64 / 1000.0;
+                if ru {
+                    format!(
+                        "за {secs} с пришло только начало сообщения: {p} (отправка очень медленная или сообщение не закончено)"
+                    )
+                } else {
+                    format!(
+                        "only the start of a message within {secs} s: {p} (it is sent very slowly, or never finished)"
+                    )
                 }
             }
             Self::Closed { reset: false } => lang.t("connection closed").to_owned(),
@@ -197,6 +233,8 @@ pub struct Line {
 }
 
 const MAX_TRANSCRIPT: usize = 200;
+/// Longest message a `jim-client` reproduction spells out.
+const MAX_REPRODUCED: usize = 2000;
 /// Unsolicited items skipped while waiting for one step (the step deadline bounds the time too).
 const MAX_SKIPPED: usize = 10_000;
 
@@ -209,7 +247,33 @@ pub struct CaseRun {
     pub transcript: Vec<Line>,
     /// How long it took.
     pub duration: Duration,
+    /// What the case did to the target, step by step (sends and disconnects, bounded), to name
+    /// the input that broke a server.
+    pub inputs: Vec<Input>,
 }
+
+/// One thing a case did to the target: a send or a disconnect.
+#[derive(Debug, Clone, Serialize)]
+pub struct Input {
+    /// 1-based step number.
+    pub step: usize,
+    /// The connection.
+    pub conn: String,
+    /// What, shown briefly ("raw `{action: presence}\n`", "closed the connection").
+    pub what: String,
+    /// An ordinary login or goodbye (a well-formed presence sent whole, a quit/exit): not a
+    /// suspect when a server breaks.
+    #[serde(skip)]
+    pub routine: bool,
+}
+
+impl std::fmt::Display for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "step {} (conn {}): {}", self.step, self.conn, self.what)
+    }
+}
+
+const MAX_INPUTS: usize = 32;
 
 #[derive(Debug, Default)]
 struct ConnState {
@@ -228,6 +292,7 @@ struct Exec<'f> {
     started: Instant,
     order: Vec<String>,
     pushes: usize,
+    inputs: Vec<Input>,
 }
 
 /// True for a value nobody asked for that may arrive at any time after login: a 205 push or a
@@ -273,6 +338,12 @@ fn quote(s: &str) -> String {
 }
 
 impl<'f> Exec<'f> {
+    fn input(&mut self, index: usize, conn: &str, what: String, routine: bool) {
+        if self.inputs.len() < MAX_INPUTS {
+            self.inputs.push(Input { step: index + 1, conn: conn.to_owned(), what, routine });
+        }
+    }
+
     fn log(&mut self, conn: &str, dir: &'static str, text: String) {
         if self.transcript.len() < MAX_TRANSCRIPT {
             let ms = self.started.elapsed().as_millis() as u64;
@@ -295,17 +366,26 @@ impl<'f> Exec<'f> {
             if self.env.framing == Framing::Bare {
                 cmd.push_str(" --framing bare");
             }
+            match self.env.delivery {
+                Delivery::Whole => {}
+                Delivery::Split => cmd.push_str(" --split 7"),
+                Delivery::Trickle => cmd.push_str(" --trickle 5"),
+            }
             for item in &conn.sent {
-                match item {
-                    Sent::Json(v) => {
-                        cmd.push(' ');
-                        cmd.push_str(&quote(&v.to_string()));
-                    }
-                    Sent::Raw(r) => {
-                        cmd.push_str(" --raw ");
-                        cmd.push_str(&quote(r));
-                    }
+                let (flag, text) = match item {
+                    Sent::Json(v) => ("", v.to_string()),
+                    Sent::Raw(r) => ("--raw ", r.clone()),
+                };
+                if text.len() > MAX_REPRODUCED {
+                    cmd.push_str(&format!(
+                        " {flag}'…' # a {}-byte message: see the fixture",
+                        text.len()
+                    ));
+                    break;
                 }
+                cmd.push(' ');
+                cmd.push_str(flag);
+                cmd.push_str(&quote(&text));
             }
             if self.order.len() > 1 {
                 cmd = format!("# connection {name}\n{cmd}");
@@ -460,8 +540,20 @@ impl<'f> Exec<'f> {
                 Arrived::Bad { problem: kind.to_owned(), detail, text }
             }
             Arrival::Closed { reset } => Arrived::Closed { reset },
-            Arrival::Nothing => Arrived::Nothing { within_ms: within.as_millis() as u64 },
+            Arrival::Nothing => {
+                Arrived::Nothing { within_ms: within.as_millis() as u64, partial: None }
+            }
         }
+    }
+
+    /// Like [`Self::arrived`], noting the start of an incomplete value on `conn`, if any.
+    fn arrived_on(&self, conn: &str, a: Arrival, within: Duration) -> Arrived {
+        let mut arrived = Self::arrived(a, within);
+        if let Arrived::Nothing { partial, .. } = &mut arrived {
+            *partial =
+                self.conns.get(conn).and_then(|c| c.conn.as_ref()).and_then(Conn::pending_preview);
+        }
+        arrived
     }
 
     fn expand(&mut self, v: &Value, mode: Mode) -> Result<Value, String> {
@@ -503,7 +595,10 @@ impl<'f> Exec<'f> {
             }
         }
         match &step.action {
-            Action::Connect => Ok(()),
+            Action::Connect => {
+                self.input(index, &step.conn, "opened a connection".to_owned(), false);
+                Ok(())
+            }
             Action::Send(template) => {
                 let value = self.expand(template, Mode::Send).map_err(|m| problem(self, m))?;
                 if value.get("action").and_then(Value::as_str) == Some("presence") {
@@ -517,6 +612,16 @@ impl<'f> Exec<'f> {
                 }
                 let bytes = jim_protocol::codec::to_bytes(&value, self.env.framing);
                 self.log(&step.conn, ">", show(&value, 400));
+                let routine = step.delivery.is_none_or(|d| d == Delivery::Whole)
+                    && match value.get("action").and_then(Value::as_str) {
+                        Some("presence") => value
+                            .pointer("/user/account_name")
+                            .and_then(Value::as_str)
+                            .is_some_and(|n| !n.is_empty()),
+                        Some("quit" | "exit") => true,
+                        _ => false,
+                    };
+                self.input(index, &step.conn, show(&value, 160), routine);
                 self.write(index, step, &bytes, Sent::Json(value), deadline).await
             }
             Action::SendRaw(text) => {
@@ -524,6 +629,12 @@ impl<'f> Exec<'f> {
                     .map_err(|e| problem(self, e.to_string()))?;
                 let shown = self.env.vars.expand_str(text).unwrap_or_else(|_| text.clone());
                 self.log(&step.conn, ">", jim_protocol::error::preview(&bytes));
+                self.input(
+                    index,
+                    &step.conn,
+                    format!("raw {}", jim_protocol::error::preview(&bytes)),
+                    false,
+                );
                 self.write(index, step, &bytes, Sent::Raw(shown), deadline).await
             }
             Action::Expect(alternatives) => {
@@ -558,7 +669,7 @@ impl<'f> Exec<'f> {
                         }
                         would.extend(r.would_need.iter().cloned());
                     }
-                    let arrived = Self::arrived(arrival, within);
+                    let arrived = self.arrived_on(&step.conn, arrival, within);
                     return Err(Outcome::Fail(
                         self.failure(index, step, alts, arrived, mismatches, would),
                     ));
@@ -576,7 +687,7 @@ impl<'f> Exec<'f> {
                         }
                         None => {
                             let would = BTreeSet::from([tol.clone()]);
-                            let arrived = Self::arrived(arrival, within);
+                            let arrived = self.arrived_on(&step.conn, arrival, within);
                             let f = self.failure(index, step, alts, arrived, Vec::new(), would);
                             return Err(Outcome::Fail(f));
                         }
@@ -591,7 +702,7 @@ impl<'f> Exec<'f> {
                             }
                             Some(ToleranceMode::Allow) => return Ok(()),
                             None => {
-                                let arrived = Self::arrived(arrival, within);
+                                let arrived = self.arrived_on(&step.conn, arrival, within);
                                 let would = BTreeSet::from([tol.clone()]);
                                 return Err(Outcome::Fail(self.failure(
                                     index,
@@ -605,7 +716,7 @@ impl<'f> Exec<'f> {
                         }
                     }
                 }
-                let arrived = Self::arrived(arrival, within);
+                let arrived = self.arrived_on(&step.conn, arrival, within);
                 Err(Outcome::Fail(self.failure(
                     index,
                     step,
@@ -629,7 +740,7 @@ impl<'f> Exec<'f> {
                         "this arrived before the marker {} that proves the server has nothing else for this connection",
                         show(&marker, 200)
                     )];
-                    let arrived = Self::arrived(arrival, within);
+                    let arrived = self.arrived_on(&step.conn, arrival, within);
                     return Err(Outcome::Fail(self.failure(
                         index,
                         step,
@@ -639,7 +750,7 @@ impl<'f> Exec<'f> {
                         BTreeSet::new(),
                     )));
                 }
-                let arrived = Self::arrived(arrival, within);
+                let arrived = self.arrived_on(&step.conn, arrival, within);
                 let m =
                     vec!["the marker never arrived, so silence could not be confirmed".to_owned()];
                 Err(Outcome::Fail(self.failure(
@@ -657,7 +768,7 @@ impl<'f> Exec<'f> {
                 match arrival {
                     Arrival::Nothing => Ok(()),
                     other => {
-                        let arrived = Self::arrived(other, within);
+                        let arrived = self.arrived_on(&step.conn, other, within);
                         let m = vec![format!("nothing should arrive within {ms} ms")];
                         Err(Outcome::Fail(self.failure(
                             index,
@@ -714,7 +825,7 @@ impl<'f> Exec<'f> {
                             {
                                 would.insert("reply-to-quit".to_owned());
                             }
-                            let arrived = Self::arrived(other, within);
+                            let arrived = self.arrived_on(&step.conn, other, within);
                             let m = vec!["the server should close the connection".to_owned()];
                             return Err(Outcome::Fail(self.failure(
                                 index,
@@ -738,6 +849,12 @@ impl<'f> Exec<'f> {
                     }
                 }
                 self.log(&step.conn, "*", format!("disconnect ({kind:?})"));
+                let what = match kind {
+                    DisconnectKind::Close => "closed the connection (FIN)",
+                    DisconnectKind::Reset => "reset the connection (RST, SO_LINGER 0)",
+                    DisconnectKind::ShutdownWrite => "shut down its sending side",
+                };
+                self.input(index, &step.conn, what.to_owned(), false);
                 Ok(())
             }
             Action::Tolerate { tolerance, pattern } => {
@@ -767,6 +884,18 @@ impl<'f> Exec<'f> {
         deadline: Instant,
     ) -> Result<(), Outcome> {
         let delivery = step.delivery.unwrap_or(self.env.delivery);
+        let cuts = delivery.cut_points(bytes);
+        let deadline = match delivery {
+            // The pauses between pieces are the runner's own: they do not count against the
+            // target's time to read.
+            Delivery::Whole => deadline,
+            Delivery::Split => deadline + crate::wire::SPLIT_PAUSE * 2 * cuts.len() as u32,
+            Delivery::Trickle => deadline + crate::wire::TRICKLE_PAUSE * 3 * cuts.len() as u32,
+        };
+        if delivery == Delivery::Split {
+            let at: Vec<String> = cuts.iter().map(usize::to_string).collect();
+            self.log(&step.conn, "*", format!("split: pieces start at bytes {}", at.join(", ")));
+        }
         let result = match self.conns.get_mut(&step.conn).and_then(|c| c.conn.as_mut()) {
             Some(conn) => {
                 conn.record(sent);
@@ -858,7 +987,7 @@ impl<'f> Exec<'f> {
         let expected = vec![shown];
         let arrival = self.next_relevant(&step.conn, deadline, false).await;
         let Arrival::Value { value, .. } = &arrival else {
-            let arrived = Self::arrived(arrival, within);
+            let arrived = self.arrived_on(&step.conn, arrival, within);
             return Err(Outcome::Fail(self.failure(
                 index,
                 step,
@@ -976,7 +1105,7 @@ impl<'f> Exec<'f> {
             self.lenient.extend(lenient);
             return Ok(());
         }
-        let arrived = Self::arrived(arrival, within);
+        let arrived = self.arrived_on(&step.conn, arrival, within);
         Err(Outcome::Fail(self.failure(index, step, expected, arrived, mismatches, would)))
     }
 
@@ -1026,6 +1155,7 @@ pub async fn run_case(fx: &Fixture, env: CaseEnv) -> CaseRun {
         started,
         order: Vec::new(),
         pushes: 0,
+        inputs: Vec::new(),
     };
     let mut outcome = None;
     for (i, step) in exec.fx.steps.iter().enumerate() {
@@ -1036,5 +1166,10 @@ pub async fn run_case(fx: &Fixture, env: CaseEnv) -> CaseRun {
     }
     exec.farewell().await;
     let outcome = outcome.unwrap_or_else(|| Outcome::Pass(std::mem::take(&mut exec.lenient)));
-    CaseRun { outcome, transcript: exec.transcript, duration: started.elapsed() }
+    CaseRun {
+        outcome,
+        transcript: exec.transcript,
+        duration: started.elapsed(),
+        inputs: exec.inputs,
+    }
 }

@@ -75,6 +75,9 @@ impl Lang {
             "events" => "события",
             "nothing was sent yet" => "ещё ничего не отправлено",
             "other connections of this case" => "другие соединения этого случая",
+            "delivery" => "доставка",
+            "liveness" => "живучесть",
+            "client" => "клиент",
             other => other,
         }
     }

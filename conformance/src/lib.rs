@@ -18,6 +18,7 @@
 //! - [`matcher`]: patterns with operators and profile tolerances, with readable mismatches;
 //! - [`wire`]: one bounded, timed test connection (the only place that touches sockets);
 //! - [`target`]: what is judged: an address, a spawned command, or the embedded reference;
+//! - [`process`]: child processes (process groups, bounded output capture, kill);
 //! - [`preflight`]: the first contact that classifies a target and picks a profile;
 //! - [`case`]: executes one fixture's steps;
 //! - [`runner`]: selection, capabilities, parallelism, deadline, verdicts ([`run_suite`]);
@@ -33,6 +34,7 @@ pub mod matcher;
 pub mod model;
 pub mod placeholders;
 pub mod preflight;
+pub mod process;
 pub mod profile;
 pub mod report;
 pub mod runner;

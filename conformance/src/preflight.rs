@@ -137,7 +137,7 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
         }
     }
     match &reply {
-        Arrival::Value { value, raw, newline_after } => {
+        Arrival::Value { value, raw, newline_after, .. } => {
             d.first_reply = Some(raw.clone());
             d.framing = match newline_after {
                 Some(true) => "newline".into(),
@@ -259,6 +259,7 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
                             value,
                             raw: String::new(),
                             newline_after: None,
+                            same_read: false,
                         })
                         .is_some_and(|c| c < 300);
                 }

@@ -7,7 +7,18 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::matcher::{ToleranceMode, Tolerances};
-use crate::model::{Dialect, Fixture, Text};
+use crate::model::{Dialect, Fixture, Level, Role, Text};
+
+/// What a profile judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileTarget {
+    /// A server (`jim-conformance server`): fixtures where the runner plays the client.
+    #[default]
+    Server,
+    /// A client (`jim-conformance client`): fixtures where the runner plays the server.
+    Client,
+}
 
 /// One profile, as stored in `fixtures/profiles/NAME.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -18,6 +29,9 @@ pub struct Profile {
     pub schema: Option<String>,
     /// The profile's name (equal to the file name without `.json`).
     pub name: String,
+    /// What it judges: `server` (default) or `client`.
+    #[serde(default)]
+    pub target: ProfileTarget,
     /// What the profile is for.
     pub title: Text,
     /// Fixtures written for at least one of these dialects are selected.
@@ -43,6 +57,10 @@ pub struct Profile {
     /// Tolerances and how they count.
     #[serde(default)]
     pub tolerances: BTreeMap<String, ToleranceMode>,
+    /// Levels that differ from the fixtures' own in this profile: id glob -> level (e.g. a
+    /// missing `time` is a `should` for lesson-3 clients).
+    #[serde(default)]
+    pub levels: BTreeMap<String, Level>,
 }
 
 fn default_only() -> Vec<String> {
@@ -97,19 +115,37 @@ impl Profile {
         }
         build_globs(&p.only).map_err(invalid)?;
         build_globs(&p.skip).map_err(invalid)?;
+        for glob in p.levels.keys() {
+            Glob::new(glob).map_err(|e| invalid(format!("levels: bad glob {glob:?}: {e}")))?;
+        }
         if p.dialects.is_empty() {
             return Err(invalid("dialects must not be empty".into()));
         }
         Ok(p)
     }
 
-    /// True when the profile selects this fixture (dialect and globs).
+    /// True when the profile selects this fixture (its role, dialect and globs).
     pub fn selects(&self, f: &Fixture) -> bool {
         let only = build_globs(&self.only).unwrap_or_else(|_| GlobSet::empty());
         let skip = build_globs(&self.skip).unwrap_or_else(|_| GlobSet::empty());
-        f.dialects.iter().any(|d| self.dialects.contains(d))
+        let role = match self.target {
+            ProfileTarget::Server => Role::Client,
+            ProfileTarget::Client => Role::Server,
+        };
+        f.role == role
+            && f.dialects.iter().any(|d| self.dialects.contains(d))
             && only.is_match(&f.id)
             && !skip.is_match(&f.id)
+    }
+
+    /// The level of `f` in this profile: the first matching `levels` entry, else the fixture's.
+    pub fn level_of(&self, f: &Fixture) -> Level {
+        self.levels
+            .iter()
+            .find(|(glob, _)| {
+                Glob::new(glob).map(|g| g.compile_matcher().is_match(&f.id)).unwrap_or(false)
+            })
+            .map_or(f.level, |(_, level)| *level)
     }
 
     /// The tolerances in force, given `--strict`.

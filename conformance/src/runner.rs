@@ -15,17 +15,17 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use crate::case::{Arrived, CaseEnv, Farewell, Outcome, run_case};
+use crate::case::{Arrived, CaseEnv, Farewell, Input, Outcome, run_case};
 use crate::catalog::{CapabilitySource, capability};
 use crate::i18n::Lang;
 use crate::matcher::Tolerances;
-use crate::model::{Dialect, Fixture, Level, Role, UnimplementedIf};
+use crate::model::{Dialect, Fixture, Level, Role, Text, UnimplementedIf};
 use crate::placeholders::{Vars, now_seconds};
 use crate::preflight::{Detection, PreflightInput, preflight};
-use crate::profile::{IdFilter, Profile, ProfileError};
+use crate::profile::{IdFilter, Profile, ProfileError, ProfileTarget};
 use crate::report::{
-    CapabilityReport, CaseResult, Impact, OptionsInfo, ProfileInfo, REPORT_SCHEMA, Report,
-    TargetInfo, Verdict,
+    CapabilityReport, CaseResult, Impact, Liveness, LivenessState, OptionsInfo, ProfileInfo,
+    REPORT_SCHEMA, Report, TargetInfo, Verdict,
 };
 use crate::suite::{Suite, SuiteError};
 use crate::target::{RunningTarget, TargetError, TargetSpec};
@@ -209,7 +209,11 @@ impl Session {
             None => Suite::embedded()?,
         };
         if let Some(p) = &opts.profile {
-            suite.profile(p)?;
+            if suite.profile(p)?.target == ProfileTarget::Client {
+                return Err(RunError::Usage(format!(
+                    "profile {p} judges clients: use `jim-conformance client --spawn \"CMD {{host}} {{port}}\"`"
+                )));
+            }
         }
         for cap in &opts.expect {
             if capability(cap).is_none() {
@@ -232,14 +236,24 @@ impl Session {
         let target = RunningTarget::start(spec, opts.startup.min(opts.deadline)).await?;
         let addr = target.addr();
         let run_tag = random_tag();
-        let detection = preflight(&PreflightInput {
+        let input = PreflightInput {
             addr,
             timeout: opts.timeout,
             name: opts.name.clone(),
             unique_name: format!("probe_{run_tag}"),
             framing: opts.framing,
-        })
-        .await;
+        };
+        let detection = match tokio::time::timeout_at(deadline, preflight(&input)).await {
+            Ok(d) => d,
+            Err(_) => Detection {
+                reachable: true,
+                dialect: "unknown".into(),
+                framing: "unknown".into(),
+                suggested_profile: "spec".into(),
+                notes: vec!["the preflight did not finish before --deadline".into()],
+                ..Detection::default()
+            },
+        };
         let auto = opts.profile.is_none();
         let profile_name =
             opts.profile.clone().unwrap_or_else(|| detection.suggested_profile.clone());
@@ -382,62 +396,13 @@ impl Session {
         verdict: Verdict,
         reason: Option<String>,
     ) -> CaseResult {
-        CaseResult {
-            id: fx.id.clone(),
-            title: fx.title.clone(),
-            level: fx.level,
-            spec: fx.spec.clone(),
-            delivery,
-            verdict,
-            reason,
-            tolerances: Vec::new(),
-            impact: Impact::None,
-            failure: None,
-            hint: fx.hint.clone(),
-            duration_ms: 0,
-            transcript: Vec::new(),
-        }
-    }
-
-    fn impact(&self, level: Level, verdict: Verdict) -> Impact {
-        match verdict {
-            Verdict::Error | Verdict::UnexpectedPass => Impact::Failure,
-            Verdict::Fail => match level {
-                Level::Must => Impact::Failure,
-                Level::Should if self.opts.strict => Impact::Failure,
-                Level::Should | Level::May => Impact::Warning,
-                Level::Info => Impact::None,
-            },
-            _ => Impact::None,
-        }
-    }
-
-    fn known_failure(&self, id: &str) -> Option<String> {
-        self.opts
-            .known_failures
-            .iter()
-            .find(|(pattern, _)| glob_match(pattern, id))
-            .map(|(_, r)| r.clone())
-    }
-
-    fn finalize(&self, mut r: CaseResult) -> CaseResult {
-        if let Some(reason) = self.known_failure(&r.id) {
-            match r.verdict {
-                Verdict::Fail | Verdict::Error => {
-                    r.verdict = Verdict::ExpectedFail;
-                    r.reason = Some(reason);
-                }
-                v if v.passed() => {
-                    r.verdict = Verdict::UnexpectedPass;
-                    r.reason = Some(format!(
-                        "listed in --known-failures ({reason}) but passed: remove it from the list"
-                    ));
-                }
-                _ => {}
-            }
-        }
-        r.impact = self.impact(r.level, r.verdict);
+        let mut r = CaseResult::new(fx, delivery, verdict, reason);
+        r.level = self.profile.level_of(fx);
         r
+    }
+
+    fn finalize(&self, r: CaseResult) -> CaseResult {
+        finalize(r, &self.opts.known_failures, self.opts.strict)
     }
 
     /// Runs one case in one delivery mode and returns its final verdict.
@@ -503,6 +468,18 @@ impl Session {
         };
         let mut r = self.result(fx, delivery, Verdict::Pass, None);
         r.duration_ms = run.duration.as_millis() as u64;
+        if fx.destructive {
+            let failed_at = match &run.outcome {
+                Outcome::Pass(_) => None,
+                Outcome::Fail(f) | Outcome::Error(f) => Some(f.step),
+            };
+            r.liveness = Some(Liveness {
+                state: LivenessState::NotChecked,
+                detail: Text::default(),
+                input: suspect(&run.inputs, failed_at),
+                inputs: run.inputs.iter().map(ToString::to_string).collect(),
+            });
+        }
         match run.outcome {
             Outcome::Pass(lenient) => {
                 if !lenient.is_empty() {
@@ -551,7 +528,9 @@ impl Session {
         let status = t.exit_status().unwrap_or_else(|| "stopped".into());
         let event = format!("the target exited ({status}); restarting it before {before}");
         t.events.push(event.clone());
-        if t.restart(&format!("before {before}")).await.is_ok() {
+        let why = format!("before {before}");
+        let restart = t.restart(&why);
+        if let Ok(Ok(())) = tokio::time::timeout_at(self.deadline, restart).await {
             if let Ok(mut a) = self.addr.write() {
                 *a = t.addr();
             }
@@ -560,12 +539,20 @@ impl Session {
     }
 
     /// After a destructive case: does the target still serve a new client?
-    async fn liveness(&self) -> Option<String> {
+    async fn liveness(&self) -> (LivenessState, Text) {
+        let died = |status: String| {
+            (
+                LivenessState::Died,
+                Text {
+                    en: format!("the server process died during this case ({status})"),
+                    ru: format!("процесс сервера завершился во время этого случая ({status})"),
+                },
+            )
+        };
         {
             let mut t = self.target.lock().await;
             if !t.is_alive() {
-                let status = t.exit_status().unwrap_or_else(|| "stopped".into());
-                return Some(format!("the server process died during this case ({status})"));
+                return died(t.exit_status().unwrap_or_else(|| "stopped".into()));
             }
         }
         let addr = self.addr();
@@ -575,10 +562,20 @@ impl Session {
                 // Give a dying process a moment to be reaped, to report its exit status.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let status = self.target.lock().await.exit_status();
-                return Some(match status {
-                    Some(status) => format!("the server process died during this case ({status})"),
-                    None => format!("after this case the server died or stopped listening: {e}"),
-                });
+                return match status {
+                    Some(status) => died(status),
+                    None => (
+                        LivenessState::Died,
+                        Text {
+                            en: format!(
+                                "after this case the server died or stopped listening: {e}"
+                            ),
+                            ru: format!(
+                                "после этого случая сервер упал или перестал принимать соединения: {e}"
+                            ),
+                        },
+                    ),
+                };
             }
         };
         let name = self.name.clone().unwrap_or_else(|| {
@@ -606,16 +603,33 @@ impl Session {
             )
             .await;
         conn.disconnect(crate::model::DisconnectKind::Close).await;
+        let secs = self.opts.timeout.as_secs_f64();
         match answer {
-            Arrival::Value { .. } => None,
-            Arrival::Nothing => Some(format!(
-                "after this case the server accepts connections but does not answer a presence within {} s (a zombie)",
-                self.opts.timeout.as_secs_f64()
-            )),
-            Arrival::Closed { .. } => {
-                Some("after this case the server closes new connections without answering".into())
-            }
-            Arrival::Bad { .. } => None,
+            Arrival::Value { .. } | Arrival::Bad { .. } => (
+                LivenessState::Survived,
+                Text {
+                    en: "a new client was answered after this case".into(),
+                    ru: "после этого случая новый клиент получил ответ".into(),
+                },
+            ),
+            Arrival::Nothing => (
+                LivenessState::Zombie,
+                Text {
+                    en: format!(
+                        "after this case the server accepts connections but does not answer a presence within {secs} s (a zombie)"
+                    ),
+                    ru: format!(
+                        "после этого случая сервер принимает соединения, но не отвечает на presence за {secs} с (зомби)"
+                    ),
+                },
+            ),
+            Arrival::Closed { .. } => (
+                LivenessState::Zombie,
+                Text {
+                    en: "after this case the server closes new connections without answering (a zombie)".into(),
+                    ru: "после этого случая сервер закрывает новые соединения, не отвечая (зомби)".into(),
+                },
+            ),
         }
     }
 
@@ -655,7 +669,7 @@ impl Session {
                 jobs_list.push((Arc::clone(fx), *d));
             }
         }
-        let jobs = self.opts.jobs.unwrap_or(self.profile.jobs).clamp(1, 64);
+        let jobs = self.opts.jobs.unwrap_or(self.profile.jobs).clamp(1, MAX_JOBS);
         let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, CaseResult)>();
         let mut set = tokio::task::JoinSet::new();
@@ -699,7 +713,9 @@ impl Session {
             let spawned = { self.target.lock().await.kind() == "spawn" };
             if owned && spawned && Instant::now() < self.deadline {
                 let mut t = self.target.lock().await;
-                if t.restart(&format!("before destructive case {}", fx.id)).await.is_ok() {
+                let why = format!("before destructive case {}", fx.id);
+                let restart = t.restart(&why);
+                if let Ok(Ok(())) = tokio::time::timeout_at(self.deadline, restart).await {
                     if let Ok(mut a) = self.addr.write() {
                         *a = t.addr();
                     }
@@ -708,35 +724,52 @@ impl Session {
                 self.revive(&fx.id).await;
             }
             let mut r = self.run_case(fx, Delivery::Whole).await;
-            if matches!(
+            let checkable = matches!(
                 r.verdict,
-                Verdict::Pass | Verdict::PassLenient | Verdict::Fail | Verdict::Error
-            ) && Instant::now() < self.deadline
-            {
-                if let Some(problem) = self.liveness().await {
-                    r.reason = Some(match r.reason.take() {
-                        Some(old) => format!("{old}; {problem}"),
-                        None => problem,
+                Verdict::Pass
+                    | Verdict::PassLenient
+                    | Verdict::Fail
+                    | Verdict::Error
+                    | Verdict::ExpectedFail
+                    | Verdict::UnexpectedPass
+            );
+            if checkable && Instant::now() < self.deadline {
+                if let Ok((state, detail)) =
+                    tokio::time::timeout_at(self.deadline, self.liveness()).await
+                {
+                    let live = r.liveness.get_or_insert_with(|| Liveness {
+                        state,
+                        detail: Text::default(),
+                        input: None,
+                        inputs: Vec::new(),
                     });
-                    if r.verdict.passed() {
-                        r.verdict = Verdict::Fail;
+                    live.state = state;
+                    if state != LivenessState::Survived {
+                        let mut problem = detail.en.clone();
+                        let mut problem_ru = detail.ru.clone();
+                        if let Some(input) = &live.input {
+                            problem.push_str(&format!("; after: {input}"));
+                            problem_ru.push_str(&format!("; после: {input}"));
+                        }
+                        live.detail = Text { en: problem.clone(), ru: problem_ru };
+                        r.reason = Some(match r.reason.take() {
+                            Some(old) => format!("{old}; {problem}"),
+                            None => problem,
+                        });
+                        if r.verdict.passed() {
+                            r.verdict = Verdict::Fail;
+                        }
+                        r = self.finalize(r);
+                    } else {
+                        live.detail = detail;
                     }
-                    r = self.finalize(r);
                 }
             }
             on_result(&r);
             results.push(r);
         }
-        let ran =
-            results.iter().any(|r| !matches!(r.verdict, Verdict::Skip | Verdict::Unimplemented));
-        let failures = results.iter().filter(|r| r.impact == Impact::Failure).count();
-        let (code, why) = if failures > 0 {
-            (1, format!("{failures} case(s) fail the run"))
-        } else if !ran {
-            (2, "no case ran (every selected case was skipped or unimplemented)".to_owned())
-        } else {
-            (0, "every required case passes".to_owned())
-        };
+        add_mode_notes(&mut results, Peer::Server);
+        let (code, why) = exit_code(&results);
         Ok(self.report(results, code, why).await)
     }
 
@@ -839,6 +872,154 @@ impl Session {
     /// Stops a target the runner started.
     pub async fn finish(&self) {
         self.target.lock().await.stop().await;
+    }
+}
+
+/// Most cases the runner runs at the same time (`--jobs` is clamped to it).
+pub const MAX_JOBS: usize = 16;
+
+/// How a verdict affects the run, given the case's level and `--strict`.
+pub fn impact(level: Level, verdict: Verdict, strict: bool) -> Impact {
+    match verdict {
+        Verdict::Error | Verdict::UnexpectedPass => Impact::Failure,
+        Verdict::Fail => match level {
+            Level::Must => Impact::Failure,
+            Level::Should if strict => Impact::Failure,
+            Level::Should | Level::May => Impact::Warning,
+            Level::Info => Impact::None,
+        },
+        _ => Impact::None,
+    }
+}
+
+/// Applies `--known-failures` (expected-fail, unexpected-pass) and computes the impact.
+pub fn finalize(
+    mut r: CaseResult,
+    known_failures: &BTreeMap<String, String>,
+    strict: bool,
+) -> CaseResult {
+    let known = known_failures.iter().find(|(pattern, _)| glob_match(pattern, &r.id));
+    if let Some((_, reason)) = known {
+        match r.verdict {
+            Verdict::Fail | Verdict::Error => {
+                r.verdict = Verdict::ExpectedFail;
+                r.reason = Some(reason.clone());
+            }
+            v if v.passed() => {
+                r.verdict = Verdict::UnexpectedPass;
+                r.reason = Some(format!(
+                    "listed in --known-failures ({reason}) but passed: remove it from the list"
+                ));
+            }
+            _ => {}
+        }
+    }
+    r.impact = impact(r.level, r.verdict, strict);
+    r
+}
+
+/// The exit code of a run and why: 1 if a case fails the run, 2 if no case ran, else 0.
+pub fn exit_code(results: &[CaseResult]) -> (i32, String) {
+    let ran = results.iter().any(|r| !matches!(r.verdict, Verdict::Skip | Verdict::Unimplemented));
+    let failures = results.iter().filter(|r| r.impact == Impact::Failure).count();
+    if failures > 0 {
+        (1, format!("{failures} case(s) fail the run"))
+    } else if !ran {
+        (2, "no case ran (every selected case was skipped or unimplemented)".to_owned())
+    } else {
+        (0, "every required case passes".to_owned())
+    }
+}
+
+/// The inputs of a case that may have broken the server: the unusual things it did (not
+/// ordinary logins) up to the step that failed, or to the end if nothing failed; the last
+/// input if all were ordinary.
+fn suspect(inputs: &[Input], failed_at: Option<usize>) -> Option<String> {
+    let before: Vec<&Input> =
+        inputs.iter().filter(|i| failed_at.is_none_or(|step| i.step <= step)).collect();
+    let unusual: Vec<String> =
+        before.iter().filter(|i| !i.routine).map(ToString::to_string).collect();
+    if unusual.is_empty() {
+        return before.last().map(ToString::to_string);
+    }
+    let shown = unusual.len().min(4);
+    let mut text = unusual[unusual.len() - shown..].join(", then ");
+    if unusual.len() > shown {
+        text = format!("… {text}");
+    }
+    Some(text)
+}
+
+/// Whose code a delivery-mode note talks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// The runner judged a server.
+    Server,
+    /// The runner judged a client.
+    Client,
+}
+
+/// What a failure under a delivery mode means, in plain words. `whole_passed` says how the
+/// same case did with whole delivery in this run (None: not run).
+pub fn mode_note(delivery: Delivery, whole_passed: Option<bool>, peer: Peer) -> Option<Text> {
+    let (who_en, who_ru, what_en, what_ru) = match peer {
+        Peer::Server => ("server", "сервер", "request", "запрос"),
+        Peer::Client => ("client", "клиент", "reply", "ответ"),
+    };
+    let (mode_en, mode_ru) = match delivery {
+        Delivery::Whole => return None,
+        Delivery::Split => (
+            format!(
+                "each {what_en} is cut into pieces written separately (split delivery; a cut falls inside a multi-byte UTF-8 character when there is one)"
+            ),
+            format!(
+                "каждый {what_ru} режется на куски, отправленные отдельно (доставка split; если есть многобайтовый символ UTF-8, один разрез приходится внутрь него)"
+            ),
+        ),
+        Delivery::Trickle => (
+            format!("each {what_en} arrives one byte at a time (trickle delivery)"),
+            format!("каждый {what_ru} приходит по одному байту (доставка trickle)"),
+        ),
+    };
+    let advice_en = format!(
+        "your {who_en} assumes one recv() returns one whole message. Keep a buffer per connection, append what recv() returns, and take complete JSON values out of it (json.JSONDecoder().raw_decode); decode UTF-8 only once a value is complete, and never treat a message that has not fully arrived as an error."
+    );
+    let advice_ru = format!(
+        "ваш {who_ru} считает, что один recv() возвращает одно целое сообщение. Держите буфер на соединение, дописывайте в него то, что вернул recv(), и вынимайте из него целые JSON-значения (json.JSONDecoder().raw_decode); декодируйте UTF-8 только когда значение пришло целиком и не считайте ошибкой сообщение, которое ещё не дошло."
+    );
+    Some(match whole_passed {
+        Some(true) => Text {
+            en: format!("passes with whole delivery but fails when {mode_en}: {advice_en}"),
+            ru: format!("проходит при обычной доставке, но падает, когда {mode_ru}: {advice_ru}"),
+        },
+        Some(false) => Text {
+            en: format!(
+                "fails when {mode_en}, and with whole delivery too: fix the whole-delivery failure first"
+            ),
+            ru: format!(
+                "падает, когда {mode_ru}, и при обычной доставке тоже: сначала исправьте обычный случай"
+            ),
+        },
+        None => Text {
+            en: format!("fails when {mode_en}. If it passes with --delivery whole, {advice_en}"),
+            ru: format!(
+                "падает, когда {mode_ru}. Если с --delivery whole проходит, то {advice_ru}"
+            ),
+        },
+    })
+}
+
+/// Adds a [`mode_note`] to every failure under split or trickle delivery.
+pub fn add_mode_notes(results: &mut [CaseResult], peer: Peer) {
+    let whole: HashMap<String, bool> = results
+        .iter()
+        .filter(|r| r.delivery == Delivery::Whole)
+        .map(|r| (r.id.clone(), r.verdict.passed()))
+        .collect();
+    for r in results.iter_mut() {
+        if matches!(r.verdict, Verdict::Fail | Verdict::Error | Verdict::ExpectedFail) {
+            r.mode_note = mode_note(r.delivery, whole.get(&r.id).copied(), peer);
+        }
     }
 }
 

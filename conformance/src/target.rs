@@ -2,15 +2,14 @@
 //! embedded reference server. The runner only ever asks a target for its address, whether it is
 //! alive, and to restart; everything else goes over TCP.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::time::Instant;
+
+use crate::process::{SharedTail, capture, kill_group, spawn_group, tail_text};
 
 /// How to reach the target, as given on the command line.
 #[derive(Debug, Clone)]
@@ -64,29 +63,6 @@ pub enum TargetError {
     Embedded(String),
 }
 
-/// The last lines a spawned target printed (bounded).
-#[derive(Debug, Default)]
-struct Tail {
-    lines: VecDeque<String>,
-    bytes: usize,
-}
-
-const TAIL_BYTES: usize = 16 * 1024;
-
-impl Tail {
-    fn push(&mut self, line: String) {
-        let line: String = line.chars().take(1000).collect();
-        self.bytes += line.len() + 1;
-        self.lines.push_back(line);
-        while self.bytes > TAIL_BYTES {
-            match self.lines.pop_front() {
-                Some(l) => self.bytes -= l.len() + 1,
-                None => break,
-            }
-        }
-    }
-}
-
 /// Credentials made up for the embedded accounts-mode server.
 #[derive(Debug, Clone)]
 pub struct EmbeddedAccounts {
@@ -106,7 +82,7 @@ pub struct RunningTarget {
     spec: TargetSpec,
     addr: SocketAddr,
     child: Option<Child>,
-    output: Arc<Mutex<Tail>>,
+    output: SharedTail,
     embedded: Option<jim_server::RunningServer>,
     accounts_server: Option<jim_server::RunningServer>,
     /// Credentials of the embedded accounts-mode instance, if any.
@@ -199,44 +175,15 @@ impl RunningTarget {
             output: String::new(),
         })?;
         let line = command.replace("{port}", &port.to_string()).replace("{host}", "127.0.0.1");
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(&line)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0);
-        let mut child = cmd.spawn().map_err(|e| TargetError::Spawn {
+        let mut child = spawn_group(&line, false).map_err(|e| TargetError::Spawn {
             message: format!("cannot start `{line}`: {e}"),
             output: String::new(),
         })?;
-        for (stream, tag) in [
-            (
-                child
-                    .stdout
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-                "out",
-            ),
-            (
-                child
-                    .stderr
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-                "err",
-            ),
-        ] {
-            let Some(stream) = stream else { continue };
-            let output = Arc::clone(&self.output);
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Ok(mut t) = output.lock() {
-                        t.push(format!("[{tag}] {line}"));
-                    }
-                }
-            });
+        if let Some(out) = child.stdout.take() {
+            capture(out, Arc::clone(&self.output), "[out] ");
+        }
+        if let Some(err) = child.stderr.take() {
+            capture(err, Arc::clone(&self.output), "[err] ");
         }
         self.addr = SocketAddr::from(([127, 0, 0, 1], port));
         self.child = Some(child);
@@ -327,7 +274,7 @@ impl RunningTarget {
     pub fn exit_status(&mut self) -> Option<String> {
         let child = self.child.as_mut()?;
         match child.try_wait() {
-            Ok(Some(status)) => Some(status.to_string()),
+            Ok(Some(status)) => Some(crate::process::describe_status(status)),
             _ => None,
         }
     }
@@ -353,16 +300,7 @@ impl RunningTarget {
 
     async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {
-                // The command runs in its own process group (its pid): end the whole group,
-                // so that a shell's children go too.
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            let _ = child.kill().await;
-            let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+            kill_group(&mut child).await;
         }
     }
 
@@ -379,9 +317,6 @@ impl RunningTarget {
 
     /// The last lines a spawned target printed.
     pub fn output_tail(&self) -> String {
-        self.output
-            .lock()
-            .map(|t| t.lines.iter().cloned().collect::<Vec<_>>().join("\n"))
-            .unwrap_or_default()
+        tail_text(&self.output)
     }
 }

@@ -4,8 +4,14 @@
 //! `jim_protocol`'s [`FrameDecoder`] (which never buffers more than its limit), so a target that
 //! floods, trickles, or sends an endless string makes a step fail, never hang or grow memory.
 //! Writes honour a [`Delivery`] mode, so one send path serves whole, split and trickled input.
+//!
+//! The runner must not flood the peer it judges either: at most [`MAX_OPEN_CONNECTIONS`]
+//! connections to one target are open at once, new ones are paced to at most
+//! [`MAX_CONNECTS_PER_SECOND`], and the pieces of a split or trickled message are spaced out.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -18,8 +24,72 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout_at};
 
-/// Largest single value the runner accepts from a target (1 MiB); more is reported as oversize.
-pub const MAX_VALUE_BYTES: usize = 1 << 20;
+/// Largest single value the runner accepts from a peer (256 KiB, four times the reference
+/// server's own limit); more is reported as oversize and discarded without being buffered.
+pub const MAX_VALUE_BYTES: usize = 256 * 1024;
+
+/// Most connections the runner keeps open to one target at the same time.
+pub const MAX_OPEN_CONNECTIONS: usize = 64;
+
+/// Most new connections the runner opens to one target per second.
+pub const MAX_CONNECTS_PER_SECOND: u32 = 500;
+
+/// Pause between the pieces of a split message.
+pub const SPLIT_PAUSE: Duration = Duration::from_millis(15);
+
+/// Pause between the bytes of a trickled message.
+pub const TRICKLE_PAUSE: Duration = Duration::from_millis(1);
+
+/// The caps on connections to one target address.
+#[derive(Debug)]
+struct Limiter {
+    open: Arc<tokio::sync::Semaphore>,
+    next: std::sync::Mutex<Option<Instant>>,
+}
+
+static LIMITERS: LazyLock<std::sync::Mutex<HashMap<SocketAddr, Arc<Limiter>>>> =
+    LazyLock::new(Default::default);
+
+fn limiter(addr: SocketAddr) -> Arc<Limiter> {
+    let mut map = LIMITERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if map.len() > 256 {
+        // Forget targets nobody is connected to (a process that judges many targets).
+        map.retain(|_, l| {
+            Arc::strong_count(l) > 1 || l.open.available_permits() < MAX_OPEN_CONNECTIONS
+        });
+    }
+    Arc::clone(map.entry(addr).or_insert_with(|| {
+        Arc::new(Limiter {
+            open: Arc::new(tokio::sync::Semaphore::new(MAX_OPEN_CONNECTIONS)),
+            next: std::sync::Mutex::new(None),
+        })
+    }))
+}
+
+/// Waits for a free connection slot to `addr` and for the connect pace, at most until `limit`
+/// runs out.
+async fn connect_permit(
+    addr: SocketAddr,
+    limit: Duration,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let deadline = Instant::now() + limit;
+    let limiter = limiter(addr);
+    let permit =
+        timeout_at(deadline, Arc::clone(&limiter.open).acquire_owned()).await.ok()?.ok()?;
+    let spacing = Duration::from_secs(1) / MAX_CONNECTS_PER_SECOND;
+    let wait_until = {
+        let mut next = limiter.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        let slot = next.map_or(now, |n| n.max(now));
+        *next = Some(slot + spacing);
+        slot
+    };
+    if wait_until > deadline {
+        return None;
+    }
+    tokio::time::sleep_until(wait_until).await;
+    Some(permit)
+}
 
 /// How the bytes of one message are written (issue: delivery modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -56,6 +126,11 @@ impl Delivery {
     }
 
     /// Where a message of these bytes is cut (offsets of piece starts after the first).
+    ///
+    /// Split cuts after the first byte, in the middle, before the last byte (which separates a
+    /// closing `}` from the newline), inside the first multi-byte UTF-8 character if there is
+    /// one, and at one more position that depends on the bytes (so different messages are cut
+    /// in different places, and the same message always the same way).
     pub fn cut_points(self, bytes: &[u8]) -> Vec<usize> {
         let n = bytes.len();
         match self {
@@ -65,6 +140,12 @@ impl Delivery {
                 let mut cuts = vec![1, n / 2, n.saturating_sub(1)];
                 if let Some(i) = bytes.iter().position(|b| *b >= 0x80) {
                     cuts.push(i + 1);
+                }
+                if n > 4 {
+                    let seed = bytes.iter().fold(0x811c_9dc5_u32, |h, b| {
+                        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+                    });
+                    cuts.push(2 + (seed as usize) % (n - 3));
                 }
                 cuts.retain(|c| *c > 0 && *c < n);
                 cuts.sort_unstable();
@@ -96,6 +177,9 @@ pub enum Arrival {
         raw: String,
         /// Whether a newline followed it in the same read (None: nothing followed yet).
         newline_after: Option<bool>,
+        /// It began in the same read as the end of the value before it: the peer wrote both at
+        /// once (or did not wait between them).
+        same_read: bool,
     },
     /// Bytes that are not a JSON value.
     Bad {
@@ -165,6 +249,13 @@ pub struct Conn {
     decoder: FrameDecoder,
     eof: bool,
     reset: bool,
+    /// Reads that returned bytes so far.
+    reads: u64,
+    /// `reads` when the previous value was taken out (None before the first value).
+    reads_at_last_value: Option<u64>,
+    /// Bytes received on this connection.
+    received: u64,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
     /// Everything sent on this connection, in order (bounded).
     pub sent: Vec<Sent>,
 }
@@ -172,7 +263,7 @@ pub struct Conn {
 const MAX_SENT_KEPT: usize = 64;
 
 impl Conn {
-    /// Wraps a connected stream.
+    /// Wraps a connected stream (one the runner accepted, or opened itself).
     pub fn new(stream: TcpStream) -> Self {
         Self {
             stream: Some(stream),
@@ -180,13 +271,45 @@ impl Conn {
             decoder: FrameDecoder::new(MAX_VALUE_BYTES),
             eof: false,
             reset: false,
+            reads: 0,
+            reads_at_last_value: None,
+            received: 0,
+            _permit: None,
             sent: Vec::new(),
         }
     }
 
-    /// Opens a connection to `addr`.
+    /// Opens a connection to `addr`, within the runner's caps on open connections and on the
+    /// connect rate (waiting for a slot counts against `limit`).
     pub async fn open(addr: SocketAddr, limit: Duration) -> Result<Self, ConnectError> {
-        Ok(Self::new(connect(addr, limit).await?))
+        let started = Instant::now();
+        let Some(permit) = connect_permit(addr, limit).await else {
+            return Err(ConnectError::Other {
+                addr,
+                message: format!(
+                    "the runner's own cap of {MAX_OPEN_CONNECTIONS} open connections to one target did not free a slot within {} ms",
+                    limit.as_millis()
+                ),
+            });
+        };
+        let left = limit.saturating_sub(started.elapsed()).max(Duration::from_millis(50));
+        let mut conn = Self::new(connect(addr, left).await?);
+        conn._permit = Some(permit);
+        Ok(conn)
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// The start of a value that has begun to arrive but is not complete, shown with escapes.
+    pub fn pending_preview(&self) -> Option<String> {
+        if self.decoder.in_value() && !self.buf.is_empty() {
+            Some(preview(&self.buf))
+        } else {
+            None
+        }
     }
 
     /// True once the peer closed and every buffered value was taken.
@@ -216,8 +339,8 @@ impl Conn {
         };
         let cuts = delivery.cut_points(bytes);
         let pause = match delivery {
-            Delivery::Trickle => Duration::from_millis(2),
-            _ => Duration::from_millis(15),
+            Delivery::Trickle => TRICKLE_PAUSE,
+            _ => SPLIT_PAUSE,
         };
         let mut start = 0;
         for end in cuts.into_iter().chain(std::iter::once(bytes.len())) {
@@ -247,10 +370,12 @@ impl Conn {
     pub async fn next(&mut self, deadline: Instant) -> Arrival {
         loop {
             if let Some(item) = self.decoder.next_raw(&mut self.buf, self.eof) {
+                let same_read = self.reads_at_last_value == Some(self.reads);
+                self.reads_at_last_value = Some(self.reads);
                 return match item.and_then(parse_raw_keep) {
                     Ok((value, raw)) => {
                         let newline_after = self.buf.first().map(|b| *b == b'\n' || *b == b'\r');
-                        Arrival::Value { value, raw, newline_after }
+                        Arrival::Value { value, raw, newline_after, same_read }
                     }
                     Err(e) => self.bad(&e),
                 };
@@ -267,7 +392,10 @@ impl Conn {
             match timeout_at(deadline, stream.read_buf(&mut self.buf)).await {
                 Err(_) => return Arrival::Nothing,
                 Ok(Ok(0)) => self.eof = true,
-                Ok(Ok(_)) => {}
+                Ok(Ok(n)) => {
+                    self.reads += 1;
+                    self.received += n as u64;
+                }
                 Ok(Err(e)) => {
                     self.eof = true;
                     self.reset = matches!(

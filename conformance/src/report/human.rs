@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{CaseResult, Impact, Report, Verdict};
+use super::{CaseResult, Impact, LivenessState, Report, Verdict};
 use crate::i18n::Lang;
 use crate::matcher::show;
 use crate::wire::{Delivery, Sent};
@@ -116,13 +116,25 @@ pub fn case(c: &CaseResult, s: Style) -> String {
         String::new()
     };
     let mut extra = String::new();
+    if let Some(live) = c.liveness.as_ref().filter(|l| l.state != LivenessState::NotChecked) {
+        let word = match (live.state, s.lang.is_ru()) {
+            (LivenessState::Survived, false) => "server survived",
+            (LivenessState::Survived, true) => "сервер выжил",
+            (LivenessState::Died, false) => "server DIED",
+            (LivenessState::Died, true) => "сервер УПАЛ",
+            (LivenessState::Zombie, false) => "server became a ZOMBIE",
+            (LivenessState::Zombie, true) => "сервер стал ЗОМБИ",
+            (LivenessState::NotChecked, _) => "",
+        };
+        extra.push_str(&format!("  [{word}]"));
+    }
     if !c.tolerances.is_empty() {
-        extra = format!("  [{}]", c.tolerances.join(", "));
+        extra.push_str(&format!("  [{}]", c.tolerances.join(", ")));
     } else if matches!(
         c.verdict,
         Verdict::Unimplemented | Verdict::Skip | Verdict::ExpectedFail | Verdict::UnexpectedPass
     ) {
-        extra = format!("  ({})", c.reason.clone().unwrap_or_default());
+        extra.push_str(&format!("  ({})", c.reason.clone().unwrap_or_default()));
     }
     let _ = writeln!(
         o,
@@ -181,6 +193,34 @@ fn details(c: &CaseResult, s: Style) -> String {
     if let (Some(reason), true) = (&c.reason, c.failure.is_none() || c.verdict == Verdict::Fail) {
         if c.failure.is_none() || reason.contains("server") {
             let _ = writeln!(o, "{}{}", pad("reason"), reason);
+        }
+    }
+    if let Some(note) = &c.mode_note {
+        let _ = writeln!(o, "{}{}", pad(l.t("delivery")), s.paint("33", note.get(l.is_ru())));
+    }
+    if let Some(live) = c
+        .liveness
+        .as_ref()
+        .filter(|l| !matches!(l.state, LivenessState::NotChecked | LivenessState::Survived))
+    {
+        let _ = writeln!(
+            o,
+            "{}{}: {}",
+            pad(l.t("liveness")),
+            live.state.as_str(),
+            live.detail.get(l.is_ru())
+        );
+    }
+    if let Some(p) = &c.process {
+        let _ = writeln!(o, "{}{} ({})", pad(l.t("client")), p.command, p.exit);
+        for (label, text) in [("stdout", &p.stdout), ("stderr", &p.stderr)] {
+            let lines: Vec<&str> = text.lines().collect();
+            let skip = lines.len().saturating_sub(12);
+            for (i, line) in lines.iter().skip(skip).enumerate() {
+                let head = if i == 0 { pad(label) } else { pad("") };
+                let line: String = line.chars().take(200).collect();
+                let _ = writeln!(o, "{head}{line}");
+            }
         }
     }
     if !c.transcript.is_empty() {

@@ -107,6 +107,101 @@ pub struct CaseResult {
     /// What went over the wire (bounded), for failures.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transcript: Vec<Line>,
+    /// For a failure under split or trickle delivery: what the mode means, in plain words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode_note: Option<Text>,
+    /// For a destructive case: whether the server survived it, and which input did it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<Liveness>,
+    /// In client mode: what the client process printed and how it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessReport>,
+}
+
+impl CaseResult {
+    /// A result for `fx` with no details yet (the level is the fixture's; a profile may
+    /// override it afterwards).
+    pub fn new(
+        fx: &crate::model::Fixture,
+        delivery: Delivery,
+        verdict: Verdict,
+        reason: Option<String>,
+    ) -> Self {
+        Self {
+            id: fx.id.clone(),
+            title: fx.title.clone(),
+            level: fx.level,
+            spec: fx.spec.clone(),
+            delivery,
+            verdict,
+            reason,
+            tolerances: Vec::new(),
+            impact: Impact::None,
+            failure: None,
+            hint: fx.hint.clone(),
+            duration_ms: 0,
+            transcript: Vec::new(),
+            mode_note: None,
+            liveness: None,
+            process: None,
+        }
+    }
+}
+
+/// What the liveness check after a destructive case found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LivenessState {
+    /// A new client got an answer to its presence.
+    Survived,
+    /// The process exited, or nobody listens any more (connection refused).
+    Died,
+    /// New connections are accepted but never answered (or closed without an answer).
+    Zombie,
+    /// The check did not run (the case was skipped, or the deadline passed).
+    NotChecked,
+}
+
+impl LivenessState {
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Survived => "survived",
+            Self::Died => "died",
+            Self::Zombie => "zombie",
+            Self::NotChecked => "not-checked",
+        }
+    }
+}
+
+/// The liveness check after a destructive case.
+#[derive(Debug, Clone, Serialize)]
+pub struct Liveness {
+    /// Survived, died or zombie.
+    pub state: LivenessState,
+    /// What was observed, in plain words.
+    pub detail: Text,
+    /// The input that most likely did it: the last unusual thing the case did before the step
+    /// that failed (or before the end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// Everything the case did to the server, in order (bounded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
+}
+
+/// A process the runner started for one case (client mode): how it ended and what it printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessReport {
+    /// The command line, with host and port filled in.
+    pub command: String,
+    /// "exit status 0", "killed by signal 9 (SIGKILL)", or "still running (killed by the
+    /// runner)".
+    pub exit: String,
+    /// The last lines of its standard output (bounded).
+    pub stdout: String,
+    /// The last lines of its standard error (bounded).
+    pub stderr: String,
 }
 
 /// Counts per verdict.
@@ -258,6 +353,9 @@ mod tests {
             hint: Text { en: "do this".into(), ru: "сделайте это".into() },
             duration_ms: 3,
             transcript: vec![],
+            mode_note: None,
+            liveness: None,
+            process: None,
         }
     }
 
