@@ -583,7 +583,7 @@ fn presence_user(
     }
 }
 
-/// Reads a response code tolerantly: an integer or a string of digits.
+/// Reads a response code tolerantly: an integer or a string of digits, 100 to 599 (`§limits`).
 pub fn read_code(value: &Value) -> Result<ResponseCode, ProtocolError> {
     let n = match value {
         Value::Number(n) => n.as_u64(),
@@ -591,7 +591,7 @@ pub fn read_code(value: &Value) -> Result<ResponseCode, ProtocolError> {
         _ => None,
     };
     match n {
-        Some(n) if (100..=999).contains(&n) => Ok(ResponseCode(n as u16)),
+        Some(n @ 100..=599) => Ok(ResponseCode(n as u16)),
         _ => Err(ProtocolError::BadCode { found: value.to_string().chars().take(40).collect() }),
     }
 }
@@ -958,6 +958,10 @@ mod tests {
             ProtocolError::BadRoomName { .. }
         ));
         assert!(matches!(err(json!({"response":"abc"})), ProtocolError::BadCode { .. }));
+        // §limits: a response code is three digits, 100 to 599.
+        assert!(matches!(err(json!({"response":700})), ProtocolError::BadCode { .. }));
+        assert!(matches!(err(json!({"response":"99"})), ProtocolError::BadCode { .. }));
+        ok(json!({"response":599}));
         // 25 characters is still fine, counted in characters, not bytes.
         ok(json!({"action":"presence","user":{"account_name":"ж".repeat(25)}}));
     }
