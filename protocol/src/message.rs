@@ -611,7 +611,8 @@ fn parse_response(obj: &Map<String, Value>, code_value: &Value) -> Result<Parsed
         },
     };
     let mut list = None;
-    for key in ["data_list", "alert", "contact_list", "user_list"] {
+    // The list spellings of `§dialects`, in its order of preference.
+    for key in ["alert", "data_list", "contact_list", "user_list", "message"] {
         if let Some(Value::Array(items)) = obj.get(key) {
             let mut names = Vec::with_capacity(items.len());
             for item in items {
@@ -976,6 +977,16 @@ mod tests {
         let e = ok(json!({"response":400,"message":"плохо"}));
         let Message::Response(resp) = e.message else { panic!() };
         assert_eq!(resp.text.as_deref(), Some("плохо"));
+        // Every list spelling of §dialects, the first present one winning.
+        for key in ["alert", "data_list", "contact_list", "user_list", "message"] {
+            let Message::Response(resp) = ok(json!({"response":202, key:["a"]})).message else {
+                panic!()
+            };
+            assert_eq!(resp.list, Some(vec!["a".to_owned()]), "{key}");
+        }
+        let both = ok(json!({"response":202,"data_list":["d"],"alert":["a"]})).message;
+        let Message::Response(resp) = both else { panic!() };
+        assert_eq!(resp.list, Some(vec!["a".to_owned()]), "alert comes first in §dialects");
         // "action":"response" added to every reply is still a response.
         assert!(matches!(
             ok(json!({"action":"response","response":200})).message,
