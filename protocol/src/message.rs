@@ -766,7 +766,8 @@ pub fn parse(value: &Value) -> Result<Parsed, ProtocolError> {
             Message::Chat(Chat { time, from, to, encoding, text })
         }
         "quit" | "exit" => {
-            let account_name = f.opt_str("account_name", &["account_name"])?.map(str::to_owned);
+            // Ignored by servers (`§quit`), so read leniently: nothing may stop a client leaving.
+            let account_name = obj.get("account_name").and_then(Value::as_str).map(str::to_owned);
             Message::Quit(Quit { time, account_name })
         }
         "authenticate" => {
@@ -934,6 +935,8 @@ mod tests {
         assert!(matches!(err(json!({"action":"dance"})), ProtocolError::UnknownAction { .. }));
         assert!(matches!(err(json!({"action":"MSG"})), ProtocolError::UnknownAction { .. }));
         assert!(matches!(ok(json!({"action":"Exit"})).message, Message::Quit(_)));
+        // §quit: `account_name` is ignored, so a bad one never stops a client from leaving.
+        assert!(matches!(ok(json!({"action":"exit","account_name":5})).message, Message::Quit(_)));
         assert!(matches!(
             err(json!({"action":"presence","user":{}})),
             ProtocolError::MissingField { field: "user.account_name", .. }

@@ -255,6 +255,10 @@ async fn quit_frees_the_name_and_pushes_205_to_course_sessions_only() {
     let mut anon = Client::connect(srv.addr()).await;
     anon.send(json!({"action":"exit"})).await;
     assert!(anon.expect_closed().await.is_empty());
+    // The ignored `account_name` of an exit cannot keep a client from leaving.
+    let mut odd = Client::course(srv.addr(), "Odd").await;
+    odd.send(json!({"action":"exit","time":1,"account_name":5})).await;
+    assert!(odd.expect_closed().await.is_empty(), "exit with a numeric account_name");
     srv.shutdown().await;
 }
 
