@@ -573,6 +573,13 @@ impl<'f> Exec<'f> {
                 BTreeSet::new(),
             ))
         };
+        if matches!(step.action, Action::CloseStdin | Action::ExpectExit(_) | Action::AutoAnswer) {
+            let message = format!(
+                "\"{}\" is a client-mode step: this fixture needs \"role\": \"server\"",
+                step.action.keyword()
+            );
+            return Err(problem(self, message));
+        }
         let needs_conn = !matches!(step.action, Action::Tolerate { .. } | Action::Disconnect(_));
         if matches!(step.action, Action::Connect) {
             if let Some(state) = self.conns.get_mut(&step.conn) {
@@ -857,6 +864,7 @@ impl<'f> Exec<'f> {
                 self.input(index, &step.conn, what.to_owned(), false);
                 Ok(())
             }
+            Action::CloseStdin | Action::ExpectExit(_) | Action::AutoAnswer => Ok(()),
             Action::Tolerate { tolerance, pattern } => {
                 let pattern = self.expand(pattern, Mode::Pattern).map_err(|m| problem(self, m))?;
                 self.conns

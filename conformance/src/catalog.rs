@@ -176,6 +176,7 @@ pub const STRING_OPERATORS: &[(&str, &str)] = &[
     ("$string", "any string"),
     ("$nonempty", "a non-empty string"),
     ("$time", "a usable time: a number or a numeric string"),
+    ("$recent", "a usable time within 5 minutes of the runner's clock (what a client sends)"),
     ("$object", "any object"),
     ("$array", "any array"),
     ("$bool", "true or false"),

@@ -22,11 +22,15 @@
 //! - [`preflight`]: the first contact that classifies a target and picks a profile;
 //! - [`case`]: executes one fixture's steps;
 //! - [`runner`]: selection, capabilities, parallelism, deadline, verdicts ([`run_suite`]);
+//! - [`client_case`], [`client_runner`]: client mode, where the runner plays the server for a
+//!   client it starts ([`run_client_suite`]);
 //! - [`report`]: the report model and its human, JSON and JUnit writers;
 //! - [`i18n`]: the runner's own words in English and Russian.
 
 pub mod case;
 pub mod catalog;
+pub mod client_case;
+pub mod client_runner;
 pub mod course_login;
 pub mod i18n;
 pub mod lint;
@@ -42,6 +46,7 @@ pub mod suite;
 pub mod target;
 pub mod wire;
 
+pub use client_runner::{ClientSession, run_client_suite};
 pub use report::{CaseResult, Report, Verdict};
 pub use runner::{RunError, RunOptions, Session, run_suite};
 pub use target::TargetSpec;

@@ -10,7 +10,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::catalog::{CapabilitySource, capability, tolerance};
-use crate::model::{Action, DisconnectKind, Fixture, Silence, parse_fixture};
+use crate::model::{Action, DisconnectKind, Fixture, Role, Silence, parse_fixture};
 use crate::placeholders::{Mode, Vars, decode_raw};
 use crate::profile::Profile;
 
@@ -112,8 +112,36 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
     let mut uses_offline = false;
     for (i, step) in f.steps.iter().enumerate() {
         let at = format!("step {}", i + 1);
+        let process_step =
+            matches!(step.action, Action::CloseStdin | Action::ExpectExit(_) | Action::AutoAnswer);
+        match f.role {
+            Role::Client if process_step => p.push(format!(
+                "{at}: \"{}\" is a client-mode step: it needs \"role\": \"server\"",
+                step.action.keyword()
+            )),
+            Role::Server => {
+                if step.conn != "a" {
+                    p.push(format!(
+                        "{at}: client-mode fixtures have one connection, \"a\" (the client's), not \"{}\"",
+                        step.conn
+                    ));
+                }
+                if matches!(
+                    step.action,
+                    Action::ExpectList(_)
+                        | Action::Tolerate { .. }
+                        | Action::ExpectSilence(Silence::Before(_))
+                ) {
+                    p.push(format!(
+                        "{at}: \"{}\" is not available in client mode",
+                        step.action.keyword()
+                    ));
+                }
+            }
+            Role::Client => {}
+        }
         if let Some(closed_at) = closed.get(&step.conn) {
-            if !matches!(step.action, Action::Connect) {
+            if !matches!(step.action, Action::Connect) && !process_step {
                 p.push(format!(
                     "{at} on connection {} is unreachable: the connection was closed at step {closed_at} (add a connect step to reopen it)",
                     step.conn
@@ -224,6 +252,7 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
                 | Action::ExpectList(_)
                 | Action::ExpectSilence(_)
                 | Action::ExpectClose
+                | Action::ExpectExit(_)
         )
     }) {
         p.push("no expect step: the fixture checks nothing".into());

@@ -1,6 +1,7 @@
-//! `jim-conformance`: the command line. Parses options, runs the suite (or lints it), prints the
-//! report, writes JSON/JUnit files, and exits with 0 (all required cases pass), 1 (failures),
-//! 2 (usage or fixture error) or 3 (target unreachable).
+//! `jim-conformance`: the command line. Parses options, runs the suite against a server or a
+//! client (or lints it), prints the report, writes JSON/JUnit files, and exits with 0 (all
+//! required cases pass), 1 (failures), 2 (usage or fixture error) or 3 (target unreachable: a
+//! server that is down, a client that cannot be started or never connects).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use jim_conformance::report::human::{self, Style};
 use jim_conformance::runner::{RunOptions, Session, parse_known_failures};
 use jim_conformance::suite::Suite;
 use jim_conformance::wire::Delivery;
-use jim_conformance::{RunError, TargetSpec};
+use jim_conformance::{ClientSession, RunError, TargetSpec};
 use jim_protocol::Framing;
 
 #[derive(Parser, Debug)]
@@ -32,6 +33,9 @@ struct Cli {
 enum Command {
     /// Run the suite against a server (no target: the embedded reference server).
     Server(Box<ServerArgs>),
+    /// Run the client suite against a client: the runner plays the server on 127.0.0.1 and
+    /// starts the client once per case.
+    Client(Box<ClientArgs>),
     /// Check every fixture and profile (schema, ids, citations, placeholders, reachability).
     Lint {
         /// Fixture directory (default: the suite built into this binary).
@@ -55,6 +59,50 @@ struct ServerArgs {
     /// Profile: auto (decided by a preflight), lesson3, spec, course, all.
     #[arg(long, default_value = "auto")]
     profile: String,
+    /// An existing account (runs the authenticate / course-login fixtures).
+    #[arg(long)]
+    user: Option<String>,
+    /// Its password.
+    #[arg(long)]
+    password: Option<String>,
+    /// An existing account that is not connected (runs the 410 fixture).
+    #[arg(long, value_name = "NAME")]
+    offline_user: Option<String>,
+    /// Declare that the target has this optional capability: its cases must pass instead of
+    /// being reported unimplemented (repeatable): rooms, contacts, users, auth, course-login,
+    /// pubkey, push-205.
+    #[arg(long, value_name = "CAP")]
+    expect: Vec<String>,
+    /// Account name for one-shot/lesson-3 presence (default Guest for lesson 3).
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct ClientArgs {
+    /// The client command; {host} and {port} become the runner's address (a new port per
+    /// case), {name} the --name. Example: "python3 client.py {host} {port}".
+    #[arg(long, value_name = "CMD")]
+    spawn: String,
+    /// Profile: auto (one-shot or interactive, from a first run), client-lesson3,
+    /// client-interactive.
+    #[arg(long, default_value = "auto")]
+    profile: String,
+    /// Text fed to an interactive client's stdin before it is closed (TEXT, or @FILE).
+    #[arg(long, value_name = "TEXT|@FILE")]
+    stdin: Option<String>,
+    /// The value of {name} in the command (default Guest).
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Options of both modes.
+#[derive(Args, Debug)]
+struct CommonArgs {
     /// Should-level failures fail the run, and no tolerance is accepted.
     #[arg(long)]
     strict: bool,
@@ -79,7 +127,7 @@ struct ServerArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
-    /// Independent cases run in parallel (default: the profile's, 4; 1 for lesson3).
+    /// Independent cases run in parallel (default: the profile's, 4; 1 for lesson3; at most 16).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
     /// File of known failures: JSON {"id": "reason"} or lines "ID REASON"; those fail as
@@ -89,25 +137,8 @@ struct ServerArgs {
     /// Report language: en or ru (default: from the locale).
     #[arg(long, value_name = "LANG")]
     lang: Option<String>,
-    /// Account name for one-shot/lesson-3 presence (default Guest for lesson 3).
-    #[arg(long)]
-    name: Option<String>,
-    /// An existing account (runs the authenticate / course-login fixtures).
-    #[arg(long)]
-    user: Option<String>,
-    /// Its password.
-    #[arg(long)]
-    password: Option<String>,
-    /// An existing account that is not connected (runs the 410 fixture).
-    #[arg(long, value_name = "NAME")]
-    offline_user: Option<String>,
-    /// Declare that the target has this optional capability: its cases must pass instead of
-    /// being reported unimplemented (repeatable): rooms, contacts, users, auth, course-login,
-    /// pubkey, push-205.
-    #[arg(long, value_name = "CAP")]
-    expect: Vec<String>,
-    /// Delivery modes applied to every non-destructive case: whole, split, trickle (comma
-    /// separated) or all.
+    /// Delivery modes applied to every non-destructive case (client mode: to the runner's
+    /// replies): whole, split, trickle (comma separated) or all.
     #[arg(long, default_value = "whole")]
     delivery: String,
     /// How our messages end: newline (default) or bare.
@@ -116,6 +147,27 @@ struct ServerArgs {
     /// Fixture directory (default: the suite built into this binary).
     #[arg(long, value_name = "DIR")]
     fixtures: Option<PathBuf>,
+}
+
+/// Largest file the runner reads for --stdin @FILE or --known-failures.
+const MAX_OPTION_FILE: u64 = 1 << 20;
+
+fn read_small_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, RunError> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)
+        .map_err(|e| usage(format!("{what}: cannot read {}: {e}", path.display())))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_OPTION_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| usage(format!("{what}: cannot read {}: {e}", path.display())))?;
+    if bytes.len() as u64 > MAX_OPTION_FILE {
+        return Err(usage(format!(
+            "{what}: {} is larger than {} bytes",
+            path.display(),
+            MAX_OPTION_FILE
+        )));
+    }
+    Ok(bytes)
 }
 
 fn load_suite(dir: Option<&PathBuf>) -> Result<Suite, RunError> {
@@ -129,7 +181,7 @@ fn usage(msg: impl Into<String>) -> RunError {
     RunError::Usage(msg.into())
 }
 
-fn options(a: &ServerArgs) -> Result<RunOptions, RunError> {
+fn options(a: &CommonArgs, profile: &str, name: Option<String>) -> Result<RunOptions, RunError> {
     let secs = |v: f64, what: &str| {
         if v.is_finite() && v > 0.0 && v <= 86_400.0 {
             Ok(Duration::from_secs_f64(v))
@@ -156,8 +208,8 @@ fn options(a: &ServerArgs) -> Result<RunOptions, RunError> {
     let framing: Framing = a.framing.parse().map_err(usage)?;
     let known_failures = match &a.known_failures {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| usage(format!("cannot read {}: {e}", p.display())))?;
+            let bytes = read_small_file(p, "--known-failures")?;
+            let text = String::from_utf8_lossy(&bytes);
             parse_known_failures(&text).map_err(|e| usage(format!("{}: {e}", p.display())))?
         }
         None => Default::default(),
@@ -167,7 +219,7 @@ fn options(a: &ServerArgs) -> Result<RunOptions, RunError> {
     }
     Ok(RunOptions {
         suite: Some(load_suite(a.fixtures.as_ref())?),
-        profile: if a.profile == "auto" { None } else { Some(a.profile.clone()) },
+        profile: if profile == "auto" { None } else { Some(profile.to_owned()) },
         strict: a.strict,
         only: a.only.clone(),
         skip: a.skip.clone(),
@@ -176,20 +228,18 @@ fn options(a: &ServerArgs) -> Result<RunOptions, RunError> {
         jobs: a.jobs,
         known_failures,
         lang,
-        name: a.name.clone(),
-        user: a.user.clone(),
-        password: a.password.clone(),
-        offline_user: a.offline_user.clone(),
-        expect: a.expect.clone(),
+        name,
         delivery,
         framing,
         startup: Duration::from_secs(10),
+        ..RunOptions::default()
     })
 }
 
 fn list(session: &Session) -> i32 {
+    let mut out = std::io::stdout().lock();
     let selected = session.selected();
-    println!("profile {}: {} fixture(s)", session.profile().name, selected.len());
+    let _ = writeln!(out, "profile {}: {} fixture(s)", session.profile().name, selected.len());
     for f in &selected {
         let dialects: Vec<&str> = f.dialects.iter().map(|d| d.as_str()).collect();
         let mut tags = vec![f.level.as_str().to_owned(), dialects.join("+")];
@@ -199,13 +249,17 @@ fn list(session: &Session) -> i32 {
         if f.destructive {
             tags.push("destructive".into());
         }
-        println!("  {:<40} {:<40} {}", f.id, tags.join(" "), f.title);
+        let _ = writeln!(out, "  {:<40} {:<40} {}", f.id, tags.join(" "), f.title);
     }
     if selected.is_empty() { 2 } else { 0 }
 }
 
 async fn server(a: ServerArgs) -> Result<i32, RunError> {
-    let opts = options(&a)?;
+    let mut opts = options(&a.common, &a.profile, a.name.clone())?;
+    opts.user = a.user.clone();
+    opts.password = a.password.clone();
+    opts.offline_user = a.offline_user.clone();
+    opts.expect = a.expect.clone();
     let lang = opts.lang;
     let target = match (&a.spawn, &a.host, a.port) {
         (Some(cmd), _, _) => {
@@ -223,7 +277,7 @@ async fn server(a: ServerArgs) -> Result<i32, RunError> {
         },
     };
     let session = Arc::new(Session::prepare(target, opts).await?);
-    if a.list {
+    if a.common.list {
         let code = list(&session);
         session.finish().await;
         return Ok(code);
@@ -242,14 +296,82 @@ async fn server(a: ServerArgs) -> Result<i32, RunError> {
     session.finish().await;
     let report = result?;
     let _ = writeln!(out, "\n{}", human::summary(&report, style));
+    write_reports(&report, &a.common)?;
+    Ok(report.exit_code)
+}
+
+fn write_reports(report: &jim_conformance::Report, a: &CommonArgs) -> Result<(), RunError> {
     if let Some(p) = &a.json {
-        std::fs::write(p, jim_conformance::report::json::to_string(&report))
+        std::fs::write(p, jim_conformance::report::json::to_string(report))
             .map_err(|e| usage(format!("cannot write {}: {e}", p.display())))?;
     }
     if let Some(p) = &a.junit {
-        std::fs::write(p, jim_conformance::report::junit::to_string(&report))
+        std::fs::write(p, jim_conformance::report::junit::to_string(report))
             .map_err(|e| usage(format!("cannot write {}: {e}", p.display())))?;
     }
+    Ok(())
+}
+
+/// `client --list`: the selection of the given profile (or of every client profile under
+/// auto), without starting the client.
+fn list_client(opts: &RunOptions) -> Result<i32, RunError> {
+    let mut out = std::io::stdout().lock();
+    use jim_conformance::profile::{IdFilter, ProfileTarget};
+    let suite = match &opts.suite {
+        Some(s) => s.clone(),
+        None => Suite::embedded()?,
+    };
+    let filter = IdFilter::new(&opts.only, &opts.skip).map_err(RunError::Usage)?;
+    let profiles: Vec<&jim_conformance::profile::Profile> = match &opts.profile {
+        Some(p) => vec![suite.profile(p)?],
+        None => suite.profiles.values().filter(|p| p.target == ProfileTarget::Client).collect(),
+    };
+    let mut any = false;
+    for profile in profiles {
+        let selected: Vec<_> =
+            suite.fixtures.iter().filter(|f| profile.selects(f) && filter.allows(&f.id)).collect();
+        let _ = writeln!(out, "profile {}: {} fixture(s)", profile.name, selected.len());
+        for f in &selected {
+            let level = profile.level_of(f);
+            let _ = writeln!(out, "  {:<40} {:<8} {}", f.id, level.as_str(), f.title);
+        }
+        any |= !selected.is_empty();
+    }
+    Ok(if any { 0 } else { 2 })
+}
+
+async fn client(a: ClientArgs) -> Result<i32, RunError> {
+    let mut opts = options(&a.common, &a.profile, a.name.clone())?;
+    opts.stdin = match &a.stdin {
+        Some(s) => match s.strip_prefix('@') {
+            Some(path) => Some(read_small_file(std::path::Path::new(path), "--stdin")?),
+            None => {
+                let mut text = s.replace("\\n", "\n").into_bytes();
+                if !text.ends_with(b"\n") {
+                    text.push(b'\n');
+                }
+                Some(text)
+            }
+        },
+        None => None,
+    };
+    if a.common.list {
+        return list_client(&opts);
+    }
+    let lang = opts.lang;
+    let session = Arc::new(ClientSession::prepare(&a.spawn, opts).await?);
+    let style = Style::detect(lang);
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{}", human::card(&session.report(Vec::new(), 0, String::new()), style));
+    let report = session
+        .run_all(|c| {
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "{}", human::case(c, style));
+            let _ = out.flush();
+        })
+        .await?;
+    let _ = writeln!(out, "\n{}", human::summary(&report, style));
+    write_reports(&report, &a.common)?;
     Ok(report.exit_code)
 }
 
@@ -322,8 +444,7 @@ fn main() {
                 2
             }
         },
-        Command::Server(args) => {
-            let args = *args;
+        Command::Server(_) | Command::Client(_) => {
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(r) => r,
                 Err(e) => {
@@ -331,7 +452,12 @@ fn main() {
                     std::process::exit(2);
                 }
             };
-            match runtime.block_on(server(args)) {
+            let result = match cli.command {
+                Command::Server(args) => runtime.block_on(server(*args)),
+                Command::Client(args) => runtime.block_on(client(*args)),
+                Command::Lint { .. } => Ok(2),
+            };
+            match result {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("jim-conformance: {e}");

@@ -133,6 +133,44 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// How far a client's `time` may be from the runner's clock.
+pub const RECENT_SECONDS: f64 = 300.0;
+
+/// Checks that `v` is a usable time within [`RECENT_SECONDS`] of now; the error says why not in
+/// plain words (milliseconds, a formatted date, a fixed old value ...).
+pub fn recent_time(v: &Value) -> Result<(), String> {
+    let t = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|t| t.is_finite()),
+        _ => None,
+    };
+    let Some(t) = t else {
+        return Err(format!(
+            "expected the current Unix time in seconds (like time.time()), got {}",
+            show(v, 60)
+        ));
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let off = t - now;
+    if off.abs() <= RECENT_SECONDS {
+        return Ok(());
+    }
+    let hint = if (t / 1000.0 - now).abs() <= RECENT_SECONDS {
+        " (milliseconds? send seconds, like time.time())"
+    } else {
+        ""
+    };
+    Err(format!(
+        "expected the current Unix time in seconds, got {} ({:.0} s {} the runner's clock){hint}",
+        show(v, 40),
+        off.abs(),
+        if off < 0.0 { "behind" } else { "ahead of" }
+    ))
+}
+
 /// True when a `time` value is usable: a number or a numeric string (PROTOCOL.md §time).
 pub fn usable_time(v: &Value) -> bool {
     match v {
@@ -343,6 +381,7 @@ impl<'t> Matcher<'t> {
             "$string" => a.is_string(),
             "$nonempty" => a.as_str().is_some_and(|s| !s.trim().is_empty()),
             "$time" => usable_time(a),
+            "$recent" => recent_time(a).is_ok(),
             "$object" => a.is_object(),
             "$array" => a.is_array(),
             "$bool" => a.is_boolean(),
@@ -351,6 +390,9 @@ impl<'t> Matcher<'t> {
         };
         if ok {
             true
+        } else if op == "$recent" {
+            let why = recent_time(a).err().unwrap_or_default();
+            self.fail(path, why)
         } else {
             let what = match op {
                 "$number" => "a number",

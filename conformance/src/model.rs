@@ -126,6 +126,38 @@ pub enum DisconnectKind {
     ShutdownWrite,
 }
 
+/// The exit status an `expect_exit` step accepts (client mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitCode {
+    /// Exactly this status.
+    Exact(i32),
+    /// Any status but 0 (the client reports a failure).
+    Nonzero,
+    /// Any status: the client only has to exit (without crashing).
+    Any,
+}
+
+impl ExitCode {
+    /// True when `code` is accepted.
+    pub fn accepts(self, code: Option<i32>) -> bool {
+        match self {
+            Self::Exact(want) => code == Some(want),
+            Self::Nonzero => code.is_some_and(|c| c != 0),
+            Self::Any => true,
+        }
+    }
+
+    /// "0", "not 0", "any".
+    pub fn describe(self) -> String {
+        match self {
+            Self::Exact(c) => c.to_string(),
+            Self::Nonzero => "not 0".to_owned(),
+            Self::Any => "any".to_owned(),
+        }
+    }
+}
+
 /// A list expectation (`expect_list`): a 202 response carrying names, in any accepted shape.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ListExpect {
@@ -170,6 +202,14 @@ pub enum Action {
     ExpectClose,
     /// End the connection from our side.
     Disconnect(DisconnectKind),
+    /// Client mode: write the `--stdin` text (if any) to the client, then close its stdin.
+    CloseStdin,
+    /// Client mode: the client process must exit with this status, without crashing; requests
+    /// it sends meanwhile get generic answers if `auto_answer` is on.
+    ExpectExit(ExitCode),
+    /// Client mode: from now on, requests that no `expect` asks for get a generic answer (200,
+    /// or an empty 202 list), so that interactive clients can go on whatever they send.
+    AutoAnswer,
     /// From now on, values on this connection matching `pattern` may be skipped under the named
     /// tolerance (for example a room message echoed to its sender).
     Tolerate {
@@ -193,6 +233,9 @@ impl Action {
             Self::ExpectSilence(_) => "expect_silence",
             Self::ExpectClose => "expect_close",
             Self::Disconnect(_) => "disconnect",
+            Self::CloseStdin => "close_stdin",
+            Self::ExpectExit(_) => "expect_exit",
+            Self::AutoAnswer => "auto_answer",
             Self::Tolerate { .. } => "tolerate",
         }
     }
@@ -286,6 +329,9 @@ const ACTION_KEYS: &[&str] = &[
     "expect_silence",
     "expect_close",
     "disconnect",
+    "close_stdin",
+    "expect_exit",
+    "auto_answer",
     "tolerate",
 ];
 
@@ -400,6 +446,31 @@ fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError>
             }
         },
         "expect_close" => Action::ExpectClose,
+        "close_stdin" => Action::CloseStdin,
+        "auto_answer" => Action::AutoAnswer,
+        "expect_exit" => {
+            let code = match body {
+                Value::Bool(true) => Some(ExitCode::Exact(0)),
+                Value::Object(e) if e.len() == 1 => match e.get("code") {
+                    Some(Value::String(c)) if c == "nonzero" => Some(ExitCode::Nonzero),
+                    Some(Value::String(c)) if c == "any" => Some(ExitCode::Any),
+                    Some(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()).map(ExitCode::Exact),
+                    None => None,
+                },
+                _ => None,
+            };
+            match code {
+                Some(c) => Action::ExpectExit(c),
+                None => {
+                    return Err(err(
+                        path,
+                        format!(
+                            "{at}: expect_exit is true (status 0) or {{\"code\": N | \"nonzero\" | \"any\"}}"
+                        ),
+                    ));
+                }
+            }
+        }
         "disconnect" => match body {
             Value::Bool(true) => Action::Disconnect(DisconnectKind::Close),
             Value::String(s) if s == "close" => Action::Disconnect(DisconnectKind::Close),
@@ -434,7 +505,9 @@ fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError>
         },
         _ => return Err(err(path, format!("{at}: unknown action \"{key}\""))),
     };
-    if matches!(key, "connect" | "expect_close") && body != &Value::Bool(true) {
+    if matches!(key, "connect" | "expect_close" | "close_stdin" | "auto_answer")
+        && body != &Value::Bool(true)
+    {
         return Err(err(path, format!("{at}: \"{key}\" takes the value true")));
     }
     let conn = match o.get("conn") {

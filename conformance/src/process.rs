@@ -115,6 +115,34 @@ where
     })
 }
 
+/// Kills a process group when dropped: a case that is abandoned (deadline, error) cannot leave
+/// its client running.
+#[derive(Debug)]
+pub struct GroupGuard(Option<i32>);
+
+impl GroupGuard {
+    /// Guards the process group of `child` (its pid).
+    pub fn new(child: &Child) -> Self {
+        Self(child.id().and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1))
+    }
+
+    /// Kills the group now (SIGKILL) and forgets it.
+    pub fn kill_now(&mut self) {
+        if let Some(pid) = self.0.take() {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill_now();
+    }
+}
+
 /// Ends the process and its whole group with SIGKILL and reaps it (waiting at most 2 s).
 pub async fn kill_group(child: &mut Child) {
     if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {

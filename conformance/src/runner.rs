@@ -68,8 +68,10 @@ pub struct RunOptions {
     pub delivery: Vec<Delivery>,
     /// How sent values end.
     pub framing: Framing,
-    /// How long a spawned target may take to listen.
+    /// How long a spawned target may take to listen (client mode: to connect).
     pub startup: Duration,
+    /// Client mode: the text `close_stdin` steps feed the client before closing its stdin.
+    pub stdin: Option<Vec<u8>>,
 }
 
 impl Default for RunOptions {
@@ -93,6 +95,7 @@ impl Default for RunOptions {
             delivery: vec![Delivery::Whole],
             framing: Framing::Newline,
             startup: Duration::from_secs(10),
+            stdin: None,
         }
     }
 }
@@ -685,25 +688,36 @@ impl Session {
             });
         }
         drop(tx);
+        let mut notes = ModeNotes::new(Peer::Server);
         let mut pending: BTreeMap<usize, CaseResult> = BTreeMap::new();
         let mut next = 0;
         while let Some((i, r)) = rx.recv().await {
             pending.insert(i, r);
-            while let Some(r) = pending.remove(&next) {
+            while let Some(mut r) = pending.remove(&next) {
+                notes.apply(&mut r);
                 on_result(&r);
                 results.push(r);
                 next += 1;
             }
         }
         while set.join_next().await.is_some() {}
-        for (_, r) in std::mem::take(&mut pending) {
+        for (_, mut r) in std::mem::take(&mut pending) {
+            notes.apply(&mut r);
             on_result(&r);
             results.push(r);
+        }
+        for (fx, d) in &jobs_list {
+            if !results.iter().any(|r| r.id == fx.id && r.delivery == *d) {
+                let r = lost_case(fx, *d, &self.opts.known_failures, self.opts.strict);
+                on_result(&r);
+                results.push(r);
+            }
         }
         for fx in &exclusive_cases {
             for d in &self.opts.delivery {
                 self.revive(&fx.id).await;
-                let r = self.run_case(fx, *d).await;
+                let mut r = self.run_case(fx, *d).await;
+                notes.apply(&mut r);
                 on_result(&r);
                 results.push(r);
             }
@@ -768,7 +782,6 @@ impl Session {
             on_result(&r);
             results.push(r);
         }
-        add_mode_notes(&mut results, Peer::Server);
         let (code, why) = exit_code(&results);
         Ok(self.report(results, code, why).await)
     }
@@ -918,6 +931,20 @@ pub fn finalize(
     r
 }
 
+/// The result of a case whose task ended without a result (a bug in the runner): an error, so
+/// that it is never silently missing from the report.
+pub fn lost_case(
+    fx: &Fixture,
+    delivery: Delivery,
+    known_failures: &BTreeMap<String, String>,
+    strict: bool,
+) -> CaseResult {
+    let reason =
+        "the runner failed while running this case (a bug in jim-conformance: please report it)";
+    let r = CaseResult::new(fx, delivery, Verdict::Error, Some(reason.to_owned()));
+    finalize(r, known_failures, strict)
+}
+
 /// The exit code of a run and why: 1 if a case fails the run, 2 if no case ran, else 0.
 pub fn exit_code(results: &[CaseResult]) -> (i32, String) {
     let ran = results.iter().any(|r| !matches!(r.verdict, Verdict::Skip | Verdict::Unimplemented));
@@ -1009,16 +1036,26 @@ pub fn mode_note(delivery: Delivery, whole_passed: Option<bool>, peer: Peer) -> 
     })
 }
 
-/// Adds a [`mode_note`] to every failure under split or trickle delivery.
-pub fn add_mode_notes(results: &mut [CaseResult], peer: Peer) {
-    let whole: HashMap<String, bool> = results
-        .iter()
-        .filter(|r| r.delivery == Delivery::Whole)
-        .map(|r| (r.id.clone(), r.verdict.passed()))
-        .collect();
-    for r in results.iter_mut() {
-        if matches!(r.verdict, Verdict::Fail | Verdict::Error | Verdict::ExpectedFail) {
-            r.mode_note = mode_note(r.delivery, whole.get(&r.id).copied(), peer);
+/// Adds a [`mode_note`] to failures under split or trickle delivery as results come out in
+/// run order (a case's whole-delivery result comes before its other modes).
+#[derive(Debug)]
+pub struct ModeNotes {
+    peer: Peer,
+    whole: HashMap<String, bool>,
+}
+
+impl ModeNotes {
+    /// Notes for a run judging `peer`.
+    pub fn new(peer: Peer) -> Self {
+        Self { peer, whole: HashMap::new() }
+    }
+
+    /// Remembers a whole-delivery verdict, or notes what a failure under another mode means.
+    pub fn apply(&mut self, r: &mut CaseResult) {
+        if r.delivery == Delivery::Whole {
+            self.whole.insert(r.id.clone(), r.verdict.passed());
+        } else if matches!(r.verdict, Verdict::Fail | Verdict::Error | Verdict::ExpectedFail) {
+            r.mode_note = mode_note(r.delivery, self.whole.get(&r.id).copied(), self.peer);
         }
     }
 }

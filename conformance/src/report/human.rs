@@ -54,10 +54,14 @@ pub fn card(r: &Report, s: Style) -> String {
     if !d.reachable {
         det.push(d.connect_error.clone().unwrap_or_else(|| "unreachable".into()));
     } else {
-        det.push(match d.one_shot {
-            Some(true) => "one-shot (closes after one reply)".to_owned(),
-            Some(false) => "persistent connection".to_owned(),
-            None => "connection kept? unknown".to_owned(),
+        let client = r.target.kind == "client";
+        det.push(match (d.one_shot, client) {
+            (Some(true), false) => "one-shot (closes after one reply)".to_owned(),
+            (Some(false), false) => "persistent connection".to_owned(),
+            (None, false) => "connection kept? unknown".to_owned(),
+            (Some(true), true) => "one-shot (exits after its reply)".to_owned(),
+            (Some(false), true) => "interactive (stays after its reply)".to_owned(),
+            (None, true) => "one-shot or interactive? unknown".to_owned(),
         });
         det.push(format!("dialect {}", d.dialect));
         det.push(format!("{} framing", d.framing));

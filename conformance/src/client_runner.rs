@@ -1,0 +1,401 @@
+//! Client mode, the whole run (`jim-conformance client --spawn "CMD {host} {port}"`): a first
+//! contact that checks the client starts and connects and tells a one-shot lesson-3 client
+//! from an interactive one (`--profile auto`), then every selected fixture with role `server`
+//! in every delivery mode, each against a fresh run of the client, in parallel up to `--jobs`,
+//! within `--deadline`; verdicts, levels and exit codes as in server mode.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::case::{Arrived, Outcome};
+use crate::client_case::{ClientEnv, FirstContact, first_contact, run_client_case};
+use crate::model::Fixture;
+use crate::placeholders::Vars;
+use crate::preflight::Detection;
+use crate::profile::{IdFilter, Profile, ProfileTarget};
+use crate::report::{
+    CaseResult, OptionsInfo, ProfileInfo, REPORT_SCHEMA, Report, TargetInfo, Verdict,
+};
+use crate::runner::{MAX_JOBS, ModeNotes, Peer, RunError, RunOptions, exit_code, finalize};
+use crate::suite::Suite;
+use crate::target::TargetError;
+use crate::wire::Delivery;
+
+/// The profile `--profile auto` picks for a client that exits after its reply.
+pub const ONE_SHOT_PROFILE: &str = "client-lesson3";
+/// The profile `--profile auto` picks for a client that stays after its reply.
+pub const INTERACTIVE_PROFILE: &str = "client-interactive";
+
+/// How long the first contact waits for a client to exit by itself after its reply.
+const SETTLE: Duration = Duration::from_millis(1500);
+
+/// A prepared client-mode run.
+#[derive(Debug)]
+pub struct ClientSession {
+    suite: Suite,
+    opts: RunOptions,
+    command: String,
+    profile: Profile,
+    auto: bool,
+    detection: Detection,
+    started: Instant,
+    deadline: Instant,
+    filter: IdFilter,
+    tag: String,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+fn dialect_of(presence: &Value) -> &'static str {
+    let user = presence.get("user");
+    if presence.get("type").is_some() || user.and_then(|u| u.get("status")).is_some() {
+        "spec"
+    } else {
+        // A presence with a pubkey, or with neither type nor status, is what the course
+        // solution sends (PROTOCOL.md §dialect-detection).
+        "course"
+    }
+}
+
+impl ClientSession {
+    /// Loads the suite, starts the client once (first contact), and chooses the profile.
+    /// A client that cannot be started or never connects is [`RunError::Target`] (exit 3).
+    pub async fn prepare(command: &str, mut opts: RunOptions) -> Result<Self, RunError> {
+        if !command.contains("{port}") {
+            return Err(RunError::Usage(
+                "--spawn needs {port} (and usually {host}) in the command, e.g. \"python3 client.py {host} {port}\"".into(),
+            ));
+        }
+        let suite = match opts.suite.take() {
+            Some(s) => s,
+            None => Suite::embedded()?,
+        };
+        if let Some(p) = &opts.profile {
+            if suite.profile(p)?.target != ProfileTarget::Client {
+                let clients: Vec<&str> = suite
+                    .profiles
+                    .values()
+                    .filter(|p| p.target == ProfileTarget::Client)
+                    .map(|p| p.name.as_str())
+                    .collect();
+                return Err(RunError::Usage(format!(
+                    "profile {p} judges servers; client profiles: {}",
+                    clients.join(", ")
+                )));
+            }
+        }
+        let filter = IdFilter::new(&opts.only, &opts.skip).map_err(RunError::Usage)?;
+        let started = Instant::now();
+        let deadline = started + opts.deadline;
+        let tag = format!("{:x}", std::process::id() % 0xfff);
+        let env = ClientEnv {
+            command: command.to_owned(),
+            name: opts.name.clone().unwrap_or_else(|| "Guest".into()),
+            stdin: None,
+            tolerances: crate::matcher::Tolerances::default(),
+            timeout: opts.timeout,
+            startup: opts.startup.min(opts.deadline),
+            framing: opts.framing,
+            delivery: Delivery::Whole,
+            vars: Vars::new(tag.clone(), String::new()),
+        };
+        let contact = match tokio::time::timeout_at(deadline, first_contact(&env, SETTLE)).await {
+            Ok(c) => c,
+            Err(_) => FirstContact {
+                error: Some("the first run of the client did not finish before --deadline".into()),
+                ..FirstContact::default()
+            },
+        };
+        if let Some(error) = &contact.error {
+            let output = contact
+                .process
+                .as_ref()
+                .map(|p| format!("{}\n{}", p.stdout, p.stderr).trim().to_owned())
+                .unwrap_or_default();
+            return Err(RunError::Target(TargetError::Spawn {
+                message: format!("client `{command}`: {error}"),
+                output,
+            }));
+        }
+        let detection = detect(&contact);
+        let auto = opts.profile.is_none();
+        let profile_name =
+            opts.profile.clone().unwrap_or_else(|| detection.suggested_profile.clone());
+        let profile = suite.profile(&profile_name)?.clone();
+        Ok(Self {
+            suite,
+            opts,
+            command: command.to_owned(),
+            profile,
+            auto,
+            detection,
+            started,
+            deadline,
+            filter,
+            tag,
+            counter: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// The profile in force.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The fixtures this run selects, by id.
+    pub fn selected(&self) -> Vec<Arc<Fixture>> {
+        self.suite
+            .fixtures
+            .iter()
+            .filter(|f| self.profile.selects(f) && self.filter.allows(&f.id))
+            .cloned()
+            .collect()
+    }
+
+    fn env(&self, delivery: Delivery) -> ClientEnv {
+        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ClientEnv {
+            command: self.command.clone(),
+            name: self.opts.name.clone().unwrap_or_else(|| "Guest".into()),
+            stdin: self.opts.stdin.clone().map(Arc::new),
+            tolerances: self.profile.tolerances(self.opts.strict),
+            timeout: self.opts.timeout,
+            startup: self.opts.startup,
+            framing: self.opts.framing,
+            delivery,
+            vars: Vars::new(format!("{}{n}", self.tag), String::new()),
+        }
+    }
+
+    /// Runs one case in one delivery mode against a fresh run of the client.
+    pub async fn run_case(&self, fx: &Fixture, delivery: Delivery) -> CaseResult {
+        let mut r = CaseResult::new(fx, delivery, Verdict::Pass, None);
+        r.level = self.profile.level_of(fx);
+        let run = tokio::time::timeout_at(self.deadline, run_client_case(fx, self.env(delivery)));
+        match run.await {
+            Err(_) => {
+                r.verdict = Verdict::Fail;
+                r.reason = Some(format!(
+                    "not finished before --deadline ({} s)",
+                    self.opts.deadline.as_secs()
+                ));
+            }
+            Ok(run) => {
+                r.duration_ms = run.duration.as_millis() as u64;
+                match run.outcome {
+                    Outcome::Pass(lenient) => {
+                        if !lenient.is_empty() {
+                            r.verdict = Verdict::PassLenient;
+                            r.tolerances = lenient.into_iter().collect();
+                        }
+                    }
+                    Outcome::Fail(f) | Outcome::Error(f) => {
+                        r.verdict = if matches!(f.arrived, Arrived::Problem { .. })
+                            && f.action == "start"
+                        {
+                            Verdict::Error
+                        } else {
+                            Verdict::Fail
+                        };
+                        r.reason = Some(format!(
+                            "step {}: {}",
+                            f.step,
+                            f.arrived.describe(crate::i18n::Lang::En)
+                        ));
+                        r.failure = Some(*f);
+                        r.transcript = run.transcript;
+                    }
+                }
+                r.process = Some(run.process);
+            }
+        }
+        if r.verdict.passed() {
+            // Keep the report small: a passing case's output is not needed.
+            r.process = None;
+        }
+        finalize(r, &self.opts.known_failures, self.opts.strict)
+    }
+
+    /// Runs every selected case (and delivery mode) and builds the report.
+    pub async fn run_all(
+        self: &Arc<Self>,
+        mut on_result: impl FnMut(&CaseResult),
+    ) -> Result<Report, RunError> {
+        let selected = self.selected();
+        if selected.is_empty() {
+            return Err(RunError::Usage(format!(
+                "nothing selected: profile {} with --only {:?} --skip {:?} matches no fixture (try --list)",
+                self.profile.name, self.opts.only, self.opts.skip
+            )));
+        }
+        let mut jobs_list = Vec::new();
+        for fx in &selected {
+            for d in &self.opts.delivery {
+                jobs_list.push((Arc::clone(fx), *d));
+            }
+        }
+        let jobs = self.opts.jobs.unwrap_or(self.profile.jobs).clamp(1, MAX_JOBS);
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, CaseResult)>();
+        let mut set = tokio::task::JoinSet::new();
+        for (i, (fx, d)) in jobs_list.iter().cloned().enumerate() {
+            let session = Arc::clone(self);
+            let semaphore = Arc::clone(&semaphore);
+            let tx = tx.clone();
+            set.spawn(async move {
+                let Ok(_permit) = semaphore.acquire_owned().await else { return };
+                let r = session.run_case(&fx, d).await;
+                let _ = tx.send((i, r));
+            });
+        }
+        drop(tx);
+        let mut notes = ModeNotes::new(Peer::Client);
+        let mut pending: BTreeMap<usize, CaseResult> = BTreeMap::new();
+        let mut results = Vec::new();
+        let mut next = 0;
+        while let Some((i, r)) = rx.recv().await {
+            pending.insert(i, r);
+            while let Some(mut r) = pending.remove(&next) {
+                notes.apply(&mut r);
+                on_result(&r);
+                results.push(r);
+                next += 1;
+            }
+        }
+        while set.join_next().await.is_some() {}
+        for (_, mut r) in std::mem::take(&mut pending) {
+            notes.apply(&mut r);
+            on_result(&r);
+            results.push(r);
+        }
+        for (fx, d) in lost_cases(&jobs_list, &results) {
+            let r = crate::runner::lost_case(&fx, d, &self.opts.known_failures, self.opts.strict);
+            on_result(&r);
+            results.push(r);
+        }
+        let (code, why) = exit_code(&results);
+        Ok(self.report(results, code, why))
+    }
+
+    /// Builds a report from results (with none: the summary card before the run).
+    pub fn report(&self, cases: Vec<CaseResult>, exit_code: i32, exit_reason: String) -> Report {
+        let mut report = Report {
+            schema: REPORT_SCHEMA,
+            tool: format!("jim-conformance {}", env!("CARGO_PKG_VERSION")),
+            target: TargetInfo {
+                kind: "client".into(),
+                description: format!(
+                    "client `{}`, started once per case against the runner on 127.0.0.1",
+                    self.command
+                ),
+                address: "127.0.0.1 (a new port per case)".into(),
+            },
+            detected: self.detection.clone(),
+            profile: ProfileInfo {
+                name: self.profile.name.clone(),
+                auto: self.auto,
+                strict: self.opts.strict,
+                dialects: self.profile.dialects.clone(),
+                tolerances: if self.opts.strict {
+                    BTreeMap::new()
+                } else {
+                    self.profile.tolerances.clone()
+                },
+                name_used: self.opts.name.clone().unwrap_or_else(|| "Guest".into()),
+            },
+            options: OptionsInfo {
+                timeout_ms: self.opts.timeout.as_millis() as u64,
+                deadline_ms: self.opts.deadline.as_millis() as u64,
+                jobs: self.opts.jobs.unwrap_or(self.profile.jobs),
+                delivery: self.opts.delivery.clone(),
+                framing: match self.opts.framing {
+                    jim_protocol::Framing::Newline => "newline".into(),
+                    jim_protocol::Framing::Bare => "bare".into(),
+                },
+                expect: Vec::new(),
+            },
+            capabilities: BTreeMap::new(),
+            cases,
+            summary: Default::default(),
+            exit_code,
+            exit_reason,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            events: Vec::new(),
+            target_output: None,
+            lang: self.opts.lang,
+        };
+        report.summarize();
+        report
+    }
+}
+
+/// The (case, delivery) pairs of `jobs` that have no result (their task ended abnormally).
+fn lost_cases(
+    jobs: &[(Arc<Fixture>, Delivery)],
+    results: &[CaseResult],
+) -> Vec<(Arc<Fixture>, Delivery)> {
+    jobs.iter()
+        .filter(|(fx, d)| !results.iter().any(|r| r.id == fx.id && r.delivery == *d))
+        .cloned()
+        .collect()
+}
+
+/// The summary card's view of the first contact.
+fn detect(c: &FirstContact) -> Detection {
+    let mut d = Detection {
+        reachable: true,
+        dialect: "unknown".into(),
+        framing: match c.newline {
+            Some(true) => "newline".into(),
+            Some(false) => "bare".into(),
+            None => "unknown".into(),
+        },
+        first_reply: c.first.clone(),
+        one_shot: c.exited_after_reply,
+        ..Detection::default()
+    };
+    match &c.first_value {
+        Some(v) if v.get("action").and_then(Value::as_str) == Some("presence") => {
+            d.answered = true;
+            d.dialect = dialect_of(v).into();
+        }
+        Some(v) => d.notes.push(format!(
+            "the client's first message is not a presence: {}",
+            crate::matcher::show(v, 120)
+        )),
+        None => match &c.first {
+            Some(text) => d.notes.push(format!("the client's first message is not JSON: {text}")),
+            None => d.notes.push("the client connected but sent nothing".into()),
+        },
+    }
+    d.suggested_profile = match c.exited_after_reply {
+        Some(true) if c.waited_for_close => {
+            d.notes.push(
+                "after a 200 the client waited for the server to close, then exited with status 0: a one-shot lesson-3 client".into(),
+            );
+            ONE_SHOT_PROFILE.into()
+        }
+        Some(true) => {
+            d.notes
+                .push("after a 200 the client exited by itself: a one-shot lesson-3 client".into());
+            ONE_SHOT_PROFILE.into()
+        }
+        Some(false) => {
+            d.notes.push(
+                "after a 200 the client stayed (reading its stdin): an interactive client (a one-shot client that behaves otherwise: use --profile client-lesson3)".into(),
+            );
+            INTERACTIVE_PROFILE.into()
+        }
+        None => ONE_SHOT_PROFILE.into(),
+    };
+    d
+}
+
+/// Runs the client-mode suite against `command` and returns the report (exit code inside).
+pub async fn run_client_suite(command: &str, options: RunOptions) -> Result<Report, RunError> {
+    let session = Arc::new(ClientSession::prepare(command, options).await?);
+    session.run_all(|_| {}).await
+}
