@@ -761,7 +761,9 @@ pub fn parse(value: &Value) -> Result<Parsed, ProtocolError> {
             let to = check_target(f.req_str("to", &["to", "destination"])?)?;
             let from = f.opt_str("from", &["from", "sender"])?.map(str::to_owned);
             let text_keys = ["message", "mess_text", "message_text", "message text"];
-            let text = check_text(f.req_str("message", &text_keys)?)?;
+            // Errors name the body as the sender's dialect spells it.
+            let field = if action == "message" { "mess_text" } else { "message" };
+            let text = check_text(f.req_str(field, &text_keys)?)?;
             let encoding = f.opt_str("encoding", &["encoding"])?.map(str::to_owned);
             Message::Chat(Chat { time, from, to, encoding, text })
         }
@@ -801,9 +803,11 @@ pub fn parse(value: &Value) -> Result<Parsed, ProtocolError> {
             Message::GetContacts(GetContacts { time, owner })
         }
         "add_contact" | "add" | "del_contact" | "remove" | "remove_contact" => {
+            // Errors name the contact as the sender's dialect spells it.
+            let field = if matches!(action, "add" | "remove") { "account_name" } else { "user_id" };
             let contact = check_name(
-                "user_id",
-                f.req_str("user_id", &["user_id", "user_login", "account_name", "contact"])?,
+                field,
+                f.req_str(field, &["user_id", "user_login", "account_name", "contact"])?,
             )?;
             let owner = f.opt_str("user", &["user"])?.map(|o| check_name("user", o)).transpose()?;
             let change = ContactChange { time, owner, contact };
@@ -935,6 +939,23 @@ mod tests {
         assert!(matches!(err(json!({"action":"dance"})), ProtocolError::UnknownAction { .. }));
         assert!(matches!(err(json!({"action":"MSG"})), ProtocolError::UnknownAction { .. }));
         assert!(matches!(ok(json!({"action":"Exit"})).message, Message::Quit(_)));
+        // Missing fields are named as the client's own dialect spells them.
+        assert!(matches!(
+            err(json!({"action":"message","to":"b"})),
+            ProtocolError::MissingField { field: "mess_text", .. }
+        ));
+        assert!(matches!(
+            err(json!({"action":"msg","to":"b"})),
+            ProtocolError::MissingField { field: "message", .. }
+        ));
+        assert!(matches!(
+            err(json!({"action":"add","user":"me"})),
+            ProtocolError::MissingField { field: "account_name", .. }
+        ));
+        assert!(matches!(
+            err(json!({"action":"del_contact"})),
+            ProtocolError::MissingField { field: "user_id", .. }
+        ));
         // §quit: `account_name` is ignored, so a bad one never stops a client from leaving.
         assert!(matches!(ok(json!({"action":"exit","account_name":5})).message, Message::Quit(_)));
         assert!(matches!(
