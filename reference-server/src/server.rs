@@ -50,6 +50,7 @@ pub(crate) async fn serve(
         tokio::spawn(probe_ticker(shared.clone(), every, graceful.clone()));
     }
     tokio::pin!(shutdown);
+    let mut rejected = Rejections::default();
     loop {
         let accepted = tokio::select! {
             biased;
@@ -71,11 +72,8 @@ pub(crate) async fn serve(
             continue;
         }
         let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::warn!(
-                max = shared.config.max_connections,
-                "connection limit reached: closing a new connection"
-            );
             drop(socket);
+            rejected.note(shared.config.max_connections);
             continue;
         };
         let _ = socket.set_nodelay(true);
@@ -96,6 +94,34 @@ pub(crate) async fn serve(
             tracing::info!("shut down");
             Ok(())
         }
+    }
+}
+
+/// How often a peer that keeps connecting over the limit can make the server log it.
+const REJECTION_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Connections closed over the limit, logged at most once per [`REJECTION_LOG_EVERY`] with a
+/// count, so a peer hammering a full server cannot flood the log.
+#[derive(Debug, Default)]
+struct Rejections {
+    unlogged: u64,
+    last_logged: Option<tokio::time::Instant>,
+}
+
+impl Rejections {
+    fn note(&mut self, max: usize) {
+        self.unlogged += 1;
+        let now = tokio::time::Instant::now();
+        if self.last_logged.is_some_and(|at| now.duration_since(at) < REJECTION_LOG_EVERY) {
+            return;
+        }
+        tracing::warn!(
+            max,
+            closed = self.unlogged,
+            "connection limit reached: closing new connections"
+        );
+        self.unlogged = 0;
+        self.last_logged = Some(now);
     }
 }
 
