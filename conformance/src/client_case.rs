@@ -265,6 +265,8 @@ struct Exec<'f> {
     client: Client,
     auto_answer: bool,
     lenient: BTreeSet<String>,
+    /// The client left while the runner was writing to it (said with any later failure).
+    left_early: Option<String>,
 }
 
 impl Exec<'_> {
@@ -289,6 +291,9 @@ impl Exec<'_> {
         arrived: Arrived,
         mut mismatches: Vec<String>,
     ) -> Box<Failure> {
+        if let Some(note) = &self.left_early {
+            mismatches.push(note.clone());
+        }
         if let Some(exit) = self.client.exit_text() {
             mismatches.push(format!("the client process has ended ({exit}); its output is below"));
         }
@@ -375,8 +380,10 @@ impl Exec<'_> {
         self.write(&bytes, Sent::Json(reply), Delivery::Whole).await.is_ok()
     }
 
-    /// The outcome of a send step: a write that failed because the client went away reads as
-    /// a closed (reset) connection.
+    /// The outcome of a send step. A client that went away while the runner was writing is not
+    /// judged here (it may have had all it needed, like a one-shot client that read its 200 and
+    /// left before a glued probe was complete): the event is noted and the next steps judge
+    /// (its exit status, what it sends). Any other write error fails the step.
     fn sent_or_fail(
         &mut self,
         index: usize,
@@ -390,13 +397,18 @@ impl Exec<'_> {
                 | std::io::ErrorKind::ConnectionReset
                 | std::io::ErrorKind::NotConnected
         );
-        let (arrived, m) = if gone {
-            let m = "the client closed the connection while the runner was still sending: it did not wait for the whole message".to_owned();
-            (Arrived::Closed { reset: true }, vec![m])
-        } else {
-            (Arrived::Problem { message: format!("sending to the client failed: {e}") }, vec![])
-        };
-        Err(Outcome::Fail(self.failure(index, step, Vec::new(), arrived, m)))
+        if gone {
+            let note = format!(
+                "the client closed the connection while the runner was still sending step {}",
+                index + 1
+            );
+            self.client.log("*", note.clone());
+            self.left_early = Some(note);
+            self.client.conn = None;
+            return Ok(());
+        }
+        let arrived = Arrived::Problem { message: format!("sending to the client failed: {e}") };
+        Err(Outcome::Fail(self.failure(index, step, Vec::new(), arrived, vec![])))
     }
 
     fn expand(&mut self, v: &Value, mode: Mode) -> Result<Value, String> {
@@ -417,7 +429,6 @@ impl Exec<'_> {
 
     async fn step(&mut self, index: usize, step: &Step) -> Result<(), Outcome> {
         let within = step.timeout_ms.map(Duration::from_millis).unwrap_or(self.env.timeout);
-        let deadline = Instant::now() + within;
         let uses_conn = matches!(
             step.action,
             Action::Connect
@@ -433,6 +444,8 @@ impl Exec<'_> {
                 return Err(Outcome::Error(f));
             }
         }
+        // The step's time starts once the client is connected (its start-up has its own bound).
+        let deadline = Instant::now() + within;
         let problem = |exec: &mut Self, message: String| {
             let f = exec.failure(index, step, Vec::new(), Arrived::Problem { message }, vec![]);
             Outcome::Fail(f)
@@ -751,7 +764,8 @@ pub async fn run_client_case(fx: &Fixture, env: ClientEnv) -> ClientRun {
             };
         }
     };
-    let mut exec = Exec { fx, env, client, auto_answer: false, lenient: BTreeSet::new() };
+    let mut exec =
+        Exec { fx, env, client, auto_answer: false, lenient: BTreeSet::new(), left_early: None };
     let mut outcome = None;
     for (i, step) in exec.fx.steps.iter().enumerate() {
         if let Err(o) = exec.step(i, step).await {
@@ -858,6 +872,11 @@ pub async fn first_contact(env: &ClientEnv, settle: Duration) -> FirstContact {
             let exited = settle_and_watch(&mut client, env, settle, &mut answered).await;
             let exited = if exited {
                 true
+            } else if settle.is_zero() {
+                contact.exited_after_reply = None;
+                let (process, _) = client.finish().await;
+                contact.process = Some(process);
+                return contact;
             } else {
                 // A lesson-3 client may wait for the server to close: close, and see whether
                 // it then ends with status 0 (an interactive client reports the close as an

@@ -31,7 +31,7 @@ pub const ONE_SHOT_PROFILE: &str = "client-lesson3";
 pub const INTERACTIVE_PROFILE: &str = "client-interactive";
 
 /// How long the first contact waits for a client to exit by itself after its reply.
-const SETTLE: Duration = Duration::from_millis(1500);
+const SETTLE: Duration = Duration::from_millis(1000);
 
 /// A prepared client-mode run.
 #[derive(Debug)]
@@ -102,7 +102,10 @@ impl ClientSession {
             delivery: Delivery::Whole,
             vars: Vars::new(tag.clone(), String::new()),
         };
-        let contact = match tokio::time::timeout_at(deadline, first_contact(&env, SETTLE)).await {
+        // Under --profile auto the first run also tells one-shot from interactive clients;
+        // otherwise it only checks that the client starts, connects and speaks.
+        let settle = if opts.profile.is_none() { SETTLE } else { Duration::ZERO };
+        let contact = match tokio::time::timeout_at(deadline, first_contact(&env, settle)).await {
             Ok(c) => c,
             Err(_) => FirstContact {
                 error: Some("the first run of the client did not finish before --deadline".into()),

@@ -1099,3 +1099,45 @@ pub fn parse_known_failures(text: &str) -> Result<BTreeMap<String, String>, Stri
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn a_mode_note_says_what_the_mode_means_for_whom() {
+        assert!(mode_note(Delivery::Whole, Some(true), Peer::Server).is_none());
+        let server = mode_note(Delivery::Split, Some(true), Peer::Server).unwrap();
+        assert!(server.en.contains("passes with whole delivery"), "{}", server.en);
+        assert!(server.en.contains("your server assumes one recv() returns one whole message"));
+        assert!(server.en.contains("multi-byte UTF-8"));
+        assert!(server.ru.contains("ваш сервер"), "{}", server.ru);
+        let client = mode_note(Delivery::Trickle, None, Peer::Client).unwrap();
+        assert!(client.en.contains("your client assumes one recv()"), "{}", client.en);
+        assert!(client.en.contains("one byte at a time"));
+        let both = mode_note(Delivery::Split, Some(false), Peer::Client).unwrap();
+        assert!(both.en.contains("with whole delivery too"), "{}", both.en);
+    }
+
+    #[test]
+    fn the_suspect_input_is_the_unusual_one_before_the_failing_step() {
+        let input = |step, routine, what: &str| Input {
+            step,
+            conn: "a".into(),
+            what: what.into(),
+            routine,
+        };
+        let inputs = vec![
+            input(1, true, "login"),
+            input(3, false, "raw `{action: presence}\\n`"),
+            input(5, true, "login b"),
+        ];
+        assert_eq!(
+            suspect(&inputs, Some(4)).unwrap(),
+            "step 3 (conn a): raw `{action: presence}\\n`"
+        );
+        assert_eq!(suspect(&inputs[..1], None).unwrap(), "step 1 (conn a): login");
+        assert!(suspect(&[], Some(2)).is_none());
+    }
+}
