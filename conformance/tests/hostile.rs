@@ -217,6 +217,25 @@ fn slow_drip(mut s: TcpStream, shared: &Shared) {
     }
 }
 
+/// Answers the first request with half a reply, then resets the connection (RST).
+fn reset_mid_reply(mut s: TcpStream, shared: &Shared) {
+    let mut buf = [0u8; 4096];
+    if read_some(&mut s, &mut buf, shared).is_none() {
+        return;
+    }
+    if !write_all(&mut s, b"{\"response\":200,\"ti", shared) {
+        return;
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+    rt.block_on(async move {
+        s.set_nonblocking(true).unwrap();
+        let t = tokio::net::TcpStream::from_std(s).unwrap();
+        t.set_zero_linger().unwrap();
+        drop(t);
+    });
+}
+
 /// Closes every connection at once.
 fn instant_close(s: TcpStream, _: &Shared) {
     drop(s);
@@ -395,6 +414,14 @@ fn a_target_that_drips_one_byte_per_second_fails_and_shows_the_start_of_its_repl
 }
 
 #[test]
+fn a_target_that_resets_mid_reply_fails_saying_so() {
+    let fake = Fake::start(reset_mid_reply);
+    let r = judge(&fake, &[BASIC], vec![Delivery::Whole], 1.0);
+    r.failed(BASIC);
+    assert!(r.reason(BASIC).contains("in the middle of a message"), "{}", r.text);
+}
+
+#[test]
 fn a_target_that_closes_at_once_fails_and_is_a_zombie() {
     let fake = Fake::start(instant_close);
     let r = judge(&fake, &[BASIC, MALFORMED], vec![Delivery::Whole], 0.5);
@@ -493,12 +520,13 @@ fn the_runner_stays_under_100_mb_while_targets_flood_it() {
 
 #[test]
 fn whole_runs_against_every_broken_target_end_within_their_deadline_with_nothing_passed() {
-    let targets: [(&str, Behavior); 5] = [
+    let targets: [(&str, Behavior); 6] = [
         ("never-answer", never_answer),
         ("flood", flood),
         ("endless string", endless_string),
         ("slow drip", slow_drip),
         ("instant close", instant_close),
+        ("reset mid-reply", reset_mid_reply),
     ];
     std::thread::scope(|scope| {
         for (name, behavior) in targets {
