@@ -414,6 +414,10 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitStatus> {
             runtime.block_on(listen::run(&opts, &mut stdout))
         }
     };
+    // A task may still be blocked reading stdin (chat reads it on a blocking thread); dropping
+    // the runtime normally waits for it, so a chat the server ended would linger until the user
+    // typed a line. Leave such work behind: the process exits now.
+    runtime.shutdown_background();
     Ok(status)
 }
 

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -251,6 +253,29 @@ fn coalesced_relay_and_ack_from_a_fake() {
                 .and(predicate::str::contains("msg to Bob: 200 OK")),
         );
     fake.join();
+}
+
+#[test]
+fn chat_exits_when_the_server_ends_the_session_while_stdin_stays_open() {
+    // A refused login (the server keeps the connection) and a server that closes after the
+    // login: chat must exit 1 at once, not when the user next types a line.
+    let cases: [(&'static [u8], bool); 2] =
+        [(b"{\"response\":400,\"error\":\"Bad Request\"}", false), (b"{\"response\":200}", true)];
+    for (reply, close) in cases {
+        let fake = Fake::reply(reply, close);
+        let [host, port] = hp(fake.addr);
+        let mut chat = Background::spawn(&["chat", &host, &port, "--name", "Alice"]);
+        let status = chat.wait_exit(Duration::from_secs(10));
+        assert_eq!(
+            status,
+            Some(1),
+            "close={close}: stdout {:?} stderr {:?}",
+            chat.stdout,
+            chat.stderr
+        );
+        drop(chat);
+        fake.join();
+    }
 }
 
 #[test]

@@ -271,7 +271,13 @@ impl Background {
     /// Closes stdin and waits for the exit (killing the child after 15 s); returns the status.
     pub fn finish(&mut self) -> Option<i32> {
         self.stdin.take();
-        let deadline = Instant::now() + Duration::from_secs(15);
+        self.wait_exit(Duration::from_secs(15))
+    }
+
+    /// Waits for the exit WITHOUT closing stdin, killing the child after `limit`; returns the
+    /// status (`None` when it had to be killed).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
         let status = loop {
             if let Ok(Some(s)) = self.child.try_wait() {
                 break s.code();
