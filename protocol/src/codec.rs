@@ -163,77 +163,104 @@ impl FrameDecoder {
     }
 
     /// Scans unscanned bytes of the current value; returns the end offset when it completes.
+    ///
+    /// Each state jumps to the next byte that can change it (a quote or backslash inside a
+    /// string, a quote or bracket outside one), so the usual value costs a few searches rather
+    /// than a state-machine step per byte.
     fn scan(&mut self, buf: &[u8]) -> Option<usize> {
-        let start = self.scanned;
-        let mut state = self.state;
-        let mut done = None;
-        for (offset, &b) in buf[start..].iter().enumerate() {
-            let i = start + offset;
-            match &mut state {
-                Scan::Idle => {}
-                Scan::Container { depth, in_string, escaped } => {
-                    if *in_string {
-                        if *escaped {
-                            *escaped = false;
-                        } else if b == b'\\' {
-                            *escaped = true;
-                        } else if b == b'"' {
-                            *in_string = false;
-                        }
-                    } else {
-                        match b {
-                            b'"' => *in_string = true,
-                            b'{' | b'[' => *depth += 1,
-                            b'}' | b']' => {
-                                *depth = depth.saturating_sub(1);
-                                if *depth == 0 {
-                                    done = Some(i + 1);
-                                }
-                            }
-                            _ => {}
-                        }
+        let len = buf.len();
+        let mut i = self.scanned.min(len);
+        let done = match &mut self.state {
+            Scan::Idle => None,
+            Scan::Container { depth, in_string, escaped } => loop {
+                if *escaped {
+                    // The byte after a backslash inside a string, whatever it is.
+                    if i >= len {
+                        break None;
                     }
-                }
-                Scan::String { escaped } => {
-                    if *escaped {
-                        *escaped = false;
-                    } else if b == b'\\' {
+                    *escaped = false;
+                    i += 1;
+                } else if *in_string {
+                    let Some(k) = find(&buf[i..], |b| b == b'"' || b == b'\\') else {
+                        break None;
+                    };
+                    i += k;
+                    if buf[i] == b'\\' {
                         *escaped = true;
-                    } else if b == b'"' {
-                        done = Some(i + 1);
+                    } else {
+                        *in_string = false;
+                    }
+                    i += 1;
+                } else {
+                    let Some(k) =
+                        find(&buf[i..], |b| matches!(b, b'"' | b'{' | b'[' | b'}' | b']'))
+                    else {
+                        break None;
+                    };
+                    i += k;
+                    let b = buf[i];
+                    i += 1;
+                    match b {
+                        b'"' => *in_string = true,
+                        b'{' | b'[' => *depth += 1,
+                        _ => {
+                            *depth = depth.saturating_sub(1);
+                            if *depth == 0 {
+                                break Some(i);
+                            }
+                        }
                     }
                 }
-                Scan::Token => {
-                    if is_ws(b) || matches!(b, b'{' | b'[' | b'"') {
-                        done = Some(i);
+            },
+            Scan::String { escaped } => loop {
+                if *escaped {
+                    if i >= len {
+                        break None;
                     }
+                    *escaped = false;
+                    i += 1;
+                    continue;
                 }
+                let Some(k) = find(&buf[i..], |b| b == b'"' || b == b'\\') else {
+                    break None;
+                };
+                i += k + 1;
+                if buf[i - 1] == b'"' {
+                    break Some(i);
+                }
+                *escaped = true;
+            },
+            Scan::Token => {
+                find(&buf[i..], |b| is_ws(b) || matches!(b, b'{' | b'[' | b'"')).map(|k| i + k)
             }
-            if done.is_some() {
-                break;
-            }
+        };
+        if done.is_none() {
+            self.scanned = len;
         }
-        self.state = state;
-        match done {
-            Some(end) => Some(end),
-            None => {
-                self.scanned = buf.len();
-                None
-            }
-        }
+        done
     }
+}
+
+/// The offset of the first byte of `bytes` that `stop` accepts.
+#[inline]
+fn find(bytes: &[u8], stop: impl Fn(u8) -> bool) -> Option<usize> {
+    bytes.iter().position(|&b| stop(b))
 }
 
 /// Parses one complete raw value into JSON, classifying failures (invalid UTF-8 or syntax).
 pub fn parse_raw(raw: Bytes) -> Result<Value, FrameError> {
-    if let Err(e) = std::str::from_utf8(&raw) {
-        return Err(FrameError::InvalidUtf8 {
-            valid_up_to: e.valid_up_to(),
-            preview: preview(&raw),
-            raw,
-        });
-    }
-    serde_json::from_slice(&raw).map_err(|e| FrameError::Syntax {
+    let text = match std::str::from_utf8(&raw) {
+        Ok(text) => text,
+        Err(e) => {
+            return Err(FrameError::InvalidUtf8 {
+                valid_up_to: e.valid_up_to(),
+                preview: preview(&raw),
+                raw,
+            });
+        }
+    };
+    // From the checked text: serde_json need not validate UTF-8 again.
+    serde_json::from_str(text).map_err(|e| FrameError::Syntax {
         detail: e.to_string(),
         preview: preview(&raw),
         raw: raw.clone(),
@@ -294,6 +321,9 @@ impl serde_json::ser::Formatter for AsciiFormatter {
         W: ?Sized + std::io::Write,
     {
         let bytes = fragment.as_bytes();
+        if bytes.is_ascii() {
+            return writer.write_all(bytes);
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if !c.is_ascii() {
@@ -332,6 +362,67 @@ pub fn encode_value(value: &Value, framing: Framing, dst: &mut BytesMut) {
     let _ = value.serialize(&mut ser);
     if framing == Framing::Newline {
         dst.put_u8(b'\n');
+    }
+}
+
+/// Writes one JSON object field by field, byte for byte as [`encode_value`] writes the same
+/// object held in a [`Value`] (compact, ASCII-only, fields in the order written), without
+/// building the value first: for writers that send many small objects of a known shape.
+#[derive(Debug)]
+pub struct ObjectEncoder<'a> {
+    dst: &'a mut BytesMut,
+    empty: bool,
+}
+
+impl<'a> ObjectEncoder<'a> {
+    /// Starts an object at the end of `dst`.
+    pub fn new(dst: &'a mut BytesMut) -> Self {
+        dst.put_u8(b'{');
+        Self { dst, empty: true }
+    }
+
+    fn key(&mut self, key: &str) {
+        if !std::mem::take(&mut self.empty) {
+            self.dst.put_u8(b',');
+        }
+        self.serialize(key);
+        self.dst.put_u8(b':');
+    }
+
+    fn serialize<T: serde::Serialize + ?Sized>(&mut self, value: &T) {
+        let mut ser =
+            serde_json::Serializer::with_formatter((&mut *self.dst).writer(), AsciiFormatter);
+        // Writing a string or a number into a BytesMut cannot fail.
+        let _ = value.serialize(&mut ser);
+    }
+
+    /// A string field.
+    pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
+        self.key(key);
+        self.serialize(value);
+        self
+    }
+
+    /// A number field written as a float (`null` when not finite, as `Value::from` does).
+    pub fn f64(&mut self, key: &str, value: f64) -> &mut Self {
+        self.key(key);
+        self.serialize(&value);
+        self
+    }
+
+    /// A whole-number field.
+    pub fn u64(&mut self, key: &str, value: u64) -> &mut Self {
+        self.key(key);
+        self.serialize(&value);
+        self
+    }
+
+    /// Closes the object and adds the framing's terminator.
+    pub fn finish(self, framing: Framing) {
+        self.dst.put_u8(b'}');
+        if framing == Framing::Newline {
+            self.dst.put_u8(b'\n');
+        }
     }
 }
 
@@ -496,6 +587,140 @@ mod tests {
             let written = to_bytes(&Value::from(text), Framing::Bare).len();
             assert_eq!(encoded_len(text), written, "{text:?}");
         }
+    }
+
+    /// Where each value ends, by the rules of `§framing` D2 applied one byte at a time: the
+    /// plain definition the fast scanner must agree with.
+    fn reference_ends(bytes: &[u8]) -> Vec<usize> {
+        let mut ends = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if is_ws(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+            let first = bytes[i];
+            let mut j = i;
+            let end = loop {
+                if j == bytes.len() {
+                    break (first != b'{' && first != b'[' && first != b'"').then_some(j);
+                }
+                let b = bytes[j];
+                match first {
+                    b'{' | b'[' => {
+                        if in_string {
+                            if escaped {
+                                escaped = false;
+                            } else if b == b'\\' {
+                                escaped = true;
+                            } else if b == b'"' {
+                                in_string = false;
+                            }
+                        } else if b == b'"' {
+                            in_string = true;
+                        } else if b == b'{' || b == b'[' {
+                            depth += 1;
+                        } else if b == b'}' || b == b']' {
+                            depth = depth.saturating_sub(1);
+                            if depth == 0 {
+                                break Some(j + 1);
+                            }
+                        }
+                    }
+                    b'"' => {
+                        if j > i {
+                            if escaped {
+                                escaped = false;
+                            } else if b == b'\\' {
+                                escaped = true;
+                            } else if b == b'"' {
+                                break Some(j + 1);
+                            }
+                        }
+                    }
+                    _ => {
+                        if is_ws(b) || b == b'{' || b == b'[' || b == b'"' {
+                            break Some(j);
+                        }
+                    }
+                }
+                j += 1;
+            };
+            match end {
+                Some(end) => {
+                    ends.push(end);
+                    i = end;
+                }
+                None => break,
+            }
+        }
+        ends
+    }
+
+    proptest::proptest! {
+        /// The fast scanner finds the same value ends as the byte-at-a-time definition, however
+        /// the stream is cut into reads.
+        #[test]
+        fn scanner_agrees_with_the_plain_definition(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(b"{}[]\"\\ \nax1:,".to_vec()), 0..80),
+            cuts in proptest::collection::vec(0usize..80, 0..6),
+        ) {
+            let expected = reference_ends(&bytes);
+            let mut decoder = FrameDecoder::new(1 << 20);
+            let mut buf = BytesMut::new();
+            let mut consumed = 0;
+            let mut got = Vec::new();
+            let mut cuts: Vec<usize> = cuts.into_iter().filter(|c| *c < bytes.len()).collect();
+            cuts.sort_unstable();
+            cuts.push(bytes.len());
+            let mut from = 0;
+            for to in cuts {
+                buf.extend_from_slice(&bytes[from..to]);
+                from = to;
+                loop {
+                    let before = buf.len();
+                    let Some(item) = decoder.next_raw(&mut buf, false) else {
+                        consumed += before - buf.len();
+                        break;
+                    };
+                    let raw = item.unwrap();
+                    consumed += before - buf.len();
+                    got.push(consumed);
+                    proptest::prop_assert!(!raw.is_empty());
+                }
+            }
+            // A bare token at the very end completes only at end of stream.
+            let before = buf.len();
+            if let Some(Ok(_)) = decoder.next_raw(&mut buf, true) {
+                got.push(consumed + before - buf.len());
+            }
+            proptest::prop_assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn object_encoder_writes_what_encode_value_writes() {
+        for text in ["", "plain", "q\"b\\s/", "\u{0}\u{1f}\u{7f}\n\t", "Ива § 😀"] {
+            for time in [0.0, 1.5, 1_763_771_234.123_456, 1e21, -0.0, f64::NAN] {
+                for framing in [Framing::Newline, Framing::Bare] {
+                    let mut fast = BytesMut::new();
+                    let mut obj = ObjectEncoder::new(&mut fast);
+                    obj.u64("response", 200).f64("time", time).str(text, text);
+                    obj.finish(framing);
+                    let mut map = serde_json::Map::new();
+                    map.insert("response".into(), 200.into());
+                    map.insert("time".into(), Value::from(time));
+                    map.insert(text.into(), text.into());
+                    let slow = to_bytes(&Value::Object(map), framing);
+                    assert_eq!(&fast[..], &slow[..], "{text:?} {time}");
+                }
+            }
+        }
+        let mut empty = BytesMut::new();
+        ObjectEncoder::new(&mut empty).finish(Framing::Bare);
+        assert_eq!(&empty[..], b"{}");
     }
 
     #[test]
