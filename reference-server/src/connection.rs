@@ -10,13 +10,15 @@
 //! and a write that makes no progress gives up on a kick, at the idle timeout or at shutdown
 //! (see [`flush_or_give_up`]), so such a client never keeps its name or holds up a shutdown.
 
+use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use jim_protocol::FrameDecoder;
 use jim_protocol::codec::parse_raw;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::Instant;
@@ -24,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cmd;
 use crate::session::{Flow, Session};
-use crate::state::{Outbox, Shared};
+use crate::state::{Outbox, Queued, Shared};
 
 /// Bytes reserved for each read.
 const READ_CHUNK: usize = 4096;
@@ -120,31 +122,51 @@ pub(crate) async fn serve(
 }
 
 /// Reads, handles and writes until the connection should end.
+///
+/// The waits that outlive one turn of the loop (server stop, shutdown, outbox wake-up, idle
+/// timer) are created once and polled again each turn, so a busy connection does not register
+/// and unregister four waiters per request; the idle timer is re-armed only when it fires
+/// early (a connection that keeps talking never touches the timer wheel).
 async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) -> End {
     let shared = s.shared.clone();
+    let outbox = s.outbox.clone();
     let hooks = shared.hooks;
     let idle = shared.config.idle_timeout;
     let mut deadline = idle.and_then(|limit| Instant::now().checked_add(limit));
     let mut decoder = FrameDecoder::new(shared.config.max_message_bytes);
     let mut buf = BytesMut::new();
+    let kill = shared.kill.cancelled();
+    let stop = graceful.cancelled();
+    let changed = outbox.changed();
+    let idle_timer = sleep_until(deadline);
+    tokio::pin!(kill, stop, changed, idle_timer);
     loop {
         // Write whatever is queued before waiting again.
-        if s.outbox.len() > 0 {
-            match Box::pin(flush_or_give_up(stream, &s.outbox, &shared, graceful, deadline)).await {
+        if outbox.len() > 0 {
+            match Box::pin(flush_or_give_up(stream, &outbox, &shared, graceful, deadline)).await {
                 Err(end) => return end,
                 Ok(true) if hooks.one_shot => return End::OneShot,
                 Ok(_) => {}
             }
         }
-        if s.outbox.is_kicked() {
+        if outbox.is_kicked() {
             return End::Kicked;
         }
         let readable = tokio::select! {
             biased;
-            () = shared.kill.cancelled() => return End::Kicked,
-            () = graceful.cancelled() => return End::Shutdown,
-            () = s.outbox.changed() => continue,
-            () = sleep_until(deadline) => return End::Idle,
+            () = &mut kill => return End::Kicked,
+            () = &mut stop => return End::Shutdown,
+            () = &mut changed => {
+                changed.set(outbox.changed());
+                continue;
+            }
+            () = &mut idle_timer => {
+                if deadline.is_some_and(|at| at <= Instant::now()) {
+                    return End::Idle;
+                }
+                idle_timer.set(sleep_until(deadline));
+                continue;
+            }
             readable = stream.readable() => readable,
         };
         if readable.is_err() {
@@ -171,9 +193,20 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
         if buf.capacity() - buf.len() < READ_CHUNK / 2 {
             buf.reserve(READ_CHUNK);
         }
+        let space = buf.capacity() - buf.len();
         let eof = match stream.try_read_buf(&mut buf) {
             Ok(0) => true,
-            Ok(_) => false,
+            Ok(n) => {
+                if n < space {
+                    // A short read emptied the socket: forget its readiness now, as tokio's
+                    // own `poll_read` does, instead of paying a read that fails next turn.
+                    // Bytes arriving later raise a new readiness event.
+                    let _ = stream.try_io(Interest::READABLE, || {
+                        Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                    });
+                }
+                false
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 // A spurious wake-up (a new socket starts out "ready"): keep no buffer.
                 if buf.is_empty() {
@@ -194,9 +227,9 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
             if Box::pin(s.handle_raw(raw)).await == Flow::Close {
                 return End::Closed;
             }
-            if s.outbox.len() >= FLUSH_EVERY {
+            if outbox.len() >= FLUSH_EVERY {
                 // A burst of pipelined requests: answer as we go, so the queue stays small.
-                let flushed = flush_or_give_up(stream, &s.outbox, &shared, graceful, deadline);
+                let flushed = flush_or_give_up(stream, &outbox, &shared, graceful, deadline);
                 if let Err(end) = Box::pin(flushed).await {
                     return end;
                 }
@@ -248,33 +281,46 @@ async fn until_kicked(outbox: &Outbox) {
     }
 }
 
-/// Writes every queued value, one write each (or as the misbehaviour hooks say). Returns
-/// whether anything was written; stops early when the connection is kicked.
+/// Writes every queued value. On the correct path the values already queued go out together:
+/// one write for all of them (a connection that keeps up has one value queued and gets one value
+/// per write), split only where a value [`Queued::starts_write`] (PROTOCOL.md `§framing` W3).
+/// The misbehaviour hooks write one value at a time, late, in pieces or glued. Returns whether
+/// anything was written; stops early when the connection is kicked.
 async fn flush(stream: &TcpStream, outbox: &Outbox, shared: &Shared) -> std::io::Result<bool> {
     let hooks = shared.hooks;
     let mut wrote = false;
+    let mut batch = VecDeque::new();
     loop {
-        let values = outbox.take();
-        if values.is_empty() || outbox.is_kicked() {
+        outbox.take_into(&mut batch);
+        if batch.is_empty() || outbox.is_kicked() {
             return Ok(wrote);
         }
+        if hooks.batches_writes() {
+            let mut values = &batch.make_contiguous()[..];
+            while !values.is_empty() {
+                let (now, later) = values.split_at(first_write(values));
+                write_all_of(stream, now).await?;
+                wrote = true;
+                values = later;
+            }
+            batch.clear();
+            continue;
+        }
         if hooks.never_answer {
+            batch.clear();
             continue;
         }
         if hooks.coalesce {
             let mut out = BytesMut::new();
-            for value in &values {
-                hooks.encode(value, &mut out);
+            for queued in batch.drain(..) {
+                out.extend_from_slice(&queued.bytes);
             }
             hooks.gather(outbox, &mut out).await;
             hooks.write(stream, &out).await?;
             return Ok(true);
         }
-        let mut out = BytesMut::new();
-        for value in values {
-            out.clear();
-            hooks.encode(&value, &mut out);
-            hooks.write(stream, &out).await?;
+        for queued in batch.drain(..) {
+            hooks.write(stream, &queued.bytes).await?;
             wrote = true;
             if hooks.one_shot {
                 return Ok(true);
@@ -283,14 +329,67 @@ async fn flush(stream: &TcpStream, outbox: &Outbox, shared: &Shared) -> std::io:
     }
 }
 
+/// How many of the values at the front of a queue go out in one write: all of them, up to the
+/// next value that must start a write of its own ([`Queued::starts_write`]).
+fn first_write(values: &[Queued]) -> usize {
+    values.iter().skip(1).position(|q| q.starts_write).map_or(values.len(), |i| i + 1)
+}
+
+/// Most buffers handed to one `writev`.
+const MAX_IOV: usize = 64;
+
+/// Writes the values of `batch` back to back: one `write` for a single value, one `writev` for
+/// several (more only when the kernel takes part of them, or past [`MAX_IOV`] values).
+async fn write_all_of(stream: &TcpStream, batch: &[Queued]) -> std::io::Result<()> {
+    // The first value not written completely, and how much of it was written.
+    let (mut first, mut skip) = (0, 0);
+    while first < batch.len() {
+        if first + 1 == batch.len() {
+            return write_all(stream, &batch[first].bytes[skip..]).await;
+        }
+        let written = {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let mut n = 0;
+            for (slot, queued) in iov.iter_mut().zip(&batch[first..]) {
+                *slot = IoSlice::new(if n == 0 { &queued.bytes[skip..] } else { &queued.bytes });
+                n += 1;
+            }
+            // Tried first, as in [`write_all`].
+            match stream.try_write_vectored(&iov[..n]) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(written) => Some(written),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+                Err(e) => return Err(e),
+            }
+        };
+        let Some(written) = written else {
+            stream.writable().await?;
+            continue;
+        };
+        // Step over what was written: whole values, then part of the next one.
+        let mut left = written + skip;
+        skip = 0;
+        while first < batch.len() {
+            let len = batch[first].bytes.len();
+            if left < len {
+                skip = left;
+                break;
+            }
+            left -= len;
+            first += 1;
+        }
+    }
+    Ok(())
+}
+
 /// Writes all of `bytes` to a stream shared with the reader.
 pub(crate) async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
     while !bytes.is_empty() {
-        stream.writable().await?;
+        // Try first: the socket is usually writable, and then no readiness future is needed.
         match stream.try_write(bytes) {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
             Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => stream.writable().await?,
             Err(e) => return Err(e),
         }
     }
@@ -342,7 +441,129 @@ mod tests {
         let guards = Guards { _permit: permit, _done: done };
         let task = serve(shared, socket, CancellationToken::new(), guards);
         let size = std::mem::size_of_val(&task);
+        eprintln!("connection future: {size} bytes");
         assert!(size <= 1536, "connection future grew to {size} bytes");
         assert!(std::mem::size_of::<Outbox>() <= 128);
+    }
+    /// How a queue would be written: the number of values in each write.
+    fn writes(outbox: &Outbox) -> Vec<usize> {
+        let queue = outbox.take();
+        let mut values = &queue.iter().cloned().collect::<Vec<_>>()[..];
+        let mut sizes = Vec::new();
+        while !values.is_empty() {
+            let n = first_write(values);
+            sizes.push(n);
+            values = &values[n..];
+        }
+        sizes
+    }
+
+    /// A logged-in session on a fresh outbox, and the outbox.
+    async fn session(shared: &Arc<Shared>, name: &str, course: bool) -> (Session, Arc<Outbox>) {
+        let outbox = Arc::new(Outbox::default());
+        let mut s = Session::new(shared.clone(), shared.next_conn_id(), outbox.clone());
+        let presence = if course {
+            serde_json::json!({"action":"presence","time":1,"user":{"account_name":name}})
+        } else {
+            serde_json::json!({"action":"presence","time":1,"type":"status","user":{"account_name":name,"status":"here"}})
+        };
+        assert_eq!(s.handle_item(Ok(presence)).await, Flow::Continue);
+        assert_eq!(writes(&outbox), [1], "the 200 of {name}'s presence");
+        (s, outbox)
+    }
+
+    fn msg(to: &str, text: &str) -> serde_json::Value {
+        serde_json::json!({"action":"msg","time":1,"to":to,"from":"x","message":text})
+    }
+
+    /// `§framing` W3: a client that sends one request at a time and reads everything it causes
+    /// before the next one gets one value per write, even where one request causes two values for
+    /// the same connection (a message to oneself: the relay and the 200).
+    #[tokio::test]
+    async fn a_quiet_exchange_gets_one_value_per_write() {
+        let shared = crate::server::prepare(crate::Config::default()).await.unwrap();
+        let (mut alice, a) = session(&shared, "alice", false).await;
+        let (mut bob, b) = session(&shared, "bob", false).await;
+        let (_carol, c) = session(&shared, "carol", true).await;
+        // Dave logs in in the course dialect: carol (course) gets a 205 push.
+        let (_dave, d) = session(&shared, "dave", true).await;
+        assert_eq!(writes(&c), [1]);
+        assert!(writes(&d).is_empty());
+
+        alice.handle_item(Ok(msg("bob", "hi"))).await;
+        assert_eq!((writes(&a), writes(&b)), (vec![1], vec![1]), "ack, relay");
+        alice.handle_item(Ok(msg("alice", "to myself"))).await;
+        assert_eq!(writes(&a), [1, 1], "relay and ack to oneself, in two writes");
+        for request in [
+            serde_json::json!({"action":"join","time":1,"room":"#r"}),
+            serde_json::json!({"action":"get_contacts","time":1}),
+            serde_json::json!({"action":"get_users","time":1}),
+            serde_json::json!({"action":"fly","time":1}),
+            serde_json::json!([1]),
+        ] {
+            alice.handle_item(Ok(request)).await;
+            assert_eq!(writes(&a), [1]);
+        }
+        bob.handle_item(Ok(serde_json::json!({"action":"join","time":1,"room":"#r"}))).await;
+        assert_eq!(writes(&b), [1]);
+        bob.handle_item(Ok(msg("#r", "to the room"))).await;
+        assert_eq!((writes(&a), writes(&b)), (vec![1], vec![1]), "relay, ack");
+        shared.probe_all();
+        for outbox in [&a, &b, &c, &d] {
+            assert_eq!(writes(outbox), [1], "a probe");
+        }
+    }
+
+    /// Values already queued together share a write: replies to pipelined requests, relays that
+    /// arrived while the connection was busy, or both; only the boundary of a message to oneself
+    /// stays.
+    #[tokio::test]
+    async fn values_queued_together_share_a_write() {
+        let shared = crate::server::prepare(crate::Config::default()).await.unwrap();
+        let (mut alice, a) = session(&shared, "alice", false).await;
+        let (mut bob, b) = session(&shared, "bob", false).await;
+        for i in 0..5 {
+            alice.handle_item(Ok(msg("bob", &format!("m{i}")))).await;
+        }
+        assert_eq!(writes(&a), [5], "five acks");
+        assert_eq!(writes(&b), [5], "five relays");
+        bob.handle_item(Ok(msg("alice", "one"))).await;
+        alice.handle_item(Ok(msg("alice", "self"))).await;
+        bob.handle_item(Ok(msg("alice", "two"))).await;
+        alice.handle_item(Ok(msg("bob", "three"))).await;
+        // relay from bob, relay to self | ack, relay from bob, ack
+        assert_eq!(writes(&a), [2, 3]);
+    }
+
+    /// A batch larger than the socket takes at once, and than one `writev` carries, arrives whole
+    /// and in order.
+    #[tokio::test]
+    async fn a_large_batch_is_written_whole_and_in_order() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let values: Vec<Queued> = (0..3 * MAX_IOV)
+            .map(|i| Queued {
+                bytes: bytes::Bytes::from(format!("{i}:{}\n", "x".repeat(i * 97 % 5000))),
+                starts_write: false,
+            })
+            .collect();
+        let expected: Vec<u8> = values.iter().flat_map(|q| q.bytes.to_vec()).collect();
+        let reader = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut client = client;
+            let mut got = Vec::new();
+            let mut chunk = [0u8; 777];
+            while got.len() < expected.len() {
+                // A slow reader, so that the writer sees partial writes.
+                tokio::time::sleep(Duration::from_micros(50)).await;
+                let n = client.read(&mut chunk).await.unwrap();
+                assert!(n > 0);
+                got.extend_from_slice(&chunk[..n]);
+            }
+            assert!(got == expected, "bytes differ");
+        });
+        write_all_of(&server, &values).await.unwrap();
+        reader.await.unwrap();
     }
 }

@@ -34,6 +34,7 @@ mod cmd;
 pub mod config;
 mod connection;
 pub mod misbehave;
+mod render;
 mod server;
 mod session;
 mod state;

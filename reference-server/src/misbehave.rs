@@ -9,9 +9,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use bytes::{BufMut, BytesMut};
-use jim_protocol::Framing;
+use bytes::{BufMut, Bytes, BytesMut};
 use jim_protocol::codec::encode_value;
+use jim_protocol::{Dialect, Framing, Message};
 use serde_json::Value;
 use tokio::net::TcpStream;
 
@@ -259,6 +259,10 @@ impl FromStr for Misbehave {
 /// How long `coalesced-writes` waits for a follower to glue to a reply.
 const COALESCE_WAIT: Duration = Duration::from_millis(150);
 
+/// Initial buffer size of one encoded value (a 200 is about 50 bytes, a relay of a 100-character
+/// text about 200).
+const ENCODE_CAPACITY: usize = 256;
+
 /// Pause between the pieces of a `split-writes` reply.
 const SPLIT_PAUSE: Duration = Duration::from_millis(40);
 
@@ -303,6 +307,38 @@ impl Hooks {
             coalesce: has(Misbehave::CoalescedWrites),
             read_is_message: has(Misbehave::ReadIsMessage),
         }
+    }
+
+    /// One message rendered in `dialect` as it goes on the wire, in a buffer of its own. The
+    /// usual shapes skip the JSON tree when no misbehaviour changes how values are written.
+    pub fn encode_message(&self, message: &Message, dialect: Dialect) -> Bytes {
+        let plain_values = !(self.wrong_code
+            || self.string_code
+            || self.no_time
+            || self.plain_text
+            || self.python_repr
+            || self.coalesce);
+        if plain_values {
+            let mut out = BytesMut::with_capacity(ENCODE_CAPACITY);
+            if crate::render::encode(message, dialect, self.framing, &mut out) {
+                return out.freeze();
+            }
+        }
+        self.encode_bytes(&message.to_value(dialect))
+    }
+
+    /// One value as it goes on the wire, in a buffer of its own.
+    pub fn encode_bytes(&self, value: &Value) -> Bytes {
+        // Most values are a response or a relay of a short text: one allocation, no regrowth.
+        let mut out = BytesMut::with_capacity(ENCODE_CAPACITY);
+        self.encode(value, &mut out);
+        out.freeze()
+    }
+
+    /// True when values are written as they are due, with nothing in the way (no misbehaviour
+    /// on the write side): several queued values may then share one write (`§framing` W3).
+    pub fn batches_writes(&self) -> bool {
+        !(self.one_shot || self.never_answer || self.late.is_some() || self.split || self.coalesce)
     }
 
     /// Appends one value as it goes on the wire.
@@ -359,8 +395,8 @@ impl Hooks {
     /// and relays that follow each other go out in one write.
     pub async fn gather(&self, outbox: &Outbox, out: &mut BytesMut) {
         while tokio::time::timeout(COALESCE_WAIT, outbox.changed()).await.is_ok() {
-            for value in outbox.take() {
-                self.encode(&value, out);
+            for queued in outbox.take() {
+                out.put_slice(&queued.bytes);
             }
             if outbox.is_kicked() {
                 return;

@@ -66,6 +66,8 @@ pub(crate) struct Session {
     pub login: Login,
     /// Rooms this session is in.
     pub rooms: BTreeSet<String>,
+    /// The outbox mark taken before handling the current item (see [`Outbox::push_own`]).
+    mark: u64,
 }
 
 impl Session {
@@ -78,6 +80,7 @@ impl Session {
             dialect: Dialect::Spec,
             login: Login::Anonymous { authenticated: None },
             rooms: BTreeSet::new(),
+            mark: 0,
         }
     }
 
@@ -89,16 +92,11 @@ impl Session {
         }
     }
 
-    /// Queues a value for this connection (its task flushes as it goes, see
-    /// [`crate::state::Outbox`]).
-    pub fn push(&mut self, value: Value) {
-        self.outbox.push_own(value);
-    }
-
-    /// Queues a message rendered in this session's dialect.
+    /// Queues a message rendered in this session's dialect, encoded as it goes on the wire (its
+    /// task flushes as it goes, see [`crate::state::Outbox`]).
     pub fn send(&mut self, message: &Message) {
-        let value = message.to_value(self.dialect);
-        self.push(value);
+        let bytes = self.shared.hooks.encode_message(message, self.dialect);
+        self.outbox.push_own(bytes, self.mark);
     }
 
     /// Queues a response.
@@ -155,6 +153,7 @@ impl Session {
 
     /// Handles one decoded item, in the order of checks of `§errors`.
     pub async fn handle_item(&mut self, item: Result<Value, FrameError>) -> Flow {
+        self.mark = self.outbox.mark();
         // 1. framing errors
         let value = match item {
             Ok(value) => value,

@@ -8,8 +8,8 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::Bytes;
 use jim_protocol::{Dialect, Message, Probe, Response, ResponseCode, Timestamp};
-use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -29,19 +29,37 @@ pub(crate) const MAX_ROOMS_PER_SESSION: usize = 1_000;
 /// A connection's outbound queue, shared with every session that may send to it.
 ///
 /// Deliberately small: an idle connection's outbox holds no allocation beyond itself. Values are
-/// rendered in the recipient's dialect before they are queued. Pushes from other sessions are
-/// bounded (a full queue means the client does not read: it is kicked); the connection's own
-/// replies are not, because its task flushes them as it goes.
+/// rendered in the recipient's dialect and encoded before they are queued, so a room message is
+/// encoded once per dialect and its bytes are shared by every recipient ([`Outgoing`]). Pushes
+/// from other sessions are bounded (a full queue means the client does not read: it is kicked);
+/// the connection's own replies are not, because its task flushes them as it goes.
+///
+/// The connection writes everything queued at the moment it writes in one system call, except
+/// where a [`Queued::starts_write`] boundary says otherwise (PROTOCOL.md `§framing` W3).
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
     state: Mutex<OutboxState>,
     wake: Notify,
 }
 
+/// One encoded value waiting to be written.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    /// The value as it goes on the wire (framing included).
+    pub bytes: Bytes,
+    /// This value must not share a write with the values queued before it: it is a reply of
+    /// the connection's own session that followed something else queued while the same request
+    /// was being handled (a message to oneself: the relay, then the 200), so a client doing one
+    /// request at a time receives them in separate writes, as from a server without batching.
+    pub starts_write: bool,
+}
+
 #[derive(Debug, Default)]
 struct OutboxState {
-    queue: VecDeque<Box<Value>>,
+    queue: VecDeque<Queued>,
     kicked: bool,
+    /// Values ever queued (see [`Outbox::mark`]).
+    pushed: u64,
 }
 
 impl Outbox {
@@ -49,15 +67,24 @@ impl Outbox {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues a reply of the connection's own session.
-    pub fn push_own(&self, value: Value) {
-        self.lock().queue.push_back(Box::new(value));
-        self.wake.notify_one();
+    /// A mark taken before handling a request: a reply queued later under the same mark starts
+    /// a write of its own if anything was queued in between ([`Queued::starts_write`]).
+    pub fn mark(&self) -> u64 {
+        self.lock().pushed
+    }
+
+    /// Queues a reply of the connection's own session (its task flushes before it waits again,
+    /// so nobody needs waking).
+    pub fn push_own(&self, bytes: Bytes, mark: u64) {
+        let mut state = self.lock();
+        let starts_write = state.pushed != mark;
+        state.pushed += 1;
+        state.queue.push_back(Queued { bytes, starts_write });
     }
 
     /// Queues a value from another session; when `limit` values are already waiting, the
     /// connection is kicked instead (see [`Pushed`]).
-    pub fn push(&self, value: Value, limit: usize) -> Pushed {
+    pub fn push(&self, bytes: Bytes, limit: usize) -> Pushed {
         let mut state = self.lock();
         if state.kicked {
             return Pushed::Refused;
@@ -68,9 +95,14 @@ impl Outbox {
             self.wake.notify_one();
             return Pushed::Overflowed;
         }
-        state.queue.push_back(Box::new(value));
+        let was_empty = state.queue.is_empty();
+        state.pushed += 1;
+        state.queue.push_back(Queued { bytes, starts_write: false });
         drop(state);
-        self.wake.notify_one();
+        // A non-empty queue already has a wake-up pending or its task is about to take it.
+        if was_empty {
+            self.wake.notify_one();
+        }
         Pushed::Queued
     }
 
@@ -84,8 +116,19 @@ impl Outbox {
         self.lock().queue.len()
     }
 
+    /// Moves every waiting value, oldest first, to the end of `into` (whose allocation is
+    /// reused by the queue, so a busy connection does not allocate a queue per flush).
+    pub fn take_into(&self, into: &mut VecDeque<Queued>) {
+        let mut state = self.lock();
+        if into.is_empty() {
+            std::mem::swap(&mut state.queue, into);
+        } else {
+            into.extend(state.queue.drain(..));
+        }
+    }
+
     /// Takes every waiting value, oldest first.
-    pub fn take(&self) -> VecDeque<Box<Value>> {
+    pub fn take(&self) -> VecDeque<Queued> {
         std::mem::take(&mut self.lock().queue)
     }
 
@@ -106,6 +149,31 @@ pub(crate) enum Pushed {
     Refused,
 }
 
+/// A message on its way to other sessions, encoded at most once per dialect: every recipient of
+/// a room message in the same dialect shares the same bytes.
+pub(crate) struct Outgoing<'a> {
+    message: &'a Message,
+    hooks: &'a Hooks,
+    spec: Option<Bytes>,
+    course: Option<Bytes>,
+}
+
+impl<'a> Outgoing<'a> {
+    /// `message`, to be encoded as `hooks` say.
+    pub fn new(message: &'a Message, hooks: &'a Hooks) -> Self {
+        Self { message, hooks, spec: None, course: None }
+    }
+
+    /// The bytes of the message in `dialect`, encoded on first use.
+    pub fn bytes(&mut self, dialect: Dialect) -> Bytes {
+        let slot = match dialect {
+            Dialect::Spec => &mut self.spec,
+            Dialect::Course => &mut self.course,
+        };
+        slot.get_or_insert_with(|| self.hooks.encode_message(self.message, dialect)).clone()
+    }
+}
+
 /// How to reach a logged-in session from elsewhere.
 #[derive(Debug, Clone)]
 pub(crate) struct Peer {
@@ -115,8 +183,9 @@ pub(crate) struct Peer {
     pub outbox: Arc<Outbox>,
     /// Its current dialect: relays and pushes to it are rendered in this dialect.
     pub dialect: Dialect,
-    /// The `user.pubkey` of its latest presence (`§pubkey`).
-    pub pubkey: Option<String>,
+    /// The `user.pubkey` of its latest presence (`§pubkey`); shared, so that handing a peer
+    /// around (every relay does) copies no key.
+    pub pubkey: Option<Arc<str>>,
     /// Bound on values queued by others (see [`Outbox::push`]).
     pub limit: usize,
 }
@@ -124,8 +193,8 @@ pub(crate) struct Peer {
 impl Peer {
     /// Queues a message rendered in this peer's dialect. When its queue is full the peer cannot
     /// keep up: it is disconnected (so it stalls no one) and `false` is returned.
-    pub fn deliver(&self, message: &Message) -> bool {
-        match self.outbox.push(message.to_value(self.dialect), self.limit) {
+    pub fn deliver(&self, message: &mut Outgoing<'_>) -> bool {
+        match self.outbox.push(message.bytes(self.dialect), self.limit) {
             Pushed::Queued => true,
             Pushed::Overflowed => {
                 // Once per connection: a busy room must not turn one slow reader into a flood.
@@ -250,16 +319,18 @@ impl Shared {
     pub fn probe_all(&self) {
         let peers: Vec<Peer> = self.registry().sessions.values().cloned().collect();
         let probe = Message::Probe(Probe { time: Some(Timestamp::now()) });
+        let mut probe = Outgoing::new(&probe, &self.hooks);
         for peer in peers {
-            peer.deliver(&probe);
+            peer.deliver(&mut probe);
         }
     }
 
     /// Pushes a 205 "refresh lists" to each of `peers` (`§push-205`).
     pub fn push_refresh(&self, peers: &[Peer]) {
         let push = Message::Response(Response::new(ResponseCode::REFRESH));
+        let mut push = Outgoing::new(&push, &self.hooks);
         for peer in peers {
-            peer.deliver(&push);
+            peer.deliver(&mut push);
         }
     }
 
@@ -316,8 +387,10 @@ mod tests {
             limit: 2,
         };
         let probe = Message::Probe(Probe { time: None });
+        let hooks = Hooks::default();
+        let mut probe = Outgoing::new(&probe, &hooks);
         let delivered: Vec<bool> = tracing::subscriber::with_default(subscriber, || {
-            (0..100).map(|_| peer.deliver(&probe)).collect()
+            (0..100).map(|_| peer.deliver(&mut probe)).collect()
         });
         assert_eq!(delivered.iter().filter(|d| **d).count(), 2);
         assert!(peer.outbox.is_kicked());

@@ -5,7 +5,7 @@ use jim_protocol::{Chat, Message, ResponseCode, Target, Timestamp};
 
 use crate::misbehave::Misbehave;
 use crate::session::{Flow, Session};
-use crate::state::Peer;
+use crate::state::{Outgoing, Peer};
 use crate::store::DbOp;
 
 /// Applies a validated chat message.
@@ -25,33 +25,43 @@ pub(crate) async fn apply(s: &mut Session, c: Chat) -> Flow {
     };
     let from = match c.from {
         Some(claimed) if shared.misbehaves(Misbehave::SpoofableFrom) => claimed,
-        _ => me.clone(),
+        _ => me,
     };
+    let is_direct = matches!(c.to, Target::User(_));
     let relay = Message::Chat(Chat {
         time: Some(Timestamp::now()),
-        from: Some(from.clone()),
-        to: c.to.clone(),
+        from: Some(from),
+        to: c.to,
         encoding: c.encoding,
-        text: c.text.clone(),
+        text: c.text,
     });
-    let mut lost = None;
+    let mut lost = false;
     if !shared.misbehaves(Misbehave::DropRelays) {
+        // Encoded once per dialect, whatever the number of recipients.
+        let mut outgoing = Outgoing::new(&relay, &shared.hooks);
         for peer in &peers {
-            if !peer.deliver(&relay) && matches!(c.to, Target::User(_)) {
-                lost = Some(c.to.as_str().to_owned());
+            if !peer.deliver(&mut outgoing) && is_direct {
+                lost = true;
             }
         }
     }
-    match lost {
-        Some(to) => s.error(
+    let Message::Chat(relay) = relay else { return s.flow() };
+    if lost {
+        let to = relay.to.as_str();
+        s.error(
             ResponseCode::GONE,
             format!("{to} did not read its messages and was disconnected (see §limits)"),
-        ),
-        None => s.ok(),
+        );
+    } else {
+        s.ok();
     }
     if let Some(db) = &shared.db {
         let time = Timestamp::now().0;
-        db.write(DbOp::History { time, from, to: c.to.as_str().to_owned(), text: c.text }).await;
+        let from = relay.from.unwrap_or_default();
+        let to = match relay.to {
+            Target::User(name) | Target::Room(name) => name,
+        };
+        db.write(DbOp::History { time, from, to, text: relay.text }).await;
     }
     s.flow()
 }

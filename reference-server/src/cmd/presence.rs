@@ -18,7 +18,7 @@ pub(crate) async fn apply(s: &mut Session, p: Presence) -> Flow {
                 if let Some(peer) = reg.sessions.get_mut(current.as_str())
                     && peer.conn == s.conn
                 {
-                    peer.pubkey = Some(key);
+                    peer.pubkey = Some(key.into());
                 }
             }
             s.ok();
@@ -91,7 +91,7 @@ pub(crate) async fn login(s: &mut Session, name: String, pubkey: Option<String>)
             conn: s.conn,
             outbox: s.outbox.clone(),
             dialect: s.dialect,
-            pubkey,
+            pubkey: pubkey.map(Into::into),
             limit: shared.config.outbound_queue.max(1),
         };
         reg.sessions.insert(name.clone(), peer);

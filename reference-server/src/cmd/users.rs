@@ -46,7 +46,10 @@ pub(crate) fn pubkey_need(s: &mut Session, p: PubkeyNeed) -> Flow {
         s.shared.registry().sessions.get(&p.account_name).and_then(|peer| peer.pubkey.clone());
     match key {
         Some(pem) => {
-            s.respond(Response { bin: Some(pem), ..Response::new(ResponseCode::AUTH_CHALLENGE) });
+            s.respond(Response {
+                bin: Some(pem.to_string()),
+                ..Response::new(ResponseCode::AUTH_CHALLENGE)
+            });
         }
         None => {
             let text = format!("no public key for {} (see §pubkey)", p.account_name);
