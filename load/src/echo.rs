@@ -185,7 +185,8 @@ pub async fn stream(
             Ok(p) => p.forget(),
             Err(_) => break,
         }
-        match tokio::time::timeout(timeout, wr.write_all(&data)).await {
+        // The same write path as the traffic senders: one write() per payload.
+        match crate::traffic::write_message(&mut wr, &data, timeout).await {
             Ok(Ok(())) => written += 1,
             Ok(Err(e)) => {
                 problem = Some(format!("write failed: {e}"));

@@ -307,15 +307,38 @@ fn key(sender: u32, seq: u64) -> u64 {
     (u64::from(sender) << 40) | (seq & ((1 << 40) - 1))
 }
 
+/// Hashes a message key with one multiplication: keys are ours (sender and sequence number), so
+/// SipHash's protection against chosen keys buys nothing and costs a good part of a delivery.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Messages = HashMap<u64, Pending, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// Shared bookkeeping of a measurement (single-threaded).
 #[derive(Debug)]
 struct Tracker {
     shape: TrafficShape,
     timeout: Duration,
     /// Messages in flight, counted against their sender's window.
-    pending: HashMap<u64, Pending>,
+    pending: Messages,
     /// Messages past their deadline that may still arrive late.
-    expired: HashMap<u64, Pending>,
+    expired: Messages,
+    /// Delivery bitmaps of completed room messages, cleared, for reuse.
+    spare_bitmaps: Vec<Box<[u64]>>,
     next_seq: Vec<u64>,
     sent: u64,
     max_messages: u64,
@@ -356,12 +379,11 @@ impl Tracker {
             TrafficShape::Direct { .. } => 0,
             TrafficShape::Room { members, .. } => members.div_ceil(64),
         };
-        let pending = Pending {
-            sent: now,
-            deadline: now + self.timeout,
-            missing: fan,
-            got: vec![0; words].into(),
+        let got = match self.spare_bitmaps.pop() {
+            Some(bitmap) if bitmap.len() == words => bitmap,
+            _ => vec![0; words].into(),
         };
+        let pending = Pending { sent: now, deadline: now + self.timeout, missing: fan, got };
         self.pending.insert(key(sender, seq), pending);
         self.first_send.get_or_insert(now);
         Some(seq)
@@ -425,11 +447,17 @@ impl Tracker {
         self.last_delivery = Some(now);
         if done {
             self.completed += 1;
+            let finished =
+                if in_window { self.pending.remove(&k) } else { self.expired.remove(&k) };
+            if let Some(mut p) = finished
+                && !p.got.is_empty()
+            {
+                p.got.fill(0);
+                self.spare_bitmaps.push(p.got);
+            }
             if in_window {
-                self.pending.remove(&k);
                 return Some(sender);
             }
-            self.expired.remove(&k);
         }
         None
     }
@@ -487,8 +515,12 @@ impl PreparedTraffic {
             tracker: RefCell::new(Tracker {
                 shape,
                 timeout: opts.reply_timeout,
-                pending: HashMap::with_capacity(senders * opts.window * 2),
-                expired: HashMap::new(),
+                pending: Messages::with_capacity_and_hasher(
+                    senders * opts.window * 2,
+                    Default::default(),
+                ),
+                expired: Messages::default(),
+                spare_bitmaps: Vec::new(),
                 next_seq: vec![0; senders],
                 sent: 0,
                 max_messages: opts.max_messages,
@@ -732,7 +764,7 @@ async fn write_loop(
             break;
         };
         let bytes = template.stamp(seq);
-        let written = tokio::time::timeout(write_timeout, write_half.write_all(bytes)).await;
+        let written = write_message(&mut write_half, bytes, write_timeout).await;
         if !matches!(written, Ok(Ok(()))) {
             let mut t = shared.tracker.borrow_mut();
             t.unregister(sender, seq);
@@ -746,6 +778,22 @@ async fn write_loop(
     }
     // Returned, not dropped: dropping would half-close the socket while acks still arrive.
     write_half
+}
+
+/// Writes one message (one `write()`), within `timeout`. The usual write goes through at once
+/// and costs no timer; only one the kernel cannot take whole waits, under the timeout.
+pub(crate) async fn write_message(
+    w: &mut OwnedWriteHalf,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Result<std::io::Result<()>, tokio::time::error::Elapsed> {
+    let rest = match w.try_write(bytes) {
+        Ok(n) if n == bytes.len() => return Ok(Ok(())),
+        Ok(n) => &bytes[n..],
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => bytes,
+        Err(e) => return Ok(Err(e)),
+    };
+    tokio::time::timeout(timeout, w.write_all(rest)).await
 }
 
 async fn hold_open(write_half: OwnedWriteHalf, mut stop: watch::Receiver<bool>) {

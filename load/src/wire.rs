@@ -139,6 +139,154 @@ struct Fast<'a> {
 
 /// Classifies one raw frame (see [`Incoming`]); `None` if it is not valid JSON.
 pub(crate) fn classify(raw: &[u8]) -> Option<Incoming<'_>> {
+    if let Some(known) = classify_flat(raw) {
+        return Some(known);
+    }
+    classify_slow(raw)
+}
+
+/// The fields [`classify_flat`] looks at.
+#[derive(Default)]
+struct Flat<'a> {
+    response: Option<u16>,
+    action: Option<&'a str>,
+    text: [Option<&'a str>; 3],
+}
+
+/// The fast path of [`classify`], for what servers usually write: one flat object whose strings
+/// have no escapes and whose `response` is a whole number. It answers exactly what the serde
+/// path would, and gives up (`None`) on anything else (nesting, escapes, odd types, a repeated
+/// field of interest, invalid JSON), which the serde path then reads.
+fn classify_flat(raw: &[u8]) -> Option<Incoming<'_>> {
+    std::str::from_utf8(raw).ok()?;
+    let mut at = skip_ws(raw, 0);
+    if raw.get(at) != Some(&b'{') {
+        return None;
+    }
+    let mut flat = Flat::default();
+    at = skip_ws(raw, at + 1);
+    if raw.get(at) == Some(&b'}') {
+        return (skip_ws(raw, at + 1) == raw.len()).then_some(Incoming::Other);
+    }
+    loop {
+        let (key, after) = plain_string(raw, at)?;
+        at = skip_ws(raw, after);
+        if raw.get(at) != Some(&b':') {
+            return None;
+        }
+        at = skip_ws(raw, at + 1);
+        let first = *raw.get(at)?;
+        let slot = match key {
+            b"action" => Some(&mut flat.action),
+            b"message" => Some(&mut flat.text[0]),
+            b"mess_text" => Some(&mut flat.text[1]),
+            b"message_text" => Some(&mut flat.text[2]),
+            _ => None,
+        };
+        if first == b'"' {
+            let (value, after) = plain_string(raw, at)?;
+            at = after;
+            if key == b"response" {
+                return None; // a code as a string: the serde path reads it
+            }
+            if let Some(slot) = slot {
+                if slot.is_some() {
+                    return None;
+                }
+                *slot = Some(std::str::from_utf8(value).ok()?);
+            }
+        } else {
+            let end = at + raw[at..].iter().position(|b| !is_scalar_byte(*b))?;
+            let scalar = &raw[at..end];
+            if scalar.is_empty() || slot.is_some() {
+                return None; // nesting, or a field of interest that is not a string
+            }
+            if key == b"response" {
+                let whole = scalar.iter().all(u8::is_ascii_digit) && is_number(scalar);
+                if flat.response.is_some() || !whole {
+                    return None;
+                }
+                flat.response = Some(std::str::from_utf8(scalar).ok()?.parse().ok()?);
+            } else if !matches!(scalar, b"true" | b"false" | b"null") && !is_number(scalar) {
+                return None;
+            }
+            at = end;
+        }
+        at = skip_ws(raw, at);
+        match raw.get(at)? {
+            b',' => at = skip_ws(raw, at + 1),
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    // Nothing but whitespace may follow the object.
+    if skip_ws(raw, at + 1) != raw.len() {
+        return None;
+    }
+    if let Some(code) = flat.response {
+        return Some(Incoming::Response(code));
+    }
+    let is_chat = matches!(flat.action, Some("msg" | "message"));
+    Some(match (is_chat, flat.text.into_iter().flatten().next()) {
+        (true, Some(text)) => Incoming::Chat(Cow::Borrowed(text)),
+        _ => Incoming::Other,
+    })
+}
+
+fn skip_ws(raw: &[u8], mut at: usize) -> usize {
+    while raw.get(at).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// A string starting at `at` without escapes or control characters: its contents and the
+/// offset after its closing quote.
+fn plain_string(raw: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    if raw.get(at) != Some(&b'"') {
+        return None;
+    }
+    let len = raw[at + 1..].iter().position(|b| *b == b'"' || *b == b'\\' || *b < 0x20)?;
+    let end = at + 1 + len;
+    (raw[end] == b'"').then(|| (&raw[at + 1..end], end + 1))
+}
+
+fn is_scalar_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.')
+}
+
+/// A JSON number (`-? int frac? exp?`).
+fn is_number(s: &[u8]) -> bool {
+    let digits = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut i = usize::from(s.first() == Some(&b'-'));
+    let int = digits(&s[i..]);
+    if int == 0 || (int > 1 && s[i] == b'0') {
+        return false;
+    }
+    i += int;
+    if s.get(i) == Some(&b'.') {
+        let frac = digits(&s[i + 1..]);
+        if frac == 0 {
+            return false;
+        }
+        i += 1 + frac;
+    }
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(s.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp = digits(&s[i..]);
+        if exp == 0 {
+            return false;
+        }
+        i += exp;
+    }
+    i == s.len()
+}
+
+/// The general path of [`classify`]: a borrowed serde pass, then a tolerant reading.
+fn classify_slow(raw: &[u8]) -> Option<Incoming<'_>> {
     // serde would read a struct from a JSON array too: only objects take the fast path.
     let object = raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     if let Some(fast) = object.then(|| serde_json::from_slice::<Fast<'_>>(raw).ok()).flatten() {
@@ -364,6 +512,97 @@ mod tests {
         assert_eq!(classify(br#"{"action":"probe","time":1}"#), Some(Incoming::Other));
         assert_eq!(classify(b"[1,2]"), Some(Incoming::Other));
         assert_eq!(classify(b"{nope"), None);
+    }
+
+    /// Frames built from pieces that servers write, well-formed or not.
+    fn frame() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let key = prop::sample::select(vec![
+            "\"response\"",
+            "\"action\"",
+            "\"message\"",
+            "\"mess_text\"",
+            "\"message_text\"",
+            "\"message text\"",
+            "\"time\"",
+            "\"to\"",
+            "\"a\\u0041\"",
+            "\"x\"",
+        ]);
+        let value = prop::sample::select(vec![
+            "200",
+            "\"200\"",
+            "0200",
+            "70000",
+            "-1",
+            "2.5",
+            "1e3",
+            "true",
+            "null",
+            "\"msg\"",
+            "\"message\"",
+            "\"probe\"",
+            "\"L00001:0000000002:xx\"",
+            "\"hi\\n\"",
+            "\"BAD\"",
+            "[1]",
+            "{\"a\":1}",
+            "\"\"",
+            "5",
+        ]);
+        let field = (key, prop::sample::select(vec![":", " : ", ""]), value)
+            .prop_map(|(k, c, v)| format!("{k}{c}{v}"));
+        (
+            prop::collection::vec(field, 0..5),
+            prop::sample::select(vec![",", ", ", ",,"]),
+            prop::sample::select(vec!["{", " {", "[", "{{"]),
+            prop::sample::select(vec!["}", "} ", "}}", ""]),
+        )
+            .prop_map(|(fields, sep, open, close)| {
+                // BAD stands for invalid UTF-8.
+                let text = format!("{open}{}{close}", fields.join(sep));
+                text.replace("BAD", "\u{1}")
+                    .into_bytes()
+                    .into_iter()
+                    .flat_map(|b| if b == 1 { vec![0xc3, 0x28] } else { vec![b] })
+                    .collect()
+            })
+    }
+
+    proptest::proptest! {
+        /// The fast path answers exactly what the serde path answers, or leaves it to it.
+        #[test]
+        fn the_fast_path_agrees_with_serde(raw in frame()) {
+            if let Some(fast) = classify_flat(&raw) {
+                proptest::prop_assert_eq!(Some(fast), classify_slow(&raw));
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_servers_usually_write() {
+        let relay =
+            br#"{"action":"msg","time":1.5,"to":"b","from":"a","message":"L00001:0000000002:x"}"#;
+        assert!(matches!(classify_flat(relay), Some(Incoming::Chat(Cow::Borrowed(_)))));
+        assert_eq!(
+            classify_flat(br#"{"response":200,"time":1763771234.123,"alert":"OK"}"#),
+            Some(Incoming::Response(200))
+        );
+        assert_eq!(
+            classify_flat(br#"{"action":"message","time":1,"from":"a","to":"b","mess_text":"yo"}"#),
+            Some(Incoming::Chat(Cow::Borrowed("yo")))
+        );
+        // Left to the serde path: escapes, nesting, string codes, invalid JSON.
+        for odd in [
+            &br#"{"action":"msg","message":"a
+b"}"#[..],
+            br#"{"response":202,"alert":["a"]}"#,
+            br#"{"response":"200"}"#,
+            br#"{"response":0200}"#,
+            b"{\"x\":\"\xc3\x28\"}",
+        ] {
+            assert_eq!(classify_flat(odd), None, "{}", String::from_utf8_lossy(odd));
+        }
     }
 
     #[test]
