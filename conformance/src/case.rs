@@ -661,6 +661,12 @@ impl<'f> Exec<'f> {
                         for (k, v) in &ok.captures {
                             self.env.vars.captures.insert(k.clone(), v.clone());
                         }
+                        if let Some(m) = self.one_write_problem(step) {
+                            let arrived = Self::arrived(arrival.clone(), within);
+                            let f =
+                                self.failure(index, step, alts, arrived, vec![m], BTreeSet::new());
+                            return Err(Outcome::Fail(f));
+                        }
                         return Ok(());
                     }
                     let many = results.len() > 1;
@@ -864,6 +870,14 @@ impl<'f> Exec<'f> {
                 self.input(index, &step.conn, what.to_owned(), false);
                 Ok(())
             }
+            Action::Listen(ms) => {
+                let until = Instant::now() + Duration::from_millis(*ms);
+                if let Some(conn) = self.conns.get_mut(&step.conn).and_then(|c| c.conn.as_mut()) {
+                    conn.listen(until).await;
+                }
+                self.log(&step.conn, "*", format!("listened {ms} ms"));
+                Ok(())
+            }
             Action::CloseStdin | Action::ExpectExit(_) | Action::AutoAnswer => Ok(()),
             Action::Tolerate { tolerance, pattern } => {
                 let pattern = self.expand(pattern, Mode::Pattern).map_err(|m| problem(self, m))?;
@@ -875,6 +889,15 @@ impl<'f> Exec<'f> {
                 Ok(())
             }
         }
+    }
+
+    /// For a `one_write` step: how the value just taken broke §framing W3, if it did.
+    fn one_write_problem(&self, step: &Step) -> Option<String> {
+        if !step.one_write {
+            return None;
+        }
+        let conn = self.conns.get(&step.conn).and_then(|c| c.conn.as_ref())?;
+        conn.last_pieces().and_then(|p| p.problem())
     }
 
     fn note_tolerance(&mut self, name: &str) {

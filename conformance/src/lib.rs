@@ -17,6 +17,7 @@
 //! - [`placeholders`]: `$user:alice`, `$now`, ... expanded per case;
 //! - [`matcher`]: patterns with operators and profile tolerances, with readable mismatches;
 //! - [`wire`]: one bounded, timed test connection (the only place that touches sockets);
+//! - [`read_log`]: where reads ended, to tell a value written in one piece from split or glued writes;
 //! - [`target`]: what is judged: an address, a spawned command, or the embedded reference;
 //! - [`process`]: child processes (process groups, bounded output capture, kill);
 //! - [`preflight`]: the first contact that classifies a target and picks a profile;
@@ -40,6 +41,7 @@ pub mod placeholders;
 pub mod preflight;
 pub mod process;
 pub mod profile;
+pub mod read_log;
 pub mod report;
 pub mod runner;
 pub mod suite;

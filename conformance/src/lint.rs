@@ -131,11 +131,15 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
                     Action::ExpectList(_)
                         | Action::Tolerate { .. }
                         | Action::ExpectSilence(Silence::Before(_))
+                        | Action::Listen(_)
                 ) {
                     p.push(format!(
                         "{at}: \"{}\" is not available in client mode",
                         step.action.keyword()
                     ));
+                }
+                if step.one_write {
+                    p.push(format!("{at}: \"one_write\" is not available in client mode"));
                 }
             }
             Role::Client => {}

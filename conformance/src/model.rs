@@ -210,6 +210,10 @@ pub enum Action {
     /// Client mode: from now on, requests that no `expect` asks for get a generic answer (200,
     /// or an empty 202 list), so that interactive clients can go on whatever they send.
     AutoAnswer,
+    /// Keep reading the connection for this many milliseconds without taking values out: they
+    /// stay for the next expects, with the read boundaries of a client that reads all the time
+    /// (`one_write` checks need them).
+    Listen(u64),
     /// From now on, values on this connection matching `pattern` may be skipped under the named
     /// tolerance (for example a room message echoed to its sender).
     Tolerate {
@@ -236,6 +240,7 @@ impl Action {
             Self::CloseStdin => "close_stdin",
             Self::ExpectExit(_) => "expect_exit",
             Self::AutoAnswer => "auto_answer",
+            Self::Listen(_) => "listen_ms",
             Self::Tolerate { .. } => "tolerate",
         }
     }
@@ -259,6 +264,9 @@ pub struct Step {
     pub note: Option<Text>,
     /// For `send`/`send_raw`: a delivery mode forced by the fixture (robustness checks).
     pub delivery: Option<crate::wire::Delivery>,
+    /// For `expect`: the value must have arrived in one read, and not in the same read as the
+    /// value before it (§framing W3: one object per write; see [`crate::read_log`]).
+    pub one_write: bool,
 }
 
 /// One scenario.
@@ -332,11 +340,20 @@ const ACTION_KEYS: &[&str] = &[
     "close_stdin",
     "expect_exit",
     "auto_answer",
+    "listen_ms",
     "tolerate",
 ];
 
-const MODIFIER_KEYS: &[&str] =
-    &["conn", "timeout_ms", "optional_under", "close_ok_under", "note", "comment", "delivery"];
+const MODIFIER_KEYS: &[&str] = &[
+    "conn",
+    "timeout_ms",
+    "optional_under",
+    "close_ok_under",
+    "note",
+    "comment",
+    "delivery",
+    "one_write",
+];
 
 fn err(path: &str, message: impl Into<String>) -> FixtureError {
     FixtureError { path: path.to_owned(), message: message.into() }
@@ -485,6 +502,10 @@ fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError>
                 ));
             }
         },
+        "listen_ms" => match body.as_u64() {
+            Some(ms) if (1..=10_000).contains(&ms) => Action::Listen(ms),
+            _ => return Err(err(path, format!("{at}: listen_ms must be 1..=10000"))),
+        },
         "tolerate" => match body {
             Value::Object(t) if t.len() == 2 => {
                 let tolerance = match t.get("tolerance") {
@@ -546,7 +567,18 @@ fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError>
         },
         Some(_) => return Err(err(path, format!("{at}: delivery must be a string"))),
     };
-    Ok(Step { conn, action, timeout_ms, optional_under, close_ok_under, note, delivery })
+    let one_write = match o.get("one_write") {
+        None | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) if matches!(action, Action::Expect(_)) => true,
+        Some(Value::Bool(true)) => {
+            return Err(err(
+                path,
+                format!("{at}: one_write only applies to expect and expect_any"),
+            ));
+        }
+        Some(_) => return Err(err(path, format!("{at}: one_write must be true or false"))),
+    };
+    Ok(Step { conn, action, timeout_ms, optional_under, close_ok_under, note, delivery, one_write })
 }
 
 fn parse_list(body: &Value, at: &str, path: &str) -> Result<ListExpect, FixtureError> {

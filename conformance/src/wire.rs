@@ -24,6 +24,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout_at};
 
+use crate::read_log::{Pieces, ReadLog};
+
+/// Most bytes a `listen_ms` step buffers without taking values out; the rest waits in the
+/// kernel until the next read.
+pub const LISTEN_MAX_BYTES: usize = 64 * 1024;
+
 /// Largest single value the runner accepts from a peer (256 KiB, four times the reference
 /// server's own limit); more is reported as oversize and discarded without being buffered.
 pub const MAX_VALUE_BYTES: usize = 256 * 1024;
@@ -256,6 +262,10 @@ pub struct Conn {
     /// Bytes received on this connection.
     received: u64,
     _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Where reads ended, to tell how each value arrived (§framing W3).
+    read_log: ReadLog,
+    /// How the last value returned by [`Conn::next`] arrived.
+    last_pieces: Option<Pieces>,
     /// Everything sent on this connection, in order (bounded).
     pub sent: Vec<Sent>,
 }
@@ -275,6 +285,8 @@ impl Conn {
             reads_at_last_value: None,
             received: 0,
             _permit: None,
+            read_log: ReadLog::default(),
+            last_pieces: None,
             sent: Vec::new(),
         }
     }
@@ -370,6 +382,9 @@ impl Conn {
     pub async fn next(&mut self, deadline: Instant) -> Arrival {
         loop {
             if let Some(item) = self.decoder.next_raw(&mut self.buf, self.eof) {
+                if let Ok(raw) = &item {
+                    self.last_pieces = Some(self.read_log.on_value(raw.len(), self.buf.len()));
+                }
                 let same_read = self.reads_at_last_value == Some(self.reads);
                 self.reads_at_last_value = Some(self.reads);
                 return match item.and_then(parse_raw_keep) {
@@ -393,9 +408,40 @@ impl Conn {
                 Err(_) => return Arrival::Nothing,
                 Ok(Ok(0)) => self.eof = true,
                 Ok(Ok(n)) => {
+                    self.read_log.on_read(n);
                     self.reads += 1;
                     self.received += n as u64;
                 }
+                Ok(Err(e)) => {
+                    self.eof = true;
+                    self.reset = matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+                    );
+                }
+            }
+        }
+    }
+
+    /// How the last value [`Conn::next`] returned arrived: in how many reads, and whether in
+    /// the same read as the value before it (see [`crate::read_log`]).
+    pub fn last_pieces(&self) -> Option<Pieces> {
+        self.last_pieces
+    }
+
+    /// Keeps reading until `until` without taking values out: what arrives stays for the next
+    /// [`Conn::next`], with its read boundaries recorded, as a client that reads all the time
+    /// would see them. Stops early at end of stream or when [`LISTEN_MAX_BYTES`] are buffered.
+    pub async fn listen(&mut self, until: Instant) {
+        while !self.eof && self.buf.len() < LISTEN_MAX_BYTES {
+            let Some(stream) = self.stream.as_mut() else { return };
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(16 * 1024);
+            }
+            match timeout_at(until, stream.read_buf(&mut self.buf)).await {
+                Err(_) => return,
+                Ok(Ok(0)) => self.eof = true,
+                Ok(Ok(n)) => self.read_log.on_read(n),
                 Ok(Err(e)) => {
                     self.eof = true;
                     self.reset = matches!(
