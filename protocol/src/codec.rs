@@ -385,8 +385,21 @@ impl<'a> ObjectEncoder<'a> {
         if !std::mem::take(&mut self.empty) {
             self.dst.put_u8(b',');
         }
-        self.serialize(key);
+        self.string(key);
         self.dst.put_u8(b':');
+    }
+
+    /// A JSON string: copied as it is when nothing in it needs an escape (printable ASCII
+    /// without `"` or `\`, the usual case), else written by serde_json with the ASCII formatter.
+    fn string(&mut self, text: &str) {
+        if text.bytes().all(|b| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\') {
+            self.dst.reserve(text.len() + 2);
+            self.dst.put_u8(b'"');
+            self.dst.put_slice(text.as_bytes());
+            self.dst.put_u8(b'"');
+        } else {
+            self.serialize(text);
+        }
     }
 
     fn serialize<T: serde::Serialize + ?Sized>(&mut self, value: &T) {
@@ -399,7 +412,7 @@ impl<'a> ObjectEncoder<'a> {
     /// A string field.
     pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
         self.key(key);
-        self.serialize(value);
+        self.string(value);
         self
     }
 
@@ -702,7 +715,17 @@ mod tests {
 
     #[test]
     fn object_encoder_writes_what_encode_value_writes() {
-        for text in ["", "plain", "q\"b\\s/", "\u{0}\u{1f}\u{7f}\n\t", "Ива § 😀"] {
+        let texts = [
+            "",
+            "plain",
+            "q\"b\\s/",
+            "\u{0}\u{1f}\u{7f}\n\t",
+            "Ива § 😀",
+            " ~\u{7f}",
+            "a\u{80}",
+            "é",
+        ];
+        for text in texts {
             for time in [0.0, 1.5, 1_763_771_234.123_456, 1e21, -0.0, f64::NAN] {
                 for framing in [Framing::Newline, Framing::Bare] {
                     let mut fast = BytesMut::new();

@@ -10,7 +10,6 @@
 //! and a write that makes no progress gives up on a kick, at the idle timeout or at shutdown
 //! (see [`flush_or_give_up`]), so such a client never keeps its name or holds up a shutdown.
 
-use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::Duration;
@@ -289,9 +288,8 @@ async fn until_kicked(outbox: &Outbox) {
 async fn flush(stream: &TcpStream, outbox: &Outbox, shared: &Shared) -> std::io::Result<bool> {
     let hooks = shared.hooks;
     let mut wrote = false;
-    let mut batch = VecDeque::new();
     loop {
-        outbox.take_into(&mut batch);
+        let mut batch = outbox.take();
         if batch.is_empty() || outbox.is_kicked() {
             return Ok(wrote);
         }
@@ -303,7 +301,6 @@ async fn flush(stream: &TcpStream, outbox: &Outbox, shared: &Shared) -> std::io:
                 wrote = true;
                 values = later;
             }
-            batch.clear();
             continue;
         }
         if hooks.never_answer {

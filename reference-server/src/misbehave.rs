@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use jim_protocol::codec::encode_value;
-use jim_protocol::{Dialect, Framing, Message};
+use jim_protocol::{Dialect, Framing, Message, ResponseCode, Timestamp};
 use serde_json::Value;
 use tokio::net::TcpStream;
 
@@ -259,9 +259,32 @@ impl FromStr for Misbehave {
 /// How long `coalesced-writes` waits for a follower to glue to a reply.
 const COALESCE_WAIT: Duration = Duration::from_millis(150);
 
-/// Initial buffer size of one encoded value (a 200 is about 50 bytes, a relay of a 100-character
-/// text about 200).
-const ENCODE_CAPACITY: usize = 256;
+/// Scratch space kept for encoding; a larger one is not kept.
+const SCRATCH_BYTES: usize = 4096;
+
+thread_local! {
+    /// Where values are encoded before they are copied into a buffer of exactly their size.
+    static SCRATCH: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
+
+/// Runs `encode` on this thread's scratch buffer and, if it says it wrote a value, copies that
+/// into a buffer of its own, exactly as large as the value: a queued reply holds no slack (10,000
+/// connections each with a reply in flight add up) and the encoder never regrows a small buffer.
+fn with_scratch(encode: impl FnOnce(&mut BytesMut) -> bool) -> Option<Bytes> {
+    SCRATCH.with(|scratch| {
+        let Ok(mut out) = scratch.try_borrow_mut() else {
+            // Re-entered (cannot happen: encoders do not encode): use a fresh buffer.
+            let mut out = BytesMut::new();
+            return encode(&mut out).then(|| out.freeze());
+        };
+        out.clear();
+        let wrote = encode(&mut out).then(|| Bytes::copy_from_slice(&out));
+        if out.capacity() > SCRATCH_BYTES {
+            *out = BytesMut::new();
+        }
+        wrote
+    })
+}
 
 /// Pause between the pieces of a `split-writes` reply.
 const SPLIT_PAUSE: Duration = Duration::from_millis(40);
@@ -312,27 +335,46 @@ impl Hooks {
     /// One message rendered in `dialect` as it goes on the wire, in a buffer of its own. The
     /// usual shapes skip the JSON tree when no misbehaviour changes how values are written.
     pub fn encode_message(&self, message: &Message, dialect: Dialect) -> Bytes {
-        let plain_values = !(self.wrong_code
-            || self.string_code
-            || self.no_time
-            || self.plain_text
-            || self.python_repr
-            || self.coalesce);
-        if plain_values {
-            let mut out = BytesMut::with_capacity(ENCODE_CAPACITY);
-            if crate::render::encode(message, dialect, self.framing, &mut out) {
-                return out.freeze();
+        if self.plain_values() {
+            let fast =
+                with_scratch(|out| crate::render::encode(message, dialect, self.framing, out));
+            if let Some(bytes) = fast {
+                return bytes;
             }
         }
         self.encode_bytes(&message.to_value(dialect))
     }
 
+    /// A plain response (see [`crate::render::response`]) as it goes on the wire, or `None`
+    /// when a misbehaviour changes how values are written (then encode the message).
+    pub fn encode_response(&self, code: ResponseCode, text: &str) -> Option<Bytes> {
+        let time = Some(Timestamp::now());
+        self.plain_values().then(|| {
+            with_scratch(|out| {
+                crate::render::response(code, time, Some(text), self.framing, out);
+                true
+            })
+            .unwrap_or_default()
+        })
+    }
+
+    /// True when values are written exactly as encoded (no misbehaviour changes them).
+    fn plain_values(&self) -> bool {
+        !(self.wrong_code
+            || self.string_code
+            || self.no_time
+            || self.plain_text
+            || self.python_repr
+            || self.coalesce)
+    }
+
     /// One value as it goes on the wire, in a buffer of its own.
     pub fn encode_bytes(&self, value: &Value) -> Bytes {
-        // Most values are a response or a relay of a short text: one allocation, no regrowth.
-        let mut out = BytesMut::with_capacity(ENCODE_CAPACITY);
-        self.encode(value, &mut out);
-        out.freeze()
+        with_scratch(|out| {
+            self.encode(value, out);
+            true
+        })
+        .unwrap_or_default()
     }
 
     /// True when values are written as they are due, with nothing in the way (no misbehaviour

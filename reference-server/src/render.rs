@@ -9,7 +9,7 @@
 
 use bytes::BytesMut;
 use jim_protocol::codec::ObjectEncoder;
-use jim_protocol::{Dialect, Framing, Message};
+use jim_protocol::{Dialect, Framing, Message, ResponseCode, Timestamp};
 
 /// Appends `message` in `dialect` to `out`, exactly as encoding `message.to_value(dialect)`
 /// would; returns `false` (and writes nothing) for a shape it does not know.
@@ -46,16 +46,7 @@ pub(crate) fn encode(
             true
         }
         Message::Response(r) if r.list.is_none() && r.quantity.is_none() && r.bin.is_none() => {
-            let code = r.code();
-            let mut obj = ObjectEncoder::new(out);
-            obj.u64("response", u64::from(code.as_u16()));
-            if let Some(t) = r.time {
-                obj.f64("time", t.0);
-            }
-            if let Some(text) = &r.text {
-                obj.str(if code.is_error() { "error" } else { "alert" }, text);
-            }
-            obj.finish(framing);
+            response(r.code(), r.time, r.text.as_deref(), framing, out);
             true
         }
         Message::Probe(p) => {
@@ -71,11 +62,31 @@ pub(crate) fn encode(
     }
 }
 
+/// Appends a response without a list, quantity or key (the usual 200 or error), exactly as
+/// encoding the value of the same [`jim_protocol::Response`] would, in either dialect.
+pub(crate) fn response(
+    code: ResponseCode,
+    time: Option<Timestamp>,
+    text: Option<&str>,
+    framing: Framing,
+    out: &mut BytesMut,
+) {
+    let mut obj = ObjectEncoder::new(out);
+    obj.u64("response", u64::from(code.as_u16()));
+    if let Some(t) = time {
+        obj.f64("time", t.0);
+    }
+    if let Some(text) = text {
+        obj.str(if code.is_error() { "error" } else { "alert" }, text);
+    }
+    obj.finish(framing);
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use jim_protocol::codec::encode_value;
-    use jim_protocol::{Chat, Probe, Response, ResponseCode, Target, Timestamp};
+    use jim_protocol::{Chat, Probe, Response, Target};
 
     use super::*;
 

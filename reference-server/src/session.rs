@@ -109,9 +109,14 @@ impl Session {
         self.send(&Message::Response(response));
     }
 
-    /// Queues `200 OK`.
+    /// Queues `200 OK` (written straight to bytes when nothing misbehaves: the reply to every
+    /// message and presence should cost no allocation beyond its bytes).
     pub fn ok(&mut self) {
-        self.respond(Response::new(ResponseCode::OK));
+        let code = ResponseCode::OK;
+        match self.shared.hooks.encode_response(code, code.standard_text()) {
+            Some(bytes) => self.outbox.push_own(bytes, self.mark),
+            None => self.respond(Response::new(code)),
+        }
     }
 
     /// Queues an error response with `text` (which should cite a section).

@@ -116,18 +116,8 @@ impl Outbox {
         self.lock().queue.len()
     }
 
-    /// Moves every waiting value, oldest first, to the end of `into` (whose allocation is
-    /// reused by the queue, so a busy connection does not allocate a queue per flush).
-    pub fn take_into(&self, into: &mut VecDeque<Queued>) {
-        let mut state = self.lock();
-        if into.is_empty() {
-            std::mem::swap(&mut state.queue, into);
-        } else {
-            into.extend(state.queue.drain(..));
-        }
-    }
-
-    /// Takes every waiting value, oldest first.
+    /// Takes every waiting value, oldest first. The queue's allocation goes with them: an idle
+    /// connection's outbox keeps none.
     pub fn take(&self) -> VecDeque<Queued> {
         std::mem::take(&mut self.lock().queue)
     }
