@@ -155,6 +155,13 @@ fn catches(r: &Report) -> Vec<Catch> {
 /// mismatch), or what arrived instead.
 fn first_line(c: &CaseResult) -> String {
     match &c.failure {
+        // A leak: what arrived is the news, not the barrier that proved it.
+        Some(f) if f.action == "expect_silence" => format!(
+            "step {}: nothing was due on connection {}, yet it received {}",
+            f.step,
+            f.conn,
+            f.arrived.describe(jim_conformance::i18n::Lang::En)
+        ),
         Some(f) if !f.mismatches.is_empty() => {
             format!("step {}: {}", f.step, f.mismatches[0])
         }
