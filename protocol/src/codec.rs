@@ -181,7 +181,7 @@ impl FrameDecoder {
                     *escaped = false;
                     i += 1;
                 } else if *in_string {
-                    let Some(k) = find(&buf[i..], |b| b == b'"' || b == b'\\') else {
+                    let Some(k) = find(&buf[i..], &STRING_STOPS) else {
                         break None;
                     };
                     i += k;
@@ -192,9 +192,7 @@ impl FrameDecoder {
                     }
                     i += 1;
                 } else {
-                    let Some(k) =
-                        find(&buf[i..], |b| matches!(b, b'"' | b'{' | b'[' | b'}' | b']'))
-                    else {
+                    let Some(k) = find(&buf[i..], &CONTAINER_STOPS) else {
                         break None;
                     };
                     i += k;
@@ -221,7 +219,7 @@ impl FrameDecoder {
                     i += 1;
                     continue;
                 }
-                let Some(k) = find(&buf[i..], |b| b == b'"' || b == b'\\') else {
+                let Some(k) = find(&buf[i..], &STRING_STOPS) else {
                     break None;
                 };
                 i += k + 1;
@@ -230,9 +228,7 @@ impl FrameDecoder {
                 }
                 *escaped = true;
             },
-            Scan::Token => {
-                find(&buf[i..], |b| is_ws(b) || matches!(b, b'{' | b'[' | b'"')).map(|k| i + k)
-            }
+            Scan::Token => find(&buf[i..], &TOKEN_STOPS).map(|k| i + k),
         };
         if done.is_none() {
             self.scanned = len;
@@ -241,11 +237,44 @@ impl FrameDecoder {
     }
 }
 
-/// The offset of the first byte of `bytes` that `stop` accepts.
+/// The offset of the first byte of `bytes` marked in `stops` (a table lookup per byte: the
+/// scanner's inner loop).
 #[inline]
-fn find(bytes: &[u8], stop: impl Fn(u8) -> bool) -> Option<usize> {
-    bytes.iter().position(|&b| stop(b))
+fn find(bytes: &[u8], stops: &[bool; 256]) -> Option<usize> {
+    bytes.iter().position(|&b| stops[usize::from(b)])
 }
+
+/// A byte table with `true` at each byte of `bytes`.
+const fn byte_table(bytes: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+/// Inside a string: the bytes that can end it or escape the next one.
+static STRING_STOPS: [bool; 256] = byte_table(b"\"\\");
+/// Inside an object or array, outside strings: the bytes that change the depth or start a string.
+static CONTAINER_STOPS: [bool; 256] = byte_table(b"\"{}[]");
+/// The bytes that end a bare token (`§framing` D2).
+static TOKEN_STOPS: [bool; 256] = byte_table(b" \t\n\r{[\"");
+
+/// The bytes a JSON string writer must escape (`"`, `\`, control characters) or that the ASCII
+/// formatter rewrites (everything from 0x80).
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = byte_table(b"\"\\");
+    let mut b = 0;
+    while b < 256 {
+        if b < 0x20 || b >= 0x80 {
+            table[b] = true;
+        }
+        b += 1;
+    }
+    table
+};
 
 /// Parses one complete raw value into JSON, classifying failures (invalid UTF-8 or syntax).
 pub fn parse_raw(raw: Bytes) -> Result<Value, FrameError> {
@@ -370,42 +399,41 @@ pub fn encode_value(value: &Value, framing: Framing, dst: &mut BytesMut) {
 /// building the value first: for writers that send many small objects of a known shape.
 #[derive(Debug)]
 pub struct ObjectEncoder<'a> {
-    dst: &'a mut BytesMut,
+    dst: &'a mut Vec<u8>,
     empty: bool,
 }
 
 impl<'a> ObjectEncoder<'a> {
     /// Starts an object at the end of `dst`.
-    pub fn new(dst: &'a mut BytesMut) -> Self {
-        dst.put_u8(b'{');
+    pub fn new(dst: &'a mut Vec<u8>) -> Self {
+        dst.push(b'{');
         Self { dst, empty: true }
     }
 
     fn key(&mut self, key: &str) {
         if !std::mem::take(&mut self.empty) {
-            self.dst.put_u8(b',');
+            self.dst.push(b',');
         }
         self.string(key);
-        self.dst.put_u8(b':');
+        self.dst.push(b':');
     }
 
     /// A JSON string: copied as it is when nothing in it needs an escape (printable ASCII
     /// without `"` or `\`, the usual case), else written by serde_json with the ASCII formatter.
     fn string(&mut self, text: &str) {
-        if text.bytes().all(|b| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\') {
-            self.dst.reserve(text.len() + 2);
-            self.dst.put_u8(b'"');
-            self.dst.put_slice(text.as_bytes());
-            self.dst.put_u8(b'"');
-        } else {
+        if text.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]) {
             self.serialize(text);
+        } else {
+            self.dst.reserve(text.len() + 2);
+            self.dst.push(b'"');
+            self.dst.extend_from_slice(text.as_bytes());
+            self.dst.push(b'"');
         }
     }
 
     fn serialize<T: serde::Serialize + ?Sized>(&mut self, value: &T) {
-        let mut ser =
-            serde_json::Serializer::with_formatter((&mut *self.dst).writer(), AsciiFormatter);
-        // Writing a string or a number into a BytesMut cannot fail.
+        let mut ser = serde_json::Serializer::with_formatter(&mut *self.dst, AsciiFormatter);
+        // Writing a string or a number into a Vec cannot fail.
         let _ = value.serialize(&mut ser);
     }
 
@@ -432,9 +460,9 @@ impl<'a> ObjectEncoder<'a> {
 
     /// Closes the object and adds the framing's terminator.
     pub fn finish(self, framing: Framing) {
-        self.dst.put_u8(b'}');
+        self.dst.push(b'}');
         if framing == Framing::Newline {
-            self.dst.put_u8(b'\n');
+            self.dst.push(b'\n');
         }
     }
 }
@@ -728,7 +756,7 @@ mod tests {
         for text in texts {
             for time in [0.0, 1.5, 1_763_771_234.123_456, 1e21, -0.0, f64::NAN] {
                 for framing in [Framing::Newline, Framing::Bare] {
-                    let mut fast = BytesMut::new();
+                    let mut fast = Vec::new();
                     let mut obj = ObjectEncoder::new(&mut fast);
                     obj.u64("response", 200).f64("time", time).str(text, text);
                     obj.finish(framing);
@@ -741,7 +769,7 @@ mod tests {
                 }
             }
         }
-        let mut empty = BytesMut::new();
+        let mut empty = Vec::new();
         ObjectEncoder::new(&mut empty).finish(Framing::Bare);
         assert_eq!(&empty[..], b"{}");
     }

@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cmd;
+use crate::misbehave::Hooks;
 use crate::session::{Flow, Session};
 use crate::state::{Outbox, Queued, Shared};
 
@@ -137,10 +138,17 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
     loop {
         // Write whatever is queued before waiting again.
         if outbox.len() > 0 {
-            match Box::pin(flush_or_give_up(stream, &outbox, &shared, graceful, deadline)).await {
+            match flushed_now(stream, &outbox, hooks) {
                 Err(end) => return end,
-                Ok(true) if hooks.one_shot => return End::OneShot,
-                Ok(_) => {}
+                Ok(true) => {}
+                Ok(false) => {
+                    let flushed = flush_or_give_up(stream, &outbox, &shared, graceful, deadline);
+                    match Box::pin(flushed).await {
+                        Err(end) => return end,
+                        Ok(true) if hooks.one_shot => return End::OneShot,
+                        Ok(_) => {}
+                    }
+                }
             }
         }
         if outbox.is_kicked() {
@@ -214,9 +222,16 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
             }
             if outbox.len() >= FLUSH_EVERY {
                 // A burst of pipelined requests: answer as we go, so the queue stays small.
-                let flushed = flush_or_give_up(stream, &outbox, &shared, graceful, deadline);
-                if let Err(end) = Box::pin(flushed).await {
-                    return end;
+                match flushed_now(stream, &outbox, hooks) {
+                    Err(end) => return end,
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let flushed =
+                            flush_or_give_up(stream, &outbox, &shared, graceful, deadline);
+                        if let Err(end) = Box::pin(flushed).await {
+                            return end;
+                        }
+                    }
                 }
             }
             tokio::task::consume_budget().await;
@@ -229,6 +244,15 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
             buf = BytesMut::new();
         }
     }
+}
+
+/// [`try_flush`] on the correct path: `Ok(true)` when everything is written, `Ok(false)` when
+/// the rest needs [`flush_or_give_up`] (always, for the misbehaviours' writers).
+fn flushed_now(stream: &TcpStream, outbox: &Outbox, hooks: Hooks) -> Result<bool, End> {
+    if !hooks.batches_writes() {
+        return Ok(false);
+    }
+    try_flush(stream, outbox).map_err(|_| End::Error)
 }
 
 /// Flushes the outbox ([`flush`]) unless the client stops reading. A blocked write gives up
@@ -327,42 +351,84 @@ async fn write_all_of(stream: &TcpStream, batch: &[Queued]) -> std::io::Result<(
     // The first value not written completely, and how much of it was written.
     let (mut first, mut skip) = (0, 0);
     while first < batch.len() {
-        if first + 1 == batch.len() {
-            return write_all(stream, &batch[first].bytes[skip..]).await;
-        }
-        let written = {
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let mut n = 0;
-            for (slot, queued) in iov.iter_mut().zip(&batch[first..]) {
-                *slot = IoSlice::new(if n == 0 { &queued.bytes[skip..] } else { &queued.bytes });
-                n += 1;
-            }
-            // Tried first, as in [`write_all`].
-            match stream.try_write_vectored(&iov[..n]) {
-                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(written) => Some(written),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
-                Err(e) => return Err(e),
-            }
-        };
-        let Some(written) = written else {
-            stream.writable().await?;
-            continue;
-        };
-        // Step over what was written: whole values, then part of the next one.
-        let mut left = written + skip;
-        skip = 0;
-        while first < batch.len() {
-            let len = batch[first].bytes.len();
-            if left < len {
-                skip = left;
-                break;
-            }
-            left -= len;
-            first += 1;
+        match write_some(stream, &batch[first..], skip)? {
+            0 => stream.writable().await?,
+            written => (first, skip) = step_over(batch, first, skip, written),
         }
     }
     Ok(())
+}
+
+/// One `write` (one value) or `writev` (several) of `values`, the first from byte `skip` on, as
+/// far as the socket takes them now; the bytes written, 0 when the socket is full (tried first:
+/// the socket is usually writable, and then no readiness future is needed).
+fn write_some(stream: &TcpStream, values: &[Queued], skip: usize) -> std::io::Result<usize> {
+    let result = match values {
+        [] => return Ok(0),
+        [one] => stream.try_write(&one.bytes[skip..]),
+        several => {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let mut n = 0;
+            for (slot, queued) in iov.iter_mut().zip(several) {
+                *slot = IoSlice::new(if n == 0 { &queued.bytes[skip..] } else { &queued.bytes });
+                n += 1;
+            }
+            stream.try_write_vectored(&iov[..n])
+        }
+    };
+    match result {
+        Ok(0) => Err(std::io::ErrorKind::WriteZero.into()),
+        Ok(written) => Ok(written),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Where writing `values` stands after `written` more bytes from (`first`, `skip`): the first
+/// value not written completely, and how much of it is.
+fn step_over(values: &[Queued], mut first: usize, skip: usize, written: usize) -> (usize, usize) {
+    let mut left = written + skip;
+    while let Some(queued) = values.get(first) {
+        if left < queued.bytes.len() {
+            return (first, left);
+        }
+        left -= queued.bytes.len();
+        first += 1;
+    }
+    (first, 0)
+}
+
+/// The correct path's flush without waiting: writes what is queued, batched as in [`flush`],
+/// as far as the socket takes it now. `Ok(true)`: nothing is left (or the connection was
+/// kicked). `Ok(false)`: the socket is full, and the rest went back to the front of the queue
+/// for [`flush`], which waits for the socket. A busy connection thus writes without creating
+/// (and allocating) the waiting machinery of [`flush_or_give_up`].
+fn try_flush(stream: &TcpStream, outbox: &Outbox) -> std::io::Result<bool> {
+    loop {
+        let mut batch = outbox.take();
+        if batch.is_empty() || outbox.is_kicked() {
+            return Ok(true);
+        }
+        let values = batch.make_contiguous();
+        let mut start = 0;
+        while start < values.len() {
+            let end = start + first_write(&values[start..]);
+            let written = write_some(stream, &values[start..end], 0)?;
+            let (first, skip) = step_over(&values[..end], start, 0, written);
+            if first == end {
+                start = end;
+                continue;
+            }
+            // The socket is full: the unwritten rest goes back, first the part of a value.
+            let mut rest = batch.split_off(first);
+            if let Some(partial) = rest.front_mut() {
+                partial.bytes = partial.bytes.slice(skip..);
+                partial.starts_write = false;
+            }
+            outbox.requeue(rest);
+            return Ok(false);
+        }
+    }
 }
 
 /// Writes all of `bytes` to a stream shared with the reader.
@@ -424,9 +490,14 @@ mod tests {
         let guards = Guards { _permit: permit, _done: done };
         let task = serve(shared, socket, CancellationToken::new(), guards);
         let size = std::mem::size_of_val(&task);
-        eprintln!("connection future: {size} bytes");
         assert!(size <= 1536, "connection future grew to {size} bytes");
         assert!(std::mem::size_of::<Outbox>() <= 128);
+        // Boxed for every request: small enough for the allocator's fast path (about 1 KiB).
+        let shared = crate::server::prepare(crate::Config::default()).await.unwrap();
+        let mut s = Session::new(shared, 1, Arc::new(Outbox::default()));
+        let handling = s.handle_raw(Ok(bytes::Bytes::new()));
+        let size = std::mem::size_of_val(&handling);
+        assert!(size <= 1000, "request handling future grew to {size} bytes");
     }
     /// How a queue would be written: the number of values in each write.
     fn writes(outbox: &Outbox) -> Vec<usize> {
@@ -548,5 +619,42 @@ mod tests {
         });
         write_all_of(&server, &values).await.unwrap();
         reader.await.unwrap();
+    }
+    /// When the socket fills up, the writing that cannot wait puts the unwritten rest back at
+    /// the front of the queue (part of a value included), and the flush that waits completes
+    /// it: the peer gets every byte once, in order.
+    #[tokio::test]
+    async fn a_full_socket_sends_the_rest_back_to_the_queue() {
+        let shared = crate::server::prepare(crate::Config::default()).await.unwrap();
+        let listen = tokio::net::TcpSocket::new_v4().unwrap();
+        listen.set_recv_buffer_size(4096).unwrap();
+        listen.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = listen.listen(1).unwrap();
+        let connect = tokio::net::TcpSocket::new_v4().unwrap();
+        connect.set_send_buffer_size(4096).unwrap();
+        let writer = connect.connect(listener.local_addr().unwrap()).await.unwrap();
+        let (mut reader, _) = listener.accept().await.unwrap();
+        writer.writable().await.unwrap();
+        let outbox = Outbox::default();
+        let mut expected = Vec::new();
+        for i in 0..400 {
+            let bytes = format!("{i}:{}\n", "y".repeat(1000 + i % 7));
+            expected.extend_from_slice(bytes.as_bytes());
+            outbox.push_own(bytes::Bytes::from(bytes), u64::MAX);
+        }
+        assert!(!try_flush(&writer, &outbox).unwrap(), "400 KB fitted in the socket");
+        let left = outbox.len();
+        assert!(left > 0 && left < 400, "{left} values left");
+        let total = expected.len();
+        let reading = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut got = vec![0u8; total];
+            reader.read_exact(&mut got).await.unwrap();
+            got
+        });
+        assert!(flush(&writer, &outbox, &shared).await.unwrap());
+        assert_eq!(outbox.len(), 0);
+        let got = tokio::time::timeout(Duration::from_secs(10), reading).await;
+        assert!(got.expect("bytes went missing").unwrap() == expected, "bytes differ");
     }
 }

@@ -264,23 +264,23 @@ const SCRATCH_BYTES: usize = 4096;
 
 thread_local! {
     /// Where values are encoded before they are copied into a buffer of exactly their size.
-    static SCRATCH: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Runs `encode` on this thread's scratch buffer and, if it says it wrote a value, copies that
 /// into a buffer of its own, exactly as large as the value: a queued reply holds no slack (10,000
 /// connections each with a reply in flight add up) and the encoder never regrows a small buffer.
-fn with_scratch(encode: impl FnOnce(&mut BytesMut) -> bool) -> Option<Bytes> {
+fn with_scratch(encode: impl FnOnce(&mut Vec<u8>) -> bool) -> Option<Bytes> {
     SCRATCH.with(|scratch| {
         let Ok(mut out) = scratch.try_borrow_mut() else {
             // Re-entered (cannot happen: encoders do not encode): use a fresh buffer.
-            let mut out = BytesMut::new();
-            return encode(&mut out).then(|| out.freeze());
+            let mut out = Vec::new();
+            return encode(&mut out).then(|| Bytes::from(out));
         };
         out.clear();
         let wrote = encode(&mut out).then(|| Bytes::copy_from_slice(&out));
         if out.capacity() > SCRATCH_BYTES {
-            *out = BytesMut::new();
+            *out = Vec::new();
         }
         wrote
     })
@@ -370,11 +370,9 @@ impl Hooks {
 
     /// One value as it goes on the wire, in a buffer of its own.
     pub fn encode_bytes(&self, value: &Value) -> Bytes {
-        with_scratch(|out| {
-            self.encode(value, out);
-            true
-        })
-        .unwrap_or_default()
+        let mut out = BytesMut::new();
+        self.encode(value, &mut out);
+        out.freeze()
     }
 
     /// True when values are written as they are due, with nothing in the way (no misbehaviour

@@ -159,16 +159,28 @@ impl Session {
     /// Handles one decoded item, in the order of checks of `§errors`.
     pub async fn handle_item(&mut self, item: Result<Value, FrameError>) -> Flow {
         self.mark = self.outbox.mark();
+        // The checks are synchronous, so that the JSON value is gone before anything waits:
+        // the connection boxes this future for every request, and a small one is cheap.
+        match self.check(item) {
+            Next::Done(flow) => flow,
+            Next::Apply(message) => self.apply(message).await,
+            // Boxed: rare, and its future (PBKDF2 off the workers, then the login) is large.
+            Next::AnswerChallenge(bin) => Box::pin(cmd::auth::challenge_answer(self, bin)).await,
+        }
+    }
+
+    /// Checks 1 to 7 of `§errors` on one item: answers it, or says what to do next.
+    fn check(&mut self, item: Result<Value, FrameError>) -> Next {
         // 1. framing errors
         let value = match item {
             Ok(value) => value,
-            Err(err) => return self.frame_error(&err),
+            Err(err) => return Next::Done(self.frame_error(&err)),
         };
         // 2. not an object
         let Value::Object(obj) = &value else {
             let err = ProtocolError::NotAnObject { found: json_kind(&value) };
             self.protocol_error(&err);
-            return self.flow();
+            return Next::Done(self.flow());
         };
         // The one shared rule of `§dialect-detection`.
         if let Some(dialect) = jim_protocol::message::reveal_dialect(obj) {
@@ -182,20 +194,20 @@ impl Session {
             Some(_) => false,
         };
         if response_like && obj.contains_key("response") {
-            return self.client_response(&value).await;
+            return self.client_response(&value);
         }
         // 4. no string action (parse names the problem)
         let Some(action) = action.and_then(Value::as_str) else {
             if let Err(err) = parse(&value) {
                 self.protocol_error(&err);
             }
-            return self.flow();
+            return Next::Done(self.flow());
         };
         // 5. unknown action, spelled exactly
         if !KNOWN_ACTIONS.contains(&action) || matches!(action, "probe" | "contact_list") {
             let err = ProtocolError::UnknownAction { action: action.chars().take(40).collect() };
             self.protocol_error(&err);
-            return self.flow();
+            return Next::Done(self.flow());
         }
         // 6. not logged in
         if self.name().is_none() && !BEFORE_LOGIN.contains(&action) {
@@ -204,18 +216,18 @@ impl Session {
                 _ => "send presence first (see §presence)",
             };
             self.error(ResponseCode::UNAUTHORIZED, text);
-            return self.flow();
+            return Next::Done(self.flow());
         }
         // 7. fields
         let message = match parse(&value) {
             Ok(parsed) => parsed.message,
             Err(err) => {
                 self.protocol_error(&err);
-                return self.flow();
+                return Next::Done(self.flow());
             }
         };
         // 8. the command itself
-        self.apply(message).await
+        Next::Apply(message)
     }
 
     async fn apply(&mut self, message: Message) -> Flow {
@@ -227,8 +239,9 @@ impl Session {
             Message::Join(r) => cmd::rooms::join(self, r),
             Message::Leave(r) => cmd::rooms::leave(self, r),
             Message::GetContacts(_) => cmd::contacts::get(self),
-            Message::AddContact(c) => cmd::contacts::add(self, c).await,
-            Message::DelContact(c) => cmd::contacts::del(self, c).await,
+            // Boxed, like every rarely used command that waits (for the database).
+            Message::AddContact(c) => Box::pin(cmd::contacts::add(self, c)).await,
+            Message::DelContact(c) => Box::pin(cmd::contacts::del(self, c)).await,
             Message::GetUsers(_) => cmd::users::get_users(self),
             Message::PubkeyNeed(p) => cmd::users::pubkey_need(self, p),
             // Filtered out before: probe and contact_list are unknown actions from a client,
@@ -259,17 +272,27 @@ impl Session {
     }
 
     /// A response object from the client: only the 511 answer means something.
-    async fn client_response(&mut self, value: &Value) -> Flow {
+    fn client_response(&mut self, value: &Value) -> Next {
         let is_511 = value
             .get("response")
             .and_then(|c| jim_protocol::message::read_code(c).ok())
             .is_some_and(|c| c == ResponseCode::AUTH_CHALLENGE);
         if is_511 && matches!(self.login, Login::Challenged { .. }) {
             let bin = value.get("bin").and_then(Value::as_str).map(str::to_owned);
-            return cmd::auth::challenge_answer(self, bin).await;
+            return Next::AnswerChallenge(bin);
         }
-        Flow::Continue
+        Next::Done(Flow::Continue)
     }
+}
+
+/// What [`Session::check`] decided about an item.
+enum Next {
+    /// Answered (or ignored); the connection goes on as the flow says.
+    Done(Flow),
+    /// A valid command to apply.
+    Apply(Message),
+    /// The answer to the pending 511 challenge, with its `bin`.
+    AnswerChallenge(Option<String>),
 }
 
 /// The JSON type as `ProtocolError::NotAnObject` names it.

@@ -116,6 +116,14 @@ impl Outbox {
         self.lock().queue.len()
     }
 
+    /// Puts values taken but not written back at the front, in order (the socket was full).
+    pub fn requeue(&self, values: VecDeque<Queued>) {
+        let mut state = self.lock();
+        for queued in values.into_iter().rev() {
+            state.queue.push_front(queued);
+        }
+    }
+
     /// Takes every waiting value, oldest first. The queue's allocation goes with them: an idle
     /// connection's outbox keeps none.
     pub fn take(&self) -> VecDeque<Queued> {

@@ -10,7 +10,19 @@ use crate::store::DbOp;
 
 /// Applies a validated chat message.
 pub(crate) async fn apply(s: &mut Session, c: Chat) -> Flow {
-    let Some(me) = s.name().map(str::to_owned) else { return s.flow() };
+    let shared = s.shared.clone();
+    if let (Some(op), Some(db)) = (relay(s, c), &shared.db) {
+        // Boxed: the write's future would otherwise make every chat message's future (boxed
+        // per request by the connection) larger, with or without a database.
+        Box::pin(db.write(op)).await;
+    }
+    s.flow()
+}
+
+/// Relays `c` and queues the sender's answer; returns the history record to store, when there
+/// is a database.
+fn relay(s: &mut Session, c: Chat) -> Option<DbOp> {
+    let me = s.name().map(str::to_owned)?;
     let shared = s.shared.clone();
     let recipients = match &c.to {
         Target::User(to) => direct_recipients(s, &me, to),
@@ -20,7 +32,7 @@ pub(crate) async fn apply(s: &mut Session, c: Chat) -> Flow {
         Ok(peers) => peers,
         Err((code, text)) => {
             s.error(code, text);
-            return s.flow();
+            return None;
         }
     };
     let from = match c.from {
@@ -45,7 +57,7 @@ pub(crate) async fn apply(s: &mut Session, c: Chat) -> Flow {
             }
         }
     }
-    let Message::Chat(relay) = relay else { return s.flow() };
+    let Message::Chat(relay) = relay else { return None };
     if lost {
         let to = relay.to.as_str();
         s.error(
@@ -55,15 +67,13 @@ pub(crate) async fn apply(s: &mut Session, c: Chat) -> Flow {
     } else {
         s.ok();
     }
-    if let Some(db) = &shared.db {
-        let time = Timestamp::now().0;
-        let from = relay.from.unwrap_or_default();
-        let to = match relay.to {
-            Target::User(name) | Target::Room(name) => name,
-        };
-        db.write(DbOp::History { time, from, to, text: relay.text }).await;
-    }
-    s.flow()
+    shared.db.as_ref()?;
+    let time = Timestamp::now().0;
+    let from = relay.from.unwrap_or_default();
+    let to = match relay.to {
+        Target::User(name) | Target::Room(name) => name,
+    };
+    Some(DbOp::History { time, from, to, text: relay.text })
 }
 
 type Outcome = Result<Vec<Peer>, (ResponseCode, String)>;

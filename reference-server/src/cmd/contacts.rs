@@ -47,7 +47,7 @@ pub(crate) async fn add(s: &mut Session, c: ContactChange) -> Flow {
         Ok(added) => {
             s.ok();
             if let (true, Some(db)) = (added, &shared.db) {
-                db.write(DbOp::AddContact(me, c.contact)).await;
+                Box::pin(db.write(DbOp::AddContact(me, c.contact))).await;
             }
         }
     }
@@ -68,7 +68,7 @@ pub(crate) async fn del(s: &mut Session, c: ContactChange) -> Flow {
     if removed {
         s.ok();
         if let Some(db) = &shared.db {
-            db.write(DbOp::DelContact(me, c.contact)).await;
+            Box::pin(db.write(DbOp::DelContact(me, c.contact))).await;
         }
     } else {
         let text = format!("{:?} is not in your contacts (see §contacts)", c.contact);

@@ -49,7 +49,7 @@ pub(crate) async fn apply(s: &mut Session, p: Presence) -> Flow {
             );
             s.error(ResponseCode::UNAUTHORIZED, text);
         }
-        Some(_) => login(s, name, p.pubkey).await,
+        Some(_) => Box::pin(login(s, name, p.pubkey)).await,
         None if s.shared.accounts.is_some() => {
             if p.kind.is_some() || p.status.is_some() {
                 s.error(ResponseCode::UNAUTHORIZED, "authenticate first (see §authenticate)");
@@ -57,7 +57,7 @@ pub(crate) async fn apply(s: &mut Session, p: Presence) -> Flow {
                 crate::cmd::auth::challenge(s, name, p.pubkey);
             }
         }
-        None => login(s, name, p.pubkey).await,
+        None => Box::pin(login(s, name, p.pubkey)).await,
     }
     s.flow()
 }
