@@ -172,44 +172,48 @@ impl FrameDecoder {
         let mut i = self.scanned.min(len);
         let done = match &mut self.state {
             Scan::Idle => None,
-            Scan::Container { depth, in_string, escaped } => loop {
-                if *escaped {
-                    // The byte after a backslash inside a string, whatever it is.
-                    if i >= len {
-                        break None;
-                    }
-                    *escaped = false;
-                    i += 1;
-                } else if *in_string {
-                    let Some(k) = find(&buf[i..], &STRING_STOPS) else {
-                        break None;
-                    };
-                    i += k;
-                    if buf[i] == b'\\' {
-                        *escaped = true;
+            Scan::Container { depth, in_string, escaped } => {
+                // Locals, so that the loop runs in registers.
+                let (mut d, mut in_str, mut esc) = (*depth, *in_string, *escaped);
+                let mut done = None;
+                while i < len {
+                    if esc {
+                        // The byte after a backslash inside a string, whatever it is.
+                        esc = false;
+                        i += 1;
+                    } else if in_str {
+                        // Jump to the next quote or backslash: strings are the long parts.
+                        let Some(k) = find(&buf[i..], &STRING_STOPS) else {
+                            break;
+                        };
+                        i += k;
+                        if buf[i] == b'\\' {
+                            esc = true;
+                        } else {
+                            in_str = false;
+                        }
+                        i += 1;
                     } else {
-                        *in_string = false;
-                    }
-                    i += 1;
-                } else {
-                    let Some(k) = find(&buf[i..], &CONTAINER_STOPS) else {
-                        break None;
-                    };
-                    i += k;
-                    let b = buf[i];
-                    i += 1;
-                    match b {
-                        b'"' => *in_string = true,
-                        b'{' | b'[' => *depth += 1,
-                        _ => {
-                            *depth = depth.saturating_sub(1);
-                            if *depth == 0 {
-                                break Some(i);
+                        // Between strings the runs are short: a byte at a time.
+                        let b = buf[i];
+                        i += 1;
+                        match b {
+                            b'"' => in_str = true,
+                            b'{' | b'[' => d += 1,
+                            b'}' | b']' => {
+                                d = d.saturating_sub(1);
+                                if d == 0 {
+                                    done = Some(i);
+                                    break;
+                                }
                             }
+                            _ => {}
                         }
                     }
                 }
-            },
+                (*depth, *in_string, *escaped) = (d, in_str, esc);
+                done
+            }
             Scan::String { escaped } => loop {
                 if *escaped {
                     if i >= len {
@@ -257,8 +261,6 @@ const fn byte_table(bytes: &[u8]) -> [bool; 256] {
 
 /// Inside a string: the bytes that can end it or escape the next one.
 static STRING_STOPS: [bool; 256] = byte_table(b"\"\\");
-/// Inside an object or array, outside strings: the bytes that change the depth or start a string.
-static CONTAINER_STOPS: [bool; 256] = byte_table(b"\"{}[]");
 /// The bytes that end a bare token (`§framing` D2).
 static TOKEN_STOPS: [bool; 256] = byte_table(b" \t\n\r{[\"");
 
@@ -288,6 +290,9 @@ pub fn parse_raw(raw: Bytes) -> Result<Value, FrameError> {
             });
         }
     };
+    if let Some(value) = FastParser::parse(text) {
+        return Ok(value);
+    }
     // From the checked text: serde_json need not validate UTF-8 again.
     serde_json::from_str(text).map_err(|e| FrameError::Syntax {
         detail: e.to_string(),
@@ -295,6 +300,182 @@ pub fn parse_raw(raw: Bytes) -> Result<Value, FrameError> {
         raw: raw.clone(),
     })
 }
+
+/// Reads the JSON that peers usually send straight into a [`Value`], with the result
+/// `serde_json::from_str` gives for the same text, and gives up (`None`) on everything else:
+/// escapes, negative numbers, exponents, deep nesting, numbers out of range and every syntax
+/// error, which serde_json then reads (or reports) itself. It saves serde's generic machinery
+/// and the growth of small maps on every request a server reads.
+struct FastParser<'a> {
+    text: &'a str,
+    at: usize,
+    depth: usize,
+}
+
+/// Deepest nesting the fast path reads (serde_json's own limit is 128).
+const FAST_MAX_DEPTH: usize = 32;
+
+impl<'a> FastParser<'a> {
+    fn parse(text: &'a str) -> Option<Value> {
+        let mut p = Self { text, at: 0, depth: 0 };
+        let value = p.value()?;
+        p.skip_ws();
+        (p.at == text.len()).then_some(value)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(is_ws) {
+            self.at += 1;
+        }
+    }
+
+    fn value(&mut self) -> Option<Value> {
+        self.skip_ws();
+        match self.peek()? {
+            b'{' => self.object(),
+            b'[' => self.array(),
+            b'"' => self.string().map(|s| Value::String(s.to_owned())),
+            b't' => self.literal("true", Value::Bool(true)),
+            b'f' => self.literal("false", Value::Bool(false)),
+            b'n' => self.literal("null", Value::Null),
+            b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Value) -> Option<Value> {
+        let rest = self.text.as_bytes().get(self.at..).unwrap_or_default();
+        rest.starts_with(word.as_bytes()).then(|| {
+            self.at += word.len();
+            value
+        })
+    }
+
+    /// A string without escapes or control characters; the opening quote is at `at`.
+    fn string(&mut self) -> Option<&'a str> {
+        let start = self.at + 1;
+        let bytes = self.text.as_bytes();
+        let len = find(&bytes[start..], &NEEDS_ESCAPE_IN_INPUT)?;
+        let end = start + len;
+        if bytes[end] != b'"' {
+            return None;
+        }
+        self.at = end + 1;
+        // The quotes are ASCII, so both ends fall on character boundaries.
+        self.text.get(start..end)
+    }
+
+    /// A non-negative integer (as `u64`) or decimal fraction (as `f64`) without an exponent.
+    fn number(&mut self) -> Option<Value> {
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let digits = |from: usize| bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let int = digits(start);
+        if int > 1 && bytes[start] == b'0' {
+            return None;
+        }
+        let mut end = start + int;
+        let fraction = bytes.get(end) == Some(&b'.');
+        if fraction {
+            let frac = digits(end + 1);
+            if frac == 0 {
+                return None;
+            }
+            end += 1 + frac;
+        }
+        if matches!(bytes.get(end), Some(b'e' | b'E')) {
+            return None;
+        }
+        let number = self.text.get(start..end)?;
+        self.at = end;
+        if fraction {
+            let x: f64 = number.parse().ok()?;
+            serde_json::Number::from_f64(x).map(Value::Number)
+        } else {
+            number.parse::<u64>().ok().map(Value::from)
+        }
+    }
+
+    fn object(&mut self) -> Option<Value> {
+        self.enter()?;
+        let mut map = serde_json::Map::with_capacity(if self.depth == 1 { 8 } else { 4 });
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            self.depth -= 1;
+            return Some(Value::Object(map));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return None;
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return None;
+            }
+            self.at += 1;
+            let value = self.value()?;
+            map.insert(key.to_owned(), value);
+            self.skip_ws();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        self.at += 1;
+        self.depth -= 1;
+        Some(Value::Object(map))
+    }
+
+    fn array(&mut self) -> Option<Value> {
+        self.enter()?;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            self.depth -= 1;
+            return Some(Value::Array(items));
+        }
+        loop {
+            items.push(self.value()?);
+            self.skip_ws();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => break,
+                _ => return None,
+            }
+        }
+        self.at += 1;
+        self.depth -= 1;
+        Some(Value::Array(items))
+    }
+
+    /// Steps over an opening bracket, within the depth the fast path reads.
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        self.at += 1;
+        (self.depth <= FAST_MAX_DEPTH).then_some(())
+    }
+}
+
+/// What ends the fast path's reading of a string: its closing quote, or a byte it leaves to
+/// serde_json (a backslash, or a control character, which JSON forbids unescaped).
+static NEEDS_ESCAPE_IN_INPUT: [bool; 256] = {
+    let mut table = byte_table(b"\"\\");
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table
+};
 
 /// A tokio-util codec for JIM: decodes a stream of JSON values (each item is a value or the
 /// error for one bad value; decoding goes on after it) and encodes values as compact JSON with
@@ -739,6 +920,87 @@ mod tests {
             }
             proptest::prop_assert_eq!(got, expected);
         }
+    }
+
+    /// JSON-like texts from pieces that are valid, nearly valid and odd.
+    fn json_like() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let atom = prop::sample::select(vec![
+            "0",
+            "1",
+            "-1",
+            "-0",
+            "01",
+            "1.5",
+            "1.",
+            ".5",
+            "1e3",
+            "1E-2",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1763771234.1234567",
+            "0.1",
+            "1e400",
+            "true",
+            "false",
+            "null",
+            "nul",
+            "\"\"",
+            "\"a\"",
+            "\"a\\\"b\"",
+            "\"\\u00e9\"",
+            "\"é§😀\"",
+            "\"\t\"",
+            "\"x",
+        ])
+        .prop_map(str::to_owned);
+        let leaf = atom.boxed();
+        leaf.prop_recursive(4, 24, 5, |inner| {
+            let key =
+                prop::sample::select(vec!["\"a\"", "\"b\"", "\"a\"", "\"\"", "\"k\\n\"", "1"]);
+            let sep = prop::sample::select(vec![",", ", ", " ,", ",,", ""]);
+            prop_oneof![
+                (prop::collection::vec((key, inner.clone()), 0..5), sep.clone()).prop_map(
+                    |(fields, sep)| {
+                        let fields: Vec<String> =
+                            fields.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                        format!("{{{}}}", fields.join(sep))
+                    }
+                ),
+                (prop::collection::vec(inner, 0..5), sep)
+                    .prop_map(|(items, sep)| format!("[{}]", items.join(sep))),
+            ]
+        })
+        .prop_map(|v| format!(" {v}\n"))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// The fast reader gives exactly serde_json's value (keys in the same order), or leaves
+        /// the text to serde_json.
+        #[test]
+        fn the_fast_reader_agrees_with_serde_json(text in json_like()) {
+            let serde: Result<Value, _> = serde_json::from_str(&text);
+            if let Some(fast) = FastParser::parse(&text) {
+                let serde = serde.expect("serde_json refused what the fast reader read");
+                proptest::prop_assert_eq!(&fast, &serde);
+                proptest::prop_assert_eq!(fast.to_string(), serde.to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_reader_reads_what_clients_usually_send() {
+        for text in [
+            r#"{"action":"presence","time":1763771234.5,"type":"status","user":{"account_name":"ann","status":"here"}}"#,
+            r##"{"action":"msg","time":1763771234,"to":"#room","from":"ann","encoding":"ascii","message":"hi there"}"##,
+            r#"{"response":200,"alert":["a","b"]}"#,
+        ] {
+            let fast = FastParser::parse(text).expect(text);
+            assert_eq!(fast.to_string(), serde_json::from_str::<Value>(text).unwrap().to_string());
+        }
+        assert!(FastParser::parse(r#"{"a":"x\ny"}"#).is_none());
+        assert!(FastParser::parse("{\"a\":1}x").is_none());
     }
 
     #[test]

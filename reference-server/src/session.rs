@@ -182,10 +182,34 @@ impl Session {
             self.protocol_error(&err);
             return Next::Done(self.flow());
         };
-        // The one shared rule of `§dialect-detection`.
-        if let Some(dialect) = jim_protocol::message::reveal_dialect(obj) {
+        let verdict = self.verdict(&value, obj);
+        // The one shared rule of `§dialect-detection`, applied before anything is answered
+        // (`parse` has already read it for a valid command: it is not computed twice).
+        let dialect = match &verdict {
+            Verdict::Apply(parsed) => parsed.dialect,
+            _ => jim_protocol::message::reveal_dialect(obj),
+        };
+        if let Some(dialect) = dialect {
             self.set_dialect(dialect);
         }
+        match verdict {
+            Verdict::ClientResponse => self.client_response(&value),
+            Verdict::Invalid(err) => {
+                self.protocol_error(&err);
+                Next::Done(self.flow())
+            }
+            Verdict::NotLoggedIn(text) => {
+                self.error(ResponseCode::UNAUTHORIZED, text);
+                Next::Done(self.flow())
+            }
+            Verdict::Nothing => Next::Done(self.flow()),
+            // 8. the command itself
+            Verdict::Apply(parsed) => Next::Apply(parsed.message),
+        }
+    }
+
+    /// Checks 3 to 7 of `§errors` on an object, answering nothing yet.
+    fn verdict(&self, value: &Value, obj: &serde_json::Map<String, Value>) -> Verdict {
         let action = obj.get("action");
         // 3. responses from the client
         let response_like = match action {
@@ -194,40 +218,32 @@ impl Session {
             Some(_) => false,
         };
         if response_like && obj.contains_key("response") {
-            return self.client_response(&value);
+            return Verdict::ClientResponse;
         }
         // 4. no string action (parse names the problem)
         let Some(action) = action.and_then(Value::as_str) else {
-            if let Err(err) = parse(&value) {
-                self.protocol_error(&err);
-            }
-            return Next::Done(self.flow());
+            return match parse(value) {
+                Err(err) => Verdict::Invalid(err),
+                Ok(_) => Verdict::Nothing,
+            };
         };
         // 5. unknown action, spelled exactly
         if !KNOWN_ACTIONS.contains(&action) || matches!(action, "probe" | "contact_list") {
-            let err = ProtocolError::UnknownAction { action: action.chars().take(40).collect() };
-            self.protocol_error(&err);
-            return Next::Done(self.flow());
+            let action = action.chars().take(40).collect();
+            return Verdict::Invalid(ProtocolError::UnknownAction { action });
         }
         // 6. not logged in
         if self.name().is_none() && !BEFORE_LOGIN.contains(&action) {
-            let text = match self.login {
+            return Verdict::NotLoggedIn(match self.login {
                 Login::Challenged { .. } => "answer the 511 challenge first (see §course-login)",
                 _ => "send presence first (see §presence)",
-            };
-            self.error(ResponseCode::UNAUTHORIZED, text);
-            return Next::Done(self.flow());
+            });
         }
         // 7. fields
-        let message = match parse(&value) {
-            Ok(parsed) => parsed.message,
-            Err(err) => {
-                self.protocol_error(&err);
-                return Next::Done(self.flow());
-            }
-        };
-        // 8. the command itself
-        Next::Apply(message)
+        match parse(value) {
+            Ok(parsed) => Verdict::Apply(parsed),
+            Err(err) => Verdict::Invalid(err),
+        }
     }
 
     async fn apply(&mut self, message: Message) -> Flow {
@@ -283,6 +299,20 @@ impl Session {
         }
         Next::Done(Flow::Continue)
     }
+}
+
+/// What checks 3 to 7 of `§errors` found (see [`Session::verdict`]).
+enum Verdict {
+    /// A response object from the client.
+    ClientResponse,
+    /// Answer with this error.
+    Invalid(ProtocolError),
+    /// Answer 401 with this text.
+    NotLoggedIn(&'static str),
+    /// Nothing to answer.
+    Nothing,
+    /// A valid command.
+    Apply(jim_protocol::message::Parsed),
 }
 
 /// What [`Session::check`] decided about an item.
