@@ -655,14 +655,18 @@ async fn read_loop(
     mut read_half: OwnedReadHalf,
     mut inbox: Inbox,
     shared: Rc<Shared>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
+    // Made once: a read per wake-up must not register a new waiter each time.
+    let mut watch_stop = stop.clone();
+    let stopped = watch_stop.changed();
+    tokio::pin!(stopped);
     loop {
         // Frames that arrived with the setup replies are handled first.
         handle_buffered(conn, &mut inbox, &shared);
         let filled = tokio::select! {
             biased;
-            _ = stop.changed() => return,
+            _ = &mut stopped => return,
             r = inbox.fill(&mut read_half) => r,
         };
         match filled {
@@ -686,18 +690,25 @@ async fn read_loop(
     }
 }
 
+/// Handles every complete frame buffered on connection `conn` (one clock reading for all).
 fn handle_buffered(conn: usize, inbox: &mut Inbox, shared: &Shared) {
     let now = Instant::now();
-    let mut freed = Vec::new();
+    let mut freed = false;
     {
         let mut t = shared.tracker.borrow_mut();
         while let Some(frame) = inbox.buffered() {
             if let Some(s) = handle_frame(&mut t, conn, frame, now) {
-                freed.push(s);
+                // The window semaphores are not part of the tracker: free the slot at once.
+                if let Some(w) = shared.windows.get(s as usize) {
+                    w.add_permits(1);
+                }
+                freed = true;
             }
         }
     }
-    shared.free(&freed);
+    if freed {
+        shared.progress.notify_one();
+    }
 }
 
 fn handle_frame(

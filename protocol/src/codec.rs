@@ -183,7 +183,7 @@ impl FrameDecoder {
                         i += 1;
                     } else if in_str {
                         // Jump to the next quote or backslash: strings are the long parts.
-                        let Some(k) = find(&buf[i..], &STRING_STOPS) else {
+                        let Some(k) = find_string_stop(&buf[i..]) else {
                             break;
                         };
                         i += k;
@@ -223,7 +223,7 @@ impl FrameDecoder {
                     i += 1;
                     continue;
                 }
-                let Some(k) = find(&buf[i..], &STRING_STOPS) else {
+                let Some(k) = find_string_stop(&buf[i..]) else {
                     break None;
                 };
                 i += k + 1;
@@ -246,6 +246,58 @@ impl FrameDecoder {
 #[inline]
 fn find(bytes: &[u8], stops: &[bool; 256]) -> Option<usize> {
     bytes.iter().position(|&b| stops[usize::from(b)])
+}
+
+/// The offset of the first `"` or `\\` in `bytes`: where a string ends or escapes.
+#[inline]
+fn find_string_stop(bytes: &[u8]) -> Option<usize> {
+    find_swar(bytes, |x| eq_mask(x, b'"') | eq_mask(x, b'\\'), &STRING_STOPS)
+}
+
+/// Strings are the long parts of JIM messages, so they are searched eight bytes at a time:
+/// `mask` marks the high bit of each byte of a little-endian word that stops the search (the
+/// lowest mark must be exact; marks above it may be false), `stops` says the same per byte for
+/// the tail.
+#[inline]
+fn find_swar(bytes: &[u8], mask: impl Fn(u64) -> u64, stops: &[bool; 256]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let marks = mask(u64::from_le_bytes(*chunk));
+        if marks != 0 {
+            return Some(i + (marks.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    let tail = bytes.get(i..).unwrap_or_default();
+    tail.iter().position(|&b| stops[usize::from(b)]).map(|k| i + k)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `x` equal to `b` (see [`find_swar`]: a borrow can only mark bytes above a match).
+#[inline]
+fn eq_mask(x: u64, b: u8) -> u64 {
+    let v = x ^ (ONES * u64::from(b));
+    v.wrapping_sub(ONES) & !v & HIGHS
+}
+
+/// The bytes of `x` below `n` (`n` at most 0x80), in the same way.
+#[inline]
+fn lt_mask(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
+}
+
+/// [`NEEDS_ESCAPE_IN_INPUT`] a word at a time.
+#[inline]
+fn input_string_mask(x: u64) -> u64 {
+    eq_mask(x, b'"') | eq_mask(x, b'\\') | lt_mask(x, 0x20)
+}
+
+/// [`NEEDS_ESCAPE`] a word at a time.
+#[inline]
+fn output_string_mask(x: u64) -> u64 {
+    eq_mask(x, b'"') | eq_mask(x, b'\\') | lt_mask(x, 0x20) | (x & HIGHS)
 }
 
 /// A byte table with `true` at each byte of `bytes`.
@@ -359,7 +411,7 @@ impl<'a> FastParser<'a> {
     fn string(&mut self) -> Option<&'a str> {
         let start = self.at + 1;
         let bytes = self.text.as_bytes();
-        let len = find(&bytes[start..], &NEEDS_ESCAPE_IN_INPUT)?;
+        let len = find_swar(&bytes[start..], input_string_mask, &NEEDS_ESCAPE_IN_INPUT)?;
         let end = start + len;
         if bytes[end] != b'"' {
             return None;
@@ -602,7 +654,7 @@ impl<'a> ObjectEncoder<'a> {
     /// A JSON string: copied as it is when nothing in it needs an escape (printable ASCII
     /// without `"` or `\`, the usual case), else written by serde_json with the ASCII formatter.
     fn string(&mut self, text: &str) {
-        if text.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]) {
+        if find_swar(text.as_bytes(), output_string_mask, &NEEDS_ESCAPE).is_some() {
             self.serialize(text);
         } else {
             self.dst.reserve(text.len() + 2);
@@ -1001,6 +1053,26 @@ mod tests {
         }
         assert!(FastParser::parse(r#"{"a":"x\ny"}"#).is_none());
         assert!(FastParser::parse("{\"a\":1}x").is_none());
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time searches find what the byte tables find.
+        #[test]
+        fn word_searches_agree_with_the_tables(
+            bytes in proptest::collection::vec(proptest::sample::select(
+                vec![b'a', b' ', b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xc3, 0xff, 0x00, 0x21, 0x5b]), 0..40),
+        ) {
+            let table = |t: &[bool; 256]| bytes.iter().position(|&b| t[usize::from(b)]);
+            proptest::prop_assert_eq!(find_string_stop(&bytes), table(&STRING_STOPS));
+            proptest::prop_assert_eq!(
+                find_swar(&bytes, input_string_mask, &NEEDS_ESCAPE_IN_INPUT),
+                table(&NEEDS_ESCAPE_IN_INPUT)
+            );
+            proptest::prop_assert_eq!(
+                find_swar(&bytes, output_string_mask, &NEEDS_ESCAPE),
+                table(&NEEDS_ESCAPE)
+            );
+        }
     }
 
     #[test]
