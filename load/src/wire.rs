@@ -158,7 +158,8 @@ struct Flat<'a> {
 /// path would, and gives up (`None`) on anything else (nesting, escapes, odd types, a repeated
 /// field of interest, invalid JSON), which the serde path then reads.
 fn classify_flat(raw: &[u8]) -> Option<Incoming<'_>> {
-    std::str::from_utf8(raw).ok()?;
+    // Every byte it accepts is ASCII (structure, scalars, and strings, which stop at the first
+    // non-ASCII byte), so the frame needs no UTF-8 check of its own.
     let mut at = skip_ws(raw, 0);
     if raw.get(at) != Some(&b'{') {
         return None;
@@ -240,8 +241,8 @@ fn skip_ws(raw: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// A string starting at `at` without escapes or control characters: its contents and the
-/// offset after its closing quote.
+/// A string starting at `at` of printable ASCII without escapes: its contents and the offset
+/// after its closing quote.
 fn plain_string(raw: &[u8], at: usize) -> Option<(&[u8], usize)> {
     if raw.get(at) != Some(&b'"') {
         return None;
@@ -251,8 +252,8 @@ fn plain_string(raw: &[u8], at: usize) -> Option<(&[u8], usize)> {
     (raw[end] == b'"').then(|| (&raw[at + 1..end], end + 1))
 }
 
-/// The offset of the first `"`, `\\` or control character: where a string without escapes
-/// ends. Eight bytes at a time (relayed texts are the long part of what the generator reads):
+/// The offset of the first `"`, `\\`, control character or non-ASCII byte: where a plain
+/// string ends. Eight bytes at a time (relayed texts are the long part of what the generator reads):
 /// in each little-endian word the high bit of every matching byte is set, and the lowest one is
 /// exact (a borrow can only mark bytes above a match).
 fn string_stop(bytes: &[u8]) -> Option<usize> {
@@ -265,14 +266,15 @@ fn string_stop(bytes: &[u8]) -> Option<usize> {
     let mut i = 0;
     while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
         let x = u64::from_le_bytes(*chunk);
-        let marks = eq(x, b'"') | eq(x, b'\\') | (x.wrapping_sub(ONES * 0x20) & !x & HIGHS);
+        let marks =
+            eq(x, b'"') | eq(x, b'\\') | (x.wrapping_sub(ONES * 0x20) & !x & HIGHS) | (x & HIGHS);
         if marks != 0 {
             return Some(i + (marks.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
     let tail = bytes.get(i..).unwrap_or_default();
-    tail.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|k| i + k)
+    tail.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20 || b >= 0x80).map(|k| i + k)
 }
 
 fn is_scalar_byte(b: u8) -> bool {
@@ -632,11 +634,12 @@ b"}"#[..],
     proptest::proptest! {
         /// The word-at-a-time search finds what a byte-at-a-time one finds.
         #[test]
-        fn string_stop_is_the_first_quote_backslash_or_control(
+        fn string_stop_is_the_first_quote_backslash_control_or_non_ascii(
             bytes in proptest::collection::vec(proptest::sample::select(
                 vec![b'a', b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xff, 0x00]), 0..40),
         ) {
-            let plain = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            let plain =
+                bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20 || b >= 0x80);
             proptest::prop_assert_eq!(string_stop(&bytes), plain);
         }
     }
