@@ -274,7 +274,7 @@ fn string_stop(bytes: &[u8]) -> Option<usize> {
         i += 8;
     }
     let tail = bytes.get(i..).unwrap_or_default();
-    tail.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20 || b >= 0x80).map(|k| i + k)
+    tail.iter().position(|&b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b)).map(|k| i + k)
 }
 
 fn is_scalar_byte(b: u8) -> bool {
@@ -639,7 +639,7 @@ b"}"#[..],
                 vec![b'a', b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xff, 0x00]), 0..40),
         ) {
             let plain =
-                bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20 || b >= 0x80);
+                bytes.iter().position(|&b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b));
             proptest::prop_assert_eq!(string_stop(&bytes), plain);
         }
     }
