@@ -1,7 +1,11 @@
 //! `jim-conformance`: the command line. Parses options, runs the suite against a server or a
-//! client (or lints it), prints the report, writes JSON/JUnit files, and exits with 0 (all
-//! required cases pass), 1 (failures), 2 (usage or fixture error) or 3 (target unreachable: a
-//! server that is down, a client that cannot be started or never connects).
+//! client (or lints it, or load-checks a server), prints the report, writes JSON/JUnit files,
+//! and exits with 0 (all required cases pass), 1 (failures), 2 (usage or fixture error) or 3
+//! (target unreachable: a server that is down, a client that cannot be started or never
+//! connects).
+
+mod load_cli;
+mod target_args;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -15,7 +19,7 @@ use jim_conformance::report::human::{self, Style};
 use jim_conformance::runner::{RunOptions, Session, parse_known_failures};
 use jim_conformance::suite::Suite;
 use jim_conformance::wire::Delivery;
-use jim_conformance::{ClientSession, RunError, TargetSpec};
+use jim_conformance::{ClientSession, RunError};
 use jim_protocol::Framing;
 
 #[derive(Parser, Debug)]
@@ -36,6 +40,10 @@ enum Command {
     /// Run the client suite against a client: the runner plays the server on 127.0.0.1 and
     /// starts the client once per case.
     Client(Box<ClientArgs>),
+    /// A bounded load check of a server: N held connections, direct relay between pairs and
+    /// room fan-out with a window in flight; reports what was held, delivered and lost,
+    /// throughput, latency, and whether the target survived.
+    Load(Box<load_cli::LoadArgs>),
     /// Check every fixture and profile (schema, ids, citations, placeholders, reachability).
     Lint {
         /// Fixture directory (default: the suite built into this binary).
@@ -46,16 +54,8 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct ServerArgs {
-    /// Host of a running server.
-    #[arg(long, conflicts_with = "spawn")]
-    host: Option<String>,
-    /// Port of a running server (default 7777 with --host).
-    #[arg(long, conflicts_with = "spawn")]
-    port: Option<u16>,
-    /// Start this command, replacing {port} by a free port; restart it when it dies and before
-    /// destructive cases; stop it at the end. Example: "python3 server.py -p {port}".
-    #[arg(long, value_name = "CMD")]
-    spawn: Option<String>,
+    #[command(flatten)]
+    target: target_args::TargetArgs,
     /// Profile: auto (decided by a preflight), lesson3, spec, course, all.
     #[arg(long, default_value = "auto")]
     profile: String,
@@ -261,21 +261,7 @@ async fn server(a: ServerArgs) -> Result<i32, RunError> {
     opts.offline_user = a.offline_user.clone();
     opts.expect = a.expect.clone();
     let lang = opts.lang;
-    let target = match (&a.spawn, &a.host, a.port) {
-        (Some(cmd), _, _) => {
-            if !cmd.contains("{port}") {
-                return Err(usage(
-                    "--spawn needs {port} in the command, e.g. \"python3 server.py -p {port}\"",
-                ));
-            }
-            TargetSpec::Spawn { command: cmd.clone() }
-        }
-        (None, None, None) => TargetSpec::embedded(),
-        (None, host, port) => TargetSpec::Address {
-            host: host.clone().unwrap_or_else(|| "127.0.0.1".into()),
-            port: port.unwrap_or(jim_protocol::limits::DEFAULT_PORT),
-        },
-    };
+    let target = a.target.spec().map_err(usage)?;
     let session = Arc::new(Session::prepare(target, opts).await?);
     if a.common.list {
         let code = list(&session);
@@ -444,7 +430,7 @@ fn main() {
                 2
             }
         },
-        Command::Server(_) | Command::Client(_) => {
+        Command::Server(_) | Command::Client(_) | Command::Load(_) => {
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(r) => r,
                 Err(e) => {
@@ -453,6 +439,12 @@ fn main() {
                 }
             };
             let result = match cli.command {
+                Command::Load(args) => {
+                    let code = runtime.block_on(load_cli::load(*args));
+                    // The load engine's thread may still be draining after a --deadline stop.
+                    runtime.shutdown_background();
+                    std::process::exit(code);
+                }
                 Command::Server(args) => runtime.block_on(server(*args)),
                 Command::Client(args) => runtime.block_on(client(*args)),
                 Command::Lint { .. } => Ok(2),

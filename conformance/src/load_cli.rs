@@ -1,0 +1,278 @@
+//! `jim-conformance load`: the bounded load check of `jim-load`, pointed at a target the same
+//! way as the suite (an address, a command to start, or the embedded reference server).
+//!
+//! This module only turns options into a [`LoadConfig`], starts and stops the target, and maps
+//! the outcome to an exit code; the measuring is `jim_load::run`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use jim_conformance::target::{RunningTarget, TargetSpec};
+use jim_load::{LoadConfig, LoadError, LoadReport};
+
+/// The defaults every option below shows in `--help` (one place: `LoadConfig::default()`).
+fn d() -> LoadConfig {
+    LoadConfig::default()
+}
+
+/// Options of `jim-conformance load`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  # a gentle check of a server you started (50 connections, then up to 4 s each of direct and room traffic)
+  jim-conformance load --port 7777
+  # let the runner start it on a free port, and stop it at the end
+  jim-conformance load --spawn \"python3 server.py -p {port}\"
+  # how many clients does it survive? 1,000 held connections, ramped 100 per second
+  jim-conformance load --port 7777 --connections 1000 --connects-per-sec 100
+  # a classmate's laptop (only the host you name is ever contacted)
+  jim-conformance load --host 192.168.1.20 --port 7777 --json load.json
+
+Exit status: 0 every connection held and every message delivered, and the target still answers;
+1 something was lost, refused or closed, or the target died; 2 a usage error; 3 the target
+cannot be reached (or started).")]
+pub struct LoadArgs {
+    #[command(flatten)]
+    target: crate::target_args::TargetArgs,
+    /// Idle connections held (each logged in with a presence) for the whole check.
+    #[arg(long, value_name = "N", default_value_t = d().connections)]
+    connections: usize,
+    /// Connects in progress at the same time while ramping up.
+    #[arg(long, value_name = "N", default_value_t = d().connects_in_flight)]
+    connects_in_flight: usize,
+    /// Cap on new connections per second while ramping up (0: only --connects-in-flight).
+    #[arg(long, value_name = "N", default_value_t = d().connects_per_sec)]
+    connects_per_sec: u32,
+    /// Sender/recipient pairs of the direct-relay phase (0 skips it).
+    #[arg(long, value_name = "N", default_value_t = d().pairs)]
+    pairs: usize,
+    /// Members of the room fan-out phase (0 skips it; otherwise at least 2).
+    #[arg(long, value_name = "N", default_value_t = d().room_members)]
+    room_members: usize,
+    /// How many room members send.
+    #[arg(long, value_name = "N", default_value_t = d().room_senders)]
+    room_senders: usize,
+    /// Messages in flight per sender (sent and not yet delivered).
+    #[arg(long, value_name = "N", default_value_t = d().window)]
+    window: usize,
+    /// Encoded size of each chat message in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = d().message_bytes)]
+    message_bytes: usize,
+    /// How long each traffic phase sends, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = d().phase_duration.as_secs_f64())]
+    duration: f64,
+    /// Cap on messages sent in each traffic phase.
+    #[arg(long, value_name = "N", default_value_t = d().max_messages)]
+    max_messages: u64,
+    /// Bound on one TCP connect, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = d().connect_timeout.as_secs_f64())]
+    connect_timeout: f64,
+    /// Bound on each reply, and each message's delivery deadline (later counts as lost).
+    #[arg(long, value_name = "SECS", default_value_t = d().reply_timeout.as_secs_f64())]
+    reply_timeout: f64,
+    /// Start of every account and room name the check uses (letters and digits, at most 10).
+    #[arg(long, value_name = "PREFIX", default_value_t = d().name_prefix)]
+    name_prefix: String,
+    /// Stop the whole check after this many seconds (default: 60 plus twice --duration).
+    #[arg(long, value_name = "SECS")]
+    deadline: Option<f64>,
+    /// Write the report as JSON to this file (`-`: to standard output instead of the text).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+/// What went wrong before anything could be measured, with its exit code.
+struct Failure {
+    code: i32,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into() }
+    }
+}
+
+fn secs(v: f64, what: &str) -> Result<Duration, Failure> {
+    if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(Failure::usage(format!("--{what} must be a positive number of seconds")))
+    }
+}
+
+impl LoadArgs {
+    fn config(&self) -> Result<LoadConfig, Failure> {
+        let config = LoadConfig {
+            host: "127.0.0.1".to_owned(),
+            port: jim_protocol::limits::DEFAULT_PORT,
+            connections: self.connections,
+            connects_in_flight: self.connects_in_flight,
+            connects_per_sec: self.connects_per_sec,
+            pairs: self.pairs,
+            room_members: self.room_members,
+            room_senders: self.room_senders,
+            window: self.window,
+            message_bytes: self.message_bytes,
+            phase_duration: secs(self.duration, "duration")?,
+            max_messages: self.max_messages,
+            connect_timeout: secs(self.connect_timeout, "connect-timeout")?,
+            reply_timeout: secs(self.reply_timeout, "reply-timeout")?,
+            name_prefix: self.name_prefix.clone(),
+        };
+        config.validate().map_err(|e| Failure::usage(e.to_string()))?;
+        Ok(config)
+    }
+
+    /// The target to start, or `None` for a server somebody else started (then `config` gets
+    /// its host and port, and the load engine resolves and reports them itself).
+    fn target(&self, config: &mut LoadConfig) -> Result<Option<TargetSpec>, Failure> {
+        match self.target.spec().map_err(Failure::usage)? {
+            TargetSpec::Address { host, port } => {
+                config.host = host;
+                config.port = port;
+                Ok(None)
+            }
+            spec => Ok(Some(spec)),
+        }
+    }
+}
+
+/// Runs `jim-conformance load` and returns the exit code.
+pub async fn load(args: LoadArgs) -> i32 {
+    match run(&args).await {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("jim-conformance load: {}", f.message);
+            f.code
+        }
+    }
+}
+
+async fn run(args: &LoadArgs) -> Result<i32, Failure> {
+    let mut config = args.config()?;
+    let deadline = match args.deadline {
+        Some(v) => secs(v, "deadline")?,
+        None => Duration::from_secs(60) + config.phase_duration * 2,
+    };
+    let mut target = match args.target(&mut config)? {
+        Some(spec) => {
+            let t = RunningTarget::start(spec, Duration::from_secs(10)).await.map_err(|e| {
+                let output = if let jim_conformance::target::TargetError::Spawn { output, .. } = &e
+                {
+                    output.clone()
+                } else {
+                    String::new()
+                };
+                let mut message = e.to_string();
+                if !output.is_empty() {
+                    message.push_str(&format!("\nits output:\n{output}"));
+                }
+                Failure { code: 3, message }
+            })?;
+            config.host = t.addr().ip().to_string();
+            config.port = t.addr().port();
+            Some(t)
+        }
+        None => None,
+    };
+    let described = match &target {
+        Some(t) => t.describe(),
+        None => format!("{}:{}", config.host, config.port),
+    };
+    let outcome = {
+        let config = config.clone();
+        let work = tokio::task::spawn_blocking(move || jim_load::run(&config));
+        tokio::time::timeout(deadline, work).await
+    };
+    // A spawned target that died during the check is a failure whatever the network said.
+    let mut exited = None;
+    let mut output = String::new();
+    if let Some(t) = target.as_mut() {
+        if !t.is_alive() {
+            exited = Some(t.exit_status().unwrap_or_else(|| "stopped".to_owned()));
+            output = t.output_tail();
+        }
+        t.stop().await;
+    }
+    let report = match outcome {
+        Err(_) => {
+            return Err(Failure {
+                code: 1,
+                message: format!(
+                    "the load check of {described} did not finish within {:.0} s (--deadline); \
+                     the target is probably stuck",
+                    deadline.as_secs_f64()
+                ),
+            });
+        }
+        Ok(Err(join)) => {
+            return Err(Failure { code: 2, message: format!("the load engine failed: {join}") });
+        }
+        Ok(Ok(Err(e))) => {
+            let mut failure = from_load_error(e);
+            if target.is_some() {
+                failure.message.push_str(&format!("\n  target: {described}"));
+            }
+            return Err(failure);
+        }
+        Ok(Ok(Ok(report))) => report,
+    };
+    let passed = report.passed() && exited.is_none();
+    print(&report, &described, exited.as_deref(), &output, args.json.as_ref())?;
+    Ok(if passed { 0 } else { 1 })
+}
+
+fn from_load_error(e: LoadError) -> Failure {
+    let code = match e {
+        LoadError::Config(_) | LoadError::Runtime(_) => 2,
+        LoadError::Resolve { .. } | LoadError::Unreachable { .. } => 3,
+        LoadError::Setup { .. } => 1,
+    };
+    let hint = match e {
+        LoadError::Setup { .. } => {
+            "; the check logs in with a presence per connection (names like load1a2bh0), so a \
+             server that accepts only Guest, or answers one client at a time, cannot be measured"
+        }
+        _ => "",
+    };
+    Failure { code, message: format!("{e}{hint}") }
+}
+
+fn print(
+    report: &LoadReport,
+    target: &str,
+    exited: Option<&str>,
+    output: &str,
+    json: Option<&PathBuf>,
+) -> Result<(), Failure> {
+    if let Some(path) = json {
+        let mut value = serde_json::to_value(report)
+            .map_err(|e| Failure::usage(format!("cannot encode the report: {e}")))?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("schema".into(), "jim-conformance-load/v1".into());
+            obj.insert("described".into(), target.into());
+            obj.insert("passed".into(), (report.passed() && exited.is_none()).into());
+            obj.insert("target_exited".into(), exited.into());
+        }
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        if path.as_os_str() == "-" {
+            println!("{text}");
+            return Ok(());
+        }
+        std::fs::write(path, text + "\n")
+            .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "target: {target}");
+    if let Some(status) = exited {
+        let _ = writeln!(out, "the target process EXITED during the check: {status}");
+        if !output.is_empty() {
+            let _ = writeln!(out, "its last output:\n{output}");
+        }
+    }
+    let _ = writeln!(out, "{report}");
+    Ok(())
+}
