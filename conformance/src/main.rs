@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use jim_conformance::i18n::Lang;
 use jim_conformance::report::human::{self, Style};
@@ -361,26 +360,18 @@ async fn client(a: ClientArgs) -> Result<i32, RunError> {
     Ok(report.exit_code)
 }
 
-fn lint(dir: Option<PathBuf>) -> anyhow::Result<i32> {
-    let (files, protocol, origin) = match &dir {
+fn lint(dir: Option<PathBuf>) -> i32 {
+    let read = match &dir {
         Some(d) => {
-            let suite_files = collect(d).with_context(|| format!("reading {}", d.display()))?;
-            let protocol = d
-                .parent()
-                .map(|p| p.join("PROTOCOL.md"))
-                .and_then(|p| std::fs::read_to_string(p).ok())
-                .unwrap_or_default();
-            (suite_files, protocol, d.display().to_string())
+            Suite::read_dir(d).map(|(files, protocol)| (files, protocol, d.display().to_string()))
         }
-        None => {
-            let s = Suite::embedded();
-            match s {
-                Ok(s) => (s.files, s.protocol_md, s.origin),
-                Err(e) => {
-                    println!("{e}");
-                    return Ok(2);
-                }
-            }
+        None => Suite::embedded().map(|s| (s.files, s.protocol_md, s.origin)),
+    };
+    let (files, protocol, origin) = match read {
+        Ok(r) => r,
+        Err(e) => {
+            println!("{e}");
+            return 2;
         }
     };
     let r = jim_conformance::lint::lint_files(&files, &protocol);
@@ -393,43 +384,13 @@ fn lint(dir: Option<PathBuf>) -> anyhow::Result<i32> {
         r.profiles,
         r.problems.len()
     );
-    Ok(if r.problems.is_empty() && r.fixtures > 0 { 0 } else { 2 })
-}
-
-fn collect(dir: &std::path::Path) -> std::io::Result<Vec<(String, String)>> {
-    fn walk(
-        dir: &std::path::Path,
-        root: &std::path::Path,
-        out: &mut Vec<(String, String)>,
-    ) -> std::io::Result<()> {
-        let mut entries: Vec<PathBuf> =
-            std::fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, root, out)?;
-            } else if p.extension().is_some_and(|e| e == "json") {
-                let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
-                out.push((rel, std::fs::read_to_string(&p)?));
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out)?;
-    Ok(out)
+    if r.problems.is_empty() && r.fixtures > 0 { 0 } else { 2 }
 }
 
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Lint { fixtures } => match lint(fixtures) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("jim-conformance lint: {e:#}");
-                2
-            }
-        },
+        Command::Lint { fixtures } => lint(fixtures),
         Command::Server(_) | Command::Client(_) | Command::Load(_) => {
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(r) => r,

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::catalog::JIM_KEYS;
+use jim_protocol::message::json_type;
 
 /// How a profile treats a tolerance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,17 +103,6 @@ pub fn show(value: &Value, max: usize) -> String {
     } else {
         let cut: String = s.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -527,7 +517,7 @@ impl<'t> Matcher<'t> {
                 }
             }
             "$exact" => {
-                if json_eq(arg, a) && type_name(arg) == type_name(a) {
+                if json_eq(arg, a) && json_type(arg) == json_type(a) {
                     true
                 } else {
                     self.fail(

@@ -71,6 +71,13 @@ impl Suite {
 
     /// Loads `dir` (a `fixtures/` directory); PROTOCOL.md is looked for next to it.
     pub fn from_dir(dir: &Path) -> Result<Self, SuiteError> {
+        let (files, protocol_md) = Self::read_dir(dir)?;
+        Self::from_files(files, protocol_md, dir.display().to_string())
+    }
+
+    /// The (path relative to `dir`, text) pairs of every `.json` file below `dir`, sorted, and
+    /// the text of the PROTOCOL.md next to `dir` (empty when there is none).
+    pub fn read_dir(dir: &Path) -> Result<(Vec<(String, String)>, String), SuiteError> {
         let mut paths = Vec::new();
         walk(dir, dir, &mut paths)
             .map_err(|source| SuiteError::Io { path: dir.display().to_string(), source })?;
@@ -83,7 +90,7 @@ impl Suite {
         let protocol = dir.parent().map(|p| p.join("PROTOCOL.md"));
         let protocol_md =
             protocol.and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
-        Self::from_files(files, protocol_md, dir.display().to_string())
+        Ok((files, protocol_md))
     }
 
     /// Builds a suite from (path, text) pairs: `profiles/*.json` are profiles, `schema/**` is
