@@ -20,7 +20,9 @@ use crate::profile::{IdFilter, Profile, ProfileTarget};
 use crate::report::{
     CaseResult, OptionsInfo, ProfileInfo, REPORT_SCHEMA, Report, TargetInfo, Verdict,
 };
-use crate::runner::{MAX_JOBS, ModeNotes, Peer, RunError, RunOptions, exit_code, finalize};
+use crate::runner::{
+    MAX_JOBS, ModeNotes, Peer, RunError, RunOptions, exit_code, finalize, run_in_parallel,
+};
 use crate::suite::Suite;
 use crate::target::TargetError;
 use crate::wire::Delivery;
@@ -234,51 +236,18 @@ impl ClientSession {
                 self.profile.name, self.opts.only, self.opts.skip
             )));
         }
-        let mut jobs_list = Vec::new();
-        for fx in &selected {
-            for d in &self.opts.delivery {
-                jobs_list.push((Arc::clone(fx), *d));
-            }
-        }
+        let jobs_list: Vec<(Arc<Fixture>, Delivery)> = selected
+            .iter()
+            .flat_map(|fx| self.opts.delivery.iter().map(move |d| (Arc::clone(fx), *d)))
+            .collect();
         let jobs = self.opts.jobs.unwrap_or(self.profile.jobs).clamp(1, MAX_JOBS);
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, CaseResult)>();
-        let mut set = tokio::task::JoinSet::new();
-        for (i, (fx, d)) in jobs_list.iter().cloned().enumerate() {
-            let session = Arc::clone(self);
-            let semaphore = Arc::clone(&semaphore);
-            let tx = tx.clone();
-            set.spawn(async move {
-                let Ok(_permit) = semaphore.acquire_owned().await else { return };
-                let r = session.run_case(&fx, d).await;
-                let _ = tx.send((i, r));
-            });
-        }
-        drop(tx);
         let mut notes = ModeNotes::new(Peer::Client);
-        let mut pending: BTreeMap<usize, CaseResult> = BTreeMap::new();
-        let mut results = Vec::new();
-        let mut next = 0;
-        while let Some((i, r)) = rx.recv().await {
-            pending.insert(i, r);
-            while let Some(mut r) = pending.remove(&next) {
-                notes.apply(&mut r);
-                on_result(&r);
-                results.push(r);
-                next += 1;
-            }
-        }
-        while set.join_next().await.is_some() {}
-        for (_, mut r) in std::mem::take(&mut pending) {
-            notes.apply(&mut r);
-            on_result(&r);
-            results.push(r);
-        }
-        for (fx, d) in lost_cases(&jobs_list, &results) {
-            let r = crate::runner::lost_case(&fx, d, &self.opts.known_failures, self.opts.strict);
-            on_result(&r);
-            results.push(r);
-        }
+        let run = |fx: Arc<Fixture>, d: Delivery| {
+            let session = Arc::clone(self);
+            async move { session.run_case(&fx, d).await }
+        };
+        let results =
+            run_in_parallel(&jobs_list, jobs, &self.opts, &mut notes, run, &mut on_result).await;
         let (code, why) = exit_code(&results);
         Ok(self.report(results, code, why))
     }
@@ -333,17 +302,6 @@ impl ClientSession {
         report.summarize();
         report
     }
-}
-
-/// The (case, delivery) pairs of `jobs` that have no result (their task ended abnormally).
-fn lost_cases(
-    jobs: &[(Arc<Fixture>, Delivery)],
-    results: &[CaseResult],
-) -> Vec<(Arc<Fixture>, Delivery)> {
-    jobs.iter()
-        .filter(|(fx, d)| !results.iter().any(|r| r.id == fx.id && r.delivery == *d))
-        .cloned()
-        .collect()
 }
 
 /// The summary card's view of the first contact.

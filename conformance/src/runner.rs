@@ -666,53 +666,22 @@ impl Session {
             selected.into_iter().partition(|f| !f.destructive && !exclusive(f));
         let (exclusive_cases, destructive): (Vec<_>, Vec<_>) =
             serial.into_iter().partition(|f| !f.destructive);
-        let mut jobs_list: Vec<(Arc<Fixture>, Delivery)> = Vec::new();
-        for fx in &parallel {
-            for d in &self.opts.delivery {
-                jobs_list.push((Arc::clone(fx), *d));
-            }
-        }
+        let jobs_list: Vec<(Arc<Fixture>, Delivery)> = parallel
+            .iter()
+            .flat_map(|fx| self.opts.delivery.iter().map(move |d| (Arc::clone(fx), *d)))
+            .collect();
         let jobs = self.opts.jobs.unwrap_or(self.profile.jobs).clamp(1, MAX_JOBS);
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, CaseResult)>();
-        let mut set = tokio::task::JoinSet::new();
-        for (i, (fx, d)) in jobs_list.iter().cloned().enumerate() {
-            let session = Arc::clone(self);
-            let semaphore = Arc::clone(&semaphore);
-            let tx = tx.clone();
-            set.spawn(async move {
-                let Ok(_permit) = semaphore.acquire_owned().await else { return };
-                session.revive(&fx.id).await;
-                let r = session.run_case(&fx, d).await;
-                let _ = tx.send((i, r));
-            });
-        }
-        drop(tx);
         let mut notes = ModeNotes::new(Peer::Server);
-        let mut pending: BTreeMap<usize, CaseResult> = BTreeMap::new();
-        let mut next = 0;
-        while let Some((i, r)) = rx.recv().await {
-            pending.insert(i, r);
-            while let Some(mut r) = pending.remove(&next) {
-                notes.apply(&mut r);
-                on_result(&r);
-                results.push(r);
-                next += 1;
+        let run = |fx: Arc<Fixture>, d: Delivery| {
+            let session = Arc::clone(self);
+            async move {
+                session.revive(&fx.id).await;
+                session.run_case(&fx, d).await
             }
-        }
-        while set.join_next().await.is_some() {}
-        for (_, mut r) in std::mem::take(&mut pending) {
-            notes.apply(&mut r);
-            on_result(&r);
-            results.push(r);
-        }
-        for (fx, d) in &jobs_list {
-            if !results.iter().any(|r| r.id == fx.id && r.delivery == *d) {
-                let r = lost_case(fx, *d, &self.opts.known_failures, self.opts.strict);
-                on_result(&r);
-                results.push(r);
-            }
-        }
+        };
+        let parallel_results =
+            run_in_parallel(&jobs_list, jobs, &self.opts, &mut notes, run, &mut on_result).await;
+        results.extend(parallel_results);
         for fx in &exclusive_cases {
             for d in &self.opts.delivery {
                 self.revive(&fx.id).await;
@@ -929,6 +898,63 @@ pub fn finalize(
     }
     r.impact = impact(r.level, r.verdict, strict);
     r
+}
+
+/// Runs `jobs_list` (case, delivery mode) with at most `jobs` at a time and returns the
+/// results in list order; each result gets the mode notes and goes to `on_result` as soon as
+/// every earlier one has. A job whose task died is reported by [`lost_case`].
+pub(crate) async fn run_in_parallel<F, Fut>(
+    jobs_list: &[(Arc<Fixture>, Delivery)],
+    jobs: usize,
+    opts: &RunOptions,
+    notes: &mut ModeNotes,
+    run: F,
+    on_result: &mut impl FnMut(&CaseResult),
+) -> Vec<CaseResult>
+where
+    F: Fn(Arc<Fixture>, Delivery) -> Fut,
+    Fut: std::future::Future<Output = CaseResult> + Send + 'static,
+{
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, CaseResult)>();
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (fx, d)) in jobs_list.iter().cloned().enumerate() {
+        let semaphore = Arc::clone(&semaphore);
+        let tx = tx.clone();
+        let case = run(fx, d);
+        set.spawn(async move {
+            let Ok(_permit) = semaphore.acquire_owned().await else { return };
+            let _ = tx.send((i, case.await));
+        });
+    }
+    drop(tx);
+    let mut results = Vec::new();
+    let mut deliver = |mut r: CaseResult, results: &mut Vec<CaseResult>| {
+        notes.apply(&mut r);
+        on_result(&r);
+        results.push(r);
+    };
+    let mut pending: BTreeMap<usize, CaseResult> = BTreeMap::new();
+    let mut next = 0;
+    while let Some((i, r)) = rx.recv().await {
+        pending.insert(i, r);
+        while let Some(r) = pending.remove(&next) {
+            deliver(r, &mut results);
+            next += 1;
+        }
+    }
+    while set.join_next().await.is_some() {}
+    for (_, r) in std::mem::take(&mut pending) {
+        deliver(r, &mut results);
+    }
+    for (fx, d) in jobs_list {
+        if !results.iter().any(|r| r.id == fx.id && r.delivery == *d) {
+            let r = lost_case(fx, *d, &opts.known_failures, opts.strict);
+            on_result(&r);
+            results.push(r);
+        }
+    }
+    results
 }
 
 /// The result of a case whose task ended without a result (a bug in the runner): an error, so
