@@ -16,7 +16,7 @@ pub enum ProtocolError {
     /// The value is JSON but not an object.
     #[error("expected a JSON object, got {found} (see §framing)")]
     NotAnObject {
-        /// The JSON type that arrived ("array", "number", ...).
+        /// The JSON type that arrived ("an array", "a number", ...).
         found: &'static str,
     },
     /// Neither `action` nor `response` is present.

@@ -178,7 +178,8 @@ impl Session {
         };
         // 2. not an object
         let Value::Object(obj) = &value else {
-            let err = ProtocolError::NotAnObject { found: json_kind(&value) };
+            let err =
+                ProtocolError::NotAnObject { found: jim_protocol::message::json_type(&value) };
             self.protocol_error(&err);
             return Next::Done(self.flow());
         };
@@ -323,16 +324,4 @@ enum Next {
     Apply(Message),
     /// The answer to the pending 511 challenge, with its `bin`.
     AnswerChallenge(Option<String>),
-}
-
-/// The JSON type as `ProtocolError::NotAnObject` names it.
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
