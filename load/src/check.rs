@@ -69,6 +69,9 @@ pub struct LoadReport {
     pub deliveries_lost: u64,
     /// Whether the target still logged a new client in at the end.
     pub survived: bool,
+    /// Whether the first client (connected before everything else) still got an answer at the
+    /// end: a server that stalls or drops old connections under load fails here.
+    pub first_client_answered: bool,
     /// The survival check in words.
     pub liveness: String,
     /// Wall time of the whole check, in seconds.
@@ -76,7 +79,8 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
-    /// True when the target survived, held every connection, and lost or refused nothing.
+    /// True when the target survived (a new client logs in and the first client still gets an
+    /// answer), held every connection, and lost or refused nothing.
     pub fn passed(&self) -> bool {
         let phases_ok = [&self.direct, &self.room].iter().all(|p| match p {
             PhaseOutcome::Ran(r) => r.clean(),
@@ -84,6 +88,7 @@ impl LoadReport {
             PhaseOutcome::SetupFailed { .. } => false,
         });
         self.survived
+            && self.first_client_answered
             && phases_ok
             && self.connections.held == self.connections.requested
             && self.still_open == self.connections.held
@@ -223,6 +228,7 @@ pub async fn run_local(config: LoadConfig) -> Result<LoadReport, LoadError> {
     let first = probe.once().await;
     let fresh = hold::alive(addr, &names.user('p', 1), ct, rt).await;
     let survived = fresh.is_ok();
+    let first_client_answered = first.is_ok();
     let liveness = match (&first, &fresh) {
         (Ok(_), Ok(t)) => format!(
             "the first client still answered and a new client logged in in {:.1} ms",
@@ -249,6 +255,7 @@ pub async fn run_local(config: LoadConfig) -> Result<LoadReport, LoadError> {
         direct,
         room,
         survived,
+        first_client_answered,
         liveness,
         elapsed_secs: started.elapsed().as_secs_f64(),
     })
