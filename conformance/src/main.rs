@@ -370,7 +370,7 @@ fn lint(dir: Option<PathBuf>) -> i32 {
     let (files, protocol, origin) = match read {
         Ok(r) => r,
         Err(e) => {
-            println!("{e}");
+            eprintln!("jim-conformance lint: {e}");
             return 2;
         }
     };
@@ -387,46 +387,83 @@ fn lint(dir: Option<PathBuf>) -> i32 {
     if r.problems.is_empty() && r.fixtures > 0 { 0 } else { 2 }
 }
 
-fn main() {
-    let cli = Cli::parse();
-    let code = match cli.command {
-        Command::Lint { fixtures } => lint(fixtures),
-        Command::Server(_) | Command::Client(_) | Command::Load(_) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("jim-conformance: cannot start the async runtime: {e}");
-                    std::process::exit(2);
-                }
-            };
-            let result = match cli.command {
-                Command::Load(args) => {
-                    let code = runtime.block_on(load_cli::load(*args));
-                    // The load engine's thread may still be draining after a --deadline stop.
-                    runtime.shutdown_background();
-                    std::process::exit(code);
-                }
-                Command::Server(args) => runtime.block_on(server(*args)),
-                Command::Client(args) => runtime.block_on(client(*args)),
-                Command::Lint { .. } => Ok(2),
-            };
-            match result {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("jim-conformance: {e}");
-                    if let RunError::Target(jim_conformance::target::TargetError::Spawn {
-                        output,
-                        ..
-                    }) = &e
-                    {
-                        if !output.is_empty() {
-                            eprintln!("its output:\n{output}");
-                        }
-                    }
-                    e.exit_code()
+/// Runs a subcommand that needs the async runtime; its exit code.
+async fn run_command(command: Command) -> i32 {
+    let result = match command {
+        Command::Load(args) => return load_cli::load(*args).await,
+        Command::Server(args) => server(*args).await,
+        Command::Client(args) => client(*args).await,
+        Command::Lint { fixtures } => return lint(fixtures),
+    };
+    match result {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("jim-conformance: {e}");
+            if let RunError::Target(jim_conformance::target::TargetError::Spawn {
+                output, ..
+            }) = &e
+            {
+                if !output.is_empty() {
+                    eprintln!("its output:\n{output}");
                 }
             }
+            e.exit_code()
+        }
+    }
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM; what arrived and the conventional exit code.
+async fn interrupted() -> (&'static str, i32) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let terminate = async {
+        match term.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
         }
     };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => match r {
+            Ok(()) => ("interrupted (Ctrl-C)", 130),
+            Err(_) => std::future::pending().await,
+        },
+        () = terminate => ("terminated (SIGTERM)", 143),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Command::Lint { fixtures } = cli.command {
+        std::process::exit(lint(fixtures));
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("jim-conformance: cannot start the async runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    let code = runtime.block_on(async {
+        tokio::select! {
+            code = run_command(cli.command) => code,
+            (what, code) = interrupted() => {
+                // Spawned servers and clients run in process groups of their own: the
+                // terminal's SIGINT does not reach them, so end them here.
+                let ended = jim_conformance::process::kill_all_groups();
+                let also = if ended > 0 {
+                    format!("; ended the {ended} process group(s) it had started")
+                } else {
+                    String::new()
+                };
+                eprintln!("jim-conformance: {what}{also}");
+                code
+            }
+        }
+    });
+    // Background work (the load engine's thread after a --deadline stop, cases still running
+    // after an interruption) is not waited for.
+    runtime.shutdown_background();
     std::process::exit(code);
 }

@@ -3,9 +3,11 @@
 //! Each runs with `sh -c` in its own process group, so that a shell's children end with it;
 //! its output is captured into a bounded tail (an endless line or a flood of output is cut,
 //! never buffered); and it is ended with SIGKILL to the whole group, through `nix` (never by
-//! shelling out to `kill`).
+//! shelling out to `kill`). Every group started is remembered until it is ended, so that an
+//! interrupted run (Ctrl-C, SIGTERM) can end them all with [`kill_all_groups`]: a group of its
+//! own does not get the terminal's SIGINT, and nothing else would stop it.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,6 +58,40 @@ pub fn tail_text(tail: &SharedTail) -> String {
     tail.lock().map(|t| t.text()).unwrap_or_default()
 }
 
+/// Process groups started by [`spawn_group`] and not ended yet.
+static LIVE_GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+fn group_of(child: &Child) -> Option<i32> {
+    child.id().and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1)
+}
+
+/// SIGKILL to process group `pgid` (nix::killpg takes the group id, never a negative pid), and
+/// forgets it.
+fn kill_pgid(pgid: i32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    if let Ok(mut live) = LIVE_GROUPS.lock() {
+        live.remove(&pgid);
+    }
+}
+
+/// Ends every process group this process started and has not ended yet (SIGKILL). For an
+/// interrupted run: call it, then exit.
+pub fn kill_all_groups() -> usize {
+    let groups: Vec<i32> = LIVE_GROUPS
+        .lock()
+        .map(|mut live| std::mem::take(&mut *live))
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    for &pgid in &groups {
+        kill_pgid(pgid);
+    }
+    groups.len()
+}
+
 /// Starts `sh -c line` in a new process group, stdout and stderr piped, stdin piped or null.
 pub fn spawn_group(line: &str, stdin: bool) -> std::io::Result<Child> {
     let mut cmd = Command::new("sh");
@@ -66,7 +102,11 @@ pub fn spawn_group(line: &str, stdin: bool) -> std::io::Result<Child> {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
-    cmd.spawn()
+    let child = cmd.spawn()?;
+    if let (Some(pgid), Ok(mut live)) = (group_of(&child), LIVE_GROUPS.lock()) {
+        live.insert(pgid);
+    }
+    Ok(child)
 }
 
 /// Copies `stream` into `tail` line by line, with `prefix` before each line, until end of file.
@@ -123,16 +163,13 @@ pub struct GroupGuard(Option<i32>);
 impl GroupGuard {
     /// Guards the process group of `child` (its pid).
     pub fn new(child: &Child) -> Self {
-        Self(child.id().and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1))
+        Self(group_of(child))
     }
 
     /// Kills the group now (SIGKILL) and forgets it.
     pub fn kill_now(&mut self) {
-        if let Some(pid) = self.0.take() {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+        if let Some(pgid) = self.0.take() {
+            kill_pgid(pgid);
         }
     }
 }
@@ -145,13 +182,10 @@ impl Drop for GroupGuard {
 
 /// Ends the process and its whole group with SIGKILL and reaps it (waiting at most 2 s).
 pub async fn kill_group(child: &mut Child) {
-    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {
+    if let Some(pgid) = group_of(child) {
         // The command runs in its own process group (its pid): end the whole group, so that a
-        // shell's children go too. nix::killpg takes the group id, never a negative pid.
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        // shell's children go too.
+        kill_pgid(pgid);
     }
     let _ = child.kill().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
