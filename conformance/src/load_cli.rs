@@ -75,7 +75,8 @@ pub struct LoadArgs {
     /// Start of every account and room name the check uses (letters and digits, at most 10).
     #[arg(long, value_name = "PREFIX", default_value_t = d().name_prefix)]
     name_prefix: String,
-    /// Stop the whole check after this many seconds (default: 60 plus twice --duration).
+    /// Stop the whole check after this many seconds, counted once the target is up (default:
+    /// 60 s plus the ramp at --connects-per-sec, both phases and two of each timeout).
     #[arg(long, value_name = "SECS")]
     deadline: Option<f64>,
     /// Write the report as JSON to this file (`-`: to standard output instead of the text).
@@ -146,17 +147,42 @@ pub async fn load(args: LoadArgs) -> i32 {
         Ok(code) => code,
         Err(f) => {
             eprintln!("jim-conformance load: {}", f.message);
+            // A report file from an earlier run must not stand for this one.
+            if let Some(path) = &args.json {
+                let value = serde_json::json!({
+                    "schema": SCHEMA,
+                    "passed": false,
+                    "exit_code": f.code,
+                    "error": f.message,
+                });
+                if let Err(e) = write_json(path, &value) {
+                    eprintln!("jim-conformance load: {}", e.message);
+                }
+            }
             f.code
         }
     }
 }
 
+/// The `schema` of the JSON report.
+const SCHEMA: &str = "jim-conformance-load/v1";
+
+/// The deadline when `--deadline` is not given: a minute of slack plus every bounded part of the
+/// check (the ramp at the connect rate, both phases, the two survival checks).
+fn default_deadline(c: &LoadConfig) -> Duration {
+    let ramp = if c.connects_per_sec > 0 {
+        Duration::from_secs_f64(c.connections as f64 / f64::from(c.connects_per_sec))
+    } else {
+        Duration::ZERO
+    };
+    Duration::from_secs(60)
+        + ramp
+        + c.phase_duration * 2
+        + (c.reply_timeout + c.connect_timeout) * 2
+}
+
 async fn run(args: &LoadArgs) -> Result<i32, Failure> {
     let mut config = args.config()?;
-    let deadline = match args.deadline {
-        Some(v) => secs(v, "deadline")?,
-        None => Duration::from_secs(60) + config.phase_duration * 2,
-    };
     let mut target = match args.target(&mut config)? {
         Some(spec) => {
             let t = RunningTarget::start(spec, Duration::from_secs(10)).await.map_err(|e| {
@@ -178,6 +204,10 @@ async fn run(args: &LoadArgs) -> Result<i32, Failure> {
         }
         None => None,
     };
+    let deadline = match args.deadline {
+        Some(v) => secs(v, "deadline")?,
+        None => default_deadline(&config),
+    };
     let described = match &target {
         Some(t) => t.describe(),
         None => format!("{}:{}", config.host, config.port),
@@ -189,56 +219,83 @@ async fn run(args: &LoadArgs) -> Result<i32, Failure> {
     };
     // A spawned target that died during the check is a failure whatever the network said.
     let mut exited = None;
-    let mut output = String::new();
     if let Some(t) = target.as_mut() {
+        // A crash shows as a reset first and as an exit a moment later: after anything but a
+        // clean pass, give the process a moment to be seen exiting.
+        let clean = matches!(&outcome, Ok(Ok(Ok(r))) if r.passed());
+        let until =
+            tokio::time::Instant::now() + Duration::from_millis(if clean { 0 } else { 500 });
+        while t.is_alive() && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         if !t.is_alive() {
-            exited = Some(t.exit_status().unwrap_or_else(|| "stopped".to_owned()));
-            output = t.output_tail();
+            let status = t.exit_status().unwrap_or_else(|| "stopped".to_owned());
+            exited = Some((status, t.output_tail()));
         }
         t.stop().await;
     }
+    let died = |mut f: Failure| {
+        if let Some((status, output)) = &exited {
+            f.message.push_str(&format!("\nthe target process EXITED during the check: {status}"));
+            if !output.is_empty() {
+                f.message.push_str(&format!("\nits last output:\n{output}"));
+            }
+        }
+        if target.is_some() {
+            f.message.push_str(&format!("\n  target: {described}"));
+        }
+        f
+    };
     let report = match outcome {
         Err(_) => {
-            return Err(Failure {
+            return Err(died(Failure {
                 code: 1,
                 message: format!(
                     "the load check of {described} did not finish within {:.0} s (--deadline); \
                      the target is probably stuck",
                     deadline.as_secs_f64()
                 ),
-            });
+            }));
         }
         Ok(Err(join)) => {
             return Err(Failure { code: 2, message: format!("the load engine failed: {join}") });
         }
-        Ok(Ok(Err(e))) => {
-            let mut failure = from_load_error(e);
-            if target.is_some() {
-                failure.message.push_str(&format!("\n  target: {described}"));
-            }
-            return Err(failure);
-        }
+        Ok(Ok(Err(e))) => return Err(died(from_load_error(e, exited.is_some()))),
         Ok(Ok(Ok(report))) => report,
     };
-    let passed = report.passed() && exited.is_none();
-    print(&report, &described, exited.as_deref(), &output, args.json.as_ref())?;
-    Ok(if passed { 0 } else { 1 })
+    let (status, output) = match &exited {
+        Some((s, o)) => (Some(s.as_str()), o.as_str()),
+        None => (None, ""),
+    };
+    print(&report, &described, status, output, args.json.as_ref())?;
+    Ok(if report.passed() && exited.is_none() { 0 } else { 1 })
 }
 
-fn from_load_error(e: LoadError) -> Failure {
+fn from_load_error(e: LoadError, target_exited: bool) -> Failure {
     let code = match e {
         LoadError::Config(_) | LoadError::Runtime(_) => 2,
         LoadError::Resolve { .. } | LoadError::Unreachable { .. } => 3,
         LoadError::Setup { .. } => 1,
     };
     let hint = match e {
-        LoadError::Setup { .. } => {
+        LoadError::Setup { .. } if !target_exited => {
             "; the check logs in with a presence per connection (names like load1a2bh0), so a \
              server that accepts only Guest, or answers one client at a time, cannot be measured"
         }
         _ => "",
     };
     Failure { code, message: format!("{e}{hint}") }
+}
+
+/// Writes `value` to `path` (`-`: standard output).
+fn write_json(path: &PathBuf, value: &serde_json::Value) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    if path.as_os_str() == "-" {
+        println!("{text}");
+        return Ok(());
+    }
+    std::fs::write(path, text + "\n")
+        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))
 }
 
 fn print(
@@ -252,18 +309,15 @@ fn print(
         let mut value = serde_json::to_value(report)
             .map_err(|e| Failure::usage(format!("cannot encode the report: {e}")))?;
         if let Some(obj) = value.as_object_mut() {
-            obj.insert("schema".into(), "jim-conformance-load/v1".into());
+            obj.insert("schema".into(), SCHEMA.into());
             obj.insert("described".into(), target.into());
             obj.insert("passed".into(), (report.passed() && exited.is_none()).into());
             obj.insert("target_exited".into(), exited.into());
         }
-        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        write_json(path, &value)?;
         if path.as_os_str() == "-" {
-            println!("{text}");
             return Ok(());
         }
-        std::fs::write(path, text + "\n")
-            .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
     }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "target: {target}");

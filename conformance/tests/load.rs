@@ -227,3 +227,99 @@ fn values_out_of_their_bounds_are_usage_errors_that_name_the_option() {
         assert!(took < Duration::from_secs(3));
     }
 }
+
+#[test]
+fn a_failed_check_overwrites_an_old_json_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("load.json");
+    std::fs::write(&json, r#"{"passed": true}"#).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (out, _) = load(&["--port", &port.to_string(), "--json", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["exit_code"], 3);
+    assert!(report["error"].as_str().unwrap().contains("cannot connect"), "{report}");
+}
+
+#[test]
+fn a_server_that_crashes_on_the_first_login_is_reported_dead_not_guest_only() {
+    if !python() {
+        return;
+    }
+    let spawn = r#"python3 -c 'import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+c, _ = s.accept(); c.recv(100); sys.exit("KeyError: user")' {port}"#;
+    let (out, took) = load(&["--spawn", spawn, "--reply-timeout", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("EXITED during the check"), "{}", text(&out));
+    assert!(stderr.contains("KeyError: user"), "{}", text(&out));
+    assert!(!stderr.contains("only Guest"), "{}", text(&out));
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+/// True when process `pid` is gone (or a zombie nobody will reap).
+fn gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn ctrl_c_stops_the_check_and_the_server_it_started() {
+    if !python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let spawn = format!(
+        // A grandchild of the runner (sh stays in between, as with most commands), quiet so
+        // that it cannot die of a broken pipe when the runner is gone.
+        "python3 {}/../examples/python/server.py -p {{port}} >/dev/null 2>&1 & echo $! > {}; wait",
+        env!("CARGO_MANIFEST_DIR"),
+        pid_file.display()
+    );
+    let mut child = Command::new(BIN)
+        .args(["load", "--spawn", &spawn, "--duration", "60", "--max-messages", "10000000"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let server_pid = loop {
+        if let Some(pid) =
+            std::fs::read_to_string(&pid_file).ok().and_then(|t| t.trim().parse::<i32>().ok())
+        {
+            break pid;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the server never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!gone(server_pid), "the server should be running during the check");
+    let runner = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(runner, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the runner ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("interrupted (Ctrl-C)"), "{stderr}");
+    let stopped = Instant::now();
+    while !gone(server_pid) {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(3),
+            "the spawned server outlived the runner"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
