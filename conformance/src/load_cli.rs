@@ -236,6 +236,10 @@ async fn run(args: &LoadArgs) -> Result<i32, Failure> {
     }
     let died = |mut f: Failure| {
         if let Some((status, output)) = &exited {
+            // It was up when the check began: unreachable now means it died (exit 1, not 3).
+            if f.code == 3 {
+                f.code = 1;
+            }
             f.message.push_str(&format!("\nthe target process EXITED during the check: {status}"));
             if !output.is_empty() {
                 f.message.push_str(&format!("\nits last output:\n{output}"));
