@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use jim_protocol::FrameDecoder;
 use jim_protocol::codec::parse_raw;
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::Instant;
@@ -186,22 +186,17 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
         if buf.capacity() - buf.len() < READ_CHUNK / 2 {
             buf.reserve(READ_CHUNK);
         }
-        let space = buf.capacity() - buf.len();
+        // Readiness is cleared only by a read that fails with `WouldBlock` (tokio clears it
+        // with the tick it saw before that read). Clearing it by hand after a short read lost
+        // the wake-up of bytes that arrived in between: with edge-triggered epoll no new event
+        // comes for bytes already queued, and a client that had sent everything in one write
+        // waited for answers that never came.
         let eof = match stream.try_read_buf(&mut buf) {
             Ok(0) => true,
-            Ok(n) => {
-                if n < space {
-                    // A short read emptied the socket: forget its readiness now, as tokio's
-                    // own `poll_read` does, instead of paying a read that fails next turn.
-                    // Bytes arriving later raise a new readiness event.
-                    let _ = stream.try_io(Interest::READABLE, || {
-                        Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
-                    });
-                }
-                false
-            }
+            Ok(_) => false,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                // A spurious wake-up (a new socket starts out "ready"): keep no buffer.
+                // The socket was drained by the previous read (or a new socket starts out
+                // "ready"): keep no buffer.
                 if buf.is_empty() {
                     buf = BytesMut::new();
                 }
