@@ -271,13 +271,10 @@ pub fn generate(
 }
 
 /// The branch a correct server takes (used to predict the state while generating).
-fn predicted(e: &Expect, op: &Op, model: &Model) -> Branch {
+fn predicted(e: &Expect, op: &Op, _model: &Model) -> Branch {
     match (&e.reply, op) {
-        (Reply::Refused { .. }, Op::Presence { c, .. })
-            if model.client(*c).is_some_and(|s| s.link == Link::Up) =>
-        {
-            Branch::Closed
-        }
+        (Reply::Refused { .. }, Op::Presence { .. }) => Branch::Closed,
+        (_, Op::Bad { .. }) if _model.rules().close_on_bad => Branch::Closed,
         (Reply::Refused { .. }, _) => Branch::Refused,
         _ => Branch::Accepted,
     }

@@ -345,9 +345,14 @@ pub async fn explore(
                 continue;
             };
             if let Some(f) = r.finding {
+                if std::env::var_os("JIM_EXPLORE_DEBUG").is_some() {
+                    eprintln!("session {i}: {:?} {:?} down={} {}", f.level, f.obligation, r.target_down, f.sentence.en);
+                }
                 let stop = blocks(f.level, cfg.strict) || r.target_down;
-                if let Some(feature) = feature_of(&env, &session, &f) {
-                    disabled.insert(feature);
+                if f.level != Level::Must {
+                    if let Some(feature) = r.feature {
+                        disabled.insert(feature);
+                    }
                 }
                 if !failing.iter().any(|(_, _, g)| g.obligation == f.obligation) {
                     failing.push((i, session, f));
@@ -370,29 +375,6 @@ pub async fn explore(
     }
     out.total_ms = started.elapsed().as_millis() as u64;
     out
-}
-
-/// Which generator feature a lower-level failure belongs to (left out of later sessions).
-fn feature_of(env: &Env, session: &Session, f: &Finding) -> Option<Feature> {
-    if f.level == Level::Must {
-        return None;
-    }
-    let mut model = model::Model::new(session, env.rules());
-    for (k, step) in session.steps.iter().enumerate() {
-        if !model.applicable(&step.op) {
-            continue;
-        }
-        let e = model.expect(k, &step.op);
-        if k == f.step {
-            return generator::feature(step, &e, &model);
-        }
-        let branch = match e.reply {
-            model::Reply::Refused { .. } => Branch::Refused,
-            _ => Branch::Accepted,
-        };
-        model.commit(k, &step.op, branch);
-    }
-    None
 }
 
 async fn report_one(

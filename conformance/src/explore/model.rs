@@ -431,6 +431,9 @@ pub enum Reply {
     Either {
         /// The success code.
         code: u16,
+        /// No answer at all is fine too (a message to a leaving user, without acks): the wait
+        /// lasts the step timeout.
+        silent_ok: bool,
     },
     /// A presence with a name whose session was ended: must succeed within the step timeout
     /// (the driver retries on fresh connections while it is refused).
@@ -668,6 +671,11 @@ impl Model {
         }
     }
 
+    /// The rules in force.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
     /// The client's state (a default for an index out of range).
     pub fn client(&self, c: ClientId) -> Option<&ClientState> {
         self.clients.get(c)
@@ -770,7 +778,7 @@ impl Model {
                         Reply::Ok { code: 200, list: None, optional: false },
                     ),
                     _ => {
-                        let mut e = Expect::new(O::Rename, Must, Reply::Either { code: 200 });
+                        let mut e = Expect::new(O::Rename, Must, Reply::Either { code: 200, silent_ok: false });
                         e.may_close = true;
                         e
                     }
@@ -793,9 +801,11 @@ impl Model {
                             }
                             e
                         }
-                        NameState::Leaving(..) => {
-                            Expect::new(O::UnknownRecipient, Must, Reply::Either { code: 200 })
-                        }
+                        NameState::Leaving(..) => Expect::new(
+                            O::UnknownRecipient,
+                            Must,
+                            Reply::Either { code: 200, silent_ok: self.rules.ack_optional },
+                        ),
                         NameState::Free => Expect::new(
                             O::UnknownRecipient,
                             if spec { Must } else { Should },
@@ -835,7 +845,7 @@ impl Model {
             }
             Op::Join { room, .. } => {
                 if me.is_some_and(|s| s.rooms.contains(room)) {
-                    Expect::new(O::Join, May, Reply::Either { code: 200 })
+                    Expect::new(O::Join, May, Reply::Either { code: 200, silent_ok: false })
                 } else {
                     Expect::new(O::Join, Must, Reply::Ok { code: 200, list: None, optional: false })
                 }
@@ -864,7 +874,7 @@ impl Model {
                 } else if spec {
                     Expect::new(O::AddUnknown, Should, Reply::Refused { codes: vec![404] })
                 } else {
-                    Expect::new(O::AddUnknown, May, Reply::Either { code: 200 })
+                    Expect::new(O::AddUnknown, May, Reply::Either { code: 200, silent_ok: false })
                 }
             }
             Op::DelContact { who, .. } => {
@@ -876,7 +886,7 @@ impl Model {
                 } else if spec {
                     Expect::new(O::DelMissing, Should, Reply::Refused { codes: vec![404] })
                 } else {
-                    Expect::new(O::DelMissing, May, Reply::Either { code: 200 })
+                    Expect::new(O::DelMissing, May, Reply::Either { code: 200, silent_ok: false })
                 }
             }
             Op::GetUsers { .. } => {

@@ -101,7 +101,8 @@ fn reply(session: &Session, r: &Reply) -> Option<String> {
             never.iter().map(|n| name(session, *n)).collect::<Vec<_>>().join(", ")
         ),
         Reply::Refused { .. } => "(\"refused\",)".into(),
-        Reply::Either { .. } => "(\"either\",)".into(),
+        Reply::Either { silent_ok: false, .. } => "(\"either\",)".into(),
+        Reply::Either { silent_ok: true, .. } => "(\"either-or-silence\",)".into(),
     })
 }
 
@@ -351,6 +352,8 @@ def expect(step, conn, wants, may_close=False):
     while wants:
         kind, v = conn.next(deadline)
         if kind == "nothing":
+            if all(w[0] == "either-or-silence" for w in wants):
+                return "accepted"
             bug(step, "%s: nothing within %s s; waiting for %s" % (conn.label, TIMEOUT, describe(wants[0])))
         if kind == "closed":
             if may_close and any(w[0] != "relay" for w in wants):
@@ -503,9 +506,8 @@ pub fn script(
                 } else {
                     let _ = writeln!(o, "    {send}");
                     emit_effects(&mut o, session, &e, cl, k, branch);
-                    if matches!(op, Op::Presence { .. })
-                        && branch != Branch::Accepted
-                        && model.client(cl).is_some_and(|s| s.link == Link::Up)
+                    if (matches!(op, Op::Presence { .. }) && branch != Branch::Accepted)
+                        || (matches!(op, Op::Bad { .. }) && rules.close_on_bad)
                     {
                         let _ = writeln!(o, "    c[{cl}].close()");
                     }

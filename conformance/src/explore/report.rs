@@ -105,6 +105,9 @@ pub fn steps(found: &Reported, rules: &super::model::Rules) -> Text {
         let (de, dr) = delivery_words(step.delivery);
         let (oe, or) = match branch {
             Branch::Refused if !matches!(step.op, Op::Bad { .. }) => (" (refused)", " (отказ)"),
+            Branch::Closed if matches!(step.op, Op::Presence { .. }) => {
+                (" (refused; the client closes that connection)", " (отказ; клиент закрывает это соединение)")
+            }
             Branch::Closed => (" (the server closed the connection)", " (сервер закрыл соединение)"),
             _ => ("", ""),
         };
