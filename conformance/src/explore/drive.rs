@@ -410,6 +410,13 @@ impl Driver<'_> {
                     if self.take_pending(c, &value) {
                         continue;
                     }
+                    let relays: Vec<Relay> = wants
+                        .iter()
+                        .filter_map(|w| if let Want::Relay(r) = w { Some(r.clone()) } else { None })
+                        .collect();
+                    if let Some(f) = judge::altered(&self.words(), &relays, c, &value, i) {
+                        return Err(f);
+                    }
                     return Err(judge::explain(&self.model, &self.words(), c, &value, i));
                 }
                 Arrival::Bad { kind, text, .. } => {

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeSet;
 
-use rand::seq::IndexedRandom as _;
+use rand::seq::{IndexedRandom as _, SliceRandom as _};
 use rand::{RngExt as _, SeedableRng as _};
 use rand_xorshift::XorShiftRng;
 use serde::Serialize;
@@ -121,8 +121,8 @@ const PIECES: &[(u32, &str)] = &[
     (3, "it's"),
     (4, "back\\slash"),
     (3, "C:\\new"),
-    (5, "}{"),
-    (4, "{\"action\":\"quit\"}"),
+    (9, "}{"),
+    (6, "{\"action\":\"quit\"}"),
     (2, "}"),
     (4, "line\nbreak"),
     (2, "\n"),
@@ -213,20 +213,19 @@ pub fn generate(
     let dialects: Vec<Dialect> =
         (0..clients).map(|_| *traits.dialects.choose(&mut rng).unwrap_or(&Dialect::Spec)).collect();
     let (names, canon) = names(&mut rng);
-    let rooms: Vec<String> = ROOMS[..rng.random_range(1..=2)].iter().map(|s| (*s).to_owned()).collect();
-    // Each client has a name it usually logs in with; two clients may share a family.
-    let own: Vec<usize> = (0..clients)
-        .map(|_| {
-            if rng.random_bool(0.7) {
-                *canon.choose(&mut rng).unwrap_or(&0)
-            } else {
-                rng.random_range(0..names.len())
-            }
-        })
-        .collect();
+    // Few rooms, so that members meet: one room in three sessions out of four.
+    let n_rooms = if rng.random_bool(0.75) { 1 } else { 2 };
+    let rooms: Vec<String> = ROOMS[..n_rooms].iter().map(|s| (*s).to_owned()).collect();
+    // Each client has a name it usually logs in with: canonical names first, then variants,
+    // each once while there are enough (collisions come from the other draws).
+    let mut order: Vec<usize> = canon.clone();
+    let mut rest: Vec<usize> = (0..names.len()).filter(|n| !canon.contains(n)).collect();
+    rest.shuffle(&mut rng);
+    order.extend(rest);
+    let own: Vec<usize> = (0..clients).map(|c| order[c % order.len().max(1)]).collect();
     let mut session = Session { dialects, names, rooms, steps: Vec::new() };
     let mut model = Model::new(&session, cfg.rules.clone());
-    let target_len = rng.random_range(6..=28);
+    let target_len = rng.random_range(10..=32);
     let mut attempts = 0;
     while session.steps.len() < target_len && attempts < 400 {
         attempts += 1;
@@ -308,9 +307,9 @@ fn draw(
                 Op::Msg { c, to, text: "early".into(), forged: None, raw: false }
             } else {
                 let name = match rng.random_range(0..100) {
-                    0..50 => own.get(c).copied().unwrap_or(0),
-                    50..70 => own.choose(rng).copied().unwrap_or(0),
-                    70..85 if !leaving.is_empty() => *leaving.choose(rng)?,
+                    0..62 => own.get(c).copied().unwrap_or(0),
+                    62..74 => own.choose(rng).copied().unwrap_or(0),
+                    74..90 if !leaving.is_empty() => *leaving.choose(rng)?,
                     _ => rng.random_range(0..n_names),
                 };
                 Op::Presence { c, name }
@@ -319,7 +318,8 @@ fn draw(
         Link::In => {
             let mut menu: Vec<(u32, u8)> = vec![(30, 0), (4, 9), (3, 10), (2, 11)];
             if traits.rooms && spec {
-                menu.extend([(16, 1), (10, 2), (7, 3)]);
+                let join = if me.rooms.is_empty() { 22 } else { 6 };
+                menu.extend([(24, 1), (join, 2), (9, 3)]);
             }
             if traits.contacts {
                 menu.extend([(4, 4), (6, 5), (4, 6)]);

@@ -197,6 +197,51 @@ pub fn check_list(words: &Words<'_>, check: &ListCheck, listed: &[String]) -> Op
     }
 }
 
+/// A relay that is one of the `due` ones with its sender or its text changed, if `v` is one.
+pub fn altered(words: &Words<'_>, due: &[Relay], at: ClientId, v: &Value, step: usize) -> Option<Finding> {
+    let view = relay_of(v)?;
+    let who = words.who(at);
+    let shown = words.unwire(&show(v, 240));
+    for r in due {
+        let from = words.session.name(words.tag, r.from);
+        let to = words.dest_wire(r.to);
+        let sender = words.name(r.from);
+        let dest = words.dest(r.to);
+        let sent = Words::quote(&r.text);
+        if view.to == Some(to.as_str()) && view.text == Some(r.text.as_str()) {
+            let got = view.from.map_or_else(|| "nothing".to_owned(), |f| words.unwire(f));
+            return Some(Finding {
+                obligation: Obligation::FromIsSender,
+                level: Level::Must,
+                step,
+                client: at,
+                sentence: t(
+                    format!("{sender} sent {sent} to {dest} at step {}, yet it reached {} with \"from\" {got:?}", r.step + 1, who.en),
+                    format!("{sender} отправил {sent} для {dest} на шаге {}, но {} получил его с \"from\" {got:?}", r.step + 1, who.ru),
+                ),
+                expected: t(format!("\"from\": {sender:?} (the sender's login name)"), format!("\"from\": {sender:?} (имя, под которым вошёл отправитель)")),
+                observed: t(shown.clone(), shown),
+            });
+        }
+        if view.to == Some(to.as_str()) && view.from == Some(from.as_str()) {
+            let got = view.text.map_or_else(|| "no text".to_owned(), Words::quote);
+            return Some(Finding {
+                obligation: Obligation::TextUnchanged,
+                level: Level::Must,
+                step,
+                client: at,
+                sentence: t(
+                    format!("{sender} sent {sent} to {dest} at step {}, but {} received {got}", r.step + 1, who.en),
+                    format!("{sender} отправил {sent} для {dest} на шаге {}, а {} получил {got}", r.step + 1, who.ru),
+                ),
+                expected: t(format!("the text {sent}, unchanged"), format!("текст {sent} без изменений")),
+                observed: t(shown.clone(), shown),
+            });
+        }
+    }
+    None
+}
+
 /// Why the value `v` that arrived at client `at` contradicts the model: a duplicate, a message
 /// for someone else, a room message for a non-member, an altered text or sender, or a value
 /// nobody caused.

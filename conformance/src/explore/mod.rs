@@ -317,6 +317,11 @@ pub async fn explore(
             .map(|i| (i, generate(cfg.seed, i, &traits, &gen_cfg, &disabled)))
             .collect();
         next += batch.len() as u64;
+        if std::env::var("JIM_EXPLORE_DEBUG").is_ok_and(|v| v == "2") {
+            for (i, s) in &batch {
+                eprintln!("session {i}: {}", serde_json::to_string(&s.steps).unwrap_or_default());
+            }
+        }
         let mut set = tokio::task::JoinSet::new();
         for (k, (i, session)) in batch.iter().enumerate() {
             let env = env.clone();
