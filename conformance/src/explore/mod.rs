@@ -317,11 +317,7 @@ pub async fn explore(
             .map(|i| (i, generate(cfg.seed, i, &traits, &gen_cfg, &disabled)))
             .collect();
         next += batch.len() as u64;
-        if std::env::var("JIM_EXPLORE_DEBUG").is_ok_and(|v| v == "2") {
-            for (i, s) in &batch {
-                eprintln!("session {i}: {}", serde_json::to_string(&s.steps).unwrap_or_default());
-            }
-        }
+
         let mut set = tokio::task::JoinSet::new();
         for (k, (i, session)) in batch.iter().enumerate() {
             let env = env.clone();
@@ -350,9 +346,6 @@ pub async fn explore(
                 continue;
             };
             if let Some(f) = r.finding {
-                if std::env::var_os("JIM_EXPLORE_DEBUG").is_some() {
-                    eprintln!("session {i}: {:?} {:?} down={} {}", f.level, f.obligation, r.target_down, f.sentence.en);
-                }
                 let stop = blocks(f.level, cfg.strict) || r.target_down;
                 if f.level != Level::Must {
                     if let Some(feature) = r.feature {
