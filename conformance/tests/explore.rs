@@ -131,7 +131,8 @@ fn every_bank_defect_fails_within_the_default_budget_and_its_script_reproduces_i
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
         let cfg = default_budget();
-        let mut target = rt.block_on(RunningTarget::start(spawn_spec(file), Duration::from_secs(10))).unwrap();
+        let mut target =
+            rt.block_on(RunningTarget::start(spawn_spec(file), Duration::from_secs(10))).unwrap();
         let ex = rt.block_on(explore::explore(&mut target, &cfg, |_, _, _| {}));
         let Some(found) = ex.findings.first().filter(|f| f.finding.level == Level::Must) else {
             missed.push(name);
@@ -141,17 +142,40 @@ fn every_bank_defect_fails_within_the_default_budget_and_its_script_reproduces_i
         assert!(found.confirmed, "{name}: the shrunk session did not fail again\n{}", text(&ex));
         steps.push(found.session.steps.len());
         let rules = report::rules_of(&ex, &cfg);
-        let script = python::script(found, ex.traits.as_ref().unwrap(), &rules, 2.0, cfg.seed, "test");
+        let script =
+            python::script(found, ex.traits.as_ref().unwrap(), &rules, 2.0, cfg.seed, "test");
         let path = dir.path().join(format!("{name}.repro.py"));
         std::fs::write(&path, &script).unwrap();
         let addr = target.addr();
         for i in 0..10 {
-            let out = Command::new("python3").arg(&path).arg(addr.ip().to_string()).arg(addr.port().to_string()).output().unwrap();
-            assert_eq!(out.status.code(), Some(1), "{name}: run {i} of the script against the defect: {}\n{}\n{script}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("python3")
+                .arg(&path)
+                .arg(addr.ip().to_string())
+                .arg(addr.port().to_string())
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{name}: run {i} of the script against the defect: {}\n{}\n{script}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let ra = reference.addr();
-        let out = Command::new("python3").arg(&path).arg(ra.ip().to_string()).arg(ra.port().to_string()).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{name}: the script against the reference: {}\n{}\n{script}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("python3")
+            .arg(&path)
+            .arg(ra.ip().to_string())
+            .arg(ra.port().to_string())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: the script against the reference: {}\n{}\n{script}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         rt.block_on(target.stop());
     }
     assert!(missed.is_empty(), "bank defects the default budget does not find: {missed:?}");
@@ -182,7 +206,11 @@ fn exploration_alone_fails_most_misbehave_kinds() {
             missed.push(format!("{kind:?}"));
         }
     }
-    eprintln!("exploration alone (strict, all deliveries): caught {} of {}: missed {missed:?}", caught.len(), caught.len() + missed.len());
+    eprintln!(
+        "exploration alone (strict, all deliveries): caught {} of {}: missed {missed:?}",
+        caught.len(),
+        caught.len() + missed.len()
+    );
     assert!(caught.len() >= 18, "caught {caught:?}, missed {missed:?}");
 }
 
@@ -195,10 +223,18 @@ fn the_same_seed_gives_the_same_sessions_and_verdict_whatever_the_jobs() {
     let a = rt.block_on(run(TargetSpec::embedded(), &cfg));
     let b = rt.block_on(run(TargetSpec::embedded(), &two));
     assert_eq!((a.sessions, a.findings.len()), (b.sessions, b.findings.len()));
-    let bad = jim_server::Config { misbehave: vec![jim_server::Misbehave::RoomLeak], ..jim_server::Config::default() };
+    let bad = jim_server::Config {
+        misbehave: vec![jim_server::Misbehave::RoomLeak],
+        ..jim_server::Config::default()
+    };
     let x = rt.block_on(run(TargetSpec::Embedded(Box::new(bad.clone())), &cfg));
     let y = rt.block_on(run(TargetSpec::Embedded(Box::new(bad)), &two));
-    let key = |e: &Explored| e.findings.iter().map(|f| (f.session_index, f.finding.obligation, f.session.steps.len())).collect::<Vec<_>>();
+    let key = |e: &Explored| {
+        e.findings
+            .iter()
+            .map(|f| (f.session_index, f.finding.obligation, f.session.steps.len()))
+            .collect::<Vec<_>>()
+    };
     assert!(!x.findings.is_empty(), "{}", text(&x));
     assert_eq!(key(&x), key(&y), "{}\n{}", text(&x), text(&y));
     let _ = Dialect::Spec;

@@ -64,8 +64,12 @@ impl Probe {
         };
         match self.ask(&mut conn, &presence).await {
             Some(v) if code_of(&v).is_some_and(|(c, _)| (200..300).contains(&c)) => Ok(conn),
-            Some(v) => Err(format!("a presence with a fresh name got {}", crate::matcher::show(&v, 200))),
-            None => Err(format!("a presence got no answer within {} s", self.timeout.as_secs_f64())),
+            Some(v) => {
+                Err(format!("a presence with a fresh name got {}", crate::matcher::show(&v, 200)))
+            }
+            None => {
+                Err(format!("a presence got no answer within {} s", self.timeout.as_secs_f64()))
+            }
         }
     }
 }
@@ -113,16 +117,22 @@ async fn one(p: &Probe, dialect: Dialect, tag: &str) -> Result<Found, String> {
     }
     if spec {
         let room = format!("#{tag}r");
-        let r = p.ask(&mut a, &json!({"action": "join", "time": now_seconds(), "room": room})).await;
+        let r =
+            p.ask(&mut a, &json!({"action": "join", "time": now_seconds(), "room": room})).await;
         f.rooms = present(&r, 200);
         if f.rooms {
-            let _ = p.ask(&mut a, &json!({"action": "leave", "time": now_seconds(), "room": room})).await;
+            let _ = p
+                .ask(&mut a, &json!({"action": "leave", "time": now_seconds(), "room": room}))
+                .await;
         } else if r.is_none() {
             a = p.login(spec, &format!("{tag}d")).await?;
         }
     } else {
         let r = p
-            .ask(&mut a, &json!({"action": "get_users", "time": now_seconds(), "account_name": a_name}))
+            .ask(
+                &mut a,
+                &json!({"action": "get_users", "time": now_seconds(), "account_name": a_name}),
+            )
             .await;
         f.users = present(&r, 202);
         if r.is_none() {
@@ -152,7 +162,11 @@ async fn one(p: &Probe, dialect: Dialect, tag: &str) -> Result<Found, String> {
             let next = if f.contacts {
                 p.ask(&mut a, &contacts).await
             } else if f.unknown_action_barrier {
-                p.ask(&mut a, &json!({"action": super::wire_form::UNKNOWN_ACTION, "time": now_seconds()})).await
+                p.ask(
+                    &mut a,
+                    &json!({"action": super::wire_form::UNKNOWN_ACTION, "time": now_seconds()}),
+                )
+                .await
             } else {
                 p.next(&mut a, p.timeout).await
             };

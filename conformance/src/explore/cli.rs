@@ -90,7 +90,11 @@ pub async fn run(spec: TargetSpec, shown_target: String, a: ExploreArgs) -> i32 
     }
 }
 
-async fn run_inner(spec: TargetSpec, shown_target: String, a: ExploreArgs) -> Result<i32, (i32, String)> {
+async fn run_inner(
+    spec: TargetSpec,
+    shown_target: String,
+    a: ExploreArgs,
+) -> Result<i32, (i32, String)> {
     let usage = |m: String| (2, m);
     let lang = match &a.lang {
         Some(l) => Lang::parse(l).ok_or_else(|| usage(format!("--lang {l}: use en or ru")))?,
@@ -112,7 +116,11 @@ async fn run_inner(spec: TargetSpec, shown_target: String, a: ExploreArgs) -> Re
     }
     let suite = Suite::embedded().map_err(|e| (2, e.to_string()))?;
     let mut target = RunningTarget::start(spec, Duration::from_secs(10)).await.map_err(|e| {
-        let out = if let crate::target::TargetError::Spawn { output, .. } = &e { output.clone() } else { String::new() };
+        let out = if let crate::target::TargetError::Spawn { output, .. } = &e {
+            output.clone()
+        } else {
+            String::new()
+        };
         (3, if out.is_empty() { e.to_string() } else { format!("{e}\nits output:\n{out}") })
     })?;
     let detection = preflight(&PreflightInput {
@@ -125,7 +133,10 @@ async fn run_inner(spec: TargetSpec, shown_target: String, a: ExploreArgs) -> Re
     .await;
     if !detection.reachable {
         target.stop().await;
-        return Err((3, format!("target unreachable: {}", detection.connect_error.clone().unwrap_or_default())));
+        return Err((
+            3,
+            format!("target unreachable: {}", detection.connect_error.clone().unwrap_or_default()),
+        ));
     }
     if target.can_restart() && !target.is_alive() {
         let _ = target.restart("after the preflight").await;
@@ -190,7 +201,8 @@ async fn run_inner(spec: TargetSpec, shown_target: String, a: ExploreArgs) -> Re
         if auto { " (auto)" } else { "" },
         if a.strict { ", strict" } else { "" }
     );
-    let _ = write!(out, "{}", super::report::human(&explored, &cfg, &shown_target, &host, &port, lang));
+    let _ =
+        write!(out, "{}", super::report::human(&explored, &cfg, &shown_target, &host, &port, lang));
     let fails = explored.fails(a.strict);
     let code = i32::from(fails);
     let _ = writeln!(out, "exit code {code}");
@@ -198,11 +210,22 @@ async fn run_inner(spec: TargetSpec, shown_target: String, a: ExploreArgs) -> Re
     if let Some(dir) = &a.save_repro {
         if let Some(tr) = &explored.traits {
             let rules = super::report::rules_of(&explored, &cfg);
-            std::fs::create_dir_all(dir).map_err(|e| (2, format!("cannot create {}: {e}", dir.display())))?;
-            for (k, f) in explored.findings.iter().enumerate().filter(|(_, f)| !f.session.steps.is_empty()) {
-                let script = super::python::script(f, tr, &rules, cfg.timeout.as_secs_f64(), cfg.seed, &super::report::replay_command(&cfg, &shown_target));
+            std::fs::create_dir_all(dir)
+                .map_err(|e| (2, format!("cannot create {}: {e}", dir.display())))?;
+            for (k, f) in
+                explored.findings.iter().enumerate().filter(|(_, f)| !f.session.steps.is_empty())
+            {
+                let script = super::python::script(
+                    f,
+                    tr,
+                    &rules,
+                    cfg.timeout.as_secs_f64(),
+                    cfg.seed,
+                    &super::report::replay_command(&cfg, &shown_target),
+                );
                 let path = dir.join(format!("repro-{}.py", k + 1));
-                std::fs::write(&path, script).map_err(|e| (2, format!("cannot write {}: {e}", path.display())))?;
+                std::fs::write(&path, script)
+                    .map_err(|e| (2, format!("cannot write {}: {e}", path.display())))?;
             }
         }
     }
@@ -219,7 +242,18 @@ async fn run_inner(spec: TargetSpec, shown_target: String, a: ExploreArgs) -> Re
             .map_err(|e| (2, format!("cannot write {}: {e}", p.display())))?;
     }
     if let Some(p) = &a.junit {
-        let report = as_report(&explored, &cfg, cases, &describe, kind, &addr.to_string(), code, detection, &profile, lang);
+        let report = as_report(
+            &explored,
+            &cfg,
+            cases,
+            &describe,
+            kind,
+            &addr.to_string(),
+            code,
+            detection,
+            &profile,
+            lang,
+        );
         std::fs::write(p, crate::report::junit::to_string(&report))
             .map_err(|e| (2, format!("cannot write {}: {e}", p.display())))?;
     }
@@ -242,7 +276,11 @@ fn as_report(
     let mut r = Report {
         schema: REPORT_SCHEMA,
         tool: format!("jim-conformance {} explore", env!("CARGO_PKG_VERSION")),
-        target: TargetInfo { kind: kind.to_owned(), description: describe.to_owned(), address: addr.to_owned() },
+        target: TargetInfo {
+            kind: kind.to_owned(),
+            description: describe.to_owned(),
+            address: addr.to_owned(),
+        },
         detected,
         profile: ProfileInfo {
             name: profile.name.clone(),
@@ -264,7 +302,11 @@ fn as_report(
         cases,
         summary: Default::default(),
         exit_code: code,
-        exit_reason: if code == 0 { "no failure".into() } else { "exploration found failures".into() },
+        exit_reason: if code == 0 {
+            "no failure".into()
+        } else {
+            "exploration found failures".into()
+        },
         duration_ms: ex.total_ms,
         events: Vec::new(),
         target_output: None,

@@ -189,7 +189,10 @@ impl Driver<'_> {
                     level: Level::Should,
                     step,
                     client,
-                    sentence: t(format!("{en} (tolerance {name}, refused by --strict)"), format!("{ru} (допуск {name}, не принимается с --strict)")),
+                    sentence: t(
+                        format!("{en} (tolerance {name}, refused by --strict)"),
+                        format!("{ru} (допуск {name}, не принимается с --strict)"),
+                    ),
                     expected: t(name, name),
                     observed: t(shown.clone(), shown),
                 });
@@ -197,6 +200,8 @@ impl Driver<'_> {
         }
     }
 
+    // One argument per field of a Finding, in its order (named at each call by the values).
+    #[allow(clippy::too_many_arguments)]
     fn finding(
         &self,
         obligation: Obligation,
@@ -210,7 +215,13 @@ impl Driver<'_> {
         Finding { obligation, level, step, client, sentence, expected, observed }
     }
 
-    async fn write(&mut self, c: ClientId, op: &Op, delivery: Delivery, step: usize) -> Result<(), Finding> {
+    async fn write(
+        &mut self,
+        c: ClientId,
+        op: &Op,
+        delivery: Delivery,
+        step: usize,
+    ) -> Result<(), Finding> {
         let Some(req) = wire_form::request(self.session, self.tag, &self.model, op) else {
             return Ok(());
         };
@@ -260,7 +271,10 @@ impl Driver<'_> {
                                 format!("{} не смог подключиться: {err}", who.ru),
                             ),
                             t("the connection is accepted", "соединение принимается"),
-                            t(format!("connection failed: {err}"), format!("соединение не удалось: {err}")),
+                            t(
+                                format!("connection failed: {err}"),
+                                format!("соединение не удалось: {err}"),
+                            ),
                         ));
                     }
                 }
@@ -309,7 +323,12 @@ impl Driver<'_> {
     }
 
     /// Waits for what `e` says must follow a request of client `c`.
-    async fn await_effects(&mut self, i: usize, c: ClientId, e: &Expect) -> Result<Branch, Finding> {
+    async fn await_effects(
+        &mut self,
+        i: usize,
+        c: ClientId,
+        e: &Expect,
+    ) -> Result<Branch, Finding> {
         let mut mine: Vec<Want> = Vec::new();
         let mut others: Vec<(ClientId, Vec<Want>)> = Vec::new();
         for r in &e.relays {
@@ -372,8 +391,11 @@ impl Driver<'_> {
                     }
                     // A small value written at once arrives in one read; a long list may not.
                     if self.env.one_write && value.to_string().len() < 1024 {
-                        if let Some(p) = pieces.and_then(|p| (p.reads > 1).then(|| p.problem()).flatten()) {
-                            if !self.out.notes.iter().any(|n| n.obligation == Obligation::OneWrite) {
+                        if let Some(p) =
+                            pieces.and_then(|p| (p.reads > 1).then(|| p.problem()).flatten())
+                        {
+                            if !self.out.notes.iter().any(|n| n.obligation == Obligation::OneWrite)
+                            {
                                 let shown = self.words().unwire(&show(&value, 200));
                                 self.out.notes.push(Finding {
                                     obligation: Obligation::OneWrite,
@@ -381,7 +403,10 @@ impl Driver<'_> {
                                     step: i,
                                     client: c,
                                     sentence: t(p.clone(), p),
-                                    expected: t("one value per write", "одно значение за одну запись"),
+                                    expected: t(
+                                        "one value per write",
+                                        "одно значение за одну запись",
+                                    ),
                                     observed: t(shown.clone(), shown),
                                 });
                             }
@@ -400,10 +425,9 @@ impl Driver<'_> {
                         }
                     }
                     let words = self.words();
-                    if let Some(k) = wants
-                        .iter()
-                        .position(|w| matches!(w, Want::Relay(r) if relay_matches(&words, r, &value)))
-                    {
+                    if let Some(k) = wants.iter().position(
+                        |w| matches!(w, Want::Relay(r) if relay_matches(&words, r, &value)),
+                    ) {
                         wants.remove(k);
                         continue;
                     }
@@ -491,7 +515,9 @@ impl Driver<'_> {
         let secs = self.env.timeout.as_secs_f64();
         let (observed_en, observed_ru) = match what {
             "nothing" => (format!("nothing within {secs} s"), format!("ничего за {secs} с")),
-            "connection closed" => ("connection closed".to_owned(), "соединение закрыто".to_owned()),
+            "connection closed" => {
+                ("connection closed".to_owned(), "соединение закрыто".to_owned())
+            }
             "connection reset" => ("connection reset".to_owned(), "соединение сброшено".to_owned()),
             other => (other.to_owned(), other.to_owned()),
         };
@@ -527,8 +553,16 @@ impl Driver<'_> {
                     i,
                     c,
                     t(
-                        format!("the server did not answer {}'s request of step {}: {observed_en}", who.en, i + 1),
-                        format!("сервер не ответил на запрос {} с шага {}: {observed_ru}", who.ru, i + 1),
+                        format!(
+                            "the server did not answer {}'s request of step {}: {observed_en}",
+                            who.en,
+                            i + 1
+                        ),
+                        format!(
+                            "сервер не ответил на запрос {} с шага {}: {observed_ru}",
+                            who.ru,
+                            i + 1
+                        ),
                     ),
                     describe_reply(&e.reply),
                     t(observed_en, observed_ru),
@@ -538,7 +572,13 @@ impl Driver<'_> {
     }
 
     /// Judges a response against the expected reply; the branch it chose.
-    async fn judge_reply(&mut self, i: usize, c: ClientId, e: &Expect, v: &Value) -> Result<Branch, Finding> {
+    async fn judge_reply(
+        &mut self,
+        i: usize,
+        c: ClientId,
+        e: &Expect,
+        v: &Value,
+    ) -> Result<Branch, Finding> {
         let Some((code, stringy)) = code_of(v) else {
             return Err(judge::explain(&self.model, &self.words(), c, v, i));
         };
@@ -553,9 +593,21 @@ impl Driver<'_> {
         let who = self.words().who(c);
         let shown = self.words().unwire(&show(v, 200));
         let wrong = |s: &Self, en: String, ru: String| {
-            s.finding(e.obligation, e.level, i, c, t(en, ru), describe_reply(&e.reply), t(shown.clone(), shown.clone()))
+            s.finding(
+                e.obligation,
+                e.level,
+                i,
+                c,
+                t(en, ru),
+                describe_reply(&e.reply),
+                t(shown.clone(), shown.clone()),
+            )
         };
-        let what = describe_op(self.session, self.model.client(c).map(|s| s.dialect), &self.session.steps.get(i).map(|s| s.op.clone()));
+        let what = describe_op(
+            self.session,
+            self.model.client(c).map(|s| s.dialect),
+            &self.session.steps.get(i).map(|s| s.op.clone()),
+        );
         match &e.reply {
             Reply::Ok { code: want, list, .. } => {
                 if i64::from(*want) == code {
@@ -564,13 +616,27 @@ impl Driver<'_> {
                     }
                     Ok(Branch::Accepted)
                 } else if err {
-                    Err(wrong(self,
-                        format!("{} was refused with {code} ({}): {}", what.en, e.obligation.title().en, reason_text(v)),
-                        format!("{} отклонено с кодом {code} ({}): {}", what.ru, e.obligation.title().ru, reason_text(v))))
+                    Err(wrong(
+                        self,
+                        format!(
+                            "{} was refused with {code} ({}): {}",
+                            what.en,
+                            e.obligation.title().en,
+                            reason_text(v)
+                        ),
+                        format!(
+                            "{} отклонено с кодом {code} ({}): {}",
+                            what.ru,
+                            e.obligation.title().ru,
+                            reason_text(v)
+                        ),
+                    ))
                 } else {
-                    Err(wrong(self,
+                    Err(wrong(
+                        self,
                         format!("{} got {code} where {want} is due", what.en),
-                        format!("{} получил {code}, а положен {want}", what.ru)))
+                        format!("{} получил {code}, а положен {want}", what.ru),
+                    ))
                 }
             }
             Reply::Refused { codes } => {
@@ -580,9 +646,19 @@ impl Driver<'_> {
                     }
                     Ok(Branch::Refused)
                 } else {
-                    Err(wrong(self,
-                        format!("{} was answered {code}, yet it must be refused ({})", what.en, e.obligation.title().en),
-                        format!("на {} ответили {code}, а должны были отказать ({})", what.ru, e.obligation.title().ru)))
+                    Err(wrong(
+                        self,
+                        format!(
+                            "{} was answered {code}, yet it must be refused ({})",
+                            what.en,
+                            e.obligation.title().en
+                        ),
+                        format!(
+                            "на {} ответили {code}, а должны были отказать ({})",
+                            what.ru,
+                            e.obligation.title().ru
+                        ),
+                    ))
                 }
             }
             Reply::Either { .. } => {
@@ -591,20 +667,29 @@ impl Driver<'_> {
                 } else if err {
                     Ok(Branch::Refused)
                 } else {
-                    Err(wrong(self,
+                    Err(wrong(
+                        self,
                         format!("{} got {code}: neither a success nor an error", what.en),
-                        format!("{} получил {code}: ни успех, ни ошибка", what.ru)))
+                        format!("{} получил {code}: ни успех, ни ошибка", what.ru),
+                    ))
                 }
             }
-            Reply::None | Reply::Eventually => {
-                Err(wrong(self,
-                    format!("{} received a response where none is due", who.en),
-                    format!("{} получил ответ, которого не должно быть", who.ru)))
-            }
+            Reply::None | Reply::Eventually => Err(wrong(
+                self,
+                format!("{} received a response where none is due", who.en),
+                format!("{} получил ответ, которого не должно быть", who.ru),
+            )),
         }
     }
 
-    async fn check_list(&mut self, i: usize, c: ClientId, e: &Expect, check: &ListCheck, v: &Value) -> Result<(), Finding> {
+    async fn check_list(
+        &mut self,
+        i: usize,
+        c: ClientId,
+        e: &Expect,
+        check: &ListCheck,
+        v: &Value,
+    ) -> Result<(), Finding> {
         let listed = match list_of(v) {
             Some((names, odd_shape)) => {
                 if odd_shape {
@@ -618,7 +703,9 @@ impl Driver<'_> {
                     let deadline = Instant::now() + self.env.timeout;
                     let mut names = Vec::new();
                     while (names.len() as u64) < n {
-                        let Some(conn) = self.conns.get_mut(c).and_then(Option::as_mut) else { break };
+                        let Some(conn) = self.conns.get_mut(c).and_then(Option::as_mut) else {
+                            break;
+                        };
                         match conn.next(deadline).await {
                             Arrival::Value { value, .. } if is_push(&value) => {}
                             Arrival::Value { value, .. } => names.push(
@@ -642,7 +729,11 @@ impl Driver<'_> {
             },
         };
         if let Some(problem) = judge::check_list(&self.words(), check, &listed) {
-            let what = describe_op(self.session, self.model.client(c).map(|s| s.dialect), &self.session.steps.get(i).map(|s| s.op.clone()));
+            let what = describe_op(
+                self.session,
+                self.model.client(c).map(|s| s.dialect),
+                &self.session.steps.get(i).map(|s| s.op.clone()),
+            );
             let shown = self.words().unwire(&show(v, 200));
             return Err(self.finding(
                 e.obligation,
@@ -661,12 +752,13 @@ impl Driver<'_> {
         self.write(c, op, Delivery::Whole, i).await?;
         if self.env.traits.closes_on_quit {
             let deadline = Instant::now() + self.env.timeout;
-            loop {
-                let Some(conn) = self.conns.get_mut(c).and_then(Option::as_mut) else { break };
+            while let Some(conn) = self.conns.get_mut(c).and_then(Option::as_mut) {
                 match conn.next(deadline).await {
                     Arrival::Closed { .. } => break,
                     Arrival::Value { value, .. } if is_push(&value) => {}
-                    Arrival::Value { value, .. } if code_of(&value).is_some() && !self.take_pending(c, &value) => {
+                    Arrival::Value { value, .. }
+                        if code_of(&value).is_some() && !self.take_pending(c, &value) =>
+                    {
                         self.tolerate("reply-to-quit", i, c, &value);
                     }
                     Arrival::Value { value, .. } => {
@@ -706,7 +798,14 @@ impl Driver<'_> {
 
     /// A presence with a name whose session ended: retried on fresh connections until it is
     /// accepted, within the step timeout.
-    async fn eventually(&mut self, i: usize, c: ClientId, op: &Op, name: usize, e: &Expect) -> Result<Branch, Finding> {
+    async fn eventually(
+        &mut self,
+        i: usize,
+        c: ClientId,
+        op: &Op,
+        name: usize,
+        e: &Expect,
+    ) -> Result<Branch, Finding> {
         let deadline = Instant::now() + self.env.timeout;
         let mut pause = Duration::from_millis(5);
         let mut last = String::from("nothing");
@@ -812,7 +911,13 @@ impl Driver<'_> {
             if self.model.client(c).map(|s| s.link) == Some(Link::In) {
                 let op = Op::Quit { c };
                 if let Some(req) = wire_form::request(self.session, self.tag, &self.model, &op) {
-                    let _ = conn.write(&req.bytes, Delivery::Whole, Instant::now() + Duration::from_millis(300)).await;
+                    let _ = conn
+                        .write(
+                            &req.bytes,
+                            Delivery::Whole,
+                            Instant::now() + Duration::from_millis(300),
+                        )
+                        .await;
                 }
             }
             conn.disconnect(DisconnectKind::Close).await;
@@ -838,15 +943,24 @@ fn reason_text(v: &Value) -> String {
 /// What a reply should be, in words.
 pub fn describe_reply(r: &Reply) -> crate::model::Text {
     match r {
-        Reply::None => t("no response (the server closes the connection)", "без ответа (сервер закрывает соединение)"),
-        Reply::Ok { code, optional: true, .. } => t(format!("{code}, or no answer"), format!("{code} или без ответа")),
-        Reply::Ok { code, list: Some(_), .. } => t(format!("{code} with the list"), format!("{code} со списком")),
+        Reply::None => t(
+            "no response (the server closes the connection)",
+            "без ответа (сервер закрывает соединение)",
+        ),
+        Reply::Ok { code, optional: true, .. } => {
+            t(format!("{code}, or no answer"), format!("{code} или без ответа"))
+        }
+        Reply::Ok { code, list: Some(_), .. } => {
+            t(format!("{code} with the list"), format!("{code} со списком"))
+        }
         Reply::Ok { code, .. } => t(format!("{code}"), format!("{code}")),
         Reply::Refused { codes } => {
             let c: Vec<String> = codes.iter().map(u16::to_string).collect();
             t(format!("an error ({})", c.join(" or ")), format!("ошибка ({})", c.join(" или ")))
         }
-        Reply::Either { code, .. } => t(format!("{code} or an error"), format!("{code} или ошибка")),
+        Reply::Either { code, .. } => {
+            t(format!("{code} or an error"), format!("{code} или ошибка"))
+        }
         Reply::Eventually => t("200 within the step timeout", "200 в пределах таймаута шага"),
     }
 }
@@ -860,17 +974,37 @@ pub fn describe_op(
     let words = Words { session, tag: "", last_name: &[] };
     let _ = dialect;
     match op {
-        Some(Op::Presence { name, .. }) => t(format!("the presence of {}", words.name(*name)), format!("presence {}", words.name(*name))),
-        Some(Op::Msg { to, .. }) => t(format!("the message to {}", words.dest(*to)), format!("сообщение для {}", words.dest(*to))),
-        Some(Op::Join { room, .. }) => t(format!("join {}", words.room(*room)), format!("join {}", words.room(*room))),
-        Some(Op::Leave { room, .. }) => t(format!("leave {}", words.room(*room)), format!("leave {}", words.room(*room))),
+        Some(Op::Presence { name, .. }) => t(
+            format!("the presence of {}", words.name(*name)),
+            format!("presence {}", words.name(*name)),
+        ),
+        Some(Op::Msg { to, .. }) => t(
+            format!("the message to {}", words.dest(*to)),
+            format!("сообщение для {}", words.dest(*to)),
+        ),
+        Some(Op::Join { room, .. }) => {
+            t(format!("join {}", words.room(*room)), format!("join {}", words.room(*room)))
+        }
+        Some(Op::Leave { room, .. }) => {
+            t(format!("leave {}", words.room(*room)), format!("leave {}", words.room(*room)))
+        }
         Some(Op::GetContacts { .. }) | None => t("get_contacts", "get_contacts"),
-        Some(Op::AddContact { who, .. }) => t(format!("adding contact {}", words.name(*who)), format!("добавление контакта {}", words.name(*who))),
-        Some(Op::DelContact { who, .. }) => t(format!("removing contact {}", words.name(*who)), format!("удаление контакта {}", words.name(*who))),
+        Some(Op::AddContact { who, .. }) => t(
+            format!("adding contact {}", words.name(*who)),
+            format!("добавление контакта {}", words.name(*who)),
+        ),
+        Some(Op::DelContact { who, .. }) => t(
+            format!("removing contact {}", words.name(*who)),
+            format!("удаление контакта {}", words.name(*who)),
+        ),
         Some(Op::GetUsers { .. }) => t("get_users", "get_users"),
         Some(Op::Quit { .. }) => t("quit", "quit"),
-        Some(Op::Bad { kind, .. }) => t(format!("bad input ({kind:?})"), format!("плохие данные ({kind:?})")),
-        Some(Op::Connect { .. } | Op::Close { .. } | Op::Reset { .. }) => t("the connection", "соединение"),
+        Some(Op::Bad { kind, .. }) => {
+            t(format!("bad input ({kind:?})"), format!("плохие данные ({kind:?})"))
+        }
+        Some(Op::Connect { .. } | Op::Close { .. } | Op::Reset { .. }) => {
+            t("the connection", "соединение")
+        }
     }
 }
 
@@ -894,14 +1028,24 @@ pub async fn liveness(addr: SocketAddr, timeout: Duration) -> Option<crate::mode
     let answer = conn.next(Instant::now() + timeout).await;
     let quit = serde_json::json!({"action": "quit"});
     let _ = conn
-        .write(&jim_protocol::codec::to_bytes(&quit, jim_protocol::Framing::Newline), Delivery::Whole, Instant::now() + Duration::from_millis(200))
+        .write(
+            &jim_protocol::codec::to_bytes(&quit, jim_protocol::Framing::Newline),
+            Delivery::Whole,
+            Instant::now() + Duration::from_millis(200),
+        )
         .await;
     conn.disconnect(DisconnectKind::Close).await;
     match answer {
         Arrival::Value { .. } | Arrival::Bad { .. } => None,
         Arrival::Nothing => Some(t(
-            format!("the server accepts connections but does not answer a presence within {} s (a zombie)", timeout.as_secs_f64()),
-            format!("сервер принимает соединения, но не отвечает на presence за {} с (зомби)", timeout.as_secs_f64()),
+            format!(
+                "the server accepts connections but does not answer a presence within {} s (a zombie)",
+                timeout.as_secs_f64()
+            ),
+            format!(
+                "сервер принимает соединения, но не отвечает на presence за {} с (зомби)",
+                timeout.as_secs_f64()
+            ),
         )),
         Arrival::Closed { .. } => Some(t(
             "the server closes new connections without answering (a zombie)",

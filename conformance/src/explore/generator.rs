@@ -27,8 +27,8 @@ use super::wire_form::{self, MAX_REQUEST_BYTES};
 use crate::model::Dialect;
 use crate::wire::Delivery;
 
-/// Longest session prefix (`abc012_`): names stay within 25 characters.
-pub const TAG_LEN: usize = 7;
+/// Length of a session prefix (`abc0012_`): names stay within 25 characters.
+pub const TAG_LEN: usize = 8;
 
 /// A kind of step that can be left out of later sessions once it failed at `should` level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -149,7 +149,8 @@ fn text(rng: &mut XorShiftRng) -> String {
         10..13 => {
             let mut s = String::new();
             while s.chars().count() < 480 {
-                s.push_str(*weighted(rng, PIECES));
+                let piece: &&str = weighted(rng, PIECES);
+                s.push_str(piece);
                 s.push(' ');
             }
             s
@@ -292,16 +293,19 @@ fn draw(
     let me = model.client(c)?;
     let spec = me.dialect == Dialect::Spec;
     let n_names = session.names.len();
-    let leaving: Vec<usize> = (0..n_names)
-        .filter(|n| matches!(model.name_state(*n), NameState::Leaving(..)))
-        .collect();
+    let leaving: Vec<usize> =
+        (0..n_names).filter(|n| matches!(model.name_state(*n), NameState::Leaving(..))).collect();
     let online: Vec<usize> = model.online();
     Some(match me.link {
         Link::Down => Op::Connect { c },
         Link::Up => {
             let roll = rng.random_range(0..100);
             if roll < 5 && cfg.hostile {
-                Op::Bad { c, kind: *[BadKind::UnknownAction, BadKind::Malformed, BadKind::NoName].choose(rng)? }
+                Op::Bad {
+                    c,
+                    kind: *[BadKind::UnknownAction, BadKind::Malformed, BadKind::NoName]
+                        .choose(rng)?,
+                }
             } else if roll < 9 {
                 let to = Dest::User(rng.random_range(0..n_names));
                 Op::Msg { c, to, text: "early".into(), forged: None, raw: false }
@@ -369,8 +373,11 @@ fn draw(
                     Op::AddContact { c, who }
                 }
                 6 => {
-                    let mine: Vec<usize> =
-                        model.contacts.get(&my_name).map(|s| s.iter().copied().collect()).unwrap_or_default();
+                    let mine: Vec<usize> = model
+                        .contacts
+                        .get(&my_name)
+                        .map(|s| s.iter().copied().collect())
+                        .unwrap_or_default();
                     let who = if !mine.is_empty() && (rng.random_bool(0.8) || !spec) {
                         *mine.choose(rng)?
                     } else {
@@ -387,7 +394,11 @@ fn draw(
                 9 => Op::Quit { c },
                 10 => Op::Close { c },
                 11 => Op::Reset { c },
-                _ => Op::Bad { c, kind: *[BadKind::UnknownAction, BadKind::Malformed, BadKind::NoName].choose(rng)? },
+                _ => Op::Bad {
+                    c,
+                    kind: *[BadKind::UnknownAction, BadKind::Malformed, BadKind::NoName]
+                        .choose(rng)?,
+                },
             }
         }
     })
@@ -409,7 +420,7 @@ fn msg(
     // Keep every request within the original spec's 640 bytes (what student code reads in one
     // recv): shorten the text until the longest form of the request fits.
     let probe = |t: &str| {
-        wire_form::msg_size(spec, &"x".repeat(TAG_LEN + 8), &"x".repeat(TAG_LEN + 8), t, raw)
+        wire_form::msg_size(spec, &"x".repeat(TAG_LEN + 24), &"x".repeat(TAG_LEN + 24), t, raw)
     };
     while !text.is_empty() && probe(&text) > MAX_REQUEST_BYTES {
         text.pop();
@@ -489,7 +500,12 @@ mod tests {
                     continue;
                 }
                 if let Some(r) = wire_form::request(&s, "abc012_", &model, &step.op) {
-                    assert!(r.bytes.len() <= MAX_REQUEST_BYTES, "{} bytes: {:?}", r.bytes.len(), step.op);
+                    assert!(
+                        r.bytes.len() <= MAX_REQUEST_BYTES,
+                        "{} bytes: {:?}",
+                        r.bytes.len(),
+                        step.op
+                    );
                 }
                 let e = model.expect(k, &step.op);
                 model.commit(k, &step.op, predicted(&e, &step.op, &model));

@@ -190,15 +190,25 @@ pub fn check_list(words: &Words<'_>, check: &ListCheck, listed: &[String]) -> Op
             let m: Vec<String> = missing.iter().map(|s| words.unwire(s)).collect();
             let w: Vec<String> = wrong.iter().map(|s| words.unwire(s)).collect();
             Some(t(
-                format!("connected users missing from the list: {m:?}; names that never logged in but are listed: {w:?}"),
-                format!("в списке нет подключённых пользователей {m:?}; в нём есть никогда не входившие {w:?}"),
+                format!(
+                    "connected users missing from the list: {m:?}; names that never logged in but are listed: {w:?}"
+                ),
+                format!(
+                    "в списке нет подключённых пользователей {m:?}; в нём есть никогда не входившие {w:?}"
+                ),
             ))
         }
     }
 }
 
 /// A relay that is one of the `due` ones with its sender or its text changed, if `v` is one.
-pub fn altered(words: &Words<'_>, due: &[Relay], at: ClientId, v: &Value, step: usize) -> Option<Finding> {
+pub fn altered(
+    words: &Words<'_>,
+    due: &[Relay],
+    at: ClientId,
+    v: &Value,
+    step: usize,
+) -> Option<Finding> {
     let view = relay_of(v)?;
     let who = words.who(at);
     let shown = words.unwire(&show(v, 240));
@@ -216,10 +226,21 @@ pub fn altered(words: &Words<'_>, due: &[Relay], at: ClientId, v: &Value, step: 
                 step,
                 client: at,
                 sentence: t(
-                    format!("{sender} sent {sent} to {dest} at step {}, yet it reached {} with \"from\" {got:?}", r.step + 1, who.en),
-                    format!("{sender} отправил {sent} для {dest} на шаге {}, но {} получил его с \"from\" {got:?}", r.step + 1, who.ru),
+                    format!(
+                        "{sender} sent {sent} to {dest} at step {}, yet it reached {} with \"from\" {got:?}",
+                        r.step + 1,
+                        who.en
+                    ),
+                    format!(
+                        "{sender} отправил {sent} для {dest} на шаге {}, но {} получил его с \"from\" {got:?}",
+                        r.step + 1,
+                        who.ru
+                    ),
                 ),
-                expected: t(format!("\"from\": {sender:?} (the sender's login name)"), format!("\"from\": {sender:?} (имя, под которым вошёл отправитель)")),
+                expected: t(
+                    format!("\"from\": {sender:?} (the sender's login name)"),
+                    format!("\"from\": {sender:?} (имя, под которым вошёл отправитель)"),
+                ),
                 observed: t(shown.clone(), shown),
             });
         }
@@ -231,10 +252,21 @@ pub fn altered(words: &Words<'_>, due: &[Relay], at: ClientId, v: &Value, step: 
                 step,
                 client: at,
                 sentence: t(
-                    format!("{sender} sent {sent} to {dest} at step {}, but {} received {got}", r.step + 1, who.en),
-                    format!("{sender} отправил {sent} для {dest} на шаге {}, а {} получил {got}", r.step + 1, who.ru),
+                    format!(
+                        "{sender} sent {sent} to {dest} at step {}, but {} received {got}",
+                        r.step + 1,
+                        who.en
+                    ),
+                    format!(
+                        "{sender} отправил {sent} для {dest} на шаге {}, а {} получил {got}",
+                        r.step + 1,
+                        who.ru
+                    ),
                 ),
-                expected: t(format!("the text {sent}, unchanged"), format!("текст {sent} без изменений")),
+                expected: t(
+                    format!("the text {sent}, unchanged"),
+                    format!("текст {sent} без изменений"),
+                ),
                 observed: t(shown.clone(), shown),
             });
         }
@@ -248,7 +280,7 @@ pub fn altered(words: &Words<'_>, due: &[Relay], at: ClientId, v: &Value, step: 
 pub fn explain(model: &Model, words: &Words<'_>, at: ClientId, v: &Value, step: usize) -> Finding {
     let who = words.who(at);
     let shown = words.unwire(&show(v, 240));
-    let observed = t(shown.clone(), shown.clone());
+    let observed = t(shown.clone(), shown);
     let finding = |obligation, sentence: Text, expected: Text| Finding {
         obligation,
         level: Level::Must,
@@ -258,16 +290,17 @@ pub fn explain(model: &Model, words: &Words<'_>, at: ClientId, v: &Value, step: 
         expected,
         observed: observed.clone(),
     };
-    let nothing = t(
-        format!("nothing more for {}", who.en),
-        format!("для {} больше ничего", who.ru),
-    );
+    let nothing =
+        t(format!("nothing more for {}", who.en), format!("для {} больше ничего", who.ru));
     let Some(view) = relay_of(v) else {
         if code_of(v).is_some() {
             return finding(
                 Obligation::Privacy,
                 t(
-                    format!("{} received a response although every request of theirs had its answer already", who.en),
+                    format!(
+                        "{} received a response although every request of theirs had its answer already",
+                        who.en
+                    ),
                     format!("{} получил ответ, хотя на все его запросы уже ответили", who.ru),
                 ),
                 nothing,
@@ -298,34 +331,78 @@ pub fn explain(model: &Model, words: &Words<'_>, at: ClientId, v: &Value, step: 
             return finding(
                 Obligation::Delivery,
                 t(
-                    format!("{} received {sender}'s message of step {} to {dest} ({q}) twice", who.en, m.step + 1),
-                    format!("{} получил сообщение {sender} с шага {} для {dest} ({q}) дважды", who.ru, m.step + 1),
+                    format!(
+                        "{} received {sender}'s message of step {} to {dest} ({q}) twice",
+                        who.en,
+                        m.step + 1
+                    ),
+                    format!(
+                        "{} получил сообщение {sender} с шага {} для {dest} ({q}) дважды",
+                        who.ru,
+                        m.step + 1
+                    ),
                 ),
-                t("each addressee receives a message exactly once", "каждый адресат получает сообщение ровно один раз"),
+                t(
+                    "each addressee receives a message exactly once",
+                    "каждый адресат получает сообщение ровно один раз",
+                ),
             );
         }
         let sentence = match m.to {
             _ if m.by == at => t(
                 format!("{sender}'s own message to {dest} (step {}) came back to them", m.step + 1),
-                format!("собственное сообщение {sender} для {dest} (шаг {}) вернулось к нему", m.step + 1),
+                format!(
+                    "собственное сообщение {sender} для {dest} (шаг {}) вернулось к нему",
+                    m.step + 1
+                ),
             ),
             Dest::Room(r) => {
                 let log = model.client(at).and_then(|s| s.room_log.get(&r).copied());
                 let room = words.room(r);
                 match log {
                     None => t(
-                        format!("{} never joined {room}, yet received its message from {sender} (step {}, {q})", who.en, m.step + 1),
-                        format!("{} не входил в {room}, но получил сообщение этой комнаты от {sender} (шаг {}, {q})", who.ru, m.step + 1),
+                        format!(
+                            "{} never joined {room}, yet received its message from {sender} (step {}, {q})",
+                            who.en,
+                            m.step + 1
+                        ),
+                        format!(
+                            "{} не входил в {room}, но получил сообщение этой комнаты от {sender} (шаг {}, {q})",
+                            who.ru,
+                            m.step + 1
+                        ),
                     ),
                     Some((left, false)) => t(
-                        format!("{} left {room} at step {}, yet received its message from {sender} (step {}, {q})", who.en, left + 1, m.step + 1),
-                        format!("{} вышел из {room} на шаге {}, но получил сообщение этой комнаты от {sender} (шаг {}, {q})", who.ru, left + 1, m.step + 1),
+                        format!(
+                            "{} left {room} at step {}, yet received its message from {sender} (step {}, {q})",
+                            who.en,
+                            left + 1,
+                            m.step + 1
+                        ),
+                        format!(
+                            "{} вышел из {room} на шаге {}, но получил сообщение этой комнаты от {sender} (шаг {}, {q})",
+                            who.ru,
+                            left + 1,
+                            m.step + 1
+                        ),
                     ),
                     Some((joined, true)) => {
                         let connected = model.client(at).map_or(0, |s| s.connected_at);
                         t(
-                            format!("{} was in {room} only on an earlier connection (joined at step {}, connected again at step {}), yet received its message from {sender} (step {}, {q})", who.en, joined + 1, connected + 1, m.step + 1),
-                            format!("{} был в {room} только в прошлом соединении (вошёл на шаге {}, подключился заново на шаге {}), но получил сообщение этой комнаты от {sender} (шаг {}, {q})", who.ru, joined + 1, connected + 1, m.step + 1),
+                            format!(
+                                "{} was in {room} only on an earlier connection (joined at step {}, connected again at step {}), yet received its message from {sender} (step {}, {q})",
+                                who.en,
+                                joined + 1,
+                                connected + 1,
+                                m.step + 1
+                            ),
+                            format!(
+                                "{} был в {room} только в прошлом соединении (вошёл на шаге {}, подключился заново на шаге {}), но получил сообщение этой комнаты от {sender} (шаг {}, {q})",
+                                who.ru,
+                                joined + 1,
+                                connected + 1,
+                                m.step + 1
+                            ),
                         )
                     }
                 }
@@ -347,8 +424,16 @@ pub fn explain(model: &Model, words: &Words<'_>, at: ClientId, v: &Value, step: 
                     .replace("names are compared exactly", "имена сравниваются точно")
                     .replace("it is not logged in", "он не вошёл");
                 t(
-                    format!("{sender}'s message to {dest} (step {}, {q}) reached {}{twist}", m.step + 1, who.en),
-                    format!("сообщение {sender} для {dest} (шаг {}, {q}) дошло до {}{twist_ru}", m.step + 1, who.ru),
+                    format!(
+                        "{sender}'s message to {dest} (step {}, {q}) reached {}{twist}",
+                        m.step + 1,
+                        who.en
+                    ),
+                    format!(
+                        "сообщение {sender} для {dest} (шаг {}, {q}) дошло до {}{twist_ru}",
+                        m.step + 1,
+                        who.ru
+                    ),
                 )
             }
         };
@@ -371,24 +456,44 @@ pub fn explain(model: &Model, words: &Words<'_>, at: ClientId, v: &Value, step: 
         return finding(
             Obligation::FromIsSender,
             t(
-                format!("{sender} sent the message of step {} to {}, yet it arrived with \"from\" {got:?}", m.step + 1, words.dest(m.to)),
-                format!("{sender} отправил сообщение шага {} для {}, но оно пришло с \"from\" {got:?}", m.step + 1, words.dest(m.to)),
+                format!(
+                    "{sender} sent the message of step {} to {}, yet it arrived with \"from\" {got:?}",
+                    m.step + 1,
+                    words.dest(m.to)
+                ),
+                format!(
+                    "{sender} отправил сообщение шага {} для {}, но оно пришло с \"from\" {got:?}",
+                    m.step + 1,
+                    words.dest(m.to)
+                ),
             ),
-            t(format!("\"from\": {sender:?} (the sender's login name)"), format!("\"from\": {sender:?} (имя, под которым вошёл отправитель)")),
+            t(
+                format!("\"from\": {sender:?} (the sender's login name)"),
+                format!("\"from\": {sender:?} (имя, под которым вошёл отправитель)"),
+            ),
         );
     }
     if let Some(m) = due.iter().find(|m| {
-        view.to == Some(words.dest_wire(m.to).as_str())
-            && view.from == Some(wire_from(m).as_str())
+        view.to == Some(words.dest_wire(m.to).as_str()) && view.from == Some(wire_from(m).as_str())
     }) {
         let sender = words.name(m.from);
-        let got = view.text.map_or_else(|| "no text".to_owned(), |s| Words::quote(s));
+        let got = view.text.map_or_else(|| "no text".to_owned(), Words::quote);
         let sent = Words::quote(&m.text);
         return finding(
             Obligation::TextUnchanged,
             t(
-                format!("{sender} sent {sent} to {} at step {}, but {} received {got}", words.dest(m.to), m.step + 1, who.en),
-                format!("{sender} отправил {sent} для {} на шаге {}, а {} получил {got}", words.dest(m.to), m.step + 1, who.ru),
+                format!(
+                    "{sender} sent {sent} to {} at step {}, but {} received {got}",
+                    words.dest(m.to),
+                    m.step + 1,
+                    who.en
+                ),
+                format!(
+                    "{sender} отправил {sent} для {} на шаге {}, а {} получил {got}",
+                    words.dest(m.to),
+                    m.step + 1,
+                    who.ru
+                ),
             ),
             t(format!("the text {sent}, unchanged"), format!("текст {sent} без изменений")),
         );
@@ -419,8 +524,10 @@ mod tests {
             rooms: vec!["r".into()],
             steps: Vec::new(),
         };
-        let mut m =
-            Model::new(&session, Rules { ack_optional: false, echo_allowed: false, close_on_bad: false });
+        let mut m = Model::new(
+            &session,
+            Rules { ack_optional: false, echo_allowed: false, close_on_bad: false },
+        );
         for c in 0..3 {
             m.commit(0, &Op::Connect { c }, Branch::Accepted);
             m.commit(1, &Op::Presence { c, name: c }, Branch::Accepted);
@@ -434,7 +541,11 @@ mod tests {
         let v = json!({"action": "msg", "from": "t_ann", "to": "#t_r", "message": "hi"});
         let f = explain(&m, &words, 2, &v, 5);
         assert_eq!(f.obligation, Obligation::Privacy);
-        assert!(f.sentence.en.starts_with("cat never joined #r, yet received its message"), "{}", f.sentence.en);
+        assert!(
+            f.sentence.en.starts_with("cat never joined #r, yet received its message"),
+            "{}",
+            f.sentence.en
+        );
         let twice = explain(&m, &words, 1, &v, 5);
         assert_eq!(twice.obligation, Obligation::Delivery);
         let spoofed = json!({"action": "msg", "from": "t_cat", "to": "#t_r", "message": "hi"});

@@ -201,10 +201,11 @@ struct Replayer<'t> {
 
 impl Replayer<'_> {
     async fn revive(&mut self) {
-        if !self.target.is_alive() && self.target.can_restart() {
-            if self.target.restart("to replay a failing session").await.is_ok() {
-                self.env.addr = self.target.addr();
-            }
+        if !self.target.is_alive()
+            && self.target.can_restart()
+            && self.target.restart("to replay a failing session").await.is_ok()
+        {
+            self.env.addr = self.target.addr();
         }
     }
 
@@ -260,7 +261,9 @@ pub async fn explore(
             fixed_name: cfg.fixed_name.clone(),
         }
     } else {
-        let cal = calibrate::calibrate(target.addr(), cfg.timeout, &cfg.dialects, &session_tag(&run, 0)).await;
+        let cal =
+            calibrate::calibrate(target.addr(), cfg.timeout, &cfg.dialects, &session_tag(&run, 0))
+                .await;
         match cal {
             Ok(t) => t,
             Err(f) => {
@@ -268,7 +271,12 @@ pub async fn explore(
                     finding: f,
                     session_index: 0,
                     original_steps: 0,
-                    session: Session { dialects: Vec::new(), names: Vec::new(), rooms: Vec::new(), steps: Vec::new() },
+                    session: Session {
+                        dialects: Vec::new(),
+                        names: Vec::new(),
+                        rooms: Vec::new(),
+                        steps: Vec::new(),
+                    },
                     branches: Vec::new(),
                     replays: 0,
                     confirmed: true,
@@ -279,7 +287,8 @@ pub async fn explore(
         }
     };
     if !traits.closes_on_quit {
-        if let Some(crate::matcher::ToleranceMode::Lenient) = cfg.tolerances.mode("open-after-quit") {
+        if let Some(crate::matcher::ToleranceMode::Lenient) = cfg.tolerances.mode("open-after-quit")
+        {
             out.lenient.insert("open-after-quit".into());
         }
     }
@@ -296,7 +305,8 @@ pub async fn explore(
         replies_need_time: cfg.replies_need_time,
         one_write: cfg.strict,
     };
-    let gen_cfg = GenConfig { hostile: cfg.hostile, pieces: cfg.pieces.clone(), rules: env.rules() };
+    let gen_cfg =
+        GenConfig { hostile: cfg.hostile, pieces: cfg.pieces.clone(), rules: env.rules() };
     out.traits = Some(traits.clone());
     let mut disabled: BTreeSet<Feature> = BTreeSet::new();
     let mut failing: Vec<(u64, Session, Finding)> = Vec::new();
@@ -392,7 +402,9 @@ async fn report_one(
         replays: 0,
         confirmed: false,
     };
-    if cfg.shrink_replays == 0 || finding.obligation == model::Obligation::Alive && !replayer.target.can_restart() {
+    if cfg.shrink_replays == 0
+        || finding.obligation == model::Obligation::Alive && !replayer.target.can_restart()
+    {
         let branches = Vec::new();
         return unshrunk(finding, branches);
     }

@@ -348,11 +348,12 @@ impl Obligation {
                 "сообщение в комнату, где отправителя нет, отклоняется",
             ),
             Self::Join => ("join is accepted", "join принимается"),
-            Self::Leave => ("leave of a room one is in is accepted", "leave своей комнаты принимается"),
-            Self::LeaveNotMember => (
-                "leave of a room one is not in is refused",
-                "leave чужой комнаты отклоняется",
-            ),
+            Self::Leave => {
+                ("leave of a room one is in is accepted", "leave своей комнаты принимается")
+            }
+            Self::LeaveNotMember => {
+                ("leave of a room one is not in is refused", "leave чужой комнаты отклоняется")
+            }
             Self::Contacts => (
                 "the contact list holds what was added and not removed",
                 "список контактов содержит добавленное и не удалённое",
@@ -377,10 +378,9 @@ impl Obligation {
                 "get_users lists every connected user",
                 "get_users перечисляет всех подключённых пользователей",
             ),
-            Self::BeforePresence => (
-                "a request before the presence is refused",
-                "запрос до presence отклоняется",
-            ),
+            Self::BeforePresence => {
+                ("a request before the presence is refused", "запрос до presence отклоняется")
+            }
             Self::BadInput => (
                 "bad input gets 400 and the connection lives on",
                 "на плохие данные — 400, соединение живёт дальше",
@@ -393,11 +393,12 @@ impl Obligation {
                 "the server does not close a connection without a reason",
                 "сервер не закрывает соединение без причины",
             ),
-            Self::Alive => ("the server keeps running and answering", "сервер продолжает работать и отвечать"),
-            Self::OneWrite => (
-                "each reply is written with one send()",
-                "каждый ответ записывается одним send()",
-            ),
+            Self::Alive => {
+                ("the server keeps running and answering", "сервер продолжает работать и отвечать")
+            }
+            Self::OneWrite => {
+                ("each reply is written with one send()", "каждый ответ записывается одним send()")
+            }
             Self::Style => (
                 "replies use the canonical forms (--strict)",
                 "ответы в каноническом виде (--strict)",
@@ -707,9 +708,7 @@ impl Model {
     /// Live members of a room.
     pub fn members(&self, room: RoomId) -> Vec<ClientId> {
         (0..self.clients.len())
-            .filter(|c| {
-                self.clients[*c].link == Link::In && self.clients[*c].rooms.contains(&room)
-            })
+            .filter(|c| self.clients[*c].link == Link::In && self.clients[*c].rooms.contains(&room))
             .collect()
     }
 
@@ -758,13 +757,16 @@ impl Model {
             Op::Presence { name, .. } => {
                 let state = self.name_state(*name);
                 match (my_name, state) {
-                    (None, NameState::Free) => {
-                        Expect::new(O::PresenceAccepted, Must, Reply::Ok { code: 200, list: None, optional: false })
-                    }
+                    (None, NameState::Free) => Expect::new(
+                        O::PresenceAccepted,
+                        Must,
+                        Reply::Ok { code: 200, list: None, optional: false },
+                    ),
                     (mine, NameState::Online(_)) if state != NameState::Online(c) => {
                         // Logged in already: "name already set" (400) may come first.
                         let codes = if mine.is_some() { vec![409, 400] } else { vec![409] };
-                        let mut e = Expect::new(O::DuplicateRefused, Must, Reply::Refused { codes });
+                        let mut e =
+                            Expect::new(O::DuplicateRefused, Must, Reply::Refused { codes });
                         e.may_close = true;
                         e
                     }
@@ -778,7 +780,11 @@ impl Model {
                         Reply::Ok { code: 200, list: None, optional: false },
                     ),
                     _ => {
-                        let mut e = Expect::new(O::Rename, Must, Reply::Either { code: 200, silent_ok: false });
+                        let mut e = Expect::new(
+                            O::Rename,
+                            Must,
+                            Reply::Either { code: 200, silent_ok: false },
+                        );
                         e.may_close = true;
                         e
                     }
@@ -793,7 +799,11 @@ impl Model {
                             let mut e = Expect::new(
                                 O::MsgAccepted,
                                 Must,
-                                Reply::Ok { code: 200, list: None, optional: self.rules.ack_optional },
+                                Reply::Ok {
+                                    code: 200,
+                                    list: None,
+                                    optional: self.rules.ack_optional,
+                                },
                             );
                             e.relays.push(relay(r));
                             if r == c {
@@ -818,9 +828,14 @@ impl Model {
                             let mut e = Expect::new(
                                 O::MsgAccepted,
                                 Must,
-                                Reply::Ok { code: 200, list: None, optional: self.rules.ack_optional },
+                                Reply::Ok {
+                                    code: 200,
+                                    list: None,
+                                    optional: self.rules.ack_optional,
+                                },
                             );
-                            e.relays = members.iter().filter(|m| **m != c).map(|m| relay(*m)).collect();
+                            e.relays =
+                                members.iter().filter(|m| **m != c).map(|m| relay(*m)).collect();
                             if self.rules.echo_allowed {
                                 e.echo = Some(relay(c));
                             }
@@ -852,7 +867,11 @@ impl Model {
             }
             Op::Leave { room, .. } => {
                 if me.is_some_and(|s| s.rooms.contains(room)) {
-                    Expect::new(O::Leave, Must, Reply::Ok { code: 200, list: None, optional: false })
+                    Expect::new(
+                        O::Leave,
+                        Must,
+                        Reply::Ok { code: 200, list: None, optional: false },
+                    )
                 } else {
                     Expect::new(O::LeaveNotMember, Should, Reply::Refused { codes: vec![404] })
                 }
@@ -870,7 +889,11 @@ impl Model {
             }
             Op::AddContact { who, .. } => {
                 if self.seen.contains(who) {
-                    Expect::new(O::AddContact, Must, Reply::Ok { code: 200, list: None, optional: false })
+                    Expect::new(
+                        O::AddContact,
+                        Must,
+                        Reply::Ok { code: 200, list: None, optional: false },
+                    )
                 } else if spec {
                     Expect::new(O::AddUnknown, Should, Reply::Refused { codes: vec![404] })
                 } else {
@@ -878,11 +901,14 @@ impl Model {
                 }
             }
             Op::DelContact { who, .. } => {
-                let listed = my_name
-                    .and_then(|n| self.contacts.get(&n))
-                    .is_some_and(|s| s.contains(who));
+                let listed =
+                    my_name.and_then(|n| self.contacts.get(&n)).is_some_and(|s| s.contains(who));
                 if listed {
-                    Expect::new(O::DelContact, Must, Reply::Ok { code: 200, list: None, optional: false })
+                    Expect::new(
+                        O::DelContact,
+                        Must,
+                        Reply::Ok { code: 200, list: None, optional: false },
+                    )
                 } else if spec {
                     Expect::new(O::DelMissing, Should, Reply::Refused { codes: vec![404] })
                 } else {
@@ -1056,7 +1082,8 @@ mod tests {
         assert_eq!(m.expect(2, &dup).obligation, Obligation::DuplicateRefused);
         m.commit(3, &Op::Close { c: 0 }, Branch::Accepted);
         assert_eq!(m.expect(4, &dup).reply, Reply::Eventually);
-        let to_ann = Op::Msg { c: 1, to: Dest::User(0), text: "x".into(), forged: None, raw: false };
+        let to_ann =
+            Op::Msg { c: 1, to: Dest::User(0), text: "x".into(), forged: None, raw: false };
         // not logged in yet: refused before presence
         assert_eq!(m.expect(5, &to_ann).obligation, Obligation::BeforePresence);
     }

@@ -11,7 +11,9 @@ use serde_json::Value;
 
 use super::Reported;
 use super::drive::barrier_op;
-use super::model::{Branch, Dest, Expect, Link, ListCheck, Model, Op, Relay, Reply, Rules, Session, Traits};
+use super::model::{
+    Branch, Dest, Expect, Link, ListCheck, Model, Op, Relay, Reply, Rules, Session, Traits,
+};
 use super::wire_form;
 use crate::wire::Delivery;
 
@@ -48,7 +50,13 @@ pub fn py_str(s: &str) -> String {
 fn py_value(v: &Value) -> String {
     match v {
         Value::Null => "None".into(),
-        Value::Bool(b) => if *b { "True".into() } else { "False".into() },
+        Value::Bool(b) => {
+            if *b {
+                "True".into()
+            } else {
+                "False".into()
+            }
+        }
         Value::Number(n) => n.to_string(),
         Value::String(s) if s == TIME_MARK => "time.time()".into(),
         Value::String(s) => py_name(s),
@@ -57,7 +65,10 @@ fn py_value(v: &Value) -> String {
         }
         Value::Object(map) => format!(
             "{{{}}}",
-            map.iter().map(|(k, v)| format!("{}: {}", py_str(k), py_value(v))).collect::<Vec<_>>().join(", ")
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", py_str(k), py_value(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -84,7 +95,13 @@ fn dest(session: &Session, d: Dest) -> String {
 }
 
 fn relay(session: &Session, r: &Relay) -> String {
-    format!("(\"relay\", {}, {}, {}, {})", name(session, r.from), dest(session, r.to), py_str(&r.text), r.step + 1)
+    format!(
+        "(\"relay\", {}, {}, {}, {})",
+        name(session, r.from),
+        dest(session, r.to),
+        py_str(&r.text),
+        r.step + 1
+    )
 }
 
 fn reply(session: &Session, r: &Reply) -> Option<String> {
@@ -446,12 +463,24 @@ pub fn script(
     let _ = writeln!(o, "\"\"\"{}", f.sentence.en.replace('\\', "\\\\").replace("\"\"\"", "'''"));
     let _ = writeln!(o, "{}", f.sentence.ru.replace('\\', "\\\\").replace("\"\"\"", "'''"));
     let _ = writeln!(o);
-    let _ = writeln!(o, "Found by jim-conformance explore (seed {}, session {}) and shrunk to {} steps;", seed, found.session_index, session.steps.len());
+    let _ = writeln!(
+        o,
+        "Found by jim-conformance explore (seed {}, session {}) and shrunk to {} steps;",
+        seed,
+        found.session_index,
+        session.steps.len()
+    );
     let _ = writeln!(o, "replay the search with: {command}");
     let _ = writeln!(o);
     let _ = writeln!(o, "Usage: python3 THIS_FILE [HOST] [PORT]   (default 127.0.0.1 7777)");
-    let _ = writeln!(o, "Exit status: 1 while the bug is there, 0 once it is fixed, 2 if the server cannot be reached.");
-    let _ = writeln!(o, "Standard library only; every wait is bounded by TIMEOUT; silence is proved by a round trip.");
+    let _ = writeln!(
+        o,
+        "Exit status: 1 while the bug is there, 0 once it is fixed, 2 if the server cannot be reached."
+    );
+    let _ = writeln!(
+        o,
+        "Standard library only; every wait is bounded by TIMEOUT; silence is proved by a round trip."
+    );
     let _ = writeln!(o, "\"\"\"");
     o.push_str(&PRELUDE.replace("__TIMEOUT__", &format!("{timeout_s:?}")));
     let _ = writeln!(o, "\n\ndef scenario():");
@@ -479,14 +508,24 @@ pub fn script(
         let cl = op.client();
         let label = py_str(&format!("{}", char::from(b'A' + (cl % 26) as u8)));
         let e = model.expect(i, op);
-        let _ = writeln!(o, "    # step {k}: {}", super::report::step_words(session, &model, op).en.replace('\n', " "));
+        let _ = writeln!(
+            o,
+            "    # step {k}: {}",
+            super::report::step_words(session, &model, op).en.replace('\n', " ")
+        );
         match op {
             Op::Connect { .. } => {
                 if first_connect {
-                    let _ = writeln!(o, "    try:\n        c[{cl}] = Conn({label})\n    except OSError as e:\n        print(\"cannot reach %s:%s: %s\" % (HOST, PORT, e))\n        sys.exit(2)");
+                    let _ = writeln!(
+                        o,
+                        "    try:\n        c[{cl}] = Conn({label})\n    except OSError as e:\n        print(\"cannot reach %s:%s: %s\" % (HOST, PORT, e))\n        sys.exit(2)"
+                    );
                     first_connect = false;
                 } else {
-                    let _ = writeln!(o, "    try:\n        c[{cl}] = Conn({label})\n    except OSError as e:\n        bug({k}, \"a new connection failed: %s\" % e)");
+                    let _ = writeln!(
+                        o,
+                        "    try:\n        c[{cl}] = Conn({label})\n    except OSError as e:\n        bug({k}, \"a new connection failed: %s\" % e)"
+                    );
                 }
             }
             Op::Close { .. } => {
@@ -496,22 +535,38 @@ pub fn script(
                 let _ = writeln!(o, "    c[{cl}].reset()");
             }
             _ => {
-                let Some(req) = wire_form::request_at(session, &tag, &model, op, time.clone()) else { continue };
+                let Some(req) = wire_form::request_at(session, &tag, &model, op, time.clone())
+                else {
+                    continue;
+                };
                 let pieces = match step.delivery {
                     Delivery::Whole => "None",
                     Delivery::Split => "\"split\"",
                     Delivery::Trickle => "\"trickle\"",
                 };
                 let send = match &req.value {
-                    Some(v) => format!("c[{cl}].send({}, raw={}, pieces={pieces})", py_value(v), if req.raw_utf8 { "True" } else { "False" }),
-                    None => format!("c[{cl}].send_bytes({}, pieces={pieces})", py_bytes(&req.bytes)),
+                    Some(v) => format!(
+                        "c[{cl}].send({}, raw={}, pieces={pieces})",
+                        py_value(v),
+                        if req.raw_utf8 { "True" } else { "False" }
+                    ),
+                    None => {
+                        format!("c[{cl}].send_bytes({}, pieces={pieces})", py_bytes(&req.bytes))
+                    }
                 };
                 if let Op::Quit { .. } = op {
                     let v = req.value.as_ref().map(py_value).unwrap_or_default();
-                    let _ = writeln!(o, "    quit_and_wait({k}, c[{cl}], {v}, {})", if traits.closes_on_quit { "True" } else { "False" });
+                    let _ = writeln!(
+                        o,
+                        "    quit_and_wait({k}, c[{cl}], {v}, {})",
+                        if traits.closes_on_quit { "True" } else { "False" }
+                    );
                 } else if e.reply == Reply::Eventually {
                     let v = req.value.as_ref().map(py_value).unwrap_or_default();
-                    let _ = writeln!(o, "    c[{cl}] = login_eventually({k}, {label}, c.get({cl}), {v})");
+                    let _ = writeln!(
+                        o,
+                        "    c[{cl}] = login_eventually({k}, {label}, c.get({cl}), {v})"
+                    );
                 } else {
                     let _ = writeln!(o, "    {send}");
                     emit_effects(&mut o, session, &e, cl, k, branch);
@@ -530,7 +585,10 @@ pub fn script(
     }
     if f.step >= session.steps.len() {
         if let Some(kind) = traits.barrier {
-            let _ = writeln!(o, "    # at the end: every logged-in client checks with a round trip that nothing else is on its way");
+            let _ = writeln!(
+                o,
+                "    # at the end: every logged-in client checks with a round trip that nothing else is on its way"
+            );
             let k = session.steps.len() + 1;
             for cl in 0..session.dialects.len() {
                 if model.client(cl).map(|s| s.link) != Some(Link::In) {
@@ -550,8 +608,16 @@ pub fn script(
         }
     }
     let _ = writeln!(o, "\n\nif __name__ == \"__main__\":");
-    let _ = writeln!(o, "    try:\n        scenario()\n    except Bug as e:\n        print(\"BUG: %s\" % e)\n        print({})\n        print({})\n        sys.exit(1)\n    except OSError as e:\n        print(\"BUG: the connection failed: %s\" % e)\n        sys.exit(1)", py_str(&format!("explore found: {}", f.sentence.en)), py_str(&format!("explore нашёл: {}", f.sentence.ru)));
-    let _ = writeln!(o, "    print(\"no bug shown: every step got what the protocol requires\")\n    sys.exit(0)");
+    let _ = writeln!(
+        o,
+        "    try:\n        scenario()\n    except Bug as e:\n        print(\"BUG: %s\" % e)\n        print({})\n        print({})\n        sys.exit(1)\n    except OSError as e:\n        print(\"BUG: the connection failed: %s\" % e)\n        sys.exit(1)",
+        py_str(&format!("explore found: {}", f.sentence.en)),
+        py_str(&format!("explore нашёл: {}", f.sentence.ru))
+    );
+    let _ = writeln!(
+        o,
+        "    print(\"no bug shown: every step got what the protocol requires\")\n    sys.exit(0)"
+    );
     o
 }
 
@@ -572,13 +638,27 @@ fn py_bytes(b: &[u8]) -> String {
     o
 }
 
-fn emit_effects(o: &mut String, session: &Session, e: &Expect, cl: usize, k: usize, branch: Branch) {
-    let mut mine: Vec<String> = e.relays.iter().filter(|r| r.at == cl).map(|r| relay(session, r)).collect();
+fn emit_effects(
+    o: &mut String,
+    session: &Session,
+    e: &Expect,
+    cl: usize,
+    k: usize,
+    branch: Branch,
+) {
+    let mut mine: Vec<String> =
+        e.relays.iter().filter(|r| r.at == cl).map(|r| relay(session, r)).collect();
     if let Reply::Ok { optional: true, .. } = e.reply {
         let _ = writeln!(o, "    c[{cl}].pending.append((\"ack\",))");
     }
     if let Some(echo) = &e.echo {
-        let _ = writeln!(o, "    c[{cl}].pending.append((\"echo\", {}, {}, {}))", name(session, echo.from), dest(session, echo.to), py_str(&echo.text));
+        let _ = writeln!(
+            o,
+            "    c[{cl}].pending.append((\"echo\", {}, {}, {}))",
+            name(session, echo.from),
+            dest(session, echo.to),
+            py_str(&echo.text)
+        );
     }
     if let Some(r) = reply(session, &e.reply) {
         mine.push(r);
@@ -591,14 +671,19 @@ fn emit_effects(o: &mut String, session: &Session, e: &Expect, cl: usize, k: usi
                 Branch::Accepted => ("(\"accepted\",)", "it refused"),
                 Branch::Refused | Branch::Closed => ("(\"refused\", \"closed\")", "it accepted"),
             };
-            let _ = writeln!(o, "    if got not in {want}:\n        other_path({k}, {})", py_str(other));
+            let _ = writeln!(
+                o,
+                "    if got not in {want}:\n        other_path({k}, {})",
+                py_str(other)
+            );
         }
     }
     if branch == Branch::Accepted || matches!(e.reply, Reply::Ok { .. }) {
         let mut at: Vec<usize> = e.relays.iter().map(|r| r.at).filter(|a| *a != cl).collect();
         at.dedup();
         for a in at {
-            let wants: Vec<String> = e.relays.iter().filter(|r| r.at == a).map(|r| relay(session, r)).collect();
+            let wants: Vec<String> =
+                e.relays.iter().filter(|r| r.at == a).map(|r| relay(session, r)).collect();
             let _ = writeln!(o, "    expect({k}, c[{a}], [{}])", wants.join(", "));
         }
     }

@@ -35,7 +35,10 @@ pub fn step_words(session: &Session, model: &Model, op: &Op) -> Text {
         Op::Presence { name, .. } => {
             let n = words.name(*name);
             if me.is_some_and(|s| s.link == Link::In) {
-                t(format!("{who} sends another presence, as {n}"), format!("{who} отправляет ещё один presence, как {n}"))
+                t(
+                    format!("{who} sends another presence, as {n}"),
+                    format!("{who} отправляет ещё один presence, как {n}"),
+                )
             } else {
                 t(format!("{who} logs in as {n}"), format!("{who} входит как {n}"))
             }
@@ -63,20 +66,50 @@ pub fn step_words(session: &Session, model: &Model, op: &Op) -> Text {
                 ),
             }
         }
-        Op::Join { room, .. } => t(format!("{who} joins {}", words.room(*room)), format!("{who} входит в {}", words.room(*room))),
-        Op::Leave { room, .. } => t(format!("{who} leaves {}", words.room(*room)), format!("{who} выходит из {}", words.room(*room))),
-        Op::GetContacts { .. } => t(format!("{who} asks for their contacts"), format!("{who} запрашивает свои контакты")),
-        Op::AddContact { who: w, .. } => t(format!("{who} adds {} to their contacts", words.name(*w)), format!("{who} добавляет {} в контакты", words.name(*w))),
-        Op::DelContact { who: w, .. } => t(format!("{who} removes {} from their contacts", words.name(*w)), format!("{who} удаляет {} из контактов", words.name(*w))),
-        Op::GetUsers { .. } => t(format!("{who} asks for the list of users"), format!("{who} запрашивает список пользователей")),
-        Op::Quit { .. } => t(format!("{who} quits ({})", if course { "exit" } else { "quit" }), format!("{who} выходит ({})", if course { "exit" } else { "quit" })),
-        Op::Close { .. } => t(format!("{who} closes the connection without quit"), format!("{who} закрывает соединение без quit")),
-        Op::Reset { .. } => t(format!("{who} resets the connection (RST)"), format!("{who} сбрасывает соединение (RST)")),
+        Op::Join { room, .. } => t(
+            format!("{who} joins {}", words.room(*room)),
+            format!("{who} входит в {}", words.room(*room)),
+        ),
+        Op::Leave { room, .. } => t(
+            format!("{who} leaves {}", words.room(*room)),
+            format!("{who} выходит из {}", words.room(*room)),
+        ),
+        Op::GetContacts { .. } => {
+            t(format!("{who} asks for their contacts"), format!("{who} запрашивает свои контакты"))
+        }
+        Op::AddContact { who: w, .. } => t(
+            format!("{who} adds {} to their contacts", words.name(*w)),
+            format!("{who} добавляет {} в контакты", words.name(*w)),
+        ),
+        Op::DelContact { who: w, .. } => t(
+            format!("{who} removes {} from their contacts", words.name(*w)),
+            format!("{who} удаляет {} из контактов", words.name(*w)),
+        ),
+        Op::GetUsers { .. } => t(
+            format!("{who} asks for the list of users"),
+            format!("{who} запрашивает список пользователей"),
+        ),
+        Op::Quit { .. } => t(
+            format!("{who} quits ({})", if course { "exit" } else { "quit" }),
+            format!("{who} выходит ({})", if course { "exit" } else { "quit" }),
+        ),
+        Op::Close { .. } => t(
+            format!("{who} closes the connection without quit"),
+            format!("{who} закрывает соединение без quit"),
+        ),
+        Op::Reset { .. } => t(
+            format!("{who} resets the connection (RST)"),
+            format!("{who} сбрасывает соединение (RST)"),
+        ),
         Op::Bad { kind, .. } => {
             let (en, ru) = match kind {
-                super::model::BadKind::UnknownAction => ("an unknown action", "неизвестное действие"),
+                super::model::BadKind::UnknownAction => {
+                    ("an unknown action", "неизвестное действие")
+                }
                 super::model::BadKind::Malformed => ("malformed JSON", "битый JSON"),
-                super::model::BadKind::NoName => ("a presence without a name", "presence без имени"),
+                super::model::BadKind::NoName => {
+                    ("a presence without a name", "presence без имени")
+                }
             };
             t(format!("{who} sends {en}"), format!("{who} отправляет {ru}"))
         }
@@ -105,10 +138,13 @@ pub fn steps(found: &Reported, rules: &super::model::Rules) -> Text {
         let (de, dr) = delivery_words(step.delivery);
         let (oe, or) = match branch {
             Branch::Refused if !matches!(step.op, Op::Bad { .. }) => (" (refused)", " (отказ)"),
-            Branch::Closed if matches!(step.op, Op::Presence { .. }) => {
-                (" (refused; the client closes that connection)", " (отказ; клиент закрывает это соединение)")
+            Branch::Closed if matches!(step.op, Op::Presence { .. }) => (
+                " (refused; the client closes that connection)",
+                " (отказ; клиент закрывает это соединение)",
+            ),
+            Branch::Closed => {
+                (" (the server closed the connection)", " (сервер закрыл соединение)")
             }
-            Branch::Closed => (" (the server closed the connection)", " (сервер закрыл соединение)"),
             _ => ("", ""),
         };
         let _ = writeln!(en, "{n:>3}. {}{de}{oe}", w.en);
@@ -117,8 +153,14 @@ pub fn steps(found: &Reported, rules: &super::model::Rules) -> Text {
     }
     if found.finding.step >= session.steps.len() {
         n += 1;
-        let _ = writeln!(en, "{n:>3}. at the end, every logged-in client makes a round trip to prove nothing else is on its way   <- here");
-        let _ = writeln!(ru, "{n:>3}. в конце каждый вошедший клиент делает запрос-ответ, чтобы доказать, что больше ничего не идёт   <- здесь");
+        let _ = writeln!(
+            en,
+            "{n:>3}. at the end, every logged-in client makes a round trip to prove nothing else is on its way   <- here"
+        );
+        let _ = writeln!(
+            ru,
+            "{n:>3}. в конце каждый вошедший клиент делает запрос-ответ, чтобы доказать, что больше ничего не идёт   <- здесь"
+        );
     }
     t(en, ru)
 }
@@ -127,12 +169,19 @@ fn delivery_words(d: Delivery) -> (&'static str, &'static str) {
     match d {
         Delivery::Whole => ("", ""),
         Delivery::Split => (" [the request cut into pieces]", " [запрос разрезан на куски]"),
-        Delivery::Trickle => (" [the request sent one byte at a time]", " [запрос по одному байту]"),
+        Delivery::Trickle => {
+            (" [the request sent one byte at a time]", " [запрос по одному байту]")
+        }
     }
 }
 
 /// The `jim-client` commands that replay the session by hand: one terminal per client.
-pub fn jim_client(found: &Reported, rules: &super::model::Rules, host: &str, port: &str) -> Vec<String> {
+pub fn jim_client(
+    found: &Reported,
+    rules: &super::model::Rules,
+    host: &str,
+    port: &str,
+) -> Vec<String> {
     let session = &found.session;
     let tag = "try1_";
     let mut model = Model::new(session, rules.clone());
@@ -157,8 +206,12 @@ pub fn jim_client(found: &Reported, rules: &super::model::Rules, host: &str, por
                 "{l}$ jim-client chat {host} {port} --name {}{dialect}",
                 session.name(tag, *name)
             )),
-            Op::Close { .. } => Some(format!("{l}: press Ctrl-C (the connection closes without quit)")),
-            Op::Reset { .. } => Some(format!("{l}: (jim-client cannot reset a connection: the Python script does)")),
+            Op::Close { .. } => {
+                Some(format!("{l}: press Ctrl-C (the connection closes without quit)"))
+            }
+            Op::Reset { .. } => {
+                Some(format!("{l}: (jim-client cannot reset a connection: the Python script does)"))
+            }
             Op::Quit { .. } => Some(format!("{l}> /quit")),
             Op::Join { room, .. } => Some(format!("{l}> /join {}", session.room(tag, *room))),
             Op::Leave { room, .. } => Some(format!("{l}> /leave {}", session.room(tag, *room))),
@@ -175,13 +228,18 @@ pub fn jim_client(found: &Reported, rules: &super::model::Rules, host: &str, por
                 };
                 Some(format!("{l}> /msg {dest} {text}"))
             }
-            _ => super::wire_form::request(session, tag, &model, op).and_then(|r| r.value).map(|v| {
-                if logged {
-                    format!("{l}> /raw {v}")
-                } else {
-                    format!("{l}$ jim-client send {host} {port} '{}'", v.to_string().replace('\'', "'\\''"))
-                }
-            }),
+            _ => {
+                super::wire_form::request(session, tag, &model, op).and_then(|r| r.value).map(|v| {
+                    if logged {
+                        format!("{l}> /raw {v}")
+                    } else {
+                        format!(
+                            "{l}$ jim-client send {host} {port} '{}'",
+                            v.to_string().replace('\'', "'\\''")
+                        )
+                    }
+                })
+            }
         };
         if let Some(line) = line {
             out.push(line);
@@ -208,7 +266,14 @@ pub fn replay_command(cfg: &Config, target: &str) -> String {
 }
 
 /// The whole human report of an exploration.
-pub fn human(ex: &Explored, cfg: &Config, target: &str, host: &str, port: &str, lang: Lang) -> String {
+pub fn human(
+    ex: &Explored,
+    cfg: &Config,
+    target: &str,
+    host: &str,
+    port: &str,
+    lang: Lang,
+) -> String {
     let ru = lang.is_ru();
     let mut o = String::new();
     let rules = rules_of(ex, cfg);
@@ -248,7 +313,11 @@ pub fn human(ex: &Explored, cfg: &Config, target: &str, host: &str, port: &str, 
         if ex.lenient.is_empty() {
             String::new()
         } else {
-            format!("; {}: {}", if ru { "допуски" } else { "tolerances" }, ex.lenient.iter().cloned().collect::<Vec<_>>().join(", "))
+            format!(
+                "; {}: {}",
+                if ru { "допуски" } else { "tolerances" },
+                ex.lenient.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
         }
     );
     if let Some(why) = &ex.cut_short {
@@ -256,36 +325,95 @@ pub fn human(ex: &Explored, cfg: &Config, target: &str, host: &str, port: &str, 
     }
     for (k, f) in ex.findings.iter().enumerate() {
         let level = f.finding.level.as_str();
-        let _ = writeln!(o, "\n{} {} ({level}) explore/{}: {}", if ru { "ПРОВАЛ" } else { "FAIL" }, k + 1, f.finding.obligation.id(), f.finding.sentence.get(ru));
-        let _ = writeln!(o, "    {}: {}", if ru { "обязательство" } else { "obligation" }, f.finding.obligation.title().get(ru));
+        let _ = writeln!(
+            o,
+            "\n{} {} ({level}) explore/{}: {}",
+            if ru { "ПРОВАЛ" } else { "FAIL" },
+            k + 1,
+            f.finding.obligation.id(),
+            f.finding.sentence.get(ru)
+        );
+        let _ = writeln!(
+            o,
+            "    {}: {}",
+            if ru { "обязательство" } else { "obligation" },
+            f.finding.obligation.title().get(ru)
+        );
         if f.session.steps.is_empty() {
-            let _ = writeln!(o, "    {}: {}", if ru { "ожидалось" } else { "expected" }, f.finding.expected.get(ru));
-            let _ = writeln!(o, "    {}: {}", if ru { "пришло" } else { "observed" }, f.finding.observed.get(ru));
+            let _ = writeln!(
+                o,
+                "    {}: {}",
+                if ru { "ожидалось" } else { "expected" },
+                f.finding.expected.get(ru)
+            );
+            let _ = writeln!(
+                o,
+                "    {}: {}",
+                if ru { "пришло" } else { "observed" },
+                f.finding.observed.get(ru)
+            );
             continue;
         }
         let shrunk = if f.confirmed {
             if ru {
-                format!("сессия {} из {} шагов, сокращена до {} ({} повторов)", f.session_index, f.original_steps, f.session.steps.len(), f.replays)
+                format!(
+                    "сессия {} из {} шагов, сокращена до {} ({} повторов)",
+                    f.session_index,
+                    f.original_steps,
+                    f.session.steps.len(),
+                    f.replays
+                )
             } else {
-                format!("session {} of {} steps, shrunk to {} ({} replays)", f.session_index, f.original_steps, f.session.steps.len(), f.replays)
+                format!(
+                    "session {} of {} steps, shrunk to {} ({} replays)",
+                    f.session_index,
+                    f.original_steps,
+                    f.session.steps.len(),
+                    f.replays
+                )
             }
         } else if ru {
-            format!("сессия {} из {} шагов (не сокращена: сокращённая версия не повторялась надёжно)", f.session_index, f.original_steps)
+            format!(
+                "сессия {} из {} шагов (не сокращена: сокращённая версия не повторялась надёжно)",
+                f.session_index, f.original_steps
+            )
         } else {
-            format!("session {} of {} steps (not shrunk: a shorter one did not fail reliably)", f.session_index, f.original_steps)
+            format!(
+                "session {} of {} steps (not shrunk: a shorter one did not fail reliably)",
+                f.session_index, f.original_steps
+            )
         };
         let _ = writeln!(o, "    {shrunk}");
         let st = steps(f, &rules);
         for line in st.get(ru).lines() {
             let _ = writeln!(o, "    {line}");
         }
-        let _ = writeln!(o, "    {}: {}", if ru { "ожидалось" } else { "expected" }, f.finding.expected.get(ru));
-        let _ = writeln!(o, "    {}: {}", if ru { "пришло" } else { "observed" }, f.finding.observed.get(ru));
-        let _ = writeln!(o, "    {}:", if ru { "вручную (jim-client)" } else { "by hand (jim-client)" });
+        let _ = writeln!(
+            o,
+            "    {}: {}",
+            if ru { "ожидалось" } else { "expected" },
+            f.finding.expected.get(ru)
+        );
+        let _ = writeln!(
+            o,
+            "    {}: {}",
+            if ru { "пришло" } else { "observed" },
+            f.finding.observed.get(ru)
+        );
+        let _ = writeln!(
+            o,
+            "    {}:",
+            if ru { "вручную (jim-client)" } else { "by hand (jim-client)" }
+        );
         for line in jim_client(f, &rules, host, port) {
             let _ = writeln!(o, "      {line}");
         }
-        let _ = writeln!(o, "    {}: {}", if ru { "повторить поиск" } else { "replay the search" }, replay_command(cfg, target));
+        let _ = writeln!(
+            o,
+            "    {}: {}",
+            if ru { "повторить поиск" } else { "replay the search" },
+            replay_command(cfg, target)
+        );
         let _ = writeln!(
             o,
             "    {}",
@@ -296,18 +424,41 @@ pub fn human(ex: &Explored, cfg: &Config, target: &str, host: &str, port: &str, 
             }
         );
         if let Some(tr) = &ex.traits {
-            let script = super::python::script(f, tr, &rules, cfg.timeout.as_secs_f64(), cfg.seed, &replay_command(cfg, target));
+            let script = super::python::script(
+                f,
+                tr,
+                &rules,
+                cfg.timeout.as_secs_f64(),
+                cfg.seed,
+                &replay_command(cfg, target),
+            );
             for line in script.lines() {
                 let _ = writeln!(o, "      {line}");
             }
         }
     }
     for n in &ex.notes {
-        let _ = writeln!(o, "\n{} ({}) explore/{}: {}", if ru { "ЗАМЕЧАНИЕ" } else { "NOTE" }, n.level.as_str(), n.obligation.id(), n.sentence.get(ru));
-        let _ = writeln!(o, "    {}: {}", if ru { "пришло" } else { "observed" }, n.observed.get(ru));
+        let _ = writeln!(
+            o,
+            "\n{} ({}) explore/{}: {}",
+            if ru { "ЗАМЕЧАНИЕ" } else { "NOTE" },
+            n.level.as_str(),
+            n.obligation.id(),
+            n.sentence.get(ru)
+        );
+        let _ =
+            writeln!(o, "    {}: {}", if ru { "пришло" } else { "observed" }, n.observed.get(ru));
     }
     if ex.findings.is_empty() {
-        let _ = writeln!(o, "\n{}", if ru { "противоречий с моделью не найдено" } else { "no contradiction with the model found" });
+        let _ = writeln!(
+            o,
+            "\n{}",
+            if ru {
+                "противоречий с моделью не найдено"
+            } else {
+                "no contradiction with the model found"
+            }
+        );
     }
     o
 }
@@ -336,7 +487,14 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
         let mut reproduce = jim_client(f, &rules, host, port);
         reproduce.push(format!("# {}", replay_command(cfg, &target)));
         let script = ex.traits.as_ref().map(|tr| {
-            super::python::script(f, tr, &rules, cfg.timeout.as_secs_f64(), cfg.seed, &replay_command(cfg, &target))
+            super::python::script(
+                f,
+                tr,
+                &rules,
+                cfg.timeout.as_secs_f64(),
+                cfg.seed,
+                &replay_command(cfg, &target),
+            )
         });
         let hint = Text {
             en: format!(
@@ -373,7 +531,9 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
                 note: Some(f.finding.obligation.title()),
                 sent: Vec::new(),
                 expected: vec![serde_json::Value::String(f.finding.expected.get(ru).to_owned())],
-                arrived: crate::case::Arrived::Problem { message: f.finding.observed.get(ru).to_owned() },
+                arrived: crate::case::Arrived::Problem {
+                    message: f.finding.observed.get(ru).to_owned(),
+                },
                 mismatches: vec![f.finding.sentence.get(ru).to_owned()],
                 would_need: Vec::new(),
                 reproduce,
@@ -409,9 +569,15 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
     }
     if out.is_empty() {
         let title = if ru {
-            format!("{} случайных многоклиентских сессий (seed {}) без противоречий с моделью", ex.sessions, ex.seed)
+            format!(
+                "{} случайных многоклиентских сессий (seed {}) без противоречий с моделью",
+                ex.sessions, ex.seed
+            )
         } else {
-            format!("{} random multi-client sessions (seed {}) without a contradiction with the model", ex.sessions, ex.seed)
+            format!(
+                "{} random multi-client sessions (seed {}) without a contradiction with the model",
+                ex.sessions, ex.seed
+            )
         };
         let lenient: Vec<String> = ex.lenient.iter().cloned().collect();
         out.push(CaseResult {

@@ -134,8 +134,11 @@ fn simplifications(step: &Step) -> Vec<Step> {
         out.push(Step { delivery: Delivery::Whole, ..step.clone() });
     }
     if let Op::Msg { c, to, text, forged, raw } = &step.op {
-        for (t, f, r) in [("hi", *forged, *raw), (text.as_str(), None, *raw), (text.as_str(), *forged, false)] {
-            let op = Op::Msg { c: *c, to: *to, text: t.to_owned(), forged: f, raw: r && !t.is_ascii() };
+        for (t, f, r) in
+            [("hi", *forged, *raw), (text.as_str(), None, *raw), (text.as_str(), *forged, false)]
+        {
+            let op =
+                Op::Msg { c: *c, to: *to, text: t.to_owned(), forged: f, raw: r && !t.is_ascii() };
             if op != step.op {
                 out.push(Step { op, delivery: step.delivery });
             }
@@ -236,8 +239,10 @@ pub fn compact(s: &Session) -> Session {
     let n = |x: usize| nmap.get(x).copied().unwrap_or(x);
     let r = |x: usize| rmap.get(x).copied().unwrap_or(x);
     let mut out = s.clone();
-    out.names = s.names.iter().zip(&names_used).filter(|(_, u)| **u).map(|(x, _)| x.clone()).collect();
-    out.rooms = s.rooms.iter().zip(&rooms_used).filter(|(_, u)| **u).map(|(x, _)| x.clone()).collect();
+    out.names =
+        s.names.iter().zip(&names_used).filter(|(_, u)| **u).map(|(x, _)| x.clone()).collect();
+    out.rooms =
+        s.rooms.iter().zip(&rooms_used).filter(|(_, u)| **u).map(|(x, _)| x.clone()).collect();
     if out.names.is_empty() {
         out.names = s.names.first().cloned().into_iter().collect();
     }
@@ -292,8 +297,10 @@ mod tests {
     struct Fake;
     impl Replay for Fake {
         async fn replay(&mut self, s: &Session) -> Option<Finding> {
-            s.steps.iter().position(|st| matches!(&st.op, Op::Msg { c: 1, text, .. } if text.contains("}{"))).map(|step| {
-                Finding {
+            s.steps
+                .iter()
+                .position(|st| matches!(&st.op, Op::Msg { c: 1, text, .. } if text.contains("}{")))
+                .map(|step| Finding {
                     obligation: Obligation::TextUnchanged,
                     level: Level::Must,
                     step,
@@ -301,8 +308,7 @@ mod tests {
                     sentence: t("x", "x"),
                     expected: t("x", "x"),
                     observed: t("x", "x"),
-                }
-            })
+                })
         }
     }
 
@@ -314,7 +320,13 @@ mod tests {
             steps.push(Step { op: Op::Presence { c, name: c }, delivery: Delivery::Whole });
         }
         steps.push(Step {
-            op: Op::Msg { c: 1, to: Dest::User(0), text: "a }{ b".into(), forged: None, raw: false },
+            op: Op::Msg {
+                c: 1,
+                to: Dest::User(0),
+                text: "a }{ b".into(),
+                forged: None,
+                raw: false,
+            },
             delivery: Delivery::Split,
         });
         steps.push(Step { op: Op::Quit { c: 0 }, delivery: Delivery::Whole });

@@ -82,10 +82,9 @@ pub fn request_at(
         Op::AddContact { who, .. } if spec => {
             (json!({"action": "add_contact", "time": time, "user_id": name(*who)}), false)
         }
-        Op::AddContact { who, .. } => (
-            json!({"action": "add", "time": time, "user": own, "account_name": name(*who)}),
-            false,
-        ),
+        Op::AddContact { who, .. } => {
+            (json!({"action": "add", "time": time, "user": own, "account_name": name(*who)}), false)
+        }
         Op::DelContact { who, .. } if spec => {
             (json!({"action": "del_contact", "time": time, "user_id": name(*who)}), false)
         }
