@@ -26,13 +26,15 @@
 //! - [`client_case`], [`client_runner`]: client mode, where the runner plays the server for a
 //!   client it starts ([`run_client_suite`]);
 //! - [`report`]: the report model and its human, JSON and JUnit writers;
-//! - [`i18n`]: the runner's own words in English and Russian.
+//! - [`i18n`]: the runner's own words in English and Russian;
+//! - [`explore`]: model-based multi-client sessions that find what no fixture was written for.
 
 pub mod case;
 pub mod catalog;
 pub mod client_case;
 pub mod client_runner;
 pub mod course_login;
+pub mod explore;
 pub mod i18n;
 pub mod lint;
 pub mod matcher;
