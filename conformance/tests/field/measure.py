@@ -7,12 +7,14 @@ semantics (README.md, "manifest.json") for the cargo harness that will replace i
     python3 measure.py run   --runner PATH --out DIR [--reps 3] [--modes host,spawn] [--only ID ...]
     python3 measure.py class --runner PATH --out DIR [--reps 3] [--parallel 8] [--jobs-one]
     python3 measure.py table --out DIR                  # markdown tables from DIR/*.jsonl
+    python3 measure.py evaluate --out DIR               # mismatches again, from the kept reports
 
 Host mode: the target is started on a free port in a process group of its own and watched in
 /proc/net/tcp until it listens (nothing connects to it before the runner does); after the run
 the group is killed. Spawn mode: `--spawn` with the manifest's command. Every runner call is
-bounded (--deadline 300 plus a wall-clock guard). One JSON line per run goes to DIR/*.jsonl:
-no report is kept whole.
+bounded (--deadline 300 plus a wall-clock guard). One JSON line per run goes to DIR/*.jsonl and
+each report (JSON and English text) to DIR/reports/, so that `evaluate` can judge them again
+after the manifest changes. Keep DIR outside the repository.
 """
 
 import argparse
@@ -111,6 +113,17 @@ def run_runner(runner, role, target_args, options, profile, cwd):
         return rc, out, report, seconds
 
 
+def keep(out_dir, name, rc, out, report):
+    """Keeps the report and the human text of one run (outside the repository) for `evaluate`."""
+    if not out_dir:
+        return None
+    os.makedirs(os.path.join(out_dir, "reports"), exist_ok=True)
+    path = os.path.join(out_dir, "reports", name + ".json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"rc": rc, "out": out, "report": report}, f, ensure_ascii=False)
+    return path
+
+
 def case_key(case):
     return case["id"] if case.get("delivery", "whole") == "whole" else f"{case['id']} [{case['delivery']}]"
 
@@ -135,6 +148,8 @@ def evaluate(expect, auto_picks, rc, out, report):
     not_run_ok = expect.get("not_run_ok", False)
 
     def matching(pattern):
+        # " [split]" / " [trickle]" name a delivery mode, not a glob character class
+        pattern = re.sub(r" \[(whole|split|trickle)\]$", r" [[]\1]", pattern)
         return [c for k, c in cases.items() if fnmatch.fnmatchcase(k, pattern)]
 
     for pattern in expect.get("fail", []):
@@ -220,7 +235,7 @@ def summarize(rc, out, report, seconds):
     return line
 
 
-def one(runner, target, run, mode, manifest_dir, cwd=None, folder=None):
+def one(runner, target, run, mode, manifest_dir, cwd=None, folder=None, keep_as=None):
     """One runner invocation. Returns the JSON line for the record."""
     role = target["role"]
     extra = {"dir": manifest_dir, "folder": folder or manifest_dir}
@@ -243,6 +258,8 @@ def one(runner, target, run, mode, manifest_dir, cwd=None, folder=None):
     finally:
         stop(proc)
     line = summarize(rc, out, report, seconds)
+    if keep_as:
+        line["kept"] = keep(*keep_as, rc, out, report)
     line["mismatches"] = evaluate(expect, run.get("auto_picks") if run["profile"] == "auto" else None,
                                   rc, out, report)
     return line
@@ -256,15 +273,17 @@ def cmd_run(args):
     for target in manifest["targets"]:
         if args.only and target["id"] not in args.only:
             continue
+        runs = [r for r in target["runs"] if not args.run or r["name"] in args.run]
         modes = ["spawn"] if target["role"] == "client" else args.modes.split(",")
-        for run in target["runs"]:
+        for run in runs:
             for mode in modes:
                 for rep in range(args.reps):
                     jobs.append((target, run, mode, rep))
 
     def work(job):
         target, run, mode, rep = job
-        line = one(args.runner, target, run, mode, HERE)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{target['id']}-{run['name']}-{mode}-{rep}")
+        line = one(args.runner, target, run, mode, HERE, keep_as=(args.out, name))
         line.update(target=target["id"], run=run["name"], mode=mode, rep=rep)
         return line
 
@@ -309,7 +328,9 @@ def cmd_class(args):
                     and args.legacy_accounts:
                 # today's runner has no --accounts: the closest it has is one account
                 run["options"] = ["--user", "alice", "--password", "secret"]
-            line = one(args.runner, target, run, "spawn", HERE, cwd=folder, folder=folder)
+            name = f"class-{'jobs1' if args.jobs_one else 'par'}-{rep}-{row['id']}-{target['role']}"
+            line = one(args.runner, target, run, "spawn", HERE, cwd=folder, folder=folder,
+                       keep_as=(args.out, name))
             line.update(student=row["id"], style=style, role=target["role"], rep=rep,
                         batch="jobs1" if args.jobs_one else f"parallel{args.parallel}")
             return line
@@ -322,25 +343,84 @@ def cmd_class(args):
                       f"mismatches {len(line.get('mismatches', []))}", flush=True)
 
 
+def read_lines(out, name):
+    path = os.path.join(out, name)
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def common_mismatches(runs, most=2):
+    counts = {}
+    for r in runs:
+        for m in r.get("mismatches", []):
+            counts[m] = counts.get(m, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    more = len(ranked) - most
+    text = "; ".join(m for m, _ in ranked[:most])
+    return text + (f"; +{more} more" if more > 0 else "")
+
+
 def cmd_table(args):
-    lines = []
-    for name in ("field.jsonl",):
-        path = os.path.join(args.out, name)
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                lines += [json.loads(l) for l in f if l.strip()]
     groups = {}
-    for line in lines:
+    for line in read_lines(args.out, "field.jsonl"):
         groups.setdefault((line["target"], line["run"], line["mode"]), []).append(line)
-    print("| target | run | mode | exit (3 runs) | must failures | first failing case: hint | right? |")
-    print("|---|---|---|---|---|---|---|")
+    print("| target | run | mode | exit | must failures | first failing case: hint | right | what is wrong (most frequent) |")
+    print("|---|---|---|---|---|---|---|---|")
     for (target, run, mode), runs in groups.items():
         exits = "/".join(str(r.get("exit")) for r in runs)
         musts = "/".join(str(r.get("must_failures", "-")) for r in runs)
-        firsts = sorted({f"`{r.get('first_failure', '-')}`" for r in runs})
-        hint = runs[0].get("first_hint", "")[:70]
+        firsts = sorted({r.get("first_failure", "-") for r in runs})
+        bar = "\\|"
+        hint = (runs[0].get("first_hint") or runs[0].get("first_line") or "").replace("|", bar)[:60]
         ok = sum(1 for r in runs if not r.get("mismatches"))
-        print(f"| {target} | {run} | {mode} | {exits} | {musts} | {', '.join(firsts)}: {hint} | {ok}/{len(runs)} |")
+        wrong = common_mismatches(runs).replace("|", bar)
+        cases = ", ".join("`%s`" % f for f in firsts)
+        print(f"| {target} | {run} | {mode} | {exits} | {musts} | {cases}: {hint} | {ok}/{len(runs)} | {wrong} |")
+    lines = read_lines(args.out, "class.jsonl")
+    if not lines:
+        return
+    print()
+    print("| style | role | batch | exits | must failures | profiles | same verdicts for all copies | right |")
+    print("|---|---|---|---|---|---|---|---|")
+    by_style = {}
+    for line in lines:
+        by_style.setdefault((line["style"], line["role"], line["batch"]), []).append(line)
+    for (style, role, batch), runs in sorted(by_style.items()):
+        exits = sorted({str(r.get("exit")) for r in runs})
+        musts = sorted({r.get("must_failures", -1) for r in runs})
+        profiles = sorted({r.get("profile", "-") for r in runs})
+        per_rep = {}
+        for r in runs:
+            per_rep.setdefault(r["rep"], []).append(json.dumps(r.get("verdicts"), sort_keys=True))
+        same_in_rep = sum(1 for v in per_rep.values() if len(set(v)) == 1)
+        same_all = len({json.dumps(r.get("verdicts"), sort_keys=True) for r in runs}) == 1
+        ok = sum(1 for r in runs if not r.get("mismatches"))
+        print(f"| {style} | {role} | {batch} | {', '.join(exits)} | {', '.join(map(str, musts))} | "
+              f"{', '.join(profiles)} | {'yes' if same_all else f'no ({same_in_rep}/{len(per_rep)} runs agree within the run)'} "
+              f"| {ok}/{len(runs)} |")
+
+
+def cmd_evaluate(args):
+    """Recomputes the mismatches of DIR/field.jsonl from the kept reports and the current manifest."""
+    manifest = load_manifest()
+    targets = {t["id"]: t for t in manifest["targets"]}
+    path = os.path.join(args.out, "field.jsonl")
+    lines = read_lines(args.out, "field.jsonl")
+    for line in lines:
+        if not line.get("kept"):
+            continue
+        with open(line["kept"], encoding="utf-8") as f:
+            kept = json.load(f)
+        target = targets[line["target"]]
+        run = next(r for r in target["runs"] if r["name"] == line["run"])
+        expect = merged(run["expect"], run.get(line["mode"]))
+        line["mismatches"] = evaluate(expect, run.get("auto_picks") if run["profile"] == "auto" else None,
+                                      kept["rc"], kept["out"], kept["report"])
+    with open(path, "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 def main():
@@ -355,14 +435,16 @@ def main():
         if name == "run":
             p.add_argument("--modes", default="host,spawn")
             p.add_argument("--only", action="append")
+            p.add_argument("--run", action="append", help="only the runs of that name")
         else:
             p.add_argument("--jobs-one", action="store_true")
             p.add_argument("--legacy-accounts", action="store_true",
                            help="give course-final students --user alice --password secret (runners without --accounts)")
-    p = sub.add_parser("table")
-    p.add_argument("--out", required=True)
+    for name in ("table", "evaluate"):
+        p = sub.add_parser(name)
+        p.add_argument("--out", required=True)
     args = parser.parse_args()
-    {"run": cmd_run, "class": cmd_class, "table": cmd_table}[args.command](args)
+    {"run": cmd_run, "class": cmd_class, "table": cmd_table, "evaluate": cmd_evaluate}[args.command](args)
 
 
 if __name__ == "__main__":
