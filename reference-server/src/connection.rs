@@ -34,6 +34,16 @@ const READ_CHUNK: usize = 4096;
 /// Own replies queued while handling a burst of pipelined requests before they are flushed.
 const FLUSH_EVERY: usize = 32;
 
+/// Bytes waiting for the client past which the connection stops handling requests and writes
+/// (waiting for the client to read) before it reads on: backpressure, so a client that pipelines
+/// and never reads holds at most this plus one reply, not everything it asked for.
+const FLUSH_BYTES: usize = 16 * 1024;
+
+/// One turn of work: after handling requests whose replies add up to this many bytes, the
+/// connection lets every other task run before it goes on (a pipeline of expensive requests must
+/// not hold a worker while others wait).
+const TURN_BYTES: u64 = 16 * 1024;
+
 /// How often a write that makes no progress checks whether the connection was kicked.
 const STALL_CHECK: Duration = Duration::from_millis(100);
 
@@ -133,6 +143,8 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
     let hooks = shared.hooks;
     let idle = shared.config.idle_timeout;
     let mut deadline = idle.and_then(|limit| Instant::now().checked_add(limit));
+    // When the message under way must be complete (slow-loris bound), while one is.
+    let mut message_due: Option<Instant> = None;
     let mut decoder = FrameDecoder::new(shared.config.max_message_bytes);
     let mut buf = BytesMut::new();
     loop {
@@ -159,7 +171,12 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
             () = shared.kill.cancelled() => return End::Kicked,
             () = graceful.cancelled() => return End::Shutdown,
             () = outbox.changed() => continue,
-            () = sleep_until(deadline) => return End::Idle,
+            () = sleep_until(earliest(deadline, message_due)) => {
+                if message_due.is_some_and(|due| due <= Instant::now()) {
+                    return too_slow(s);
+                }
+                return End::Idle;
+            }
             readable = stream.readable() => readable,
         };
         if readable.is_err() {
@@ -209,14 +226,17 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
             // Deliberate defect: a zombie that reads and never answers.
             buf.clear();
         }
+        let mut turn_from = outbox.own_bytes();
         while let Some(raw) = decoder.next_raw(&mut buf, eof) {
             // Boxed: the handling future is large and short-lived; an idle connection should
             // not carry its space.
             if Box::pin(s.handle_raw(raw)).await == Flow::Close {
                 return End::Closed;
             }
-            if outbox.len() >= FLUSH_EVERY {
-                // A burst of pipelined requests: answer as we go, so the queue stays small.
+            if outbox.len() >= FLUSH_EVERY || outbox.waiting() >= FLUSH_BYTES {
+                // A burst of pipelined requests: answer as we go, and read no further request
+                // until the client has taken what is queued (the wait ends when it reads, or
+                // gives up when it does not: stall or idle timeout, kick, shutdown).
                 match flushed_now(stream, &outbox, hooks) {
                     Err(end) => return end,
                     Ok(true) => {}
@@ -229,16 +249,51 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
                     }
                 }
             }
+            if outbox.own_bytes() - turn_from >= TURN_BYTES {
+                // A turn's worth of answers: let the others run.
+                tokio::task::yield_now().await;
+                turn_from = outbox.own_bytes();
+            }
             tokio::task::consume_budget().await;
         }
         if eof {
             return End::Eof;
         }
+        message_due = match (decoder.in_value(), message_due) {
+            (false, _) => None,
+            (true, Some(due)) => Some(due),
+            (true, None) => {
+                shared.config.message_timeout.and_then(|t| Instant::now().checked_add(t))
+            }
+        };
         if buf.is_empty() {
             // Idle connections keep no buffer.
             buf = BytesMut::new();
         }
     }
+}
+
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A message that took longer than the message timeout from its first byte: 400, then close
+/// (PROTOCOL.md `§limits`), so a peer trickling bytes cannot hold a connection slot forever.
+fn too_slow(s: &mut Session) -> End {
+    let secs = s.shared.config.message_timeout.unwrap_or_default().as_secs_f64();
+    tracing::debug!(conn = s.conn, "message not complete after {secs} s: closing");
+    s.error(
+        jim_protocol::ResponseCode::BAD_REQUEST,
+        format!(
+            "message not complete {secs} seconds after its first byte; closing the connection \
+             (see §limits)"
+        ),
+    );
+    End::Closed
 }
 
 /// [`try_flush`] on the correct path: `Ok(true)` when everything is written, `Ok(false)` when
@@ -271,16 +326,21 @@ async fn flush_or_give_up(
         // Usually everything is written at once and nothing else is even polled.
         wrote = flush(stream, outbox, shared) => wrote.map_err(|_| End::Error),
         () = shared.kill.cancelled() => Err(End::Kicked),
-        () = until_kicked(outbox) => Err(End::Kicked),
+        () = until_kicked(outbox, shared.config.stall_timeout) => Err(End::Kicked),
         () = sleep_until(idle_deadline) => Err(End::Stalled),
         () = shutdown_grace => Err(End::Stalled),
     }
 }
 
-/// Completes once the connection is kicked; checked every [`STALL_CHECK`] while a write is
-/// blocked (the outbox's wake-ups belong to the connection loop).
-async fn until_kicked(outbox: &Outbox) {
+/// Completes once the connection is kicked, or once the client has taken no byte for `stall`
+/// (then it kicks it); checked every [`STALL_CHECK`] while a write is blocked (the outbox's
+/// wake-ups belong to the connection loop).
+async fn until_kicked(outbox: &Outbox, stall: Duration) {
     while !outbox.is_kicked() {
+        if outbox.stalled_for() >= stall {
+            outbox.kick();
+            return;
+        }
         tokio::time::sleep(STALL_CHECK).await;
     }
 }
@@ -302,13 +362,14 @@ async fn flush(stream: &TcpStream, outbox: &Outbox, shared: &Shared) -> std::io:
             let mut values = &batch.make_contiguous()[..];
             while !values.is_empty() {
                 let (now, later) = values.split_at(first_write(values));
-                write_all_of(stream, now).await?;
+                write_all_of(stream, now, outbox).await?;
                 wrote = true;
                 values = later;
             }
             continue;
         }
         if hooks.never_answer {
+            outbox.wrote(batch.iter().map(|q| q.bytes.len()).sum());
             batch.clear();
             continue;
         }
@@ -319,10 +380,12 @@ async fn flush(stream: &TcpStream, outbox: &Outbox, shared: &Shared) -> std::io:
             }
             hooks.gather(outbox, &mut out).await;
             hooks.write(stream, &out).await?;
+            outbox.wrote(out.len());
             return Ok(true);
         }
         for queued in batch.drain(..) {
             hooks.write(stream, &queued.bytes).await?;
+            outbox.wrote(queued.bytes.len());
             wrote = true;
             if hooks.one_shot {
                 return Ok(true);
@@ -341,14 +404,22 @@ fn first_write(values: &[Queued]) -> usize {
 const MAX_IOV: usize = 64;
 
 /// Writes the values of `batch` back to back: one `write` for a single value, one `writev` for
-/// several (more only when the kernel takes part of them, or past [`MAX_IOV`] values).
-async fn write_all_of(stream: &TcpStream, batch: &[Queued]) -> std::io::Result<()> {
+/// several (more only when the kernel takes part of them, or past [`MAX_IOV`] values). Each
+/// write that takes bytes is progress for `outbox`.
+async fn write_all_of(
+    stream: &TcpStream,
+    batch: &[Queued],
+    outbox: &Outbox,
+) -> std::io::Result<()> {
     // The first value not written completely, and how much of it was written.
     let (mut first, mut skip) = (0, 0);
     while first < batch.len() {
         match write_some(stream, &batch[first..], skip)? {
             0 => stream.writable().await?,
-            written => (first, skip) = step_over(batch, first, skip, written),
+            written => {
+                outbox.wrote(written);
+                (first, skip) = step_over(batch, first, skip, written);
+            }
         }
     }
     Ok(())
@@ -409,6 +480,7 @@ fn try_flush(stream: &TcpStream, outbox: &Outbox) -> std::io::Result<bool> {
         while start < values.len() {
             let end = start + first_write(&values[start..]);
             let written = write_some(stream, &values[start..end], 0)?;
+            outbox.wrote(written);
             let (first, skip) = step_over(&values[..end], start, 0, written);
             if first == end {
                 start = end;
@@ -612,7 +684,7 @@ mod tests {
             }
             assert!(got == expected, "bytes differ");
         });
-        write_all_of(&server, &values).await.unwrap();
+        write_all_of(&server, &values, &Outbox::default()).await.unwrap();
         reader.await.unwrap();
     }
     /// When the socket fills up, the writing that cannot wait puts the unwritten rest back at
@@ -635,7 +707,7 @@ mod tests {
         for i in 0..400 {
             let bytes = format!("{i}:{}\n", "y".repeat(1000 + i % 7));
             expected.extend_from_slice(bytes.as_bytes());
-            outbox.push_own(bytes::Bytes::from(bytes), u64::MAX);
+            outbox.push_own(bytes::Bytes::from(bytes), u64::MAX, &Default::default());
         }
         assert!(!try_flush(&writer, &outbox).unwrap(), "400 KB fitted in the socket");
         let left = outbox.len();

@@ -64,6 +64,28 @@ pub enum ServerError {
     },
 }
 
+/// Counters of a running server ([`RunningServer::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Items handled so far: requests, bad input, responses from clients.
+    pub requests: u64,
+    /// The most bytes that ever waited to be written to one connection (replies, relays and
+    /// pushes together): what a client that does not read can make the server hold.
+    pub max_queued_bytes: usize,
+    /// Connections disconnected because they stopped taking what was sent to them.
+    pub kicked: u64,
+    /// Password attempts that had to wait for their turn, or were refused (`§authenticate`).
+    pub logins_held: u64,
+    /// Logged-in sessions now.
+    pub sessions: usize,
+    /// Rooms that exist now.
+    pub rooms: usize,
+    /// Contact-list entries now, all owners together.
+    pub contacts: usize,
+    /// Owners of a contact list now.
+    pub contact_owners: usize,
+}
+
 /// Serves `listener` with `config` until `shutdown` completes, then shuts down gracefully:
 /// stops accepting, lets every connection flush what is queued for it, and returns `Ok`.
 ///
@@ -114,6 +136,23 @@ impl RunningServer {
     /// Sends a probe to every logged-in connection now (`§probe`).
     pub fn probe_all(&self) {
         self.shared.probe_all();
+    }
+
+    /// Counters of the server so far (for tests and benchmarks).
+    pub fn stats(&self) -> Stats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counters = &self.shared.stats;
+        let reg = self.shared.registry();
+        Stats {
+            requests: counters.requests.load(Relaxed),
+            max_queued_bytes: counters.max_waiting.load(Relaxed),
+            kicked: counters.kicked.load(Relaxed),
+            logins_held: counters.logins_held.load(Relaxed),
+            sessions: reg.sessions.len(),
+            rooms: reg.rooms.len(),
+            contacts: reg.contact_count,
+            contact_owners: reg.contacts.len(),
+        }
     }
 
     /// True once the server task has ended (after a shutdown or a `crash-*` misbehaviour).

@@ -358,6 +358,17 @@ impl Hooks {
         })
     }
 
+    /// A 202 list whose names are `array` (encoded JSON) as it goes on the wire, or `None` when a
+    /// misbehaviour changes how values are written (then encode the message).
+    pub fn encode_list(&self, dialect: Dialect, array: &[u8]) -> Option<Bytes> {
+        let time = Some(Timestamp::now());
+        self.plain_values().then(|| {
+            let mut out = Vec::with_capacity(array.len() + 64);
+            crate::render::list(time, dialect, array, self.framing, &mut out);
+            Bytes::from(out)
+        })
+    }
+
     /// True when values are written exactly as encoded (no misbehaviour changes them).
     fn plain_values(&self) -> bool {
         !(self.wrong_code

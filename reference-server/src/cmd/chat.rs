@@ -52,7 +52,7 @@ fn relay(s: &mut Session, c: Chat) -> Option<DbOp> {
         // Encoded once per dialect, whatever the number of recipients.
         let mut outgoing = Outgoing::new(&relay, &shared.hooks);
         for peer in &peers {
-            if !peer.deliver(&mut outgoing) && is_direct {
+            if !peer.deliver(&mut outgoing, &shared.stats) && is_direct {
                 lost = true;
             }
         }
