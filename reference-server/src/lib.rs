@@ -20,7 +20,8 @@
 //!
 //! Layout: `server` accepts, `connection` runs one socket (one task reads, handles and writes),
 //! `session` checks each item in the order of `§errors`, `cmd::*` apply commands, `state` is
-//! the shared registry, [`store`] the SQLite writer, [`misbehave`] the deliberate defects.
+//! the shared registry, `writer` the correct encoder and writer, [`store`] the SQLite writer,
+//! [`misbehave`] the deliberate defects (wrapped around the writer).
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -39,6 +40,7 @@ mod server;
 mod session;
 mod state;
 pub mod store;
+mod writer;
 
 pub use config::{Accounts, AccountsError, Config};
 pub use misbehave::Misbehave;

@@ -98,7 +98,7 @@ impl Session {
     /// Queues a message rendered in this session's dialect, encoded as it goes on the wire (its
     /// task flushes as it goes, see [`crate::state::Outbox`]).
     pub fn send(&mut self, message: &Message) {
-        let bytes = self.shared.hooks.encode_message(message, self.dialect);
+        let bytes = self.shared.wire.message(message, self.dialect);
         self.push(bytes);
     }
 
@@ -117,14 +117,11 @@ impl Session {
         self.send(&Message::Response(response));
     }
 
-    /// Queues `200 OK` (written straight to bytes when nothing misbehaves: the reply to every
+    /// Queues `200 OK` (written straight to bytes on the correct path: the reply to every
     /// message and presence should cost no allocation beyond its bytes).
     pub fn ok(&mut self) {
-        let code = ResponseCode::OK;
-        match self.shared.hooks.encode_response(code, code.standard_text()) {
-            Some(bytes) => self.push(bytes),
-            None => self.respond(Response::new(code)),
-        }
+        let bytes = self.shared.wire.ok(self.dialect);
+        self.push(bytes);
     }
 
     /// Queues an error response with `text` (which should cite a section).

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Accounts, Config};
-use crate::misbehave::{Hooks, Misbehave};
+use crate::misbehave::{Misbehave, Wire};
 use crate::store::Db;
 
 /// Identifies one connection for the lifetime of the server.
@@ -211,15 +211,15 @@ pub(crate) enum Pushed {
 /// a room message in the same dialect shares the same bytes.
 pub(crate) struct Outgoing<'a> {
     message: &'a Message,
-    hooks: &'a Hooks,
+    wire: &'a Wire,
     spec: Option<Bytes>,
     course: Option<Bytes>,
 }
 
 impl<'a> Outgoing<'a> {
-    /// `message`, to be encoded as `hooks` say.
-    pub fn new(message: &'a Message, hooks: &'a Hooks) -> Self {
-        Self { message, hooks, spec: None, course: None }
+    /// `message`, to be encoded on `wire`.
+    pub fn new(message: &'a Message, wire: &'a Wire) -> Self {
+        Self { message, wire, spec: None, course: None }
     }
 
     /// The bytes of the message in `dialect`, encoded on first use.
@@ -228,7 +228,7 @@ impl<'a> Outgoing<'a> {
             Dialect::Spec => &mut self.spec,
             Dialect::Course => &mut self.course,
         };
-        slot.get_or_insert_with(|| self.hooks.encode_message(self.message, dialect)).clone()
+        slot.get_or_insert_with(|| self.wire.message(self.message, dialect)).clone()
     }
 }
 
@@ -383,8 +383,8 @@ pub(crate) struct Shared {
     pub kill: CancellationToken,
     /// Why the server crashed, when it did.
     pub crash_reason: Mutex<Option<String>>,
-    /// Write-side hooks of the misbehaviours (no-ops for a correct server).
-    pub hooks: Hooks,
+    /// How values are encoded and written (the correct writer, unless misbehaving).
+    pub wire: Wire,
     /// Serialises connections under `one-client-at-a-time`.
     pub one_at_a_time: Option<Arc<tokio::sync::Semaphore>>,
     /// Counters.
@@ -406,9 +406,9 @@ impl Shared {
             .misbehave
             .contains(&Misbehave::OneClientAtATime)
             .then(|| Arc::new(tokio::sync::Semaphore::new(1)));
-        let hooks = Hooks::new(&config.misbehave, config.framing);
+        let wire = Wire::new(&config.misbehave, config.framing);
         Self {
-            hooks,
+            wire,
             config,
             accounts,
             registry: Mutex::new(registry),
@@ -441,7 +441,7 @@ impl Shared {
     pub fn probe_all(&self) {
         let peers: Vec<Peer> = self.registry().sessions.values().cloned().collect();
         let probe = Message::Probe(Probe { time: Some(Timestamp::now()) });
-        let mut probe = Outgoing::new(&probe, &self.hooks);
+        let mut probe = Outgoing::new(&probe, &self.wire);
         for peer in peers {
             peer.deliver(&mut probe, &self.stats);
         }
@@ -450,7 +450,7 @@ impl Shared {
     /// Pushes a 205 "refresh lists" to each of `peers` (`§push-205`).
     pub fn push_refresh(&self, peers: &[Peer]) {
         let push = Message::Response(Response::new(ResponseCode::REFRESH));
-        let mut push = Outgoing::new(&push, &self.hooks);
+        let mut push = Outgoing::new(&push, &self.wire);
         for peer in peers {
             peer.deliver(&mut push, &self.stats);
         }
@@ -509,8 +509,8 @@ mod tests {
             limit: Limit { bytes: 40, stall: Duration::from_secs(3600) },
         };
         let probe = Message::Probe(Probe { time: None });
-        let hooks = Hooks::default();
-        let mut probe = Outgoing::new(&probe, &hooks);
+        let wire = Wire::new(&[], jim_protocol::Framing::Newline);
+        let mut probe = Outgoing::new(&probe, &wire);
         let delivered: Vec<bool> = tracing::subscriber::with_default(subscriber, || {
             (0..100).map(|_| peer.deliver(&mut probe, &Stats::default())).collect()
         });

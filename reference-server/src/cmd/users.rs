@@ -34,7 +34,7 @@ pub(crate) fn get_users(s: &mut Session) -> Flow {
         // is the requester's own.
         list = Arc::new(select(s, Some(&me)).0);
     }
-    match s.shared.hooks.encode_list(s.dialect, &list.array) {
+    match s.shared.wire.list(s.dialect, &list.array) {
         Some(bytes) => s.push(bytes),
         None => s.respond(Response::list(list.names.clone())),
     }
