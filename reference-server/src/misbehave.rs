@@ -2,8 +2,8 @@
 //!
 //! Each kind reproduces a bug seen in real student servers, so that students can test their
 //! clients against a hostile server by hand and the conformance suite can prove it catches each
-//! defect (a mutation test). The correct encoder and writer live in [`crate::writer`]; the
-//! defects that change how values are encoded, written or read wrap it from outside ([`Wire`]),
+//! defect (a mutation test). The correct encoder and writer live in `crate::writer`; the
+//! defects that change how values are encoded, written or read wrap it from outside (`Wire`),
 //! so the correct path has no defect branches. The defects that change what the server does
 //! (drop relays, leak rooms, ...) are checked by the commands themselves.
 
