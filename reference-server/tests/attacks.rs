@@ -64,7 +64,8 @@ async fn a_client_that_pipelines_and_never_reads_holds_little_memory() {
         let _ = stream.write_all(pipeline.as_bytes()).await;
         stream
     });
-    until("the server answered 40 requests", || srv.stats().requests >= 40).await;
+    // Ten answers are 600 KB: more than the bound, whatever the kernel buffers take.
+    until("the server answered 10 requests", || srv.stats().requests >= 10).await;
     let held = srv.stats().max_queued_bytes;
     writer.abort();
     assert!(held <= 128 * 1024, "{held} bytes waited for a client that does not read");
@@ -140,13 +141,16 @@ async fn get_users_follows_logins() {
     srv.shutdown().await;
 }
 
+/// Accounts mode with a small bucket: 3 attempts at once, then one per 500 ms, waiting at most
+/// 1 s. Guesses that arrive within 500 ms of each other meet exactly this bucket, so the counts
+/// below do not depend on the machine's speed.
 fn guarded() -> Config {
     Config {
         accounts: Some(Accounts::from_pairs([("Alice", "secret")])),
         login_rate: LoginRate {
             burst: 3,
-            every: Duration::from_millis(20),
-            max_wait: Duration::from_millis(200),
+            every: Duration::from_millis(500),
+            max_wait: Duration::from_secs(1),
             per_connection: 3,
         },
         ..Config::default()
@@ -174,8 +178,8 @@ async fn a_connection_that_guesses_passwords_is_closed() {
 }
 
 /// Issue 16 item 4: guesses spread over many connections go through one account's bucket: the
-/// burst is checked at once, the rest wait for their turn or are refused (and closed); the right
-/// password still works afterwards.
+/// burst of 3 is checked at once, 2 wait for their turn (500 ms, 1 s), the other 25 are refused
+/// (and closed); the right password still works afterwards.
 #[tokio::test]
 async fn guesses_on_many_connections_take_turns_per_account() {
     let srv = server(guarded()).await;
@@ -194,7 +198,7 @@ async fn guesses_on_many_connections_take_turns_per_account() {
     }
     let held = srv.stats().logins_held;
     assert!(held >= 27, "only {held} of 30 guesses waited for their turn or were refused");
-    assert!(refused > 0, "no guess was refused");
+    assert!(refused >= 20, "{refused} of 30 guesses were refused");
     let mut c = Client::connect(srv.addr()).await;
     c.send(authenticate("secret")).await;
     c.expect_code(200).await;
@@ -279,7 +283,9 @@ async fn a_slow_loris_is_closed_after_the_message_timeout() {
 /// kicked after 256 messages before).
 #[tokio::test]
 async fn a_reader_that_is_merely_behind_is_not_kicked() {
-    let srv = server(Config::default()).await;
+    // A generous stall timeout: this is about bytes behind, not time (a slow machine must not
+    // turn the wait for the sender's acks into a stall).
+    let srv = server(Config { stall_timeout: Duration::from_secs(120), ..Config::default() }).await;
     let mut slow = small_window(srv.addr()).await;
     slow.write_all(b"{\"action\":\"presence\",\"time\":1,\"type\":\"status\",\"user\":{\"account_name\":\"Slow\",\"status\":\"x\"}}\n")
         .await
