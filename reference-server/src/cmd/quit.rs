@@ -27,11 +27,6 @@ pub(crate) fn end(s: &mut Session) {
             reg.sessions.remove(&name);
             shrink(&mut reg.sessions);
             reg.users_changed();
-            // A name that is no account lives as long as its session: its contact list goes
-            // with it (`§contacts`, `§limits`); accounts keep theirs for the run (and in --db).
-            if !reg.is_account(shared.accounts.as_ref(), &name) {
-                reg.drop_contacts(&name);
-            }
         }
         for room in std::mem::take(&mut s.rooms) {
             crate::cmd::rooms::remove_member(&mut reg, &room, &name);
