@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The reproducible comparison of issue 8: builds jim-bench, jim-echo and jim-server in release
 # mode, then runs jim-bench with the standard settings (about 5 minutes; 2 CPUs: targets pinned
-# to CPU 0, the load generator to CPU 1). Results are printed and saved in bench/results/.
+# to CPU 0, the load generator to CPU 1). Results are printed; the Markdown summary is saved in
+# bench/results/, the full JSON measurements in target/bench-results/ (not tracked).
 #
 #   bench/run.sh            the standard run (3 interleaved repetitions)
 #   bench/run.sh --quick    a smoke version (well under a minute)

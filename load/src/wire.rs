@@ -17,6 +17,7 @@ use jim_protocol::codec::{Framing, parse_raw, to_bytes};
 use jim_protocol::message::{
     Chat, Dialect, Message, Presence, Quit, RoomRequest, Target, Timestamp,
 };
+use jim_protocol::scan::find_not_plain_ascii;
 use jim_protocol::{FrameDecoder, FrameError};
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -247,34 +248,11 @@ fn plain_string(raw: &[u8], at: usize) -> Option<(&[u8], usize)> {
     if raw.get(at) != Some(&b'"') {
         return None;
     }
-    let len = string_stop(&raw[at + 1..])?;
+    // Stops at the first `"`, `\`, control character or non-ASCII byte (jim-protocol's
+    // word-at-a-time search: relayed texts are the long part of what the generator reads).
+    let len = find_not_plain_ascii(&raw[at + 1..])?;
     let end = at + 1 + len;
     (raw[end] == b'"').then(|| (&raw[at + 1..end], end + 1))
-}
-
-/// The offset of the first `"`, `\\`, control character or non-ASCII byte: where a plain
-/// string ends. Eight bytes at a time (relayed texts are the long part of what the generator reads):
-/// in each little-endian word the high bit of every matching byte is set, and the lowest one is
-/// exact (a borrow can only mark bytes above a match).
-fn string_stop(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let eq = |x: u64, b: u8| {
-        let v = x ^ (ONES * u64::from(b));
-        v.wrapping_sub(ONES) & !v & HIGHS
-    };
-    let mut i = 0;
-    while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        let x = u64::from_le_bytes(*chunk);
-        let marks =
-            eq(x, b'"') | eq(x, b'\\') | (x.wrapping_sub(ONES * 0x20) & !x & HIGHS) | (x & HIGHS);
-        if marks != 0 {
-            return Some(i + (marks.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    let tail = bytes.get(i..).unwrap_or_default();
-    tail.iter().position(|&b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b)).map(|k| i + k)
 }
 
 fn is_scalar_byte(b: u8) -> bool {
@@ -632,7 +610,8 @@ b"}"#[..],
     }
 
     proptest::proptest! {
-        /// The word-at-a-time search finds what a byte-at-a-time one finds.
+        /// The shared search stops where a plain string of this reader ends: at the first quote,
+        /// backslash, control character or non-ASCII byte.
         #[test]
         fn string_stop_is_the_first_quote_backslash_control_or_non_ascii(
             bytes in proptest::collection::vec(proptest::sample::select(
@@ -640,7 +619,7 @@ b"}"#[..],
         ) {
             let plain =
                 bytes.iter().position(|&b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b));
-            proptest::prop_assert_eq!(string_stop(&bytes), plain);
+            proptest::prop_assert_eq!(find_not_plain_ascii(&bytes), plain);
         }
     }
 

@@ -5,8 +5,9 @@
 //! together. [`FrameDecoder`] finds where each value ends with a small resumable scanner (brackets
 //! outside strings, string escapes), so a value split anywhere, coalesced with others or trickled
 //! byte by byte decodes the same, in time linear in its size. Each complete value is then parsed
-//! by serde_json on its own, so a bad value yields an error item and decoding resumes right after
-//! it. Nothing beyond the max message size is ever buffered.
+//! on its own ([`parse_raw`]: a fast reader for the usual shapes, serde_json for the rest), so a
+//! bad value yields an error item and decoding resumes right after it. Nothing beyond the max
+//! message size is ever buffered.
 //!
 //! [`JsonCodec`] wraps the decoder as a tokio-util `Decoder`/`Encoder` for `Framed` streams.
 
@@ -16,6 +17,9 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use crate::error::{FrameError, preview};
 use crate::limits::DEFAULT_MAX_MESSAGE_BYTES;
+use crate::scan::{
+    byte_table, find, find_not_plain_ascii, find_not_plain_input, find_quote_or_backslash,
+};
 
 /// How a writer ends each JSON value on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -183,7 +187,7 @@ impl FrameDecoder {
                         i += 1;
                     } else if in_str {
                         // Jump to the next quote or backslash: strings are the long parts.
-                        let Some(k) = find_string_stop(&buf[i..]) else {
+                        let Some(k) = find_quote_or_backslash(&buf[i..]) else {
                             break;
                         };
                         i += k;
@@ -223,7 +227,7 @@ impl FrameDecoder {
                     i += 1;
                     continue;
                 }
-                let Some(k) = find_string_stop(&buf[i..]) else {
+                let Some(k) = find_quote_or_backslash(&buf[i..]) else {
                     break None;
                 };
                 i += k + 1;
@@ -241,94 +245,8 @@ impl FrameDecoder {
     }
 }
 
-/// The offset of the first byte of `bytes` marked in `stops` (a table lookup per byte: the
-/// scanner's inner loop).
-#[inline]
-fn find(bytes: &[u8], stops: &[bool; 256]) -> Option<usize> {
-    bytes.iter().position(|&b| stops[usize::from(b)])
-}
-
-/// The offset of the first `"` or `\\` in `bytes`: where a string ends or escapes.
-#[inline]
-fn find_string_stop(bytes: &[u8]) -> Option<usize> {
-    find_swar(bytes, |x| eq_mask(x, b'"') | eq_mask(x, b'\\'), &STRING_STOPS)
-}
-
-/// Strings are the long parts of JIM messages, so they are searched eight bytes at a time:
-/// `mask` marks the high bit of each byte of a little-endian word that stops the search (the
-/// lowest mark must be exact; marks above it may be false), `stops` says the same per byte for
-/// the tail.
-#[inline]
-fn find_swar(bytes: &[u8], mask: impl Fn(u64) -> u64, stops: &[bool; 256]) -> Option<usize> {
-    let mut i = 0;
-    while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        let marks = mask(u64::from_le_bytes(*chunk));
-        if marks != 0 {
-            return Some(i + (marks.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    let tail = bytes.get(i..).unwrap_or_default();
-    tail.iter().position(|&b| stops[usize::from(b)]).map(|k| i + k)
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The bytes of `x` equal to `b` (see [`find_swar`]: a borrow can only mark bytes above a match).
-#[inline]
-fn eq_mask(x: u64, b: u8) -> u64 {
-    let v = x ^ (ONES * u64::from(b));
-    v.wrapping_sub(ONES) & !v & HIGHS
-}
-
-/// The bytes of `x` below `n` (`n` at most 0x80), in the same way.
-#[inline]
-fn lt_mask(x: u64, n: u8) -> u64 {
-    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
-}
-
-/// [`NEEDS_ESCAPE_IN_INPUT`] a word at a time.
-#[inline]
-fn input_string_mask(x: u64) -> u64 {
-    eq_mask(x, b'"') | eq_mask(x, b'\\') | lt_mask(x, 0x20)
-}
-
-/// [`NEEDS_ESCAPE`] a word at a time.
-#[inline]
-fn output_string_mask(x: u64) -> u64 {
-    eq_mask(x, b'"') | eq_mask(x, b'\\') | lt_mask(x, 0x20) | (x & HIGHS)
-}
-
-/// A byte table with `true` at each byte of `bytes`.
-const fn byte_table(bytes: &[u8]) -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < bytes.len() {
-        table[bytes[i] as usize] = true;
-        i += 1;
-    }
-    table
-}
-
-/// Inside a string: the bytes that can end it or escape the next one.
-static STRING_STOPS: [bool; 256] = byte_table(b"\"\\");
 /// The bytes that end a bare token (`§framing` D2).
 static TOKEN_STOPS: [bool; 256] = byte_table(b" \t\n\r{[\"");
-
-/// The bytes a JSON string writer must escape (`"`, `\`, control characters) or that the ASCII
-/// formatter rewrites (everything from 0x80).
-static NEEDS_ESCAPE: [bool; 256] = {
-    let mut table = byte_table(b"\"\\");
-    let mut b = 0;
-    while b < 256 {
-        if b < 0x20 || b >= 0x80 {
-            table[b] = true;
-        }
-        b += 1;
-    }
-    table
-};
 
 /// Parses one complete raw value into JSON, classifying failures (invalid UTF-8 or syntax).
 pub fn parse_raw(raw: Bytes) -> Result<Value, FrameError> {
@@ -346,10 +264,60 @@ pub fn parse_raw(raw: Bytes) -> Result<Value, FrameError> {
         return Ok(value);
     }
     // From the checked text: serde_json need not validate UTF-8 again.
-    serde_json::from_str(text).map_err(|e| FrameError::Syntax {
-        detail: e.to_string(),
-        preview: preview(&raw),
-        raw: raw.clone(),
+    serde_json::from_str(text).or_else(|e| {
+        // A number beyond the range of a double (`1e400`) is valid JSON that serde_json refuses
+        // to hold; Python reads it as infinity, which no JSON value here can be. It reads as
+        // `null`, so an unusable `time` counts as absent (`§time`) instead of failing the whole
+        // message, and any other field reports its type.
+        out_of_range_as_null(text).and_then(|text| serde_json::from_str(&text).ok()).ok_or_else(
+            || FrameError::Syntax {
+                detail: e.to_string(),
+                preview: preview(&raw),
+                raw: raw.clone(),
+            },
+        )
+    })
+}
+
+/// `text` with every number outside the range of an `f64` (outside strings) replaced by
+/// `null`, or `None` when there is none. Linear in the text.
+fn out_of_range_as_null(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    let (mut copied, mut i, mut replaced) = (0, 0, false);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // Skip the string: to its closing quote, stepping over escapes.
+                i += 1;
+                while let Some(k) = bytes.get(i..).and_then(find_quote_or_backslash) {
+                    i += k + 1;
+                    if bytes[i - 1] == b'"' {
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let len = bytes[i..]
+                    .iter()
+                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .unwrap_or(bytes.len() - i);
+                let number = text.get(i..i + len)?;
+                if number.parse::<f64>().is_ok_and(f64::is_infinite) {
+                    out.push_str(text.get(copied..i)?);
+                    out.push_str("null");
+                    copied = i + len;
+                    replaced = true;
+                }
+                i += len;
+            }
+            _ => i += 1,
+        }
+    }
+    replaced.then(|| {
+        out.push_str(text.get(copied..).unwrap_or_default());
+        out
     })
 }
 
@@ -411,7 +379,7 @@ impl<'a> FastParser<'a> {
     fn string(&mut self) -> Option<&'a str> {
         let start = self.at + 1;
         let bytes = self.text.as_bytes();
-        let len = find_swar(&bytes[start..], input_string_mask, &NEEDS_ESCAPE_IN_INPUT)?;
+        let len = find_not_plain_input(&bytes[start..])?;
         let end = start + len;
         if bytes[end] != b'"' {
             return None;
@@ -516,18 +484,6 @@ impl<'a> FastParser<'a> {
         (self.depth <= FAST_MAX_DEPTH).then_some(())
     }
 }
-
-/// What ends the fast path's reading of a string: its closing quote, or a byte it leaves to
-/// serde_json (a backslash, or a control character, which JSON forbids unescaped).
-static NEEDS_ESCAPE_IN_INPUT: [bool; 256] = {
-    let mut table = byte_table(b"\"\\");
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
-        b += 1;
-    }
-    table
-};
 
 /// A tokio-util codec for JIM: decodes a stream of JSON values (each item is a value or the
 /// error for one bad value; decoding goes on after it) and encodes values as compact JSON with
@@ -654,7 +610,7 @@ impl<'a> ObjectEncoder<'a> {
     /// A JSON string: copied as it is when nothing in it needs an escape (printable ASCII
     /// without `"` or `\`, the usual case), else written by serde_json with the ASCII formatter.
     fn string(&mut self, text: &str) {
-        if find_swar(text.as_bytes(), output_string_mask, &NEEDS_ESCAPE).is_some() {
+        if find_not_plain_ascii(text.as_bytes()).is_some() {
             self.serialize(text);
         } else {
             self.dst.reserve(text.len() + 2);
@@ -681,6 +637,15 @@ impl<'a> ObjectEncoder<'a> {
     pub fn f64(&mut self, key: &str, value: f64) -> &mut Self {
         self.key(key);
         self.serialize(&value);
+        self
+    }
+
+    /// A field whose value is JSON already encoded as [`encode_value`] encodes it (compact,
+    /// ASCII-only, no framing): for a large value written many times, such as a list shared by
+    /// every answer until it changes. The caller vouches for `json`.
+    pub fn encoded(&mut self, key: &str, json: &[u8]) -> &mut Self {
+        self.key(key);
+        self.dst.extend_from_slice(json);
         self
     }
 
@@ -828,6 +793,30 @@ mod tests {
             assert!(buf.len() <= 32);
         }
         assert_eq!(errors, 1);
+    }
+
+    /// `§time`: a number beyond a double's range is valid JSON; it reads as `null` (so an
+    /// unusable `time` counts as absent), in strings nothing changes, and broken JSON stays
+    /// broken.
+    #[test]
+    fn numbers_out_of_range_read_as_null() {
+        let parse = |text: &str| parse_raw(Bytes::copy_from_slice(text.as_bytes()));
+        assert_eq!(
+            parse(r#"{"action":"fly","time":1e400}"#).unwrap(),
+            json!({"action":"fly","time":null})
+        );
+        assert_eq!(
+            parse(r#"{"t":"1e400","n":[-1E+999, 2e3, 1e308],"x":1e400}"#).unwrap(),
+            json!({"t":"1e400","n":[null, 2000.0, 1e308],"x":null})
+        );
+        let long = format!("[1{}]", "0".repeat(400));
+        assert_eq!(parse(&long).unwrap(), json!([null]));
+        assert_eq!(
+            parse(r#"{"s":"a\"1e400","y":1e400}"#).unwrap(),
+            json!({"s":"a\"1e400","y":null})
+        );
+        assert!(matches!(parse(r#"{"time":1e400,}"#), Err(FrameError::Syntax { .. })));
+        assert!(matches!(parse("1e400x"), Err(FrameError::Syntax { .. })));
     }
 
     #[test]
@@ -1053,26 +1042,6 @@ mod tests {
         }
         assert!(FastParser::parse(r#"{"a":"x\ny"}"#).is_none());
         assert!(FastParser::parse("{\"a\":1}x").is_none());
-    }
-
-    proptest::proptest! {
-        /// The word-at-a-time searches find what the byte tables find.
-        #[test]
-        fn word_searches_agree_with_the_tables(
-            bytes in proptest::collection::vec(proptest::sample::select(
-                vec![b'a', b' ', b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xc3, 0xff, 0x00, 0x21, 0x5b]), 0..40),
-        ) {
-            let table = |t: &[bool; 256]| bytes.iter().position(|&b| t[usize::from(b)]);
-            proptest::prop_assert_eq!(find_string_stop(&bytes), table(&STRING_STOPS));
-            proptest::prop_assert_eq!(
-                find_swar(&bytes, input_string_mask, &NEEDS_ESCAPE_IN_INPUT),
-                table(&NEEDS_ESCAPE_IN_INPUT)
-            );
-            proptest::prop_assert_eq!(
-                find_swar(&bytes, output_string_mask, &NEEDS_ESCAPE),
-                table(&NEEDS_ESCAPE)
-            );
-        }
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! - [`codec`]: the stream decoder/encoder (a tokio-util codec) that survives split, coalesced,
 //!   trickled, malformed and oversize input;
 //! - [`course_login`]: the course dialect's 511 challenge/answer;
-//! - [`limits`]: name, text and message size limits.
+//! - [`limits`]: name, text and message size limits;
+//! - [`scan`]: the word-at-a-time string searches every reader and writer shares;
+//! - [`terminal`]: peer text made safe to print ([`terminal::terminal_safe`]).
 //!
 //! Section ids like `§framing` refer to PROTOCOL.md at the repository root, our spec of record.
 
@@ -17,6 +19,8 @@ pub mod course_login;
 pub mod error;
 pub mod limits;
 pub mod message;
+pub mod scan;
+pub mod terminal;
 
 pub use codec::{FrameDecoder, Framing, JsonCodec};
 pub use codes::ResponseCode;

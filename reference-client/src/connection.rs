@@ -89,6 +89,7 @@ impl Connection {
                 started,
                 transcript: Vec::new(),
                 total_bytes: 0,
+                max_total_bytes: None,
             },
             writer: Writer {
                 half: write_half,
@@ -157,9 +158,23 @@ pub struct Reader {
     started: Instant,
     transcript: Vec<u8>,
     total_bytes: u64,
+    /// Read no more than this many bytes in all (`None`: no bound).
+    max_total_bytes: Option<u64>,
 }
 
 impl Reader {
+    /// Stops reading after `max` bytes in all: once they are in, [`Reader::next`] returns what
+    /// is already buffered and then `Ok(None)`, however much the server still sends (a server
+    /// that floods one endless value cannot make the client read without end).
+    pub fn set_max_total_bytes(&mut self, max: u64) {
+        self.max_total_bytes = Some(max);
+    }
+
+    /// True once the bound of [`Reader::set_max_total_bytes`] is reached.
+    pub fn limit_reached(&self) -> bool {
+        self.max_total_bytes.is_some_and(|max| self.total_bytes >= max)
+    }
+
     /// Sets the max message size (bytes); larger values arrive as [`FrameError::Oversize`].
     pub fn set_max_message_bytes(&mut self, max: usize) {
         self.codec = JsonCodec::new().with_max_message_bytes(max);
@@ -210,8 +225,14 @@ impl Reader {
             if self.eof {
                 return Ok(Some(self.stamp(Incoming::Closed { reset: false })));
             }
+            let allowed = match self.max_total_bytes {
+                Some(max) if self.total_bytes >= max => return Ok(None),
+                Some(max) => (max - self.total_bytes).min(READ_CHUNK as u64),
+                None => READ_CHUNK as u64,
+            };
             self.buf.reserve(READ_CHUNK);
-            let read = tokio::time::timeout_at(deadline, self.half.read_buf(&mut self.buf)).await;
+            let mut half = (&mut self.half).take(allowed);
+            let read = tokio::time::timeout_at(deadline, half.read_buf(&mut self.buf)).await;
             match read {
                 Err(_) => return Ok(None),
                 Ok(Ok(0)) => self.eof = true,

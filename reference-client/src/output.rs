@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use jim_protocol::FrameError;
+use jim_protocol::terminal::terminal_safe;
 use serde_json::{Value, json};
 
 use crate::connection::{Arrival, Incoming};
@@ -62,22 +63,28 @@ pub fn eprint_line(text: &str) {
     let _ = writeln!(err, "{}", printable(text));
 }
 
-/// `text` safe for a terminal: control characters other than TAB (escape sequences, newlines,
-/// bells) are shown as `\u{1b}`-style escapes. Names and texts come from peers, and a peer must
-/// not be able to drive the user's terminal or forge output lines.
+/// `text` safe for a terminal (jim-protocol's [`terminal_safe`]): C0 and C1 control characters
+/// other than TAB (escape sequences, CSI, newlines, bells), bidirectional overrides, isolates and
+/// marks, line separators and U+FEFF are shown as `\u{1b}`-style escapes. Names and texts come
+/// from peers, and a peer must not be able to drive the user's terminal, forge output lines or
+/// make a line read backwards.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && c != '\t') {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() && c != '\t' {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
+    terminal_safe(text)
+}
+
+/// Longest line the interactive commands print; the rest is cut and counted, so a flooding
+/// server cannot make one line fill the screen.
+pub const MAX_LINE_CHARS: usize = 2000;
+
+/// `text` cut to [`MAX_LINE_CHARS`] characters, saying how many were left out.
+pub fn bounded(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(MAX_LINE_CHARS) {
+        None => Cow::Borrowed(text),
+        Some((at, _)) => {
+            let (kept, rest) = text.split_at_checked(at).unwrap_or((text, ""));
+            Cow::Owned(format!("{kept}… ({} more characters)", rest.chars().count()))
         }
     }
-    Cow::Owned(out)
 }
 
 /// The JSON event for something received: `{"ms":N,"dir":"in","value":V}`,
@@ -113,5 +120,27 @@ pub fn frame_kind(e: &FrameError) -> &'static str {
         FrameError::InvalidUtf8 { .. } => "invalid_utf8",
         FrameError::Oversize { .. } => "oversize",
         FrameError::Truncated { .. } => "truncated",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16 item 8: what the client printed raw (U+202E, U+202C, U+FEFF, C1) comes out
+    /// escaped.
+    #[test]
+    fn bidi_and_c1_controls_are_escaped() {
+        let peer = "a\u{202e}b\u{202c}c\u{feff}d\u{9b}31me\u{1b}[2J";
+        let shown = printable(peer);
+        assert_eq!(shown, "a\\u{202e}b\\u{202c}c\\u{feff}d\\u{9b}31me\\u{1b}[2J");
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_counted() {
+        let long = "ж".repeat(MAX_LINE_CHARS + 5);
+        let cut = bounded(&long);
+        assert!(cut.ends_with("… (5 more characters)"), "{cut}");
+        assert_eq!(bounded("short"), "short");
     }
 }

@@ -17,8 +17,22 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 16_000;
 /// Default idle timeout: a connection that sends nothing for this long is closed.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// Default bound on the outbound queue of one connection, in messages.
-pub const DEFAULT_OUTBOUND_QUEUE: usize = 256;
+/// Default bound on the bytes waiting for one connection: a client further behind than this is
+/// disconnected (a reader that keeps up with the load check's largest window stays far below).
+pub const DEFAULT_OUTBOUND_QUEUE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Default time a connection with bytes waiting may go without taking any of them before it is
+/// disconnected: a client that is behind but reading is never kicked for being behind.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time a message may take from its first byte to its last (slow-loris bound).
+pub const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default cap on rooms that exist at once.
+pub const DEFAULT_MAX_ROOMS: usize = 10_000;
+
+/// Default cap on contact-list entries kept at once, all owners together.
+pub const DEFAULT_MAX_CONTACTS: usize = 100_000;
 
 /// How long a closing connection may take to flush what was already queued for it.
 pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
@@ -44,9 +58,21 @@ pub struct Config {
     pub db: Option<PathBuf>,
     /// Send a probe to every logged-in session this often (`None`: only on request).
     pub probe_interval: Option<Duration>,
-    /// Bound on queued outbound messages per connection; a connection whose queue overflows is
-    /// disconnected so that it cannot stall anyone.
-    pub outbound_queue: usize,
+    /// Bound on the bytes waiting for one connection (values from other sessions beyond it
+    /// disconnect it, so that it cannot stall anyone or hold unbounded memory).
+    pub outbound_queue_bytes: usize,
+    /// A connection with bytes waiting that takes none of them for this long is disconnected.
+    pub stall_timeout: Duration,
+    /// A message must be complete this long after its first byte arrived, or the connection is
+    /// closed (`None`: no bound; only the idle timeout applies).
+    pub message_timeout: Option<Duration>,
+    /// Most rooms that exist at once; joining one more new room gets 400.
+    pub max_rooms: usize,
+    /// Most contact-list entries, all owners together; adding one more gets 400.
+    pub max_contacts: usize,
+    /// Password attempts per account (`§authenticate`, `§course-login`): how many may come at
+    /// once, and how often one more is let through after that.
+    pub login_rate: LoginRate,
     /// How long a closing connection may take to flush its queue (quit, EOF, shutdown).
     pub flush_timeout: Duration,
     /// Deliberate defects for testing clients and the conformance suite (empty: correct server).
@@ -67,10 +93,42 @@ impl Default for Config {
             accounts: None,
             db: None,
             probe_interval: None,
-            outbound_queue: DEFAULT_OUTBOUND_QUEUE,
+            outbound_queue_bytes: DEFAULT_OUTBOUND_QUEUE_BYTES,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            message_timeout: Some(DEFAULT_MESSAGE_TIMEOUT),
+            max_rooms: DEFAULT_MAX_ROOMS,
+            max_contacts: DEFAULT_MAX_CONTACTS,
+            login_rate: LoginRate::default(),
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
             misbehave: Vec::new(),
             fixed_challenge: None,
+        }
+    }
+}
+
+/// How fast passwords may be tried against one account (a token bucket: `burst` attempts at
+/// once, then one per `every`). An attempt beyond it waits for its turn, at most `max_wait`;
+/// later than that it is refused (402) and the connection closed. A successful login gives its
+/// turn back, so only wrong passwords use the budget up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginRate {
+    /// Attempts let through at once.
+    pub burst: u32,
+    /// One more attempt per this much time.
+    pub every: Duration,
+    /// Longest an attempt waits for its turn.
+    pub max_wait: Duration,
+    /// Wrong passwords one connection may send (`authenticate`); the last gets 402 and closes.
+    pub per_connection: u32,
+}
+
+impl Default for LoginRate {
+    fn default() -> Self {
+        Self {
+            burst: 10,
+            every: Duration::from_millis(500),
+            max_wait: Duration::from_secs(5),
+            per_connection: 3,
         }
     }
 }

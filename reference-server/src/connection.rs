@@ -10,7 +10,6 @@
 //! and a write that makes no progress gives up on a kick, at the idle timeout or at shutdown
 //! (see [`flush_or_give_up`]), so such a client never keeps its name or holds up a shutdown.
 
-use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,15 +23,25 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cmd;
-use crate::misbehave::Hooks;
+use crate::misbehave::{Misread, Wire};
 use crate::session::{Flow, Session};
-use crate::state::{Outbox, Queued, Shared};
+use crate::state::{Outbox, Shared};
 
 /// Bytes reserved for each read.
 const READ_CHUNK: usize = 4096;
 
 /// Own replies queued while handling a burst of pipelined requests before they are flushed.
 const FLUSH_EVERY: usize = 32;
+
+/// Bytes waiting for the client past which the connection stops handling requests and writes
+/// (waiting for the client to read) before it reads on: backpressure, so a client that pipelines
+/// and never reads holds at most this plus one reply, not everything it asked for.
+const FLUSH_BYTES: usize = 16 * 1024;
+
+/// One turn of work: after handling requests whose replies add up to this many bytes, the
+/// connection lets every other task run before it goes on (a pipeline of expensive requests must
+/// not hold a worker while others wait).
+const TURN_BYTES: u64 = 16 * 1024;
 
 /// How often a write that makes no progress checks whether the connection was kicked.
 const STALL_CHECK: Duration = Duration::from_millis(100);
@@ -101,7 +110,7 @@ pub(crate) async fn serve(
         // Flush what is already queued, within a bound, then close with FIN.
         let flush = async {
             while !outbox.is_kicked() && outbox.len() > 0 {
-                if Box::pin(flush(&socket, &outbox, &shared)).await.is_err() {
+                if Box::pin(shared.wire.flush(&socket, &outbox)).await.is_err() {
                     return;
                 }
             }
@@ -130,22 +139,24 @@ pub(crate) async fn serve(
 async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) -> End {
     let shared = s.shared.clone();
     let outbox = s.outbox.clone();
-    let hooks = shared.hooks;
+    let wire = &shared.wire;
     let idle = shared.config.idle_timeout;
     let mut deadline = idle.and_then(|limit| Instant::now().checked_add(limit));
+    // When the message under way must be complete (slow-loris bound), while one is.
+    let mut message_due: Option<Instant> = None;
     let mut decoder = FrameDecoder::new(shared.config.max_message_bytes);
     let mut buf = BytesMut::new();
     loop {
         // Write whatever is queued before waiting again.
         if outbox.len() > 0 {
-            match flushed_now(stream, &outbox, hooks) {
+            match flushed_now(stream, &outbox, wire) {
                 Err(end) => return end,
                 Ok(true) => {}
                 Ok(false) => {
                     let flushed = flush_or_give_up(stream, &outbox, &shared, graceful, deadline);
                     match Box::pin(flushed).await {
                         Err(end) => return end,
-                        Ok(true) if hooks.one_shot => return End::OneShot,
+                        Ok(true) if wire.one_shot() => return End::OneShot,
                         Ok(_) => {}
                     }
                 }
@@ -159,26 +170,32 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
             () = shared.kill.cancelled() => return End::Kicked,
             () = graceful.cancelled() => return End::Shutdown,
             () = outbox.changed() => continue,
-            () = sleep_until(deadline) => return End::Idle,
+            () = sleep_until(earliest(deadline, message_due)) => {
+                if message_due.is_some_and(|due| due <= Instant::now()) {
+                    return too_slow(s);
+                }
+                return End::Idle;
+            }
             readable = stream.readable() => readable,
         };
         if readable.is_err() {
             return End::Error;
         }
-        if hooks.read_is_message {
+        if let Some(defects) = wire.misreads()
+            && defects.read_is_message
+        {
             // Deliberate defect: one read is one message, as `json.loads(sock.recv(1024))`.
-            let mut chunk = BytesMut::with_capacity(1024);
-            match stream.try_read_buf(&mut chunk) {
-                Ok(0) => return End::Eof,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(_) => return End::Error,
-            }
+            let chunk = match defects.read_message(stream) {
+                Misread::Eof => return End::Eof,
+                Misread::Error => return End::Error,
+                Misread::Nothing { read: false } => continue,
+                Misread::Nothing { read: true } => None,
+                Misread::Message(chunk) => Some(chunk),
+            };
             deadline = idle.and_then(|limit| Instant::now().checked_add(limit));
-            if hooks.never_answer || chunk.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            if Box::pin(s.handle_item(parse_raw(chunk.freeze()))).await == Flow::Close {
+            if let Some(chunk) = chunk
+                && Box::pin(s.handle_item(parse_raw(chunk))).await == Flow::Close
+            {
                 return End::Closed;
             }
             continue;
@@ -205,19 +222,22 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
             Err(_) => return End::Error,
         };
         deadline = idle.and_then(|limit| Instant::now().checked_add(limit));
-        if hooks.never_answer {
+        if wire.misreads().is_some_and(|defects| defects.never_answer) {
             // Deliberate defect: a zombie that reads and never answers.
             buf.clear();
         }
+        let mut turn_from = outbox.own_bytes();
         while let Some(raw) = decoder.next_raw(&mut buf, eof) {
             // Boxed: the handling future is large and short-lived; an idle connection should
             // not carry its space.
             if Box::pin(s.handle_raw(raw)).await == Flow::Close {
                 return End::Closed;
             }
-            if outbox.len() >= FLUSH_EVERY {
-                // A burst of pipelined requests: answer as we go, so the queue stays small.
-                match flushed_now(stream, &outbox, hooks) {
+            if outbox.len() >= FLUSH_EVERY || outbox.waiting() >= FLUSH_BYTES {
+                // A burst of pipelined requests: answer as we go, and read no further request
+                // until the client has taken what is queued (the wait ends when it reads, or
+                // gives up when it does not: stall or idle timeout, kick, shutdown).
+                match flushed_now(stream, &outbox, wire) {
                     Err(end) => return end,
                     Ok(true) => {}
                     Ok(false) => {
@@ -229,11 +249,23 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
                     }
                 }
             }
+            if outbox.own_bytes() - turn_from >= TURN_BYTES {
+                // A turn's worth of answers: let the others run.
+                tokio::task::yield_now().await;
+                turn_from = outbox.own_bytes();
+            }
             tokio::task::consume_budget().await;
         }
         if eof {
             return End::Eof;
         }
+        message_due = match (decoder.in_value(), message_due) {
+            (false, _) => None,
+            (true, Some(due)) => Some(due),
+            (true, None) => {
+                shared.config.message_timeout.and_then(|t| Instant::now().checked_add(t))
+            }
+        };
         if buf.is_empty() {
             // Idle connections keep no buffer.
             buf = BytesMut::new();
@@ -241,13 +273,33 @@ async fn run(stream: &TcpStream, s: &mut Session, graceful: &CancellationToken) 
     }
 }
 
-/// [`try_flush`] on the correct path: `Ok(true)` when everything is written, `Ok(false)` when
-/// the rest needs [`flush_or_give_up`] (always, for the misbehaviours' writers).
-fn flushed_now(stream: &TcpStream, outbox: &Outbox, hooks: Hooks) -> Result<bool, End> {
-    if !hooks.batches_writes() {
-        return Ok(false);
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
-    try_flush(stream, outbox).map_err(|_| End::Error)
+}
+
+/// A message that took longer than the message timeout from its first byte: 400, then close
+/// (PROTOCOL.md `§limits`), so a peer trickling bytes cannot hold a connection slot forever.
+fn too_slow(s: &mut Session) -> End {
+    let secs = s.shared.config.message_timeout.unwrap_or_default().as_secs_f64();
+    tracing::debug!(conn = s.conn, "message not complete after {secs} s: closing");
+    s.error(
+        jim_protocol::ResponseCode::BAD_REQUEST,
+        format!(
+            "message not complete {secs} seconds after its first byte; closing the connection \
+             (see §limits)"
+        ),
+    );
+    End::Closed
+}
+
+/// Writes what is queued as far as the socket takes it now: `Ok(true)` when everything is
+/// written, `Ok(false)` when the rest needs [`flush_or_give_up`].
+fn flushed_now(stream: &TcpStream, outbox: &Outbox, wire: &Wire) -> Result<bool, End> {
+    wire.try_flush(stream, outbox).map_err(|_| End::Error)
 }
 
 /// Flushes the outbox ([`flush`]) unless the client stops reading. A blocked write gives up
@@ -269,175 +321,25 @@ async fn flush_or_give_up(
     tokio::select! {
         biased;
         // Usually everything is written at once and nothing else is even polled.
-        wrote = flush(stream, outbox, shared) => wrote.map_err(|_| End::Error),
+        wrote = shared.wire.flush(stream, outbox) => wrote.map_err(|_| End::Error),
         () = shared.kill.cancelled() => Err(End::Kicked),
-        () = until_kicked(outbox) => Err(End::Kicked),
+        () = until_kicked(outbox, shared.config.stall_timeout) => Err(End::Kicked),
         () = sleep_until(idle_deadline) => Err(End::Stalled),
         () = shutdown_grace => Err(End::Stalled),
     }
 }
 
-/// Completes once the connection is kicked; checked every [`STALL_CHECK`] while a write is
-/// blocked (the outbox's wake-ups belong to the connection loop).
-async fn until_kicked(outbox: &Outbox) {
+/// Completes once the connection is kicked, or once the client has taken no byte for `stall`
+/// (then it kicks it); checked every [`STALL_CHECK`] while a write is blocked (the outbox's
+/// wake-ups belong to the connection loop).
+async fn until_kicked(outbox: &Outbox, stall: Duration) {
     while !outbox.is_kicked() {
+        if outbox.stalled_for() >= stall {
+            outbox.kick();
+            return;
+        }
         tokio::time::sleep(STALL_CHECK).await;
     }
-}
-
-/// Writes every queued value. On the correct path the values already queued go out together:
-/// one write for all of them (a connection that keeps up has one value queued and gets one value
-/// per write), split only where a value [`Queued::starts_write`] (PROTOCOL.md `§framing` W3).
-/// The misbehaviour hooks write one value at a time, late, in pieces or glued. Returns whether
-/// anything was written; stops early when the connection is kicked.
-async fn flush(stream: &TcpStream, outbox: &Outbox, shared: &Shared) -> std::io::Result<bool> {
-    let hooks = shared.hooks;
-    let mut wrote = false;
-    loop {
-        let mut batch = outbox.take();
-        if batch.is_empty() || outbox.is_kicked() {
-            return Ok(wrote);
-        }
-        if hooks.batches_writes() {
-            let mut values = &batch.make_contiguous()[..];
-            while !values.is_empty() {
-                let (now, later) = values.split_at(first_write(values));
-                write_all_of(stream, now).await?;
-                wrote = true;
-                values = later;
-            }
-            continue;
-        }
-        if hooks.never_answer {
-            batch.clear();
-            continue;
-        }
-        if hooks.coalesce {
-            let mut out = BytesMut::new();
-            for queued in batch.drain(..) {
-                out.extend_from_slice(&queued.bytes);
-            }
-            hooks.gather(outbox, &mut out).await;
-            hooks.write(stream, &out).await?;
-            return Ok(true);
-        }
-        for queued in batch.drain(..) {
-            hooks.write(stream, &queued.bytes).await?;
-            wrote = true;
-            if hooks.one_shot {
-                return Ok(true);
-            }
-        }
-    }
-}
-
-/// How many of the values at the front of a queue go out in one write: all of them, up to the
-/// next value that must start a write of its own ([`Queued::starts_write`]).
-fn first_write(values: &[Queued]) -> usize {
-    values.iter().skip(1).position(|q| q.starts_write).map_or(values.len(), |i| i + 1)
-}
-
-/// Most buffers handed to one `writev`.
-const MAX_IOV: usize = 64;
-
-/// Writes the values of `batch` back to back: one `write` for a single value, one `writev` for
-/// several (more only when the kernel takes part of them, or past [`MAX_IOV`] values).
-async fn write_all_of(stream: &TcpStream, batch: &[Queued]) -> std::io::Result<()> {
-    // The first value not written completely, and how much of it was written.
-    let (mut first, mut skip) = (0, 0);
-    while first < batch.len() {
-        match write_some(stream, &batch[first..], skip)? {
-            0 => stream.writable().await?,
-            written => (first, skip) = step_over(batch, first, skip, written),
-        }
-    }
-    Ok(())
-}
-
-/// One `write` (one value) or `writev` (several) of `values`, the first from byte `skip` on, as
-/// far as the socket takes them now; the bytes written, 0 when the socket is full (tried first:
-/// the socket is usually writable, and then no readiness future is needed).
-fn write_some(stream: &TcpStream, values: &[Queued], skip: usize) -> std::io::Result<usize> {
-    let result = match values {
-        [] => return Ok(0),
-        [one] => stream.try_write(&one.bytes[skip..]),
-        several => {
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let mut n = 0;
-            for (slot, queued) in iov.iter_mut().zip(several) {
-                *slot = IoSlice::new(if n == 0 { &queued.bytes[skip..] } else { &queued.bytes });
-                n += 1;
-            }
-            stream.try_write_vectored(&iov[..n])
-        }
-    };
-    match result {
-        Ok(0) => Err(std::io::ErrorKind::WriteZero.into()),
-        Ok(written) => Ok(written),
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
-        Err(e) => Err(e),
-    }
-}
-
-/// Where writing `values` stands after `written` more bytes from (`first`, `skip`): the first
-/// value not written completely, and how much of it is.
-fn step_over(values: &[Queued], mut first: usize, skip: usize, written: usize) -> (usize, usize) {
-    let mut left = written + skip;
-    while let Some(queued) = values.get(first) {
-        if left < queued.bytes.len() {
-            return (first, left);
-        }
-        left -= queued.bytes.len();
-        first += 1;
-    }
-    (first, 0)
-}
-
-/// The correct path's flush without waiting: writes what is queued, batched as in [`flush`],
-/// as far as the socket takes it now. `Ok(true)`: nothing is left (or the connection was
-/// kicked). `Ok(false)`: the socket is full, and the rest went back to the front of the queue
-/// for [`flush`], which waits for the socket. A busy connection thus writes without creating
-/// (and allocating) the waiting machinery of [`flush_or_give_up`].
-fn try_flush(stream: &TcpStream, outbox: &Outbox) -> std::io::Result<bool> {
-    loop {
-        let mut batch = outbox.take();
-        if batch.is_empty() || outbox.is_kicked() {
-            return Ok(true);
-        }
-        let values = batch.make_contiguous();
-        let mut start = 0;
-        while start < values.len() {
-            let end = start + first_write(&values[start..]);
-            let written = write_some(stream, &values[start..end], 0)?;
-            let (first, skip) = step_over(&values[..end], start, 0, written);
-            if first == end {
-                start = end;
-                continue;
-            }
-            // The socket is full: the unwritten rest goes back, first the part of a value.
-            let mut rest = batch.split_off(first);
-            if let Some(partial) = rest.front_mut() {
-                partial.bytes = partial.bytes.slice(skip..);
-                partial.starts_write = false;
-            }
-            outbox.requeue(rest);
-            return Ok(false);
-        }
-    }
-}
-
-/// Writes all of `bytes` to a stream shared with the reader.
-pub(crate) async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
-    while !bytes.is_empty() {
-        // Try first: the socket is usually writable, and then no readiness future is needed.
-        match stream.try_write(bytes) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => stream.writable().await?,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -472,6 +374,7 @@ async fn linger(stream: &TcpStream) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::writer::first_write;
 
     /// An idle connection costs its task's future plus a few small allocations; keep the future
     /// small (the benchmark wants at most 4 KiB of RSS per held connection).
@@ -582,74 +485,5 @@ mod tests {
         alice.handle_item(Ok(msg("bob", "three"))).await;
         // relay from bob, relay to self | ack, relay from bob, ack
         assert_eq!(writes(&a), [2, 3]);
-    }
-
-    /// A batch larger than the socket takes at once, and than one `writev` carries, arrives whole
-    /// and in order.
-    #[tokio::test]
-    async fn a_large_batch_is_written_whole_and_in_order() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-        let (server, _) = listener.accept().await.unwrap();
-        let values: Vec<Queued> = (0..3 * MAX_IOV)
-            .map(|i| Queued {
-                bytes: bytes::Bytes::from(format!("{i}:{}\n", "x".repeat(i * 97 % 5000))),
-                starts_write: false,
-            })
-            .collect();
-        let expected: Vec<u8> = values.iter().flat_map(|q| q.bytes.to_vec()).collect();
-        let reader = tokio::spawn(async move {
-            use tokio::io::AsyncReadExt;
-            let mut client = client;
-            let mut got = Vec::new();
-            let mut chunk = [0u8; 777];
-            while got.len() < expected.len() {
-                // A slow reader, so that the writer sees partial writes.
-                tokio::time::sleep(Duration::from_micros(50)).await;
-                let n = client.read(&mut chunk).await.unwrap();
-                assert!(n > 0);
-                got.extend_from_slice(&chunk[..n]);
-            }
-            assert!(got == expected, "bytes differ");
-        });
-        write_all_of(&server, &values).await.unwrap();
-        reader.await.unwrap();
-    }
-    /// When the socket fills up, the writing that cannot wait puts the unwritten rest back at
-    /// the front of the queue (part of a value included), and the flush that waits completes
-    /// it: the peer gets every byte once, in order.
-    #[tokio::test]
-    async fn a_full_socket_sends_the_rest_back_to_the_queue() {
-        let shared = crate::server::prepare(crate::Config::default()).await.unwrap();
-        let listen = tokio::net::TcpSocket::new_v4().unwrap();
-        listen.set_recv_buffer_size(4096).unwrap();
-        listen.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let listener = listen.listen(1).unwrap();
-        let connect = tokio::net::TcpSocket::new_v4().unwrap();
-        connect.set_send_buffer_size(4096).unwrap();
-        let writer = connect.connect(listener.local_addr().unwrap()).await.unwrap();
-        let (mut reader, _) = listener.accept().await.unwrap();
-        writer.writable().await.unwrap();
-        let outbox = Outbox::default();
-        let mut expected = Vec::new();
-        for i in 0..400 {
-            let bytes = format!("{i}:{}\n", "y".repeat(1000 + i % 7));
-            expected.extend_from_slice(bytes.as_bytes());
-            outbox.push_own(bytes::Bytes::from(bytes), u64::MAX);
-        }
-        assert!(!try_flush(&writer, &outbox).unwrap(), "400 KB fitted in the socket");
-        let left = outbox.len();
-        assert!(left > 0 && left < 400, "{left} values left");
-        let total = expected.len();
-        let reading = tokio::spawn(async move {
-            use tokio::io::AsyncReadExt;
-            let mut got = vec![0u8; total];
-            reader.read_exact(&mut got).await.unwrap();
-            got
-        });
-        assert!(flush(&writer, &outbox, &shared).await.unwrap());
-        assert_eq!(outbox.len(), 0);
-        let got = tokio::time::timeout(Duration::from_secs(10), reading).await;
-        assert!(got.expect("bytes went missing").unwrap() == expected, "bytes differ");
     }
 }

@@ -20,7 +20,8 @@
 //!
 //! Layout: `server` accepts, `connection` runs one socket (one task reads, handles and writes),
 //! `session` checks each item in the order of `§errors`, `cmd::*` apply commands, `state` is
-//! the shared registry, [`store`] the SQLite writer, [`misbehave`] the deliberate defects.
+//! the shared registry, `writer` the correct encoder and writer, [`store`] the SQLite writer,
+//! [`misbehave`] the deliberate defects (wrapped around the writer).
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -39,6 +40,7 @@ mod server;
 mod session;
 mod state;
 pub mod store;
+mod writer;
 
 pub use config::{Accounts, AccountsError, Config};
 pub use misbehave::Misbehave;
@@ -62,6 +64,28 @@ pub enum ServerError {
         /// What triggered it, in the words of the Python error it imitates.
         reason: String,
     },
+}
+
+/// Counters of a running server ([`RunningServer::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Items handled so far: requests, bad input, responses from clients.
+    pub requests: u64,
+    /// The most bytes that ever waited to be written to one connection (replies, relays and
+    /// pushes together): what a client that does not read can make the server hold.
+    pub max_queued_bytes: usize,
+    /// Connections disconnected because they stopped taking what was sent to them.
+    pub kicked: u64,
+    /// Password attempts that had to wait for their turn, or were refused (`§authenticate`).
+    pub logins_held: u64,
+    /// Logged-in sessions now.
+    pub sessions: usize,
+    /// Rooms that exist now.
+    pub rooms: usize,
+    /// Contact-list entries now, all owners together.
+    pub contacts: usize,
+    /// Owners of a contact list now.
+    pub contact_owners: usize,
 }
 
 /// Serves `listener` with `config` until `shutdown` completes, then shuts down gracefully:
@@ -114,6 +138,23 @@ impl RunningServer {
     /// Sends a probe to every logged-in connection now (`§probe`).
     pub fn probe_all(&self) {
         self.shared.probe_all();
+    }
+
+    /// Counters of the server so far (for tests and benchmarks).
+    pub fn stats(&self) -> Stats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counters = &self.shared.stats;
+        let reg = self.shared.registry();
+        Stats {
+            requests: counters.requests.load(Relaxed),
+            max_queued_bytes: counters.max_waiting.load(Relaxed),
+            kicked: counters.kicked.load(Relaxed),
+            logins_held: counters.logins_held.load(Relaxed),
+            sessions: reg.sessions.len(),
+            rooms: reg.rooms.len(),
+            contacts: reg.contact_count,
+            contact_owners: reg.contacts.len(),
+        }
     }
 
     /// True once the server task has ended (after a shutdown or a `crash-*` misbehaviour).

@@ -67,10 +67,30 @@ struct Cli {
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     probe_interval: Option<u64>,
 
-    /// Messages queued per connection before a client that does not read is disconnected.
-    #[arg(long, value_name = "N", default_value_t = jim_server::config::DEFAULT_OUTBOUND_QUEUE,
+    /// Bytes waiting for one client past which it is disconnected (it is too far behind).
+    #[arg(long, value_name = "BYTES", default_value_t = jim_server::config::DEFAULT_OUTBOUND_QUEUE_BYTES,
           value_parser = parse_positive)]
-    outbound_queue: usize,
+    outbound_queue_bytes: usize,
+
+    /// Disconnect a client that takes none of the bytes waiting for it for SECS seconds.
+    #[arg(long, value_name = "SECS", default_value_t = jim_server::config::DEFAULT_STALL_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    stall_timeout: u64,
+
+    /// Close a connection whose message is not complete SECS seconds after its first byte
+    /// (slow-loris bound; 0: never).
+    #[arg(long, value_name = "SECS", default_value_t = jim_server::config::DEFAULT_MESSAGE_TIMEOUT.as_secs())]
+    message_timeout: u64,
+
+    /// Most rooms that exist at once.
+    #[arg(long, value_name = "N", default_value_t = jim_server::config::DEFAULT_MAX_ROOMS,
+          value_parser = parse_positive)]
+    max_rooms: usize,
+
+    /// Most contact-list entries kept, all users together.
+    #[arg(long, value_name = "N", default_value_t = jim_server::config::DEFAULT_MAX_CONTACTS,
+          value_parser = parse_positive)]
+    max_contacts: usize,
 
     /// How each JSON value ends on the wire: `newline` (default) or `bare` (no newline, as most
     /// student code writes).
@@ -134,8 +154,15 @@ fn main() -> ExitCode {
         },
         None => Vec::new(),
     };
-    init_logging(cli.log_format);
-    match serve(cli, misbehave) {
+    let (log, guard) = init_logging(cli.log_format);
+    let result = serve(cli, misbehave);
+    let dropped = log.error_counter().dropped_lines();
+    if dropped > 0 {
+        tracing::warn!(dropped, "log lines were dropped: stderr was not read fast enough");
+    }
+    // Writes what is still buffered (tracing-appender bounds this wait).
+    drop(guard);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("jim-server: {e:#}");
@@ -144,17 +171,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Log lines buffered for stderr; when they are not written fast enough, new ones are dropped.
+const LOG_BUFFER_LINES: usize = 16 * 1024;
+
+/// Logging on stderr that never blocks serving: lines go through a bounded buffer to a writer
+/// thread, and are dropped (and counted) when stderr is not drained, say a pipe nobody reads.
+/// A blocking writer froze the whole server once the pipe was full.
+fn init_logging(
+    format: LogFormat,
+) -> (tracing_appender::non_blocking::NonBlocking, tracing_appender::non_blocking::WorkerGuard) {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_BUFFER_LINES)
+        .thread_name("jim-log")
+        .finish(std::io::stderr());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer.clone())
         .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    (writer, guard)
 }
 
 #[tokio::main]
@@ -178,7 +219,12 @@ async fn serve(cli: Cli, misbehave: Vec<Misbehave>) -> anyhow::Result<()> {
         users: cli.users,
         db: cli.db,
         probe_interval: cli.probe_interval.map(Duration::from_secs),
-        outbound_queue: cli.outbound_queue,
+        outbound_queue_bytes: cli.outbound_queue_bytes,
+        stall_timeout: Duration::from_secs(cli.stall_timeout),
+        message_timeout: (cli.message_timeout > 0)
+            .then(|| Duration::from_secs(cli.message_timeout)),
+        max_rooms: cli.max_rooms,
+        max_contacts: cli.max_contacts,
         misbehave,
         ..Config::default()
     };

@@ -2,8 +2,10 @@
 //!
 //! Each kind reproduces a bug seen in real student servers, so that students can test their
 //! clients against a hostile server by hand and the conformance suite can prove it catches each
-//! defect (a mutation test). The correct server never consults this module except through the
-//! small hooks below; with an empty list every hook is a no-op.
+//! defect (a mutation test). The correct encoder and writer live in `crate::writer`; the
+//! defects that change how values are encoded, written or read wrap it from outside (`Wire`),
+//! so the correct path has no defect branches. The defects that change what the server does
+//! (drop relays, leak rooms, ...) are checked by the commands themselves.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,11 +13,12 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use jim_protocol::codec::encode_value;
-use jim_protocol::{Dialect, Framing, Message, ResponseCode, Timestamp};
+use jim_protocol::{Dialect, Framing, Message, Response, ResponseCode};
 use serde_json::Value;
 use tokio::net::TcpStream;
 
 use crate::state::Outbox;
+use crate::writer::{self, Encoder};
 
 /// One deliberate defect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -259,42 +262,114 @@ impl FromStr for Misbehave {
 /// How long `coalesced-writes` waits for a follower to glue to a reply.
 const COALESCE_WAIT: Duration = Duration::from_millis(150);
 
-/// Scratch space kept for encoding; a larger one is not kept.
-const SCRATCH_BYTES: usize = 4096;
-
-thread_local! {
-    /// Where values are encoded before they are copied into a buffer of exactly their size.
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Runs `encode` on this thread's scratch buffer and, if it says it wrote a value, copies that
-/// into a buffer of its own, exactly as large as the value: a queued reply holds no slack (10,000
-/// connections each with a reply in flight add up) and the encoder never regrows a small buffer.
-fn with_scratch(encode: impl FnOnce(&mut Vec<u8>) -> bool) -> Option<Bytes> {
-    SCRATCH.with(|scratch| {
-        let Ok(mut out) = scratch.try_borrow_mut() else {
-            // Re-entered (cannot happen: encoders do not encode): use a fresh buffer.
-            let mut out = Vec::new();
-            return encode(&mut out).then(|| Bytes::from(out));
-        };
-        out.clear();
-        let wrote = encode(&mut out).then(|| Bytes::copy_from_slice(&out));
-        if out.capacity() > SCRATCH_BYTES {
-            *out = Vec::new();
-        }
-        wrote
-    })
-}
-
 /// Pause between the pieces of a `split-writes` reply.
 const SPLIT_PAUSE: Duration = Duration::from_millis(40);
 
-/// The write-side hooks, computed once from the list. `Hooks::default()` is the correct server:
-/// compact JSON in the configured framing, one value per write.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Hooks {
-    /// Framing of the correct path.
-    pub framing: Framing,
+/// How the server encodes and writes: the correct writer ([`crate::writer`]) alone, or with the
+/// deliberate defects wrapped around it. A server without a defect that changes encoding,
+/// writing or reading holds [`Wire::Plain`], and none of this module's code runs for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Wire {
+    /// The correct writer.
+    Plain(Encoder),
+    /// The correct writer inside the defects.
+    Misbehaving(Defects),
+}
+
+impl Wire {
+    /// The wire for `kinds`, writing in `framing`.
+    pub fn new(kinds: &[Misbehave], framing: Framing) -> Self {
+        let plain = Encoder { framing };
+        let defects = Defects::new(kinds, plain);
+        if defects.is_harmless() { Self::Plain(plain) } else { Self::Misbehaving(defects) }
+    }
+
+    /// One message rendered in `dialect` as it goes on the wire, in a buffer of its own.
+    pub fn message(&self, message: &Message, dialect: Dialect) -> Bytes {
+        match self {
+            Self::Plain(plain) => plain.message(message, dialect),
+            Self::Misbehaving(defects) => defects.message(message, dialect),
+        }
+    }
+
+    /// `200 OK`, stamped now, as it goes on the wire.
+    pub fn ok(&self, dialect: Dialect) -> Bytes {
+        let code = ResponseCode::OK;
+        match self {
+            Self::Plain(plain) => plain.response(code, code.standard_text()),
+            Self::Misbehaving(defects) => {
+                defects.message(&Message::Response(Response::new(code)), dialect)
+            }
+        }
+    }
+
+    /// A 202 list of the names in `array` (an encoded JSON array), or `None` when the defects
+    /// change how values are written (then encode the list's message).
+    pub fn list(&self, dialect: Dialect, array: &[u8]) -> Option<Bytes> {
+        match self {
+            Self::Plain(plain) => Some(plain.list(dialect, array)),
+            Self::Misbehaving(defects) if !defects.changes_values() => {
+                Some(defects.plain.list(dialect, array))
+            }
+            Self::Misbehaving(_) => None,
+        }
+    }
+
+    /// Writes what is queued as far as the socket takes it now; `Ok(false)` when the rest needs
+    /// [`Wire::flush`] (always, for the defects that write late, in pieces, glued or not at all).
+    pub fn try_flush(&self, stream: &TcpStream, outbox: &Outbox) -> std::io::Result<bool> {
+        match self {
+            Self::Misbehaving(defects) if !defects.batches_writes() => Ok(false),
+            _ => writer::try_flush(stream, outbox),
+        }
+    }
+
+    /// Writes every queued value (see [`writer::flush`]); the defects write theirs their way.
+    pub async fn flush(&self, stream: &TcpStream, outbox: &Outbox) -> std::io::Result<bool> {
+        match self {
+            Self::Misbehaving(defects) if !defects.batches_writes() => {
+                defects.flush(stream, outbox).await
+            }
+            _ => writer::flush(stream, outbox).await,
+        }
+    }
+
+    /// The defects that change how requests are read (`read-is-message`, `never-answer`), if any.
+    pub fn misreads(&self) -> Option<&Defects> {
+        match self {
+            Self::Misbehaving(defects) if defects.read_is_message || defects.never_answer => {
+                Some(defects)
+            }
+            _ => None,
+        }
+    }
+
+    /// True when the connection closes after its first write (`one-shot`).
+    pub fn one_shot(&self) -> bool {
+        matches!(self, Self::Misbehaving(defects) if defects.one_shot)
+    }
+}
+
+/// What one read gives a `read-is-message` server.
+pub(crate) enum Misread {
+    /// The client closed its side.
+    Eof,
+    /// The read failed: the peer is gone.
+    Error,
+    /// Nothing to handle (no bytes yet, only whitespace, or a zombie that ignores them);
+    /// `read` says whether bytes came.
+    Nothing {
+        /// Bytes arrived.
+        read: bool,
+    },
+    /// One read taken as one whole message.
+    Message(Bytes),
+}
+
+/// The encoding, writing and reading defects of a list of kinds, around the correct encoder.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Defects {
+    plain: Encoder,
     wrong_code: bool,
     string_code: bool,
     no_time: bool,
@@ -312,12 +387,11 @@ pub(crate) struct Hooks {
     pub read_is_message: bool,
 }
 
-impl Hooks {
-    /// Hooks for `kinds`, writing in `framing`.
-    pub fn new(kinds: &[Misbehave], framing: Framing) -> Self {
+impl Defects {
+    fn new(kinds: &[Misbehave], plain: Encoder) -> Self {
         let has = |k: Misbehave| kinds.contains(&k);
         Self {
-            framing,
+            plain,
             wrong_code: has(Misbehave::WrongCode),
             string_code: has(Misbehave::StringCode),
             no_time: has(Misbehave::NoTime),
@@ -332,81 +406,53 @@ impl Hooks {
         }
     }
 
-    /// One message rendered in `dialect` as it goes on the wire, in a buffer of its own. The
-    /// usual shapes skip the JSON tree when no misbehaviour changes how values are written.
-    pub fn encode_message(&self, message: &Message, dialect: Dialect) -> Bytes {
-        if self.plain_values() {
-            let fast =
-                with_scratch(|out| crate::render::encode(message, dialect, self.framing, out));
-            if let Some(bytes) = fast {
-                return bytes;
-            }
-        }
-        self.encode_bytes(&message.to_value(dialect))
+    /// True when nothing is encoded, written or read differently (the other kinds act in the
+    /// commands).
+    fn is_harmless(&self) -> bool {
+        !self.changes_values() && self.batches_writes() && !self.read_is_message
     }
 
-    /// A plain response (see [`crate::render::response`]) as it goes on the wire, or `None`
-    /// when a misbehaviour changes how values are written (then encode the message).
-    pub fn encode_response(&self, code: ResponseCode, text: &str) -> Option<Bytes> {
-        let time = Some(Timestamp::now());
-        self.plain_values().then(|| {
-            with_scratch(|out| {
-                crate::render::response(code, time, Some(text), self.framing, out);
-                true
-            })
-            .unwrap_or_default()
-        })
-    }
-
-    /// True when values are written exactly as encoded (no misbehaviour changes them).
-    fn plain_values(&self) -> bool {
-        !(self.wrong_code
+    /// True when values are encoded differently from the correct encoder.
+    fn changes_values(&self) -> bool {
+        self.wrong_code
             || self.string_code
             || self.no_time
             || self.plain_text
             || self.python_repr
-            || self.coalesce)
+            || self.coalesce
     }
 
-    /// One value as it goes on the wire, in a buffer of its own.
-    pub fn encode_bytes(&self, value: &Value) -> Bytes {
-        let mut out = BytesMut::new();
-        self.encode(value, &mut out);
-        out.freeze()
-    }
-
-    /// True when values are written as they are due, with nothing in the way (no misbehaviour
-    /// on the write side): several queued values may then share one write (`§framing` W3).
-    pub fn batches_writes(&self) -> bool {
+    /// True when values are written as they are due, with nothing in the way: several queued
+    /// values may then share one write (`§framing` W3), as on the correct path.
+    fn batches_writes(&self) -> bool {
         !(self.one_shot || self.never_answer || self.late.is_some() || self.split || self.coalesce)
     }
 
-    /// Appends one value as it goes on the wire.
-    pub fn encode(&self, value: &Value, out: &mut BytesMut) {
-        let is_response = value.get("response").is_some();
-        if is_response && (self.wrong_code || self.string_code || self.no_time) {
-            let mut value = value.clone();
-            self.tamper(&mut value);
-            return self.encode_plain(&value, out);
+    /// One message as these defects write it.
+    fn message(&self, message: &Message, dialect: Dialect) -> Bytes {
+        if !self.changes_values() {
+            return self.plain.message(message, dialect);
         }
-        self.encode_plain(value, out);
-    }
-
-    fn encode_plain(&self, value: &Value, out: &mut BytesMut) {
+        let mut value = message.to_value(dialect);
+        if value.get("response").is_some() {
+            self.tamper(&mut value);
+        }
+        let mut out = BytesMut::new();
         if self.plain_text {
-            out.put_slice(plain_text(value).as_bytes());
+            out.put_slice(plain_text(&value).as_bytes());
             out.put_u8(b'\n');
         } else if self.python_repr {
             let mut text = String::new();
-            python_repr(value, &mut text);
+            python_repr(&value, &mut text);
             out.put_slice(text.as_bytes());
             out.put_u8(b'\n');
         } else if self.coalesce {
             // Glued writes come without separators, as `sock.send(json.dumps(a).encode())`.
-            encode_value(value, Framing::Bare, out);
+            encode_value(&value, Framing::Bare, &mut out);
         } else {
-            encode_value(value, self.framing, out);
+            return self.plain.value(&value);
         }
+        out.freeze()
     }
 
     fn tamper(&self, value: &mut Value) {
@@ -431,9 +477,44 @@ impl Hooks {
         }
     }
 
+    /// Writes every queued value the defects' way: dropped (`never-answer`), glued with what
+    /// follows (`coalesced-writes`), late or in pieces, or one and then no more (`one-shot`).
+    async fn flush(&self, stream: &TcpStream, outbox: &Outbox) -> std::io::Result<bool> {
+        let mut wrote = false;
+        loop {
+            let mut batch = outbox.take();
+            if batch.is_empty() || outbox.is_kicked() {
+                return Ok(wrote);
+            }
+            if self.never_answer {
+                outbox.wrote(batch.iter().map(|q| q.bytes.len()).sum());
+                batch.clear();
+                continue;
+            }
+            if self.coalesce {
+                let mut out = BytesMut::new();
+                for queued in batch.drain(..) {
+                    out.extend_from_slice(&queued.bytes);
+                }
+                self.gather(outbox, &mut out).await;
+                self.write(stream, &out).await?;
+                outbox.wrote(out.len());
+                return Ok(true);
+            }
+            for queued in batch.drain(..) {
+                self.write(stream, &queued.bytes).await?;
+                outbox.wrote(queued.bytes.len());
+                wrote = true;
+                if self.one_shot {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
     /// `coalesced-writes`: appends every value queued within a short wait, so that replies
     /// and relays that follow each other go out in one write.
-    pub async fn gather(&self, outbox: &Outbox, out: &mut BytesMut) {
+    async fn gather(&self, outbox: &Outbox, out: &mut BytesMut) {
         while tokio::time::timeout(COALESCE_WAIT, outbox.changed()).await.is_ok() {
             for queued in outbox.take() {
                 out.put_slice(&queued.bytes);
@@ -444,20 +525,37 @@ impl Hooks {
         }
     }
 
-    /// Writes `bytes`: at once on the correct path; late or in pieces when misbehaving.
-    pub async fn write(&self, w: &TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    /// Writes `bytes`, late or in pieces as the defects say.
+    async fn write(&self, w: &TcpStream, bytes: &[u8]) -> std::io::Result<()> {
         if let Some(delay) = self.late {
             tokio::time::sleep(delay).await;
         }
         if self.split && bytes.len() > 1 {
             let third = (bytes.len() / 3).max(1);
             for piece in bytes.chunks(third) {
-                crate::connection::write_all(w, piece).await?;
+                writer::write_all(w, piece).await?;
                 tokio::time::sleep(SPLIT_PAUSE).await;
             }
             return Ok(());
         }
-        crate::connection::write_all(w, bytes).await
+        writer::write_all(w, bytes).await
+    }
+
+    /// `read-is-message` reads once and takes what came as one message, as
+    /// `json.loads(sock.recv(1024))`; `never-answer` ignores it.
+    pub fn read_message(&self, stream: &TcpStream) -> Misread {
+        let mut chunk = BytesMut::with_capacity(1024);
+        match stream.try_read_buf(&mut chunk) {
+            Ok(0) => Misread::Eof,
+            Ok(_) if self.never_answer || chunk.iter().all(u8::is_ascii_whitespace) => {
+                Misread::Nothing { read: true }
+            }
+            Ok(_) => Misread::Message(chunk.freeze()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                Misread::Nothing { read: false }
+            }
+            Err(_) => Misread::Error,
+        }
     }
 }
 

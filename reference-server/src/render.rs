@@ -81,10 +81,32 @@ pub(crate) fn response(
     obj.finish(framing);
 }
 
+/// Appends a 202 list response whose names are `array`, a JSON array already encoded (compact,
+/// ASCII-only), exactly as encoding the value of `Response::list(names)` in `dialect` would.
+pub(crate) fn list(
+    time: Option<Timestamp>,
+    dialect: Dialect,
+    array: &[u8],
+    framing: Framing,
+    out: &mut Vec<u8>,
+) {
+    let code = ResponseCode::ACCEPTED;
+    let mut obj = ObjectEncoder::new(out);
+    obj.u64("response", u64::from(code.as_u16()));
+    if let Some(t) = time {
+        obj.f64("time", t.0);
+    }
+    match dialect {
+        Dialect::Spec => obj.encoded("alert", array),
+        Dialect::Course => obj.str("alert", code.standard_text()).encoded("data_list", array),
+    };
+    obj.finish(framing);
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use jim_protocol::codec::encode_value;
+    use jim_protocol::codec::{encode_value, to_bytes};
     use jim_protocol::{Chat, Probe, Response, Target};
 
     use super::*;
@@ -147,6 +169,25 @@ mod tests {
             both_ways(&Message::Probe(Probe { time: time.map(Timestamp) }));
         }
         both_ways(&Message::Response(Response::new(ResponseCode::OK)));
+    }
+
+    #[test]
+    fn lists_are_the_bytes_of_their_value() {
+        for names in [vec![], vec!["a".to_owned()], vec!["Ива".to_owned(), "b\"c".to_owned()]] {
+            let array = to_bytes(
+                &serde_json::Value::from(names.iter().map(String::as_str).collect::<Vec<_>>()),
+                Framing::Bare,
+            );
+            for dialect in [Dialect::Spec, Dialect::Course] {
+                for framing in [Framing::Newline, Framing::Bare] {
+                    let response = Response::list(names.clone());
+                    let mut fast = Vec::new();
+                    list(response.time, dialect, &array, framing, &mut fast);
+                    let slow = to_bytes(&Message::Response(response).to_value(dialect), framing);
+                    assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&slow));
+                }
+            }
+        }
     }
 
     #[test]

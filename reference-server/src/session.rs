@@ -68,6 +68,8 @@ pub(crate) struct Session {
     pub rooms: BTreeSet<String>,
     /// The outbox mark taken before handling the current item (see [`Outbox::push_own`]).
     mark: u64,
+    /// Wrong passwords sent on this connection (`§authenticate`).
+    pub failed_logins: u32,
 }
 
 impl Session {
@@ -81,6 +83,7 @@ impl Session {
             login: Login::Anonymous { authenticated: None },
             rooms: BTreeSet::new(),
             mark: 0,
+            failed_logins: 0,
         }
     }
 
@@ -95,8 +98,13 @@ impl Session {
     /// Queues a message rendered in this session's dialect, encoded as it goes on the wire (its
     /// task flushes as it goes, see [`crate::state::Outbox`]).
     pub fn send(&mut self, message: &Message) {
-        let bytes = self.shared.hooks.encode_message(message, self.dialect);
-        self.outbox.push_own(bytes, self.mark);
+        let bytes = self.shared.wire.message(message, self.dialect);
+        self.push(bytes);
+    }
+
+    /// Queues bytes already encoded for this connection.
+    pub fn push(&mut self, bytes: bytes::Bytes) {
+        self.outbox.push_own(bytes, self.mark, &self.shared.stats);
     }
 
     /// Queues a response.
@@ -109,14 +117,11 @@ impl Session {
         self.send(&Message::Response(response));
     }
 
-    /// Queues `200 OK` (written straight to bytes when nothing misbehaves: the reply to every
+    /// Queues `200 OK` (written straight to bytes on the correct path: the reply to every
     /// message and presence should cost no allocation beyond its bytes).
     pub fn ok(&mut self) {
-        let code = ResponseCode::OK;
-        match self.shared.hooks.encode_response(code, code.standard_text()) {
-            Some(bytes) => self.outbox.push_own(bytes, self.mark),
-            None => self.respond(Response::new(code)),
-        }
+        let bytes = self.shared.wire.ok(self.dialect);
+        self.push(bytes);
     }
 
     /// Queues an error response with `text` (which should cite a section).
@@ -159,6 +164,7 @@ impl Session {
     /// Handles one decoded item, in the order of checks of `§errors`.
     pub async fn handle_item(&mut self, item: Result<Value, FrameError>) -> Flow {
         self.mark = self.outbox.mark();
+        self.shared.stats.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // The checks are synchronous, so that the JSON value is gone before anything waits:
         // the connection boxes this future for every request, and a small one is cheap.
         match self.check(item) {
@@ -250,7 +256,8 @@ impl Session {
     async fn apply(&mut self, message: Message) -> Flow {
         match message {
             Message::Presence(p) => cmd::presence::apply(self, p).await,
-            Message::Authenticate(a) => cmd::auth::authenticate(self, a),
+            // Boxed: rare, and it may wait for its turn (`§authenticate`: password guessing).
+            Message::Authenticate(a) => Box::pin(cmd::auth::authenticate(self, a)).await,
             Message::Chat(c) => cmd::chat::apply(self, c).await,
             Message::Quit(_) => cmd::quit::apply(self),
             Message::Join(r) => cmd::rooms::join(self, r),

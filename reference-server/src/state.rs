@@ -5,8 +5,9 @@
 //! handles ([`Peer`]) under the lock and sends after releasing it.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use jim_protocol::{Dialect, Message, Probe, Response, ResponseCode, Timestamp};
@@ -14,7 +15,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Accounts, Config};
-use crate::misbehave::{Hooks, Misbehave};
+use crate::misbehave::{Misbehave, Wire};
 use crate::store::Db;
 
 /// Identifies one connection for the lifetime of the server.
@@ -30,9 +31,14 @@ pub(crate) const MAX_ROOMS_PER_SESSION: usize = 1_000;
 ///
 /// Deliberately small: an idle connection's outbox holds no allocation beyond itself. Values are
 /// rendered in the recipient's dialect and encoded before they are queued, so a room message is
-/// encoded once per dialect and its bytes are shared by every recipient ([`Outgoing`]). Pushes
-/// from other sessions are bounded (a full queue means the client does not read: it is kicked);
-/// the connection's own replies are not, because its task flushes them as it goes.
+/// encoded once per dialect and its bytes are shared by every recipient ([`Outgoing`]).
+///
+/// It counts bytes, not messages, and watches progress. A push from another session kicks the
+/// connection when the bytes waiting would pass the configured bound, or when bytes have been
+/// waiting and the client has taken none of them for the stall timeout: a reader that is behind
+/// but reading is never kicked for it, one that stopped reading is. The connection's own replies
+/// are not refused: its task stops reading requests while they pile up (backpressure, see
+/// `crate::connection`), so they stay small.
 ///
 /// The connection writes everything queued at the moment it writes in one system call, except
 /// where a [`Queued::starts_write`] boundary says otherwise (PROTOCOL.md `§framing` W3).
@@ -60,6 +66,22 @@ struct OutboxState {
     kicked: bool,
     /// Values ever queued (see [`Outbox::mark`]).
     pushed: u64,
+    /// Bytes ever queued by the connection's own session (see [`Outbox::own_bytes`]).
+    own_bytes: u64,
+    /// Bytes queued and not yet written, those taken for a write included.
+    waiting: usize,
+    /// Since when bytes have waited without the client taking any (`None`: it keeps up).
+    stalled_since: Option<Instant>,
+}
+
+impl OutboxState {
+    fn add(&mut self, bytes: usize, stats: &Stats) {
+        if self.waiting == 0 {
+            self.stalled_since = Some(Instant::now());
+        }
+        self.waiting += bytes;
+        stats.max_waiting.fetch_max(self.waiting, Ordering::Relaxed);
+    }
 }
 
 impl Outbox {
@@ -75,28 +97,34 @@ impl Outbox {
 
     /// Queues a reply of the connection's own session (its task flushes before it waits again,
     /// so nobody needs waking).
-    pub fn push_own(&self, bytes: Bytes, mark: u64) {
+    pub fn push_own(&self, bytes: Bytes, mark: u64, stats: &Stats) {
         let mut state = self.lock();
         let starts_write = state.pushed != mark;
         state.pushed += 1;
+        state.own_bytes += bytes.len() as u64;
+        state.add(bytes.len(), stats);
         state.queue.push_back(Queued { bytes, starts_write });
     }
 
-    /// Queues a value from another session; when `limit` values are already waiting, the
-    /// connection is kicked instead (see [`Pushed`]).
-    pub fn push(&self, bytes: Bytes, limit: usize) -> Pushed {
+    /// Queues a value from another session. The connection is kicked instead (see [`Pushed`])
+    /// when the bytes waiting would pass `limit.bytes`, or when bytes have waited for
+    /// `limit.stall` without the client taking any.
+    pub fn push(&self, bytes: Bytes, limit: Limit, stats: &Stats) -> Pushed {
         let mut state = self.lock();
         if state.kicked {
             return Pushed::Refused;
         }
-        if state.queue.len() >= limit {
+        let stalled = state.stalled_since.is_some_and(|since| since.elapsed() >= limit.stall);
+        if stalled || state.waiting + bytes.len() > limit.bytes {
             state.kicked = true;
             drop(state);
+            stats.kicked.fetch_add(1, Ordering::Relaxed);
             self.wake.notify_one();
             return Pushed::Overflowed;
         }
         let was_empty = state.queue.is_empty();
         state.pushed += 1;
+        state.add(bytes.len(), stats);
         state.queue.push_back(Queued { bytes, starts_write: false });
         drop(state);
         // A non-empty queue already has a wake-up pending or its task is about to take it.
@@ -114,6 +142,38 @@ impl Outbox {
     /// How many values wait.
     pub fn len(&self) -> usize {
         self.lock().queue.len()
+    }
+
+    /// Bytes queued and not yet written (values taken for a write that is under way included).
+    pub fn waiting(&self) -> usize {
+        self.lock().waiting
+    }
+
+    /// Bytes ever queued by the connection's own session: the connection measures its turns of
+    /// work with it.
+    pub fn own_bytes(&self) -> u64 {
+        self.lock().own_bytes
+    }
+
+    /// `bytes` were written to the client (or dropped unwritten): progress.
+    pub fn wrote(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        let mut state = self.lock();
+        state.waiting = state.waiting.saturating_sub(bytes);
+        state.stalled_since = (state.waiting > 0).then(Instant::now);
+    }
+
+    /// How long bytes have waited without the client taking any (zero when it keeps up).
+    pub fn stalled_for(&self) -> Duration {
+        self.lock().stalled_since.map_or(Duration::ZERO, |since| since.elapsed())
+    }
+
+    /// Kicks the connection (it stopped taking its bytes): its task drops it.
+    pub fn kick(&self) {
+        self.lock().kicked = true;
+        self.wake.notify_one();
     }
 
     /// Puts values taken but not written back at the front, in order (the socket was full).
@@ -151,15 +211,15 @@ pub(crate) enum Pushed {
 /// a room message in the same dialect shares the same bytes.
 pub(crate) struct Outgoing<'a> {
     message: &'a Message,
-    hooks: &'a Hooks,
+    wire: &'a Wire,
     spec: Option<Bytes>,
     course: Option<Bytes>,
 }
 
 impl<'a> Outgoing<'a> {
-    /// `message`, to be encoded as `hooks` say.
-    pub fn new(message: &'a Message, hooks: &'a Hooks) -> Self {
-        Self { message, hooks, spec: None, course: None }
+    /// `message`, to be encoded on `wire`.
+    pub fn new(message: &'a Message, wire: &'a Wire) -> Self {
+        Self { message, wire, spec: None, course: None }
     }
 
     /// The bytes of the message in `dialect`, encoded on first use.
@@ -168,7 +228,7 @@ impl<'a> Outgoing<'a> {
             Dialect::Spec => &mut self.spec,
             Dialect::Course => &mut self.course,
         };
-        slot.get_or_insert_with(|| self.hooks.encode_message(self.message, dialect)).clone()
+        slot.get_or_insert_with(|| self.wire.message(self.message, dialect)).clone()
     }
 }
 
@@ -184,21 +244,37 @@ pub(crate) struct Peer {
     /// The `user.pubkey` of its latest presence (`§pubkey`); shared, so that handing a peer
     /// around (every relay does) copies no key.
     pub pubkey: Option<Arc<str>>,
-    /// Bound on values queued by others (see [`Outbox::push`]).
-    pub limit: usize,
+    /// When values from others disconnect it (see [`Outbox::push`]).
+    pub limit: Limit,
+}
+
+/// When a push from another session disconnects a connection instead (see [`Outbox::push`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limit {
+    /// Most bytes waiting.
+    pub bytes: usize,
+    /// Longest time bytes may wait without the client taking any.
+    pub stall: Duration,
+}
+
+impl Limit {
+    /// The limit `config` sets.
+    pub fn of(config: &Config) -> Self {
+        Self { bytes: config.outbound_queue_bytes.max(1), stall: config.stall_timeout }
+    }
 }
 
 impl Peer {
-    /// Queues a message rendered in this peer's dialect. When its queue is full the peer cannot
-    /// keep up: it is disconnected (so it stalls no one) and `false` is returned.
-    pub fn deliver(&self, message: &mut Outgoing<'_>) -> bool {
-        match self.outbox.push(message.bytes(self.dialect), self.limit) {
+    /// Queues a message rendered in this peer's dialect. When the peer is too far behind or has
+    /// stopped reading, it is disconnected (so it stalls no one) and `false` is returned.
+    pub fn deliver(&self, message: &mut Outgoing<'_>, stats: &Stats) -> bool {
+        match self.outbox.push(message.bytes(self.dialect), self.limit, stats) {
             Pushed::Queued => true,
             Pushed::Overflowed => {
                 // Once per connection: a busy room must not turn one slow reader into a flood.
                 tracing::warn!(
                     conn = self.conn,
-                    "outbound queue full: disconnecting a slow reader"
+                    "outbound queue full or not read: disconnecting a client that stopped reading"
                 );
                 false
             }
@@ -222,9 +298,32 @@ pub(crate) struct Registry {
     pub recorded: HashSet<String>,
     /// Cached course-login keys (`password_key`) by account name.
     pub keys: HashMap<String, Arc<str>>,
+    /// The `get_users` answer while nobody logs in or out (see [`crate::cmd::users`]).
+    pub users: Option<Arc<crate::cmd::users::UserList>>,
+    /// Counts the changes to what `get_users` lists (a list chosen before one is not kept).
+    pub users_version: u64,
+    /// Contact-list entries, all owners together (bounded by `Config::max_contacts`).
+    pub contact_count: usize,
+    /// Password attempts per account: when the next one may be evaluated (see
+    /// [`crate::cmd::auth`]). Only names of accounts and one shared key for unknown names.
+    pub login_turns: HashMap<String, Instant>,
 }
 
 impl Registry {
+    /// Something `get_users` lists changed: the cached answer is stale.
+    pub fn users_changed(&mut self) {
+        self.users = None;
+        self.users_version += 1;
+    }
+
+    /// Removes `owner`'s contact list (the count follows).
+    pub fn drop_contacts(&mut self, owner: &str) {
+        if let Some(list) = self.contacts.remove(owner) {
+            self.contact_count = self.contact_count.saturating_sub(list.len());
+            shrink(&mut self.contacts);
+        }
+    }
+
     /// Every other logged-in course-dialect session: the recipients of a 205 push.
     pub fn course_peers_except(&self, name: &str) -> Vec<Peer> {
         self.sessions
@@ -247,6 +346,27 @@ impl Registry {
     }
 }
 
+/// Gives memory back after many entries left a map (a hash map never shrinks by itself, so
+/// 150,000 rooms that came and went would keep their table for the whole run).
+pub(crate) fn shrink<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
+/// Counters for tests and benchmarks (see [`crate::RunningServer::stats`]).
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Items handled (requests, bad input, responses from clients).
+    pub requests: AtomicU64,
+    /// The most bytes that ever waited for one connection.
+    pub max_waiting: AtomicUsize,
+    /// Connections disconnected for not reading.
+    pub kicked: AtomicU64,
+    /// Password attempts that waited for their turn or were refused.
+    pub logins_held: AtomicU64,
+}
+
 /// Everything a connection needs from the server.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -263,10 +383,12 @@ pub(crate) struct Shared {
     pub kill: CancellationToken,
     /// Why the server crashed, when it did.
     pub crash_reason: Mutex<Option<String>>,
-    /// Write-side hooks of the misbehaviours (no-ops for a correct server).
-    pub hooks: Hooks,
+    /// How values are encoded and written (the correct writer, unless misbehaving).
+    pub wire: Wire,
     /// Serialises connections under `one-client-at-a-time`.
     pub one_at_a_time: Option<Arc<tokio::sync::Semaphore>>,
+    /// Counters.
+    pub stats: Stats,
     next_conn: AtomicU64,
 }
 
@@ -276,6 +398,7 @@ impl Shared {
         let mut registry = Registry::default();
         let db = db.map(|(db, loaded)| {
             registry.recorded = loaded.users;
+            registry.contact_count = loaded.contacts.values().map(BTreeSet::len).sum();
             registry.contacts = loaded.contacts;
             db
         });
@@ -283,9 +406,9 @@ impl Shared {
             .misbehave
             .contains(&Misbehave::OneClientAtATime)
             .then(|| Arc::new(tokio::sync::Semaphore::new(1)));
-        let hooks = Hooks::new(&config.misbehave, config.framing);
+        let wire = Wire::new(&config.misbehave, config.framing);
         Self {
-            hooks,
+            wire,
             config,
             accounts,
             registry: Mutex::new(registry),
@@ -293,6 +416,7 @@ impl Shared {
             kill: CancellationToken::new(),
             crash_reason: Mutex::new(None),
             one_at_a_time,
+            stats: Stats::default(),
             next_conn: AtomicU64::new(1),
         }
     }
@@ -317,18 +441,18 @@ impl Shared {
     pub fn probe_all(&self) {
         let peers: Vec<Peer> = self.registry().sessions.values().cloned().collect();
         let probe = Message::Probe(Probe { time: Some(Timestamp::now()) });
-        let mut probe = Outgoing::new(&probe, &self.hooks);
+        let mut probe = Outgoing::new(&probe, &self.wire);
         for peer in peers {
-            peer.deliver(&mut probe);
+            peer.deliver(&mut probe, &self.stats);
         }
     }
 
     /// Pushes a 205 "refresh lists" to each of `peers` (`§push-205`).
     pub fn push_refresh(&self, peers: &[Peer]) {
         let push = Message::Response(Response::new(ResponseCode::REFRESH));
-        let mut push = Outgoing::new(&push, &self.hooks);
+        let mut push = Outgoing::new(&push, &self.wire);
         for peer in peers {
-            peer.deliver(&mut push);
+            peer.deliver(&mut push, &self.stats);
         }
     }
 
@@ -382,13 +506,13 @@ mod tests {
             outbox: Arc::new(Outbox::default()),
             dialect: Dialect::Spec,
             pubkey: None,
-            limit: 2,
+            limit: Limit { bytes: 40, stall: Duration::from_secs(3600) },
         };
         let probe = Message::Probe(Probe { time: None });
-        let hooks = Hooks::default();
-        let mut probe = Outgoing::new(&probe, &hooks);
+        let wire = Wire::new(&[], jim_protocol::Framing::Newline);
+        let mut probe = Outgoing::new(&probe, &wire);
         let delivered: Vec<bool> = tracing::subscriber::with_default(subscriber, || {
-            (0..100).map(|_| peer.deliver(&mut probe)).collect()
+            (0..100).map(|_| peer.deliver(&mut probe, &Stats::default())).collect()
         });
         assert_eq!(delivered.iter().filter(|d| **d).count(), 2);
         assert!(peer.outbox.is_kicked());

@@ -203,3 +203,40 @@ fn a_name_with_control_characters_cannot_forge_log_lines() {
     assert!(!log.contains('\u{1b}'), "a raw escape sequence reached the log:\n{log}");
     assert!(!log.lines().any(|l| l.starts_with("FORGED")), "a peer forged a log line:\n{log}");
 }
+
+/// Issue 16 item 10: logging never blocks serving. With stderr a pipe nobody drains, the server
+/// froze after about 625 logins (an INFO line each filled the 64 KiB pipe and the write blocked
+/// a worker); now lines beyond a bounded buffer are dropped and every login is answered.
+#[test]
+fn a_full_stderr_pipe_does_not_stop_the_server() {
+    let mut child = Command::cargo_bin("jim-server")
+        .unwrap()
+        .args(["-p", "0"])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Keep the pipe open and never read it.
+    let _stderr = child.stderr.take().unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    let addr = ready.trim_end().strip_prefix("listening on ").unwrap().to_owned();
+    let mut answered = 0;
+    for i in 0..3_000 {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let presence = format!(
+            "{{\"action\":\"presence\",\"time\":1,\"user\":{{\"account_name\":\"u{i}\"}}}}\n"
+        );
+        s.write_all(presence.as_bytes()).unwrap();
+        let mut buf = [0u8; 256];
+        match s.read(&mut buf) {
+            Ok(n) if String::from_utf8_lossy(&buf[..n]).contains("200") => answered += 1,
+            _ => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(answered, 3_000, "the server stopped answering with its log pipe full");
+}

@@ -240,7 +240,7 @@ async fn a_thousand_concurrent_clients_each_log_in_and_relay() {
 
 #[tokio::test]
 async fn a_client_that_never_reads_is_disconnected_without_stalling_others() {
-    let srv = server(Config { outbound_queue: 8, ..Config::default() }).await;
+    let srv = server(Config { outbound_queue_bytes: 8 * 1024, ..Config::default() }).await;
     // A client with a tiny receive buffer that never reads.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();

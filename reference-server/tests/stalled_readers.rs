@@ -83,7 +83,7 @@ async fn stuck_writer(addr: SocketAddr, name: &str) -> TcpStream {
 
 #[tokio::test]
 async fn a_kicked_client_that_never_reads_is_really_disconnected() {
-    let srv = server(Config { outbound_queue: 8, ..Config::default() }).await;
+    let srv = server(Config { outbound_queue_bytes: 8 * 1024, ..Config::default() }).await;
     let _lazy = lazy(srv.addr(), "Lazy").await;
     let mut sender = Client::spec(srv.addr(), "Sender").await;
     until_online(&mut sender, "Lazy").await;

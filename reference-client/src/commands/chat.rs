@@ -22,7 +22,7 @@ use crate::connection::{Arrival, Connection, Incoming, Reader, Writer};
 use crate::error::{ClientError, ExitStatus};
 use crate::login::{self, LoginOptions, is_2xx, response_text};
 use crate::messages::{self, Received, classify};
-use crate::output::{Format, LineSink, arrival_json, eprint_line};
+use crate::output::{Format, LineSink, arrival_json, bounded, eprint_line};
 
 /// The commands, as `/help` prints them.
 pub const HELP: &str = "\
@@ -194,6 +194,8 @@ struct Chat<'a> {
     format: Format,
     out: &'a mut dyn LineSink,
     quit_deadline: Option<tokio::time::Instant>,
+    /// The last line printed about something that arrived, and how often it came again since.
+    repeated: Option<(String, u64)>,
 }
 
 /// Runs `chat` with input from `input`; returns the exit status (0 after /quit or end of input,
@@ -236,6 +238,7 @@ async fn chat(
         format: opts.format,
         out,
         quit_deadline: None,
+        repeated: None,
     };
     chat.note(&format!(
         "logged in as {} at {peer} ({} dialect): {} {}; /help lists the commands",
@@ -344,7 +347,38 @@ fn spawn_reader(mut reader: Reader) -> mpsc::Receiver<Result<Arrival, ClientErro
 }
 
 impl Chat<'_> {
+    /// Prints a line about something that arrived, cut to [`crate::output::MAX_LINE_CHARS`]. A line equal to
+    /// the one before is counted instead (a server flooding probes or pushes printed millions of
+    /// identical lines), and the count is printed before the next different line.
+    fn show(&mut self, line: &str) {
+        let line = bounded(line);
+        if let Some((last, times)) = &mut self.repeated
+            && *last == line
+        {
+            *times += 1;
+            return;
+        }
+        self.flush_repeats();
+        self.out.line(&line);
+        self.repeated = Some((line.into_owned(), 0));
+    }
+
+    /// Prints how often the last line came again, if it did.
+    fn flush_repeats(&mut self) {
+        if let Some((_, times)) = self.repeated.take()
+            && times > 0
+        {
+            match self.format {
+                Format::Human => self.out.line(&format!("  (the line above {times} more times)")),
+                Format::Json => {
+                    self.out.line(&json!({"event": "repeated", "count": times}).to_string())
+                }
+            };
+        }
+    }
+
     fn note(&mut self, text: &str) {
+        self.flush_repeats();
         match self.format {
             Format::Human => self.out.line(&format!("* {text}")),
             Format::Json => self.out.line(&json!({"event": "note", "note": text}).to_string()),
@@ -438,26 +472,37 @@ impl Chat<'_> {
     }
 
     fn on_arrival(&mut self, arrival: &Arrival) {
+        let received = match &arrival.item {
+            Incoming::Value(v) => Some(classify(v)),
+            _ => None,
+        };
         if self.format == Format::Json {
-            self.out.line(&arrival_json(arrival).to_string());
+            if let Some(Received::Probe) = received {
+                // Probes differ only in their time: one stands for a run of them.
+                self.show(r#"{"dir":"in","value":{"action":"probe"}}"#);
+            } else {
+                self.flush_repeats();
+                self.out.line(&arrival_json(arrival).to_string());
+                self.repeated = None;
+            }
         }
         let value = match &arrival.item {
             Incoming::Value(v) => v,
             Incoming::Bad(e) => {
                 if self.format == Format::Human {
-                    self.out.line(&format!("! {e}"));
+                    self.show(&format!("! {e}"));
                 }
                 return;
             }
             Incoming::Closed { reset } => {
                 if self.format == Format::Human {
                     let how = if *reset { "reset" } else { "closed" };
-                    self.out.line(&format!("* the server {how} the connection"));
+                    self.show(&format!("* the server {how} the connection"));
                 }
                 return;
             }
         };
-        let received = classify(value);
+        let Some(received) = received else { return };
         if let Received::Probe = received {
             // Answer with a presence, queued first so it is not pipelined after a request. One
             // queued answer covers every probe that arrives before it is sent, so a server that
@@ -505,7 +550,7 @@ impl Chat<'_> {
             Received::Malformed(why) => format!("! malformed message {value}: {why}"),
             Received::NotJim(why) => format!("! not JIM: {value}: {why}"),
         };
-        self.out.line(&line);
+        self.show(&line);
     }
 
     fn describe_response(&mut self, p: &Pending, r: &Response) -> String {
@@ -635,6 +680,54 @@ mod tests {
     use super::*;
     use crate::output::Lines;
 
+    /// Issue 16 item 9: a server that floods probes (100,000 in one write) gets a handful of
+    /// lines printed, not one per probe (7,045,645 lines in 11 s before).
+    #[tokio::test]
+    async fn a_probe_storm_prints_a_few_lines() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut presence = [0u8; 512];
+            let _ = s.read(&mut presence).await.unwrap();
+            let mut storm = b"{\"response\":200,\"alert\":\"OK\"}\n".to_vec();
+            for i in 0..100_000 {
+                storm.extend_from_slice(
+                    format!("{{\"action\":\"probe\",\"time\":{i}}}\n").as_bytes(),
+                );
+            }
+            // The client writes presences back meanwhile: drain them so nobody blocks.
+            let (mut rd, mut wr) = s.into_split();
+            let drain = tokio::spawn(async move {
+                let mut sink = vec![0u8; 1 << 16];
+                while rd.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+            });
+            wr.write_all(&storm).await.unwrap();
+            drop(wr);
+            drain.abort();
+        });
+        let opts = Options {
+            server: ServerAddr { host: "127.0.0.1".into(), port },
+            login: LoginOptions {
+                name: "Alice".into(),
+                password: None,
+                dialect: Dialect::Spec,
+                timeout: Duration::from_secs(10),
+            },
+            format: Format::Human,
+        };
+        let (_input, rx) = mpsc::channel(1);
+        let mut out = Lines::default();
+        let status = tokio::time::timeout(Duration::from_secs(30), run(&opts, rx, &mut out, None))
+            .await
+            .expect("chat did not end when the server closed");
+        server.await.unwrap();
+        assert_eq!(status, ExitStatus::Failure, "{:?}", out.0);
+        assert!(out.0.len() < 20, "{} lines: {:?}", out.0.len(), &out.0[..20.min(out.0.len())]);
+        assert!(out.0.iter().any(|l| l.contains("more times")), "{:?}", out.0);
+    }
+
     /// A chat session on a loopback connection nobody answers.
     async fn session(out: &mut Lines) -> (Chat<'_>, tokio::net::TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -655,6 +748,7 @@ mod tests {
             format: Format::Human,
             out,
             quit_deadline: None,
+            repeated: None,
         };
         (chat, server)
     }

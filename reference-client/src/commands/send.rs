@@ -107,6 +107,9 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
         }
     };
     let Connection { mut reader, mut writer } = conn;
+    // The bound holds inside one value too: a server flooding one endless value is read no
+    // further than --max-bytes.
+    reader.set_max_total_bytes(opts.max_bytes.saturating_add(1));
     writer.set_framing(opts.framing);
     writer.set_delivery(opts.delivery);
     let peer = reader.peer();
@@ -233,5 +236,55 @@ impl Printer<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::output::Lines;
+
+    /// Issue 16 item 9: `--max-bytes` holds inside one value. A server that floods one endless
+    /// string (up to 64 MB here) is read no further than the bound (0.37 to 5.15 GB were read
+    /// before, since one value never ended).
+    #[tokio::test]
+    async fn max_bytes_bounds_one_endless_value() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let chunk = vec![b'x'; 1 << 16];
+            let _ = s.write_all(b"\"").await;
+            for _ in 0..1024 {
+                if s.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let opts = Options {
+            server: ServerAddr { host: "127.0.0.1".into(), port },
+            messages: vec![Outgoing::Json("{\"action\":\"fly\"}".into())],
+            framing: Framing::Newline,
+            delivery: Delivery::Whole,
+            coalesce: false,
+            gap: Duration::from_millis(100),
+            wait: Duration::from_secs(3),
+            max_bytes: 100_000,
+            timeout: Duration::from_secs(5),
+            format: Format::Json,
+        };
+        let mut out = Lines::default();
+        run(&opts, &mut out).await;
+        server.abort();
+        let end = out.0.iter().find(|l| l.contains("\"event\":\"end\"")).unwrap();
+        let read: u64 = end
+            .split("stopped reading after ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{end}"));
+        assert!(read <= 100_001, "read {read} bytes with --max-bytes 100000");
     }
 }

@@ -1,7 +1,17 @@
 //! Accounts mode: spec `authenticate` (`§authenticate`) and the course 511 challenge
-//! (`§course-login`).
+//! (`§course-login`), both slowed down against password guessing.
+//!
+//! Every password attempt on an account takes a turn from that account's token bucket
+//! ([`crate::config::LoginRate`]: a burst, then one per interval) before it is checked, so
+//! guesses spread over many connections still come at most a few per second per account; an
+//! attempt that would wait too long is refused (402) and its connection closed. A correct
+//! password gives its turn back, so honest logins do not use the budget up. Unknown names share
+//! one bucket (the map stays as small as the accounts file). One connection may send only a few
+//! wrong passwords before it is closed; a wrong course answer closes at once.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use jim_protocol::course_login::{password_key, verify_with_key};
 use jim_protocol::{Authenticate, Response, ResponseCode};
@@ -9,25 +19,96 @@ use jim_protocol::{Authenticate, Response, ResponseCode};
 use crate::session::{Flow, Login, Session};
 
 /// Applies `authenticate`: remembers the name for the presence that follows.
-pub(crate) fn authenticate(s: &mut Session, a: Authenticate) -> Flow {
+pub(crate) async fn authenticate(s: &mut Session, a: Authenticate) -> Flow {
     if s.name().is_some() {
         s.error(ResponseCode::BAD_REQUEST, "already logged in (see §authenticate)");
         return s.flow();
     }
-    let accepted = match &s.shared.accounts {
-        None => true,
-        Some(accounts) => {
-            accounts.password(&a.account_name).is_some_and(|pw| same(pw, &a.password))
-        }
-    };
-    if accepted {
+    let Some(accounts) = &s.shared.accounts else {
+        // Open mode: any password is fine, and there is nothing to guess.
         s.login = Login::Anonymous { authenticated: Some(a.account_name) };
         s.ok();
-    } else {
-        s.login = Login::Anonymous { authenticated: None };
-        s.error(ResponseCode::WRONG_CREDENTIALS, "wrong login or password (see §authenticate)");
+        return s.flow();
+    };
+    let correct = accounts.password(&a.account_name).is_some_and(|pw| same(pw, &a.password));
+    let Some(turn) = take_turn(s, &a.account_name).await else {
+        return refuse(s);
+    };
+    if correct {
+        turn.give_back(s);
+        s.login = Login::Anonymous { authenticated: Some(a.account_name) };
+        s.ok();
+        return s.flow();
     }
+    s.login = Login::Anonymous { authenticated: None };
+    s.failed_logins += 1;
+    let limit = s.shared.config.login_rate.per_connection;
+    if s.failed_logins >= limit {
+        tracing::info!(conn = s.conn, "{limit} wrong passwords: closing");
+        let text = format!(
+            "wrong login or password, {limit} times on this connection: closing it \
+             (see §authenticate)"
+        );
+        s.error(ResponseCode::WRONG_CREDENTIALS, text);
+        return Flow::Close;
+    }
+    s.error(ResponseCode::WRONG_CREDENTIALS, "wrong login or password (see §authenticate)");
     s.flow()
+}
+
+/// A password attempt's turn, taken from its account's bucket.
+struct Turn {
+    key: String,
+}
+
+impl Turn {
+    /// A correct password: the attempt did not use the budget up.
+    fn give_back(self, s: &Session) {
+        let every = s.shared.config.login_rate.every;
+        let mut reg = s.shared.registry();
+        if let Some(next) = reg.login_turns.get_mut(&self.key) {
+            let now = Instant::now();
+            *next = next.checked_sub(every).unwrap_or(now).max(now);
+        }
+    }
+}
+
+/// Waits for a password attempt's turn on `name`'s account (GCRA: the bucket is the time the
+/// next attempt is due). `None` when the turn is further away than `max_wait`.
+async fn take_turn(s: &Session, name: &str) -> Option<Turn> {
+    let rate = s.shared.config.login_rate;
+    let known = s.shared.registry().is_account(s.shared.accounts.as_ref(), name);
+    // Unknown names share one bucket, so guessing names cannot grow the map.
+    let key = if known { name.to_owned() } else { String::new() };
+    let now = Instant::now();
+    let burst = rate.every.saturating_mul(rate.burst.saturating_sub(1));
+    let wait = {
+        let mut reg = s.shared.registry();
+        let due = reg.login_turns.get(&key).copied().unwrap_or(now).max(now);
+        // The attempt may go once `due` is within the burst's allowance of now.
+        let wait = due.saturating_duration_since(now).saturating_sub(burst);
+        if wait > rate.max_wait {
+            s.shared.stats.logins_held.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        reg.login_turns.insert(key.clone(), due + rate.every);
+        wait
+    };
+    if !wait.is_zero() {
+        s.shared.stats.logins_held.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(wait).await;
+    }
+    Some(Turn { key })
+}
+
+/// Too many attempts on one account: 402 and close, without checking the password.
+fn refuse(s: &mut Session) -> Flow {
+    s.login = Login::Anonymous { authenticated: None };
+    s.error(
+        ResponseCode::WRONG_CREDENTIALS,
+        "too many login attempts for this account; try again in a few seconds (see §authenticate)",
+    );
+    Flow::Close
 }
 
 /// Sends a fresh 511 challenge for `name` and waits for its answer.
@@ -54,11 +135,16 @@ pub(crate) async fn challenge_answer(s: &mut Session, bin: Option<String>) -> Fl
     else {
         return Flow::Continue;
     };
+    let Some(turn) = take_turn(s, &name).await else {
+        return refuse(s);
+    };
     let key = match (bin.as_deref(), account_key(s, &name).await) {
         (Some(answer), Some(key)) if verify_with_key(&key, &challenge, answer) => Some(key),
         _ => None,
     };
-    if key.is_none() {
+    if key.is_some() {
+        turn.give_back(s);
+    } else {
         tracing::info!(conn = s.conn, user = ?name, "course login failed");
         s.error(ResponseCode::WRONG_CREDENTIALS, "wrong login or password (see §course-login)");
         return Flow::Close;

@@ -50,9 +50,9 @@ fn relay(s: &mut Session, c: Chat) -> Option<DbOp> {
     let mut lost = false;
     if !shared.misbehaves(Misbehave::DropRelays) {
         // Encoded once per dialect, whatever the number of recipients.
-        let mut outgoing = Outgoing::new(&relay, &shared.hooks);
+        let mut outgoing = Outgoing::new(&relay, &shared.wire);
         for peer in &peers {
-            if !peer.deliver(&mut outgoing) && is_direct {
+            if !peer.deliver(&mut outgoing, &shared.stats) && is_direct {
                 lost = true;
             }
         }

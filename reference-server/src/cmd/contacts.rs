@@ -29,19 +29,38 @@ pub(crate) async fn add(s: &mut Session, c: ContactChange) -> Flow {
     let shared = s.shared.clone();
     let outcome = {
         let mut reg = shared.registry();
+        let max = shared.config.max_contacts;
+        let full = reg.contact_count >= max;
         if !reg.is_known(shared.accounts.as_ref(), &c.contact) {
             Err((ResponseCode::NOT_FOUND, format!("unknown user {:?} (see §contacts)", c.contact)))
         } else {
             let list = reg.contacts.entry(me.clone()).or_default();
-            if !list.contains(&c.contact) && !fits(list, &c.contact) {
+            if list.contains(&c.contact) {
+                Ok(false)
+            } else if !fits(list, &c.contact) {
                 let text = "too many contacts: the list would not fit in one message; remove \
                             some first (see §limits)";
                 Err((ResponseCode::BAD_REQUEST, text.to_owned()))
+            } else if full {
+                let text = format!(
+                    "too many contacts on this server: the limit is {max} in all; remove some \
+                     first (see §limits)"
+                );
+                Err((ResponseCode::BAD_REQUEST, text))
             } else {
-                Ok(list.insert(c.contact.clone()))
+                list.insert(c.contact.clone());
+                reg.contact_count += 1;
+                Ok(true)
             }
         }
     };
+    if outcome.is_err() {
+        // No empty list is kept for an owner whose add failed.
+        let mut reg = shared.registry();
+        if reg.contacts.get(&me).is_some_and(BTreeSet::is_empty) {
+            reg.drop_contacts(&me);
+        }
+    }
     match outcome {
         Err((code, text)) => s.error(code, text),
         Ok(added) => {
@@ -64,7 +83,17 @@ fn fits(list: &BTreeSet<String>, name: &str) -> bool {
 pub(crate) async fn del(s: &mut Session, c: ContactChange) -> Flow {
     let Some(me) = s.name().map(str::to_owned) else { return s.flow() };
     let shared = s.shared.clone();
-    let removed = shared.registry().contacts.get_mut(&me).is_some_and(|l| l.remove(&c.contact));
+    let removed = {
+        let mut reg = shared.registry();
+        let removed = reg.contacts.get_mut(&me).is_some_and(|l| l.remove(&c.contact));
+        if removed {
+            reg.contact_count = reg.contact_count.saturating_sub(1);
+            if reg.contacts.get(&me).is_some_and(BTreeSet::is_empty) {
+                reg.drop_contacts(&me);
+            }
+        }
+        removed
+    };
     if removed {
         s.ok();
         if let Some(db) = &shared.db {

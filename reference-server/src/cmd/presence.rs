@@ -4,7 +4,7 @@ use jim_protocol::{Message, Presence, Response, ResponseCode};
 
 use crate::misbehave::Misbehave;
 use crate::session::{Flow, Login, Session};
-use crate::state::{MAX_SEEN_USERS, Peer};
+use crate::state::{Limit, MAX_SEEN_USERS, Peer};
 use crate::store::DbOp;
 
 /// Applies a validated presence.
@@ -92,12 +92,13 @@ pub(crate) async fn login(s: &mut Session, name: String, pubkey: Option<String>)
             outbox: s.outbox.clone(),
             dialect: s.dialect,
             pubkey: pubkey.map(Into::into),
-            limit: shared.config.outbound_queue.max(1),
+            limit: Limit::of(&shared.config),
         };
         reg.sessions.insert(name.clone(), peer);
         if reg.seen.len() < MAX_SEEN_USERS {
             reg.seen.insert(name.clone());
         }
+        reg.users_changed();
         // The 200 is queued under the lock, so nothing relayed to the new name can overtake it.
         s.send(&Message::Response(Response::new(ResponseCode::OK)));
         reg.course_peers_except(&name)
@@ -106,9 +107,15 @@ pub(crate) async fn login(s: &mut Session, name: String, pubkey: Option<String>)
     s.login = Login::Named(name.clone());
     shared.push_refresh(&refresh);
     if let Some(db) = &shared.db {
-        let new = !shared.registry().recorded.contains(&name);
+        let new = {
+            let mut reg = shared.registry();
+            let new = reg.recorded.insert(name.clone());
+            if new {
+                reg.users_changed();
+            }
+            new
+        };
         if new {
-            shared.registry().recorded.insert(name.clone());
             db.write(DbOp::User(name)).await;
         }
     }

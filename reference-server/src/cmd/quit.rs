@@ -2,6 +2,7 @@
 
 use crate::misbehave::Misbehave;
 use crate::session::{Flow, Login, Session};
+use crate::state::shrink;
 
 /// Applies quit/exit: no reply, the connection flushes and closes.
 pub(crate) fn apply(s: &mut Session) -> Flow {
@@ -24,14 +25,11 @@ pub(crate) fn end(s: &mut Session) {
         let mut reg = shared.registry();
         if reg.sessions.get(&name).is_some_and(|peer| peer.conn == s.conn) {
             reg.sessions.remove(&name);
+            shrink(&mut reg.sessions);
+            reg.users_changed();
         }
         for room in std::mem::take(&mut s.rooms) {
-            if let Some(members) = reg.rooms.get_mut(&room) {
-                members.remove(&name);
-                if members.is_empty() {
-                    reg.rooms.remove(&room);
-                }
-            }
+            crate::cmd::rooms::remove_member(&mut reg, &room, &name);
         }
         reg.course_peers_except(&name)
     };

@@ -67,9 +67,13 @@ struct Args {
     /// Directory holding server.py and server_asyncio.py.
     #[arg(long, default_value = "examples/python")]
     examples: PathBuf,
-    /// Where to save the Markdown and JSON results.
+    /// Where to save the Markdown summary (kept in the repository).
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
+    /// Where to save the full JSON measurements (thousands of lines a run: outside the
+    /// repository's tracked files by default, under the ignored target directory).
+    #[arg(long, default_value = "target/bench-results")]
+    json_out: PathBuf,
     /// Before starting, wait up to this many seconds for a quiet machine (1-minute load average
     /// at most 0.5 and under 10 % CPU busy); then measure anyway (the table says so).
     #[arg(long, default_value_t = 0, value_name = "SECS")]
@@ -236,7 +240,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let report = Report::build(meta, settings, samples);
     let markdown = report.to_markdown();
     println!("{markdown}");
-    save(&args.out, args.quick, &markdown, &report.to_json())?;
+    save(&args.out, &args.json_out, args.quick, &markdown, &report.to_json())?;
     Ok(())
 }
 
@@ -348,13 +352,21 @@ fn target_specs(args: &Args) -> anyhow::Result<(Vec<TargetSpec>, Vec<String>)> {
     Ok((specs, skipped))
 }
 
-fn save(dir: &Path, quick: bool, markdown: &str, json: &str) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+fn save(
+    dir: &Path,
+    json_dir: &Path,
+    quick: bool,
+    markdown: &str,
+    json: &str,
+) -> anyhow::Result<()> {
+    for d in [dir, json_dir] {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
     let stamp = run_output("date", &["-u", "+%Y%m%d-%H%M%S"]).unwrap_or_else(|| "run".to_owned());
     let base = format!("{stamp}{}", if quick { "-quick" } else { "" });
     let md = dir.join(format!("{base}.md"));
     std::fs::write(&md, markdown).with_context(|| format!("cannot write {}", md.display()))?;
-    let js = dir.join(format!("{base}.json"));
+    let js = json_dir.join(format!("{base}.json"));
     std::fs::write(&js, json).with_context(|| format!("cannot write {}", js.display()))?;
     eprintln!("jim-bench: saved {} and {}", md.display(), js.display());
     Ok(())
