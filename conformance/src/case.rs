@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use crate::matcher::{Outcome as Match, ToleranceMode, Tolerances, match_value, read_code, show};
 use crate::model::{Action, DisconnectKind, Fixture, ListExpect, Silence, Step, Text};
 use crate::placeholders::{Mode, Vars, decode_raw, now_seconds};
+use crate::vocab::{FrameProblem, Tolerance};
 use crate::wire::{Arrival, Conn, ConnectError, Delivery, Sent};
 
 /// How a case ends its connections politely.
@@ -70,8 +71,8 @@ pub enum Arrived {
     },
     /// Bytes that are not JSON.
     Bad {
-        /// "not JSON", "not UTF-8", "oversize" or "truncated".
-        problem: String,
+        /// What is wrong with them.
+        problem: FrameProblem,
         /// The decoder's explanation.
         detail: String,
         /// The bytes, escaped.
@@ -108,7 +109,7 @@ impl Arrived {
         let ru = lang.is_ru();
         match self {
             Self::Value { value, .. } => show(value, 400),
-            Self::Bad { problem, text, .. } if problem == "truncated" => {
+            Self::Bad { problem: FrameProblem::Truncated, text, .. } => {
                 if ru {
                     format!("соединение закрыто посреди сообщения: {text}")
                 } else {
@@ -117,7 +118,7 @@ impl Arrived {
                     )
                 }
             }
-            Self::Bad { problem, text, .. } if problem == "oversize" => {
+            Self::Bad { problem: FrameProblem::Oversize, text, .. } => {
                 let limit = crate::wire::MAX_VALUE_BYTES / 1024;
                 if ru {
                     format!(
@@ -143,7 +144,7 @@ impl Arrived {
                     } else {
                         " (looks like a Python bytes repr b'...': send the bytes themselves)"
                     });
-                } else if problem == "not JSON" && !text.starts_with("`{") {
+                } else if *problem == FrameProblem::NotJson && !text.starts_with("`{") {
                     s.push_str(if ru {
                         " (отвечает, но не на JIM)"
                     } else {
@@ -201,7 +202,7 @@ pub struct Failure {
     /// Why each alternative did not match.
     pub mismatches: Vec<String>,
     /// Tolerances that would have accepted it (disabled in this profile, or `--strict`).
-    pub would_need: Vec<String>,
+    pub would_need: Vec<Tolerance>,
     /// `jim-client` commands that replay what was sent, one per connection used.
     pub reproduce: Vec<String>,
     /// True when what arrived looks like "unknown action" (a bare 400, or a text saying so).
@@ -212,7 +213,7 @@ pub struct Failure {
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// Every step held; the lenient tolerances that were needed.
-    Pass(BTreeSet<String>),
+    Pass(BTreeSet<Tolerance>),
     /// A step failed.
     Fail(Box<Failure>),
     /// The target could not be reached.
@@ -278,7 +279,7 @@ const MAX_INPUTS: usize = 32;
 #[derive(Debug, Default)]
 struct ConnState {
     conn: Option<Conn>,
-    skip: Vec<(String, Value)>,
+    skip: Vec<(Tolerance, Value)>,
     login: Option<String>,
     ended: bool,
 }
@@ -287,7 +288,7 @@ struct Exec<'f> {
     fx: &'f Fixture,
     env: CaseEnv,
     conns: BTreeMap<String, ConnState>,
-    lenient: BTreeSet<String>,
+    lenient: BTreeSet<Tolerance>,
     transcript: Vec<Line>,
     started: Instant,
     order: Vec<String>,
@@ -402,7 +403,7 @@ impl<'f> Exec<'f> {
         expected: Vec<Value>,
         arrived: Arrived,
         mismatches: Vec<String>,
-        would_need: BTreeSet<String>,
+        would_need: BTreeSet<Tolerance>,
     ) -> Box<Failure> {
         let unknown_action =
             matches!(&arrived, Arrived::Value { value, .. } if looks_unknown_action(value));
@@ -415,7 +416,7 @@ impl<'f> Exec<'f> {
         Box::new(Failure {
             step: index + 1,
             conn: step.conn.clone(),
-            action: step.action.keyword().to_owned(),
+            action: step.action.keyword().as_str().to_owned(),
             note: step.note.clone(),
             sent,
             expected,
@@ -499,9 +500,9 @@ impl<'f> Exec<'f> {
             let mut skip = false;
             for (tol, pattern) in &rules {
                 if match_value(pattern, value, &Tolerances::all_lenient()).ok() {
-                    match self.env.tolerances.mode(tol) {
+                    match self.env.tolerances.mode(*tol) {
                         Some(ToleranceMode::Lenient) => {
-                            self.lenient.insert(tol.clone());
+                            self.lenient.insert(*tol);
                             skip = true;
                         }
                         Some(ToleranceMode::Allow) => skip = true,
@@ -536,9 +537,7 @@ impl<'f> Exec<'f> {
     fn arrived(a: Arrival, within: Duration) -> Arrived {
         match a {
             Arrival::Value { value, raw, .. } => Arrived::Value { value, raw },
-            Arrival::Bad { kind, detail, text } => {
-                Arrived::Bad { problem: kind.to_owned(), detail, text }
-            }
+            Arrival::Bad { kind, detail, text } => Arrived::Bad { problem: kind, detail, text },
             Arrival::Closed { reset } => Arrived::Closed { reset },
             Arrival::Nothing => {
                 Arrived::Nothing { within_ms: within.as_millis() as u64, partial: None }
@@ -688,10 +687,10 @@ impl<'f> Exec<'f> {
                     ));
                 }
                 if let (Arrival::Closed { .. }, Some(tol)) = (&arrival, &step.close_ok_under) {
-                    match self.env.tolerances.mode(tol) {
+                    match self.env.tolerances.mode(*tol) {
                         Some(mode) => {
                             if mode == ToleranceMode::Lenient {
-                                self.lenient.insert(tol.clone());
+                                self.lenient.insert(*tol);
                             }
                             if let Some(state) = self.conns.get_mut(&step.conn) {
                                 state.ended = true;
@@ -699,7 +698,7 @@ impl<'f> Exec<'f> {
                             return Ok(());
                         }
                         None => {
-                            let would = BTreeSet::from([tol.clone()]);
+                            let would = BTreeSet::from([*tol]);
                             let arrived = self.arrived_on(&step.conn, arrival, within);
                             let f = self.failure(index, step, alts, arrived, Vec::new(), would);
                             return Err(Outcome::Fail(f));
@@ -708,15 +707,15 @@ impl<'f> Exec<'f> {
                 }
                 if matches!(arrival, Arrival::Nothing) {
                     if let Some(tol) = &step.optional_under {
-                        match self.env.tolerances.mode(tol) {
+                        match self.env.tolerances.mode(*tol) {
                             Some(ToleranceMode::Lenient) => {
-                                self.lenient.insert(tol.clone());
+                                self.lenient.insert(*tol);
                                 return Ok(());
                             }
                             Some(ToleranceMode::Allow) => return Ok(()),
                             None => {
                                 let arrived = self.arrived_on(&step.conn, arrival, within);
-                                let would = BTreeSet::from([tol.clone()]);
+                                let would = BTreeSet::from([*tol]);
                                 return Err(Outcome::Fail(self.failure(
                                     index,
                                     step,
@@ -801,7 +800,7 @@ impl<'f> Exec<'f> {
                     match arrival {
                         Arrival::Closed { .. } => {
                             if replied {
-                                self.note_tolerance("reply-to-quit");
+                                self.note_tolerance(Tolerance::ReplyToQuit);
                             }
                             if let Some(state) = self.conns.get_mut(&step.conn) {
                                 state.ended = true;
@@ -811,16 +810,16 @@ impl<'f> Exec<'f> {
                         Arrival::Value { ref value, .. }
                             if !replied
                                 && value.get("response").is_some()
-                                && self.env.tolerances.mode("reply-to-quit").is_some() =>
+                                && self.env.tolerances.mode(Tolerance::ReplyToQuit).is_some() =>
                         {
                             replied = true;
                         }
                         Arrival::Nothing
-                            if self.env.tolerances.mode("open-after-quit").is_some() =>
+                            if self.env.tolerances.mode(Tolerance::OpenAfterQuit).is_some() =>
                         {
-                            self.note_tolerance("open-after-quit");
+                            self.note_tolerance(Tolerance::OpenAfterQuit);
                             if replied {
-                                self.note_tolerance("reply-to-quit");
+                                self.note_tolerance(Tolerance::ReplyToQuit);
                             }
                             if let Some(state) = self.conns.get_mut(&step.conn) {
                                 if let Some(mut c) = state.conn.take() {
@@ -833,10 +832,10 @@ impl<'f> Exec<'f> {
                         other => {
                             let mut would = BTreeSet::new();
                             if matches!(other, Arrival::Nothing) {
-                                would.insert("open-after-quit".to_owned());
+                                would.insert(Tolerance::OpenAfterQuit);
                             } else if matches!(&other, Arrival::Value { value, .. } if value.get("response").is_some())
                             {
-                                would.insert("reply-to-quit".to_owned());
+                                would.insert(Tolerance::ReplyToQuit);
                             }
                             let arrived = self.arrived_on(&step.conn, other, within);
                             let m = vec!["the server should close the connection".to_owned()];
@@ -881,11 +880,7 @@ impl<'f> Exec<'f> {
             Action::CloseStdin | Action::ExpectExit(_) | Action::AutoAnswer => Ok(()),
             Action::Tolerate { tolerance, pattern } => {
                 let pattern = self.expand(pattern, Mode::Pattern).map_err(|m| problem(self, m))?;
-                self.conns
-                    .entry(step.conn.clone())
-                    .or_default()
-                    .skip
-                    .push((tolerance.clone(), pattern));
+                self.conns.entry(step.conn.clone()).or_default().skip.push((*tolerance, pattern));
                 Ok(())
             }
         }
@@ -900,9 +895,9 @@ impl<'f> Exec<'f> {
         conn.last_pieces().and_then(|p| p.problem())
     }
 
-    fn note_tolerance(&mut self, name: &str) {
-        if self.env.tolerances.mode(name) == Some(ToleranceMode::Lenient) {
-            self.lenient.insert(name.to_owned());
+    fn note_tolerance(&mut self, tolerance: Tolerance) {
+        if self.env.tolerances.mode(tolerance) == Some(ToleranceMode::Lenient) {
+            self.lenient.insert(tolerance);
         }
     }
 
@@ -1034,22 +1029,22 @@ impl<'f> Exec<'f> {
         let mut lenient = BTreeSet::new();
         let tolerate =
             |exec: &Self,
-             name: &str,
-             would: &mut BTreeSet<String>,
-             lenient: &mut BTreeSet<String>| match exec.env.tolerances.mode(name) {
+             name: Tolerance,
+             would: &mut BTreeSet<Tolerance>,
+             lenient: &mut BTreeSet<Tolerance>| match exec.env.tolerances.mode(name) {
                 Some(ToleranceMode::Lenient) => {
-                    lenient.insert(name.to_owned());
+                    lenient.insert(name);
                     true
                 }
                 Some(ToleranceMode::Allow) => true,
                 None => {
-                    would.insert(name.to_owned());
+                    would.insert(name);
                     false
                 }
             };
         match value.get("response").and_then(read_code) {
             Some((code, is_string)) if code == i64::from(list.code) => {
-                if is_string && !tolerate(self, "string-code", &mut would, &mut lenient) {
+                if is_string && !tolerate(self, Tolerance::StringCode, &mut would, &mut lenient) {
                     mismatches.push(".response: the code is a string; send a number".to_owned());
                 }
             }
@@ -1069,7 +1064,7 @@ impl<'f> Exec<'f> {
             for key in keys {
                 if let Some(Value::Array(items)) = value.get(key) {
                     if !matches!(key, "data_list" | "alert")
-                        && !tolerate(self, "list-shape", &mut would, &mut lenient)
+                        && !tolerate(self, Tolerance::ListShape, &mut would, &mut lenient)
                     {
                         mismatches.push(format!(".{key}: the list should be in \"alert\" (spec) or \"data_list\" (course)"));
                     }
@@ -1102,7 +1097,7 @@ impl<'f> Exec<'f> {
                         }
                     }
                     if mismatches.is_empty()
-                        && !tolerate(self, "list-shape", &mut would, &mut lenient)
+                        && !tolerate(self, Tolerance::ListShape, &mut would, &mut lenient)
                     {
                         mismatches
                             .push("the list came as quantity + contact_list messages".to_owned());

@@ -28,6 +28,7 @@ use crate::model::{Action, DisconnectKind, ExitCode, Fixture, Silence, Step};
 use crate::placeholders::{Mode, Vars, decode_raw, now_seconds};
 use crate::process::{GroupGuard, SharedTail, capture, describe_status, spawn_group, tail_text};
 use crate::report::ProcessReport;
+use crate::vocab::Tolerance;
 use crate::wire::{Arrival, Conn, Delivery, Sent};
 
 /// Everything one client-mode case needs from the run.
@@ -264,7 +265,7 @@ struct Exec<'f> {
     env: ClientEnv,
     client: Client,
     auto_answer: bool,
-    lenient: BTreeSet<String>,
+    lenient: BTreeSet<Tolerance>,
     /// The client left while the runner was writing to it (said with any later failure).
     left_early: Option<String>,
 }
@@ -301,7 +302,7 @@ impl Exec<'_> {
         Box::new(Failure {
             step: index + 1,
             conn: "a".into(),
-            action: step.action.keyword().to_owned(),
+            action: step.action.keyword().as_str().to_owned(),
             note: step.note.clone(),
             sent,
             expected,
@@ -316,9 +317,7 @@ impl Exec<'_> {
     fn arrived(&self, a: Arrival, within: Duration) -> Arrived {
         match a {
             Arrival::Value { value, raw, .. } => Arrived::Value { value, raw },
-            Arrival::Bad { kind, detail, text } => {
-                Arrived::Bad { problem: kind.to_owned(), detail, text }
-            }
+            Arrival::Bad { kind, detail, text } => Arrived::Bad { problem: kind, detail, text },
             Arrival::Closed { reset } => Arrived::Closed { reset },
             Arrival::Nothing => Arrived::Nothing {
                 within_ms: within.as_millis() as u64,

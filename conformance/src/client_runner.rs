@@ -25,6 +25,7 @@ use crate::runner::{
 };
 use crate::suite::Suite;
 use crate::target::TargetError;
+use crate::vocab::{DetectedDialect, DetectedFraming, TargetKind};
 use crate::wire::Delivery;
 
 /// The profile `--profile auto` picks for a client that exits after its reply.
@@ -51,14 +52,14 @@ pub struct ClientSession {
     counter: std::sync::atomic::AtomicU64,
 }
 
-fn dialect_of(presence: &Value) -> &'static str {
+fn dialect_of(presence: &Value) -> DetectedDialect {
     let user = presence.get("user");
     if presence.get("type").is_some() || user.and_then(|u| u.get("status")).is_some() {
-        "spec"
+        DetectedDialect::Spec
     } else {
         // A presence with a pubkey, or with neither type nor status, is what the course
         // solution sends (PROTOCOL.md §dialect-detection).
-        "course"
+        DetectedDialect::Course
     }
 }
 
@@ -258,7 +259,7 @@ impl ClientSession {
             schema: REPORT_SCHEMA,
             tool: format!("jim-conformance {}", env!("CARGO_PKG_VERSION")),
             target: TargetInfo {
-                kind: "client".into(),
+                kind: TargetKind::Client,
                 description: format!(
                     "client `{}`, started once per case against the runner on 127.0.0.1",
                     self.command
@@ -308,11 +309,11 @@ impl ClientSession {
 fn detect(c: &FirstContact) -> Detection {
     let mut d = Detection {
         reachable: true,
-        dialect: "unknown".into(),
+        dialect: DetectedDialect::Unknown,
         framing: match c.newline {
-            Some(true) => "newline".into(),
-            Some(false) => "bare".into(),
-            None => "unknown".into(),
+            Some(true) => DetectedFraming::Newline,
+            Some(false) => DetectedFraming::Bare,
+            None => DetectedFraming::Unknown,
         },
         first_reply: c.first.clone(),
         one_shot: c.exited_after_reply,
@@ -321,7 +322,7 @@ fn detect(c: &FirstContact) -> Detection {
     match &c.first_value {
         Some(v) if v.get("action").and_then(Value::as_str) == Some("presence") => {
             d.answered = true;
-            d.dialect = dialect_of(v).into();
+            d.dialect = dialect_of(v);
         }
         Some(v) => d.notes.push(format!(
             "the client's first message is not a presence: {}",

@@ -46,6 +46,7 @@ pub mod report;
 pub mod runner;
 pub mod suite;
 pub mod target;
+pub mod vocab;
 pub mod wire;
 
 pub use client_runner::{ClientSession, run_client_suite};

@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use regex::Regex;
 use serde_json::Value;
 
-use crate::catalog::{CapabilitySource, capability, tolerance};
 use crate::model::{Action, DisconnectKind, Fixture, Role, Silence, parse_fixture};
 use crate::placeholders::{Mode, Vars, decode_raw};
 use crate::profile::Profile;
+use crate::vocab::Capability;
 
 /// The result of linting a suite.
 #[derive(Debug, Default)]
@@ -86,21 +86,15 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
             p.push(format!("spec \"{s}\" is not a section id of PROTOCOL.md"));
         }
     }
-    for r in &f.requires {
-        if capability(r).is_none() {
-            p.push(format!("requires unknown capability \"{r}\""));
+    if let Some(cap) = f.probe_for {
+        if !cap.probed() {
+            p.push(format!("probe_for \"{cap}\" is not a probed capability"));
         }
-    }
-    if let Some(cap) = &f.probe_for {
-        match capability(cap) {
-            Some(c) if c.source == CapabilitySource::Probe => {}
-            _ => p.push(format!("probe_for \"{cap}\" is not a probed capability")),
-        }
-        if !f.requires.contains(cap) {
+        if !f.requires.contains(&cap) {
             p.push(format!("a probe for \"{cap}\" must also list it in requires"));
         }
-        for r in &f.requires {
-            if r != cap && capability(r).is_some_and(|c| c.source == CapabilitySource::Probe) {
+        for &r in &f.requires {
+            if r != cap && r.probed() {
                 p.push(format!("a probe may require only its own capability and option capabilities, not \"{r}\""));
             }
         }
@@ -173,10 +167,7 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
                     .for_each(|v| templates.push((v, Mode::Send)));
             }
             Action::ExpectSilence(Silence::Before(v)) => templates.push((v, Mode::Pattern)),
-            Action::Tolerate { tolerance: t, pattern } => {
-                if tolerance(t).is_none() {
-                    p.push(format!("{at}: unknown tolerance \"{t}\""));
-                }
+            Action::Tolerate { pattern, .. } => {
                 templates.push((pattern, Mode::Pattern));
             }
             Action::Disconnect(DisconnectKind::Close | DisconnectKind::Reset)
@@ -188,21 +179,11 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
             }
             _ => {}
         }
-        if let Some(t) = &step.optional_under {
-            if tolerance(t).is_none() {
-                p.push(format!("{at}: optional_under names unknown tolerance \"{t}\""));
-            }
-            if !matches!(step.action, Action::Expect(_)) {
-                p.push(format!("{at}: optional_under only applies to expect"));
-            }
+        if step.optional_under.is_some() && !matches!(step.action, Action::Expect(_)) {
+            p.push(format!("{at}: optional_under only applies to expect"));
         }
-        if let Some(t) = &step.close_ok_under {
-            if tolerance(t).is_none() {
-                p.push(format!("{at}: close_ok_under names unknown tolerance \"{t}\""));
-            }
-            if !matches!(step.action, Action::Expect(_)) {
-                p.push(format!("{at}: close_ok_under only applies to expect"));
-            }
+        if step.close_ok_under.is_some() && !matches!(step.action, Action::Expect(_)) {
+            p.push(format!("{at}: close_ok_under only applies to expect"));
         }
         for (template, mode) in templates {
             let mut strings = Vec::new();
@@ -241,12 +222,12 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
             captures_defined(template, &mut captured);
         }
     }
-    if uses_credentials && !f.requires.iter().any(|r| r == "credentials") {
+    if uses_credentials && !f.requires.contains(&Capability::Credentials) {
         p.push(
             "uses $account/$password/$course_answer but does not require \"credentials\"".into(),
         );
     }
-    if uses_offline && !f.requires.iter().any(|r| r == "offline-account") {
+    if uses_offline && !f.requires.contains(&Capability::OfflineAccount) {
         p.push("uses $offline_account but does not require \"offline-account\"".into());
     }
     if !f.steps.iter().any(|s| {
@@ -305,11 +286,9 @@ pub fn lint_files(files: &[(String, String)], protocol_md: &str) -> LintReport {
             Err(e) => report.problems.push(e.to_string()),
         }
     }
-    let used: BTreeSet<&String> = fixtures.iter().flat_map(|f| &f.requires).collect();
+    let used: BTreeSet<Capability> = fixtures.iter().flat_map(|f| f.requires.clone()).collect();
     for cap in used {
-        if capability(cap).is_some_and(|c| c.source == CapabilitySource::Probe)
-            && !fixtures.iter().any(|f| f.probe_for.as_deref() == Some(cap.as_str()))
-        {
+        if cap.probed() && !fixtures.iter().any(|f| f.probe_for == Some(cap)) {
             report.problems.push(format!(
                 "capability \"{cap}\" is required but no fixture has probe_for: \"{cap}\""
             ));

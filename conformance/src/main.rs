@@ -17,6 +17,7 @@ use jim_conformance::i18n::Lang;
 use jim_conformance::report::human::{self, Style};
 use jim_conformance::runner::{RunOptions, Session, parse_known_failures};
 use jim_conformance::suite::Suite;
+use jim_conformance::vocab::Capability;
 use jim_conformance::wire::Delivery;
 use jim_conformance::{ClientSession, RunError};
 use jim_protocol::Framing;
@@ -243,7 +244,8 @@ fn list(session: &Session) -> i32 {
         let dialects: Vec<&str> = f.dialects.iter().map(|d| d.as_str()).collect();
         let mut tags = vec![f.level.as_str().to_owned(), dialects.join("+")];
         if !f.requires.is_empty() {
-            tags.push(format!("requires {}", f.requires.join(",")));
+            let requires: Vec<&str> = f.requires.iter().map(|r| r.as_str()).collect();
+            tags.push(format!("requires {}", requires.join(",")));
         }
         if f.destructive {
             tags.push("destructive".into());
@@ -258,7 +260,18 @@ async fn server(a: ServerArgs) -> Result<i32, RunError> {
     opts.user = a.user.clone();
     opts.password = a.password.clone();
     opts.offline_user = a.offline_user.clone();
-    opts.expect = a.expect.clone();
+    opts.expect = a
+        .expect
+        .iter()
+        .map(|cap| {
+            Capability::parse(cap).ok_or_else(|| {
+                usage(format!(
+                    "--expect {cap}: unknown capability (known: {})",
+                    Capability::names()
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
     let lang = opts.lang;
     let target = a.target.spec().map_err(usage)?;
     let session = Arc::new(Session::prepare(target, opts).await?);

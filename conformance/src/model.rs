@@ -6,84 +6,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// How much a failing case matters (PROTOCOL.md uses RFC 2119 words).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// A failure fails the run.
-    Must,
-    /// A failure is a warning, or fails the run with `--strict`.
-    Should,
-    /// Optional behaviour: reported, never fails the run.
-    May,
-    /// Informational observation: reported, never fails the run.
-    Info,
-}
-
-impl Level {
-    /// Parses `must|should|may|info`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "must" => Some(Self::Must),
-            "should" => Some(Self::Should),
-            "may" => Some(Self::May),
-            "info" => Some(Self::Info),
-            _ => None,
-        }
-    }
-
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Must => "must",
-            Self::Should => "should",
-            Self::May => "may",
-            Self::Info => "info",
-        }
-    }
-}
-
-/// A JIM dialect as fixtures name it (independent of `jim_protocol`'s types on purpose).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Dialect {
-    /// The original JIM methodology (`msg`, `quit`, rooms, `add_contact`).
-    Spec,
-    /// The 2020+ course solution (`message`, `exit`, 511 login, `data_list`).
-    Course,
-}
-
-impl Dialect {
-    /// Parses `spec|course`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "spec" => Some(Self::Spec),
-            "course" => Some(Self::Course),
-            _ => None,
-        }
-    }
-
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Spec => "spec",
-            Self::Course => "course",
-        }
-    }
-}
-
-/// Which side of the conversation the runner plays in a fixture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// The runner is the client: the fixture judges a server (the default).
-    #[default]
-    Client,
-    /// The runner is the server: the fixture judges a client (client conformance).
-    Server,
-}
+use crate::vocab::{Capability, StepKeyword, Tolerance};
+pub use crate::vocab::{Dialect, DisconnectKind, Level, Role, UnimplementedIf};
 
 /// A text in both languages of the suite.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -100,30 +24,6 @@ impl Text {
     pub fn get(&self, ru: bool) -> &str {
         if ru && !self.ru.is_empty() { &self.ru } else { &self.en }
     }
-}
-
-/// When a capability probe counts as "unimplemented" rather than failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum UnimplementedIf {
-    /// The first request of the capability got "unknown action" or a bare 400.
-    #[default]
-    UnknownAction,
-    /// Nothing arrived where the capability's message was expected (passive features like
-    /// the 205 push), or "unknown action".
-    Silence,
-}
-
-/// How a connection is ended by a `disconnect` step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DisconnectKind {
-    /// An orderly close (FIN).
-    Close,
-    /// An abrupt reset (RST, `SO_LINGER` 0).
-    Reset,
-    /// Shut down the sending side only; keep reading.
-    ShutdownWrite,
 }
 
 /// The exit status an `expect_exit` step accepts (client mode).
@@ -217,8 +117,8 @@ pub enum Action {
     /// From now on, values on this connection matching `pattern` may be skipped under the named
     /// tolerance (for example a room message echoed to its sender).
     Tolerate {
-        /// The tolerance name.
-        tolerance: String,
+        /// The tolerance.
+        tolerance: Tolerance,
         /// What may be skipped.
         pattern: Value,
     },
@@ -226,22 +126,22 @@ pub enum Action {
 
 impl Action {
     /// The step key that introduces this action.
-    pub fn keyword(&self) -> &'static str {
+    pub fn keyword(&self) -> StepKeyword {
         match self {
-            Self::Connect => "connect",
-            Self::Send(_) => "send",
-            Self::SendRaw(_) => "send_raw",
-            Self::Expect(v) if v.len() == 1 => "expect",
-            Self::Expect(_) => "expect_any",
-            Self::ExpectList(_) => "expect_list",
-            Self::ExpectSilence(_) => "expect_silence",
-            Self::ExpectClose => "expect_close",
-            Self::Disconnect(_) => "disconnect",
-            Self::CloseStdin => "close_stdin",
-            Self::ExpectExit(_) => "expect_exit",
-            Self::AutoAnswer => "auto_answer",
-            Self::Listen(_) => "listen_ms",
-            Self::Tolerate { .. } => "tolerate",
+            Self::Connect => StepKeyword::Connect,
+            Self::Send(_) => StepKeyword::Send,
+            Self::SendRaw(_) => StepKeyword::SendRaw,
+            Self::Expect(v) if v.len() == 1 => StepKeyword::Expect,
+            Self::Expect(_) => StepKeyword::ExpectAny,
+            Self::ExpectList(_) => StepKeyword::ExpectList,
+            Self::ExpectSilence(_) => StepKeyword::ExpectSilence,
+            Self::ExpectClose => StepKeyword::ExpectClose,
+            Self::Disconnect(_) => StepKeyword::Disconnect,
+            Self::CloseStdin => StepKeyword::CloseStdin,
+            Self::ExpectExit(_) => StepKeyword::ExpectExit,
+            Self::AutoAnswer => StepKeyword::AutoAnswer,
+            Self::Listen(_) => StepKeyword::ListenMs,
+            Self::Tolerate { .. } => StepKeyword::Tolerate,
         }
     }
 }
@@ -256,10 +156,10 @@ pub struct Step {
     /// Per-step timeout override in milliseconds (otherwise `--timeout`).
     pub timeout_ms: Option<u64>,
     /// For `expect`: nothing arriving is accepted under this tolerance (e.g. `no-msg-ack`).
-    pub optional_under: Option<String>,
+    pub optional_under: Option<Tolerance>,
     /// For `expect`: the connection being closed instead is accepted under this tolerance
     /// (e.g. `close-on-bad-input`).
-    pub close_ok_under: Option<String>,
+    pub close_ok_under: Option<Tolerance>,
     /// What the step checks, shown with a failure.
     pub note: Option<Text>,
     /// For `send`/`send_raw`: a delivery mode forced by the fixture (robustness checks).
@@ -283,13 +183,13 @@ pub struct Fixture {
     /// The dialects the scenario is written for.
     pub dialects: Vec<Dialect>,
     /// Capabilities beyond the core that the scenario needs.
-    pub requires: Vec<String>,
+    pub requires: Vec<Capability>,
     /// The scenario may kill or wedge the target: it runs last, alone, after a restart.
     pub destructive: bool,
     /// Which side the runner plays.
     pub role: Role,
     /// This scenario is the probe that decides whether the target has this capability.
-    pub probe_for: Option<String>,
+    pub probe_for: Option<Capability>,
     /// When the probe means "unimplemented".
     pub unimplemented_if: UnimplementedIf,
     /// The scenario.
@@ -298,6 +198,16 @@ pub struct Fixture {
     pub hint: Text,
     /// The file it came from, relative to the fixtures directory.
     pub path: String,
+}
+
+impl Fixture {
+    /// The case logs in with the one account of `--user` (or an offline account): such cases
+    /// run one at a time, or they would collide with 409.
+    pub fn shares_account(&self) -> bool {
+        self.requires
+            .iter()
+            .any(|r| matches!(r, Capability::Credentials | Capability::OfflineAccount))
+    }
 }
 
 /// A problem in one fixture file.
@@ -325,34 +235,6 @@ const TOP_KEYS: &[&str] = &[
     "steps",
     "hint",
     "comment",
-];
-
-const ACTION_KEYS: &[&str] = &[
-    "connect",
-    "send",
-    "send_raw",
-    "expect",
-    "expect_any",
-    "expect_list",
-    "expect_silence",
-    "expect_close",
-    "disconnect",
-    "close_stdin",
-    "expect_exit",
-    "auto_answer",
-    "listen_ms",
-    "tolerate",
-];
-
-const MODIFIER_KEYS: &[&str] = &[
-    "conn",
-    "timeout_ms",
-    "optional_under",
-    "close_ok_under",
-    "note",
-    "comment",
-    "delivery",
-    "one_write",
 ];
 
 fn err(path: &str, message: impl Into<String>) -> FixtureError {
@@ -402,6 +284,18 @@ fn parse_text(v: &Value, what: &str, path: &str) -> Result<Text, FixtureError> {
     Ok(Text { en: get("en")?, ru: get("ru")? })
 }
 
+fn tolerance(name: &str, at: &str, path: &str) -> Result<Tolerance, FixtureError> {
+    Tolerance::parse(name).ok_or_else(|| {
+        err(path, format!("{at}: unknown tolerance \"{name}\" (known: {})", Tolerance::names()))
+    })
+}
+
+fn capability(name: &str, what: &str, path: &str) -> Result<Capability, FixtureError> {
+    Capability::parse(name).ok_or_else(|| {
+        err(path, format!("{what} unknown capability \"{name}\" (known: {})", Capability::names()))
+    })
+}
+
 fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError> {
     let at = format!("step {}", index + 1);
     let Value::Object(o) = v else {
@@ -409,7 +303,7 @@ fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError>
     };
     let mut action_key = None;
     for k in o.keys() {
-        if ACTION_KEYS.contains(&k.as_str()) {
+        if StepKeyword::parse(k).is_some() {
             if let Some(first) = action_key {
                 return Err(err(
                     path,
@@ -417,12 +311,12 @@ fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError>
                 ));
             }
             action_key = Some(k.as_str());
-        } else if !MODIFIER_KEYS.contains(&k.as_str()) {
+        } else if crate::vocab::StepModifier::parse(k).is_none() {
             return Err(err(path, format!("{at}: unknown key \"{k}\"")));
         }
     }
     let Some(key) = action_key else {
-        return Err(err(path, format!("{at}: no action (one of {})", ACTION_KEYS.join(", "))));
+        return Err(err(path, format!("{at}: no action (one of {})", StepKeyword::names())));
     };
     let body = &o[key];
     let action = match key {
@@ -509,7 +403,7 @@ fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError>
         "tolerate" => match body {
             Value::Object(t) if t.len() == 2 => {
                 let tolerance = match t.get("tolerance") {
-                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::String(s)) => tolerance(s, &at, path)?,
                     _ => return Err(err(path, format!("{at}: tolerate needs \"tolerance\""))),
                 };
                 let Some(pattern) = t.get("pattern").cloned() else {
@@ -545,12 +439,12 @@ fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError>
     };
     let optional_under = match o.get("optional_under") {
         None => None,
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::String(s)) => Some(tolerance(s, &at, path)?),
         Some(_) => return Err(err(path, format!("{at}: optional_under must be a tolerance name"))),
     };
     let close_ok_under = match o.get("close_ok_under") {
         None => None,
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::String(s)) => Some(tolerance(s, &at, path)?),
         Some(_) => return Err(err(path, format!("{at}: close_ok_under must be a tolerance name"))),
     };
     let note = match o.get("note") {
@@ -559,7 +453,7 @@ fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError>
     };
     let delivery = match o.get("delivery") {
         None => None,
-        Some(Value::String(d)) => match crate::wire::Delivery::parse(d) {
+        Some(Value::String(d)) => match crate::vocab::Delivery::parse(d) {
             Some(d) => Some(d),
             None => {
                 return Err(err(path, format!("{at}: delivery must be whole, split or trickle")));
@@ -638,7 +532,10 @@ pub fn parse_fixture(path: &str, text: &str) -> Result<Fixture, FixtureError> {
     if dialects.is_empty() {
         return Err(err(path, "\"dialects\" must list spec and/or course"));
     }
-    let requires = string_list(o, "requires", path)?;
+    let requires = string_list(o, "requires", path)?
+        .iter()
+        .map(|r| capability(r, "requires", path))
+        .collect::<Result<Vec<_>, _>>()?;
     let destructive = match o.get("destructive") {
         None => false,
         Some(Value::Bool(b)) => *b,
@@ -651,7 +548,7 @@ pub fn parse_fixture(path: &str, text: &str) -> Result<Fixture, FixtureError> {
     };
     let probe_for = match o.get("probe_for") {
         None => None,
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::String(s)) => Some(capability(s, "probe_for", path)?),
         Some(_) => return Err(err(path, "\"probe_for\" must be a capability name")),
     };
     let unimplemented_if = match o.get("unimplemented_if").map(|r| r.as_str()) {

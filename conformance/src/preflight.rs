@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use crate::case::{is_push, looks_unknown_action};
 use crate::matcher::read_code;
 use crate::placeholders::now_seconds;
+use crate::vocab::{DetectedDialect, DetectedFraming};
 use crate::wire::{Arrival, Conn, ConnectError, Delivery};
 
 /// What the preflight found.
@@ -31,10 +32,10 @@ pub struct Detection {
     pub one_shot: Option<bool>,
     /// Only the name `Guest` is accepted (the copied lesson-3 server).
     pub guest_only: bool,
-    /// `spec`, `course`, `spec+course` or `unknown`.
-    pub dialect: String,
-    /// `newline`, `bare` or `unknown`: how the server ends its replies.
-    pub framing: String,
+    /// The dialect of its replies.
+    pub dialect: DetectedDialect,
+    /// How the server ends its replies.
+    pub framing: DetectedFraming,
     /// Replies carry a usable `time`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replies_have_time: Option<bool>,
@@ -106,8 +107,7 @@ async fn open(input: &PreflightInput) -> Result<Conn, ConnectError> {
 
 /// Runs the preflight.
 pub async fn preflight(input: &PreflightInput) -> Detection {
-    let mut d =
-        Detection { dialect: "unknown".into(), framing: "unknown".into(), ..Detection::default() };
+    let mut d = Detection::default();
     let t = input.timeout;
     let first_name = input.name.clone().unwrap_or_else(|| input.unique_name.clone());
     let mut conn = match open(input).await {
@@ -140,9 +140,8 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
         Arrival::Value { value, raw, newline_after, .. } => {
             d.first_reply = Some(raw.clone());
             d.framing = match newline_after {
-                Some(true) => "newline".into(),
-                Some(false) => "bare".into(),
-                None => "bare".into(),
+                Some(true) => DetectedFraming::Newline,
+                Some(false) | None => DetectedFraming::Bare,
             };
             match value.get("response").and_then(read_code) {
                 Some((code, _)) => {
@@ -274,17 +273,17 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
     send(&mut conn, &farewell, input.framing, t).await;
     conn.disconnect(crate::model::DisconnectKind::Close).await;
     let (dialect, profile) = match (spec_signal, course_signal) {
-        (true, true) => ("spec+course", "all"),
-        (false, true) => ("course", "course"),
-        (true, false) => ("spec", "spec"),
+        (true, true) => (DetectedDialect::Both, "all"),
+        (false, true) => (DetectedDialect::Course, "course"),
+        (true, false) => (DetectedDialect::Spec, "spec"),
         (false, false) => {
             d.notes.push(
                 "could not tell the dialect; assuming spec (use --profile course if needed)".into(),
             );
-            ("unknown", "spec")
+            (DetectedDialect::Unknown, "spec")
         }
     };
-    d.dialect = dialect.into();
+    d.dialect = dialect;
     d.suggested_profile = profile.into();
     // Does it still answer after a client left? (A classic bug kills the serving thread.)
     if let Ok(mut c3) = open(input).await {
@@ -300,7 +299,7 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
         if !alive {
             d.notes.push("after the first client disconnected, a new client got no answer: the server stopped serving (a classic bug: json.loads(b\"\") on a closed socket kills the serving loop)".into());
         }
-        let bye = if dialect == "course" {
+        let bye = if dialect == DetectedDialect::Course {
             json!({"action": "exit", "time": now_seconds(), "account_name": probe_name})
         } else {
             json!({"action": "quit", "time": now_seconds()})

@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::case::{Arrived, CaseEnv, Farewell, Input, Outcome, run_case};
-use crate::catalog::{CapabilitySource, capability};
+use crate::catalog::CapabilitySource;
 use crate::i18n::Lang;
 use crate::matcher::Tolerances;
 use crate::model::{Dialect, Fixture, Level, Role, Text, UnimplementedIf};
@@ -29,6 +29,7 @@ use crate::report::{
 };
 use crate::suite::{Suite, SuiteError};
 use crate::target::{RunningTarget, TargetError, TargetSpec};
+use crate::vocab::{Capability, CapabilityState, DetectedDialect, DetectedFraming, TargetKind};
 use crate::wire::{Arrival, Conn, Delivery};
 
 /// Everything that shapes a run, with the CLI's defaults.
@@ -63,7 +64,7 @@ pub struct RunOptions {
     /// `--offline-user`.
     pub offline_user: Option<String>,
     /// `--expect CAP`: capabilities the target must have.
-    pub expect: Vec<String>,
+    pub expect: Vec<Capability>,
     /// Delivery modes applied to every non-destructive case.
     pub delivery: Vec<Delivery>,
     /// How sent values end.
@@ -150,7 +151,7 @@ pub struct Session {
     name: Option<String>,
     run_tag: String,
     counter: AtomicU64,
-    probes: Mutex<HashMap<String, Arc<OnceCell<CaseResult>>>>,
+    probes: Mutex<HashMap<Capability, Arc<OnceCell<CaseResult>>>>,
     credentials: Option<(String, String, Option<SocketAddr>)>,
     offline: Option<String>,
     started: Instant,
@@ -197,7 +198,7 @@ fn base36(mut n: u64) -> String {
 
 /// Cases that use the one account of `--user` (or an offline account) run one at a time.
 fn exclusive(f: &Fixture) -> bool {
-    f.requires.iter().any(|r| r == "credentials" || r == "offline-account")
+    f.shares_account()
 }
 
 fn glob_match(pattern: &str, id: &str) -> bool {
@@ -215,18 +216,6 @@ impl Session {
             if suite.profile(p)?.target == ProfileTarget::Client {
                 return Err(RunError::Usage(format!(
                     "profile {p} judges clients: use `jim-conformance client --spawn \"CMD {{host}} {{port}}\"`"
-                )));
-            }
-        }
-        for cap in &opts.expect {
-            if capability(cap).is_none() {
-                return Err(RunError::Usage(format!(
-                    "--expect {cap}: unknown capability (known: {})",
-                    crate::catalog::CAPABILITIES
-                        .iter()
-                        .map(|c| c.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
                 )));
             }
         }
@@ -250,8 +239,8 @@ impl Session {
             Ok(d) => d,
             Err(_) => Detection {
                 reachable: true,
-                dialect: "unknown".into(),
-                framing: "unknown".into(),
+                dialect: DetectedDialect::Unknown,
+                framing: DetectedFraming::Unknown,
                 suggested_profile: "spec".into(),
                 notes: vec!["the preflight did not finish before --deadline".into()],
                 ..Detection::default()
@@ -328,28 +317,27 @@ impl Session {
         self.addr.read().map(|a| *a).unwrap_or_else(|e| *e.into_inner())
     }
 
-    fn probe_cell(&self, cap: &str) -> Arc<OnceCell<CaseResult>> {
+    fn probe_cell(&self, cap: Capability) -> Arc<OnceCell<CaseResult>> {
         let mut map = self.probes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(map.entry(cap.to_owned()).or_default())
+        Arc::clone(map.entry(cap).or_default())
     }
 
-    fn probe_fixture(&self, cap: &str) -> Option<Arc<Fixture>> {
+    fn probe_fixture(&self, cap: Capability) -> Option<Arc<Fixture>> {
         let probes: Vec<&Arc<Fixture>> =
-            self.suite.fixtures.iter().filter(|f| f.probe_for.as_deref() == Some(cap)).collect();
+            self.suite.fixtures.iter().filter(|f| f.probe_for == Some(cap)).collect();
         probes.iter().find(|f| self.profile.selects(f)).or(probes.first()).map(|f| Arc::clone(f))
     }
 
-    async fn cap_state(&self, cap: &str) -> CapState {
-        let Some(info) = capability(cap) else { return CapState::Present };
-        if info.source == CapabilitySource::Options {
+    async fn cap_state(&self, cap: Capability) -> CapState {
+        if cap.source() == CapabilitySource::Options {
             let available = match cap {
-                "credentials" => self.credentials.is_some(),
-                "offline-account" => self.offline.is_some(),
+                Capability::Credentials => self.credentials.is_some(),
+                Capability::OfflineAccount => self.offline.is_some(),
                 _ => true,
             };
             return if available {
                 CapState::Present
-            } else if cap == "credentials" {
+            } else if cap == Capability::Credentials {
                 CapState::Unavailable(
                     "needs --user and --password (an account on the server)".into(),
                 )
@@ -376,14 +364,14 @@ impl Session {
 
     /// Checks options and capabilities; Err((verdict, reason)) when the case cannot run.
     async fn precheck(&self, fx: &Fixture) -> Result<(), (Verdict, String)> {
-        for cap in &fx.requires {
-            if fx.probe_for.as_deref() == Some(cap.as_str()) {
+        for &cap in &fx.requires {
+            if fx.probe_for == Some(cap) {
                 continue;
             }
             match Box::pin(self.cap_state(cap)).await {
                 CapState::Present | CapState::Failed => {}
                 CapState::Unavailable(r) => return Err((Verdict::Skip, r)),
-                CapState::Unimplemented(r) if !self.opts.expect.contains(cap) => {
+                CapState::Unimplemented(r) if !self.opts.expect.contains(&cap) => {
                     return Err((Verdict::Unimplemented, format!("{cap}: {r}")));
                 }
                 CapState::Unimplemented(_) => {}
@@ -416,7 +404,7 @@ impl Session {
             r
         } else if let Err((v, reason)) = self.precheck(fx).await {
             self.result(fx, delivery, v, Some(reason))
-        } else if let (Some(cap), Delivery::Whole) = (&fx.probe_for, delivery) {
+        } else if let (Some(cap), Delivery::Whole) = (fx.probe_for, delivery) {
             let cell = self.probe_cell(cap);
             cell.get_or_init(|| self.execute(fx, delivery)).await.clone()
         } else {
@@ -441,7 +429,7 @@ impl Session {
         if let Some((user, password, accounts_addr)) = &self.credentials {
             vars.account = Some(user.clone());
             vars.password = Some(password.clone());
-            if fx.requires.iter().any(|r| r == "credentials" || r == "offline-account") {
+            if fx.shares_account() {
                 if let Some(a) = accounts_addr {
                     addr = *a;
                 }
@@ -491,8 +479,7 @@ impl Session {
                 }
             }
             Outcome::Fail(f) => {
-                let cap =
-                    fx.probe_for.as_deref().filter(|c| !self.opts.expect.iter().any(|e| e == c));
+                let cap = fx.probe_for.filter(|c| !self.opts.expect.contains(c));
                 // Silence means "unimplemented" only where the capability's own message was
                 // awaited: the probe's last step (its logins before it did succeed).
                 let silent = matches!(f.arrived, Arrived::Nothing { .. })
@@ -693,7 +680,7 @@ impl Session {
         }
         for fx in &destructive {
             let owned = { self.target.lock().await.can_restart() };
-            let spawned = { self.target.lock().await.kind() == "spawn" };
+            let spawned = { self.target.lock().await.kind() == TargetKind::Spawn };
             if owned && spawned && Instant::now() < self.deadline {
                 let mut t = self.target.lock().await;
                 let why = format!("before destructive case {}", fx.id);
@@ -767,7 +754,7 @@ impl Session {
             let output = t.output_tail();
             (
                 TargetInfo {
-                    kind: t.kind().to_owned(),
+                    kind: t.kind(),
                     description: t.describe(),
                     address: t.addr().to_string(),
                 },
@@ -776,7 +763,7 @@ impl Session {
             )
         };
         let mut capabilities = BTreeMap::new();
-        let mut caps: Vec<String> = cases
+        let mut caps: Vec<Capability> = cases
             .iter()
             .filter_map(|c| self.suite.fixture(&c.id))
             .flat_map(|f| f.requires.clone())
@@ -784,24 +771,28 @@ impl Session {
         caps.sort();
         caps.dedup();
         for cap in caps {
-            let cell = self.probe_cell(&cap);
-            let report = match (capability(&cap).map(|c| c.source), cell.get()) {
-                (Some(CapabilitySource::Options), _) => {
-                    match Box::pin(self.cap_state(&cap)).await {
-                        CapState::Unavailable(r) => {
-                            CapabilityReport { state: "unavailable".into(), reason: Some(r) }
-                        }
-                        _ => CapabilityReport { state: "present".into(), reason: None },
+            let cell = self.probe_cell(cap);
+            let report = match (cap.source(), cell.get()) {
+                (CapabilitySource::Options, _) => match Box::pin(self.cap_state(cap)).await {
+                    CapState::Unavailable(r) => {
+                        CapabilityReport { state: CapabilityState::Unavailable, reason: Some(r) }
                     }
-                }
-                (_, Some(r)) => match r.verdict {
-                    Verdict::Unimplemented => {
-                        CapabilityReport { state: "unimplemented".into(), reason: r.reason.clone() }
-                    }
-                    v if v.passed() => CapabilityReport { state: "present".into(), reason: None },
-                    _ => CapabilityReport { state: "failed".into(), reason: r.reason.clone() },
+                    _ => CapabilityReport { state: CapabilityState::Present, reason: None },
                 },
-                (_, None) => CapabilityReport { state: "not-probed".into(), reason: None },
+                (_, Some(r)) => match r.verdict {
+                    Verdict::Unimplemented => CapabilityReport {
+                        state: CapabilityState::Unimplemented,
+                        reason: r.reason.clone(),
+                    },
+                    v if v.passed() => {
+                        CapabilityReport { state: CapabilityState::Present, reason: None }
+                    }
+                    _ => CapabilityReport {
+                        state: CapabilityState::Failed,
+                        reason: r.reason.clone(),
+                    },
+                },
+                (_, None) => CapabilityReport { state: CapabilityState::NotProbed, reason: None },
             };
             capabilities.insert(cap, report);
         }

@@ -10,6 +10,7 @@ use tokio::process::Child;
 use tokio::time::Instant;
 
 use crate::process::{SharedTail, capture, kill_group, spawn_group, tail_text};
+use crate::vocab::TargetKind;
 
 /// How to reach the target, as given on the command line.
 #[derive(Debug, Clone)]
@@ -245,12 +246,12 @@ impl RunningTarget {
         }
     }
 
-    /// The kind, for the JSON report.
-    pub fn kind(&self) -> &'static str {
+    /// The kind, for the report.
+    pub fn kind(&self) -> TargetKind {
         match self.spec {
-            TargetSpec::Address { .. } => "address",
-            TargetSpec::Spawn { .. } => "spawn",
-            TargetSpec::Embedded(_) => "embedded",
+            TargetSpec::Address { .. } => TargetKind::Address,
+            TargetSpec::Spawn { .. } => TargetKind::Spawn,
+            TargetSpec::Embedded(_) => TargetKind::Embedded,
         }
     }
 

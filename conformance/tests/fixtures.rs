@@ -53,8 +53,7 @@ fn main() {
         let name = fx.id.clone();
         let trial = Trial::test(name, move || {
             // Cases that log in with the one test account must not overlap (409).
-            let shares_account =
-                fx.requires.iter().any(|r| r == "credentials" || r == "offline-account");
+            let shares_account = fx.shares_account();
             let _guard = shares_account
                 .then(|| ACCOUNT.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             let r = rt.block_on(session.run_case(&fx, Delivery::Whole));

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use super::{CaseResult, Impact, LivenessState, Report, Verdict};
 use crate::i18n::Lang;
 use crate::matcher::show;
+use crate::vocab::TargetKind;
 use crate::wire::{Delivery, Sent};
 
 /// How to render.
@@ -54,7 +55,7 @@ pub fn card(r: &Report, s: Style) -> String {
     if !d.reachable {
         det.push(d.connect_error.clone().unwrap_or_else(|| "unreachable".into()));
     } else {
-        let client = r.target.kind == "client";
+        let client = r.target.kind == TargetKind::Client;
         det.push(match (d.one_shot, client) {
             (Some(true), false) => "one-shot (closes after one reply)".to_owned(),
             (Some(false), false) => "persistent connection".to_owned(),
@@ -85,7 +86,7 @@ pub fn card(r: &Report, s: Style) -> String {
         if r.profile.strict { ", strict" } else { "" },
         r.profile.name_used
     );
-    let tol: Vec<String> = r.profile.tolerances.keys().cloned().collect();
+    let tol: Vec<&str> = r.profile.tolerances.keys().map(|t| t.as_str()).collect();
     let _ = writeln!(
         o,
         "  {:<13}{}",
@@ -133,7 +134,7 @@ pub fn case(c: &CaseResult, s: Style) -> String {
         extra.push_str(&format!("  [{word}]"));
     }
     if !c.tolerances.is_empty() {
-        extra.push_str(&format!("  [{}]", c.tolerances.join(", ")));
+        extra.push_str(&format!("  [{}]", crate::vocab::join(&c.tolerances)));
     } else if matches!(
         c.verdict,
         Verdict::Unimplemented | Verdict::Skip | Verdict::ExpectedFail | Verdict::UnexpectedPass
@@ -190,8 +191,12 @@ fn details(c: &CaseResult, s: Style) -> String {
             let _ = writeln!(o, "{}{m}", pad(l.t("why")));
         }
         if !f.would_need.is_empty() {
-            let _ =
-                writeln!(o, "{}{}", pad(l.t("would pass with tolerance")), f.would_need.join(", "));
+            let _ = writeln!(
+                o,
+                "{}{}",
+                pad(l.t("would pass with tolerance")),
+                crate::vocab::join(&f.would_need)
+            );
         }
     }
     if let (Some(reason), true) = (&c.reason, c.failure.is_none() || c.verdict == Verdict::Fail) {

@@ -55,7 +55,7 @@ pub fn to_string(report: &Report) -> String {
     for (k, v) in [
         ("target", report.target.description.clone()),
         ("profile", report.profile.name.clone()),
-        ("dialect", report.detected.dialect.clone()),
+        ("dialect", report.detected.dialect.to_string()),
         ("exit_code", report.exit_code.to_string()),
     ] {
         let _ = writeln!(x, "      <property name=\"{k}\" value=\"{}\"/>", esc(&v));
@@ -134,7 +134,7 @@ pub fn to_string(report: &Report) -> String {
                 let _ = writeln!(
                     x,
                     ">\n      <system-out>pass-lenient: {}</system-out>\n    </testcase>",
-                    esc(&c.tolerances.join(", "))
+                    esc(&crate::vocab::join(&c.tolerances))
                 );
             }
             _ => {
