@@ -11,10 +11,13 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::case::{Arrived, Outcome};
-use crate::client_case::{ClientEnv, FirstContact, first_contact, run_client_case};
+use crate::case::CaseEnv;
+use crate::case::Outcome;
+use crate::case::client::{ClientCase, ClientProcess, MAX_AUTO_ANSWERS, run_case};
+use crate::jim::auto_reply;
 use crate::model::Fixture;
 use crate::placeholders::Vars;
+use crate::placeholders::now_seconds;
 use crate::preflight::Detection;
 use crate::profile::{IdFilter, Profile, ProfileTarget};
 use crate::report::{
@@ -25,8 +28,12 @@ use crate::runner::{
 };
 use crate::suite::Suite;
 use crate::target::TargetError;
+use crate::vocab::DisconnectKind;
 use crate::vocab::{DetectedDialect, DetectedFraming, TargetKind};
-use crate::wire::Delivery;
+use crate::wire::Conn;
+use crate::wire::{Arrival, Delivery};
+use jim_protocol::Framing;
+use serde_json::json;
 
 /// The profile `--profile auto` picks for a client that exits after its reply.
 pub const ONE_SHOT_PROFILE: &str = "client-lesson3";
@@ -94,21 +101,17 @@ impl ClientSession {
         let started = Instant::now();
         let deadline = started + opts.deadline;
         let tag = format!("{:x}", std::process::id() % 0xfff);
-        let env = ClientEnv {
+        let case = ClientCase {
             command: command.to_owned(),
             name: opts.name.clone().unwrap_or_else(|| "Guest".into()),
             stdin: None,
-            tolerances: crate::matcher::Tolerances::default(),
-            timeout: opts.timeout,
             startup: opts.startup.min(opts.deadline),
-            framing: opts.framing,
-            delivery: Delivery::Whole,
-            vars: Vars::new(tag.clone(), String::new()),
         };
         // Under --profile auto the first run also tells one-shot from interactive clients;
         // otherwise it only checks that the client starts, connects and speaks.
         let settle = if opts.profile.is_none() { SETTLE } else { Duration::ZERO };
-        let contact = match tokio::time::timeout_at(deadline, first_contact(&env, settle)).await {
+        let first = first_contact(&case, opts.framing, opts.timeout, settle);
+        let contact = match tokio::time::timeout_at(deadline, first).await {
             Ok(c) => c,
             Err(_) => FirstContact {
                 error: Some("the first run of the client did not finish before --deadline".into()),
@@ -161,26 +164,30 @@ impl ClientSession {
             .collect()
     }
 
-    fn env(&self, delivery: Delivery) -> ClientEnv {
+    fn env(&self, delivery: Delivery) -> (CaseEnv, ClientCase) {
         let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        ClientEnv {
-            command: self.command.clone(),
-            name: self.opts.name.clone().unwrap_or_else(|| "Guest".into()),
-            stdin: self.opts.stdin.clone().map(Arc::new),
+        let env = CaseEnv {
             tolerances: self.profile.tolerances(self.opts.strict),
             timeout: self.opts.timeout,
-            startup: self.opts.startup,
             framing: self.opts.framing,
             delivery,
             vars: Vars::new(format!("{}{n}", self.tag), String::new()),
-        }
+        };
+        let case = ClientCase {
+            command: self.command.clone(),
+            name: self.opts.name.clone().unwrap_or_else(|| "Guest".into()),
+            stdin: self.opts.stdin.clone().map(Arc::new),
+            startup: self.opts.startup,
+        };
+        (env, case)
     }
 
     /// Runs one case in one delivery mode against a fresh run of the client.
     pub async fn run_case(&self, fx: &Fixture, delivery: Delivery) -> CaseResult {
         let mut r = CaseResult::new(fx, delivery, Verdict::Pass, None);
         r.level = self.profile.level_of(fx);
-        let run = tokio::time::timeout_at(self.deadline, run_client_case(fx, self.env(delivery)));
+        let (env, case) = self.env(delivery);
+        let run = tokio::time::timeout_at(self.deadline, run_case(fx, env, case));
         match run.await {
             Err(_) => {
                 r.verdict = Verdict::Fail;
@@ -199,9 +206,7 @@ impl ClientSession {
                         }
                     }
                     Outcome::Fail(f) | Outcome::Error(f) => {
-                        r.verdict = if matches!(f.arrived, Arrived::Problem { .. })
-                            && f.action == "start"
-                        {
+                        r.verdict = if f.action == crate::case::FailedAction::StartClient {
                             Verdict::Error
                         } else {
                             Verdict::Fail
@@ -215,7 +220,7 @@ impl ClientSession {
                         r.transcript = run.transcript;
                     }
                 }
-                r.process = Some(run.process);
+                r.process = run.process;
             }
         }
         if r.verdict.passed() {
@@ -360,4 +365,143 @@ fn detect(c: &FirstContact) -> Detection {
 pub async fn run_client_suite(command: &str, options: RunOptions) -> Result<Report, RunError> {
     let session = Arc::new(ClientSession::prepare(command, options).await?);
     session.run_all(|_| {}).await
+}
+
+/// What the first run of a client showed (the client-mode preflight).
+#[derive(Debug, Clone, Default)]
+pub struct FirstContact {
+    /// Why the client never connected, if it did not.
+    pub error: Option<String>,
+    /// Its first message, as received (escaped).
+    pub first: Option<String>,
+    /// Its first message as JSON, if it was JSON.
+    pub first_value: Option<Value>,
+    /// Whether a newline followed the first message.
+    pub newline: Option<bool>,
+    /// After a 200 to its first message (and generic answers to what followed), the client
+    /// exited by itself, or with status 0 once the runner closed the connection (a one-shot
+    /// lesson-3 client), rather than staying for more input (an interactive one).
+    pub exited_after_reply: Option<bool>,
+    /// It exited only after the runner closed the connection.
+    pub waited_for_close: bool,
+    /// The process, for the report.
+    pub process: Option<crate::report::ProcessReport>,
+}
+
+/// Waits up to `settle` for the client to exit, answering its requests generically meanwhile;
+/// true if it exited.
+async fn settle_and_watch(
+    process: &mut ClientProcess,
+    conn: &mut Option<Conn>,
+    framing: Framing,
+    timeout: Duration,
+    settle: Duration,
+    answered: &mut usize,
+) -> bool {
+    let until = Instant::now() + settle;
+    loop {
+        if process.poll_exit().is_some() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        let step = (Instant::now() + Duration::from_millis(50)).min(until);
+        let arrival = match conn.as_mut() {
+            Some(c) => c.next(step).await,
+            None => {
+                tokio::time::sleep_until(step).await;
+                continue;
+            }
+        };
+        match arrival {
+            Arrival::Closed { .. } => *conn = None,
+            Arrival::Value { value, .. } if *answered < MAX_AUTO_ANSWERS => {
+                if let (Some(reply), Some(c)) = (auto_reply(&value), conn.as_mut()) {
+                    let bytes = jim_protocol::codec::to_bytes(&reply, framing);
+                    let _ = c.write(&bytes, Delivery::Whole, Instant::now() + timeout).await;
+                    *answered += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Starts the client once: waits for its connection and first message, answers 200 and watches
+/// whether it exits within `settle` while its stdin stays open.
+pub async fn first_contact(
+    case: &ClientCase,
+    framing: Framing,
+    timeout: Duration,
+    settle: Duration,
+) -> FirstContact {
+    let mut contact = FirstContact::default();
+    let mut process = match ClientProcess::start(&case.command, &case.name).await {
+        Ok(p) => p,
+        Err(e) => {
+            contact.error = Some(e);
+            return contact;
+        }
+    };
+    let mut conn = match process.accept(case.startup).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            contact.error = Some(e);
+            contact.process = Some(process.finish().await);
+            return contact;
+        }
+    };
+    let arrival = match conn.as_mut() {
+        Some(c) => c.next(Instant::now() + timeout).await,
+        None => Arrival::Closed { reset: false },
+    };
+    match arrival {
+        Arrival::Value { value, raw, newline_after, .. } => {
+            contact.first = Some(raw);
+            contact.first_value = Some(value);
+            contact.newline = newline_after;
+            let reply = json!({"response": 200, "time": now_seconds(), "alert": "OK"});
+            let bytes = jim_protocol::codec::to_bytes(&reply, framing);
+            if let Some(c) = conn.as_mut() {
+                let _ = c.write(&bytes, Delivery::Whole, Instant::now() + timeout).await;
+            }
+            let mut answered = 0;
+            let exited =
+                settle_and_watch(&mut process, &mut conn, framing, timeout, settle, &mut answered)
+                    .await;
+            let exited = if exited {
+                true
+            } else if settle.is_zero() {
+                contact.exited_after_reply = None;
+                contact.process = Some(process.finish().await);
+                return contact;
+            } else {
+                // A lesson-3 client may wait for the server to close: close, and see whether
+                // it then ends with status 0 (an interactive client reports the close as an
+                // error, or keeps going).
+                if let Some(mut c) = conn.take() {
+                    c.disconnect(DisconnectKind::Close).await;
+                }
+                let half = settle / 2;
+                let zero = settle_and_watch(
+                    &mut process,
+                    &mut conn,
+                    framing,
+                    timeout,
+                    half,
+                    &mut answered,
+                )
+                .await
+                    && process.poll_exit().is_some_and(|s| s.success());
+                contact.waited_for_close = zero;
+                zero
+            };
+            contact.exited_after_reply = Some(exited);
+        }
+        Arrival::Bad { text, .. } => contact.first = Some(text),
+        Arrival::Closed { .. } | Arrival::Nothing => {}
+    }
+    contact.process = Some(process.finish().await);
+    contact
 }

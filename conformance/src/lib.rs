@@ -30,10 +30,10 @@
 
 pub mod case;
 pub mod catalog;
-pub mod client_case;
 pub mod client_runner;
 pub mod course_login;
 pub mod i18n;
+pub mod jim;
 pub mod lint;
 pub mod matcher;
 pub mod model;
@@ -44,6 +44,7 @@ pub mod profile;
 pub mod read_log;
 pub mod report;
 pub mod runner;
+pub mod step;
 pub mod suite;
 pub mod target;
 pub mod vocab;

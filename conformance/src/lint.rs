@@ -1,17 +1,18 @@
 //! `jim-conformance lint`: every check a fixture must pass before it may judge anyone. Parse
-//! errors, ids that differ from their file path, duplicate ids, citations of PROTOCOL.md
-//! sections that do not exist, unknown capabilities, tolerances, placeholders and operators,
-//! captures used before they are made, and steps that can never run (a connection used after it
-//! was closed).
+//! errors (which include unknown capabilities and tolerances, and steps the fixture's role does
+//! not allow), ids that differ from their file path, duplicate ids, citations of PROTOCOL.md
+//! sections that do not exist, unknown placeholders and operators, captures used before they
+//! are made, and steps that can never run (a connection used after it was closed).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use regex::Regex;
 use serde_json::Value;
 
-use crate::model::{Action, DisconnectKind, Fixture, Role, Silence, parse_fixture};
-use crate::placeholders::{Mode, Vars, decode_raw};
+use crate::model::{Fixture, parse_fixture};
+use crate::placeholders::{Vars, decode_raw};
 use crate::profile::Profile;
+use crate::step::{ConnEffect, Template};
 use crate::vocab::Capability;
 
 /// The result of linting a suite.
@@ -101,91 +102,41 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
     }
     let mut vars = Vars::for_lint();
     let mut captured = BTreeSet::new();
-    let mut closed: BTreeMap<String, usize> = BTreeMap::new();
+    let mut closed: BTreeMap<&str, usize> = BTreeMap::new();
     let mut uses_credentials = false;
     let mut uses_offline = false;
-    for (i, step) in f.steps.iter().enumerate() {
+    for (i, (conn, kind)) in f.step_kinds().into_iter().enumerate() {
         let at = format!("step {}", i + 1);
-        let process_step =
-            matches!(step.action, Action::CloseStdin | Action::ExpectExit(_) | Action::AutoAnswer);
-        match f.role {
-            Role::Client if process_step => p.push(format!(
-                "{at}: \"{}\" is a client-mode step: it needs \"role\": \"server\"",
-                step.action.keyword()
-            )),
-            Role::Server => {
-                if step.conn != "a" {
-                    p.push(format!(
-                        "{at}: client-mode fixtures have one connection, \"a\" (the client's), not \"{}\"",
-                        step.conn
-                    ));
-                }
-                if matches!(
-                    step.action,
-                    Action::ExpectList(_)
-                        | Action::Tolerate { .. }
-                        | Action::ExpectSilence(Silence::Before(_))
-                        | Action::Listen(_)
-                ) {
-                    p.push(format!(
-                        "{at}: \"{}\" is not available in client mode",
-                        step.action.keyword()
-                    ));
-                }
-                if step.one_write {
-                    p.push(format!("{at}: \"one_write\" is not available in client mode"));
-                }
-            }
-            Role::Client => {}
-        }
-        if let Some(closed_at) = closed.get(&step.conn) {
-            if !matches!(step.action, Action::Connect) && !process_step {
+        if let Some(closed_at) = closed.get(conn) {
+            if kind.acts_on_conn() && kind.conn_effect() != ConnEffect::Opens {
                 p.push(format!(
-                    "{at} on connection {} is unreachable: the connection was closed at step {closed_at} (add a connect step to reopen it)",
-                    step.conn
+                    "{at} on connection {conn} is unreachable: the connection was closed at step {closed_at} (add a connect step to reopen it)"
                 ));
             }
         }
-        let mut templates: Vec<(&Value, Mode)> = Vec::new();
-        match &step.action {
-            Action::Send(v) => templates.push((v, Mode::Send)),
-            Action::SendRaw(s) => {
-                if let Err(e) = decode_raw(&mut vars, s) {
-                    p.push(format!("{at}: {e}"));
+        match kind.conn_effect() {
+            ConnEffect::Closes => {
+                closed.insert(conn, i + 1);
+            }
+            ConnEffect::Opens => {
+                closed.remove(conn);
+            }
+            ConnEffect::Keeps => {}
+        }
+        for template in kind.templates() {
+            let (template, mode) = match template {
+                Template::Json(v, mode) => (v, mode),
+                Template::Raw(text) => {
+                    if let Err(e) = decode_raw(&mut vars, text) {
+                        p.push(format!("{at}: {e}"));
+                    }
+                    uses_credentials |= text.contains("${account")
+                        || text.contains("${password")
+                        || text.contains("${course_answer");
+                    uses_offline |= text.contains("${offline_account");
+                    continue;
                 }
-                uses_credentials |= s.contains("${account")
-                    || s.contains("${password")
-                    || s.contains("${course_answer");
-                uses_offline |= s.contains("${offline_account");
-            }
-            Action::Expect(alts) => alts.iter().for_each(|a| templates.push((a, Mode::Pattern))),
-            Action::ExpectList(l) => {
-                l.contains
-                    .iter()
-                    .chain(&l.excludes)
-                    .chain(l.equals.iter().flatten())
-                    .for_each(|v| templates.push((v, Mode::Send)));
-            }
-            Action::ExpectSilence(Silence::Before(v)) => templates.push((v, Mode::Pattern)),
-            Action::Tolerate { pattern, .. } => {
-                templates.push((pattern, Mode::Pattern));
-            }
-            Action::Disconnect(DisconnectKind::Close | DisconnectKind::Reset)
-            | Action::ExpectClose => {
-                closed.insert(step.conn.clone(), i + 1);
-            }
-            Action::Connect => {
-                closed.remove(&step.conn);
-            }
-            _ => {}
-        }
-        if step.optional_under.is_some() && !matches!(step.action, Action::Expect(_)) {
-            p.push(format!("{at}: optional_under only applies to expect"));
-        }
-        if step.close_ok_under.is_some() && !matches!(step.action, Action::Expect(_)) {
-            p.push(format!("{at}: close_ok_under only applies to expect"));
-        }
-        for (template, mode) in templates {
+            };
             let mut strings = Vec::new();
             walk_strings(template, &mut strings);
             for s in strings {
@@ -207,11 +158,9 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
                     .any(|n| s.contains(&format!("${n}")) || s.contains(&format!("${{{n}")));
                 uses_offline |= s.contains("$offline_account") || s.contains("${offline_account");
             }
-            for r in {
-                let mut v = Vec::new();
-                regexes(template, &mut v);
-                v
-            } {
+            let mut patterns = Vec::new();
+            regexes(template, &mut patterns);
+            for r in patterns {
                 if Regex::new(&r).is_err() {
                     p.push(format!("{at}: invalid $regex {r:?}"));
                 }
@@ -230,16 +179,7 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
     if uses_offline && !f.requires.contains(&Capability::OfflineAccount) {
         p.push("uses $offline_account but does not require \"offline-account\"".into());
     }
-    if !f.steps.iter().any(|s| {
-        matches!(
-            s.action,
-            Action::Expect(_)
-                | Action::ExpectList(_)
-                | Action::ExpectSilence(_)
-                | Action::ExpectClose
-                | Action::ExpectExit(_)
-        )
-    }) {
+    if !f.step_kinds().iter().any(|(_, kind)| kind.checks()) {
         p.push("no expect step: the fixture checks nothing".into());
     }
     p

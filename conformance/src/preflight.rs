@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::case::{is_push, looks_unknown_action};
+use crate::jim::{is_push, looks_unknown_action};
 use crate::matcher::read_code;
 use crate::placeholders::now_seconds;
 use crate::vocab::{DetectedDialect, DetectedFraming};

@@ -128,7 +128,7 @@ impl Profile {
             ProfileTarget::Server => Role::Client,
             ProfileTarget::Client => Role::Server,
         };
-        f.role == role
+        f.role() == role
             && f.dialects.iter().any(|d| self.dialects.contains(d))
             && only.is_match(&f.id)
             && !skip.is_match(&f.id)

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use crate::case::{Arrived, CaseEnv, Farewell, Input, Outcome, run_case};
+use crate::case::server::{Farewell, ServerSide, run_case};
+use crate::case::{Arrived, CaseEnv, Input, Outcome};
 use crate::catalog::CapabilitySource;
 use crate::i18n::Lang;
 use crate::matcher::Tolerances;
@@ -305,7 +306,7 @@ impl Session {
             .fixtures
             .iter()
             .filter(|f| {
-                f.role == Role::Client && self.profile.selects(f) && self.filter.allows(&f.id)
+                f.role() == Role::Client && self.profile.selects(f) && self.filter.allows(&f.id)
             })
             .cloned()
             .collect();
@@ -417,7 +418,7 @@ impl Session {
         format!("not finished before --deadline ({} s)", self.opts.deadline.as_secs())
     }
 
-    fn env(&self, fx: &Fixture, delivery: Delivery) -> CaseEnv {
+    fn env(&self, fx: &Fixture, delivery: Delivery) -> (CaseEnv, ServerSide) {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let suffix = format!("{}{}", self.run_tag, base36(n));
         let mut vars = Vars::new(suffix, String::new());
@@ -438,23 +439,26 @@ impl Session {
         vars.offline_account = self.offline.clone();
         let course_only =
             fx.dialects == [Dialect::Course] || self.profile.dialects == [Dialect::Course];
-        CaseEnv {
-            addr,
+        let env = CaseEnv {
             tolerances: self.tolerances.clone(),
             timeout: self.opts.timeout,
             framing: self.opts.framing,
             delivery,
             vars,
+        };
+        let side = ServerSide {
+            addr,
             farewell: if course_only { Farewell::Exit } else { Farewell::Quit },
             shown_addr: format!("{}:{}", addr.ip(), addr.port()),
             run_tag: Some(self.run_tag.clone()),
             await_close: exclusive(fx),
-        }
+        };
+        (env, side)
     }
 
     async fn execute(&self, fx: &Fixture, delivery: Delivery) -> CaseResult {
-        let env = self.env(fx, delivery);
-        let Ok(run) = tokio::time::timeout_at(self.deadline, run_case(fx, env)).await else {
+        let (env, side) = self.env(fx, delivery);
+        let Ok(run) = tokio::time::timeout_at(self.deadline, run_case(fx, env, side)).await else {
             return self.result(fx, delivery, Verdict::Fail, Some(self.deadline_reason()));
         };
         let mut r = self.result(fx, delivery, Verdict::Pass, None);
@@ -484,7 +488,7 @@ impl Session {
                 // awaited: the probe's last step (its logins before it did succeed).
                 let silent = matches!(f.arrived, Arrived::Nothing { .. })
                     && fx.unimplemented_if == UnimplementedIf::Silence
-                    && f.step == fx.steps.len();
+                    && f.step == fx.step_count();
                 if let (Some(cap), true) = (cap, f.unknown_action || silent) {
                     r.verdict = Verdict::Unimplemented;
                     r.reason = Some(format!(

@@ -315,6 +315,18 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// Which way a line of a case transcript went.
+    pub enum Direction {
+        /// The runner sent it.
+        Sent = ">",
+        /// The runner received it.
+        Received = "<",
+        /// Something happened (a connect, a close, a pause).
+        Event = "*",
+    }
+}
+
+vocabulary! {
     /// The verdict on one case.
     #[derive(PartialOrd, Ord)]
     pub enum Verdict {

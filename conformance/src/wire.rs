@@ -101,6 +101,17 @@ pub use crate::vocab::Delivery;
 use crate::vocab::FrameProblem;
 
 impl Delivery {
+    /// The time the runner's own pauses add to the writing of a message cut into `pieces + 1`
+    /// pieces (twice the pauses, three times for trickle: a loaded machine sleeps longer).
+    pub fn pacing(self, pieces: usize) -> Duration {
+        let pieces = pieces as u32;
+        match self {
+            Self::Whole => Duration::ZERO,
+            Self::Split => SPLIT_PAUSE * 2 * pieces,
+            Self::Trickle => TRICKLE_PAUSE * 3 * pieces,
+        }
+    }
+
     /// Where a message of these bytes is cut (offsets of piece starts after the first).
     ///
     /// Split cuts after the first byte, in the middle, before the last byte (which separates a

@@ -46,7 +46,7 @@ fn main() {
         if r.problems.is_empty() { Ok(()) } else { Err(r.problems.join("\n").into()) }
     })];
     for fx in
-        session.suite().fixtures.iter().filter(|f| f.role == jim_conformance::model::Role::Client)
+        session.suite().fixtures.iter().filter(|f| f.role() == jim_conformance::model::Role::Client)
     {
         let selected = session.selected().iter().any(|s| s.id == fx.id);
         let (fx, session, rt) = (Arc::clone(fx), Arc::clone(&session), Arc::clone(&rt));

@@ -7,11 +7,12 @@
 
 use std::collections::BTreeSet;
 
+use jim_conformance::step::modifiers;
 use jim_conformance::suite::Suite;
 use jim_conformance::vocab::{
-    Capability, CapabilityState, Delivery, DetectedDialect, DetectedFraming, Dialect,
-    DisconnectKind, FrameProblem, Impact, Level, LivenessState, Role, StepKeyword, StepModifier,
-    TargetKind, Tolerance, UnimplementedIf, Verdict,
+    Capability, CapabilityState, Delivery, DetectedDialect, DetectedFraming, Dialect, Direction,
+    DisconnectKind, FrameProblem, Impact, Level, LivenessState, Role, StepKeyword, TargetKind,
+    Tolerance, UnimplementedIf, Verdict,
 };
 use serde_json::Value;
 
@@ -67,13 +68,17 @@ fn the_fixture_schema_lists_exactly_the_runners_names() {
         let required = step["required"].as_array().unwrap();
         assert_eq!(required.len(), 1, "a step alternative requires its one action: {step}");
         let keyword = required[0].as_str().unwrap().to_owned();
-        assert!(StepKeyword::parse(&keyword).is_some(), "the schema offers step \"{keyword}\"");
-        for key in step["properties"].as_object().unwrap().keys() {
-            assert!(
-                key == &keyword || StepModifier::parse(key).is_some(),
-                "step \"{keyword}\" offers \"{key}\", which is neither its action nor a modifier"
-            );
-        }
+        let Some(parsed) = StepKeyword::parse(&keyword) else {
+            panic!("the schema offers step \"{keyword}\", which the runner does not know")
+        };
+        let offered: BTreeSet<String> = step["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| **k != keyword)
+            .cloned()
+            .collect();
+        same(offered, names(modifiers(parsed).iter()), &format!("modifiers of {keyword}"));
         if let Some(delivery) = step.pointer("/properties/delivery/enum") {
             same(enum_at(delivery, ""), names(Delivery::ALL), "delivery");
         }
@@ -136,6 +141,8 @@ fn the_report_schema_lists_exactly_the_runners_names() {
         names(LivenessState::ALL),
         "liveness",
     );
+    let dir = format!("{case}/transcript/items/properties/dir/enum");
+    same(enum_at(&s, &dir), names(Direction::ALL), "transcript direction");
     let problem = format!("{case}/failure/properties/arrived/properties/problem/enum");
     same(enum_at(&s, &problem), names(FrameProblem::ALL), "frame problem");
     let needed = format!("{case}/tolerances/items/enum");

@@ -284,7 +284,7 @@ mod tests {
         let failure = Failure {
             step: 2,
             conn: "a".into(),
-            action: "expect".into(),
+            action: crate::case::FailedAction::Step(crate::vocab::StepKeyword::Expect),
             note: None,
             sent: vec![Sent::Json(json!({"action":"presence"})), Sent::Raw("{x\\n".into())],
             expected: vec![json!({"response": 200}), json!({"response": 201})],
