@@ -30,7 +30,6 @@
 
 pub mod case;
 pub mod catalog;
-pub mod client_runner;
 pub mod course_login;
 pub mod i18n;
 pub mod jim;
@@ -43,14 +42,16 @@ pub mod process;
 pub mod profile;
 pub mod read_log;
 pub mod report;
-pub mod runner;
+pub mod run;
 pub mod step;
 pub mod suite;
 pub mod target;
 pub mod vocab;
 pub mod wire;
 
-pub use client_runner::{ClientSession, run_client_suite};
 pub use report::{CaseResult, Report, Verdict};
-pub use runner::{RunError, RunOptions, Session, run_suite};
+pub use run::{
+    ClientOptions, ClientSession, RunError, RunOptions, ServerOptions, Session, run_client_suite,
+    run_suite,
+};
 pub use target::TargetSpec;

@@ -15,7 +15,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use jim_conformance::i18n::Lang;
 use jim_conformance::report::human::{self, Style};
-use jim_conformance::runner::{RunOptions, Session, parse_known_failures};
+use jim_conformance::run::{
+    ClientOptions, RunOptions, ServerOptions, Session, parse_known_failures,
+};
 use jim_conformance::suite::Suite;
 use jim_conformance::vocab::Capability;
 use jim_conformance::wire::Delivery;
@@ -181,7 +183,11 @@ fn usage(msg: impl Into<String>) -> RunError {
     RunError::Usage(msg.into())
 }
 
-fn options(a: &CommonArgs, profile: &str, name: Option<String>) -> Result<RunOptions, RunError> {
+fn options<M: Default>(
+    a: &CommonArgs,
+    profile: &str,
+    name: Option<String>,
+) -> Result<RunOptions<M>, RunError> {
     let secs = |v: f64, what: &str| {
         if v.is_finite() && v > 0.0 && v <= 86_400.0 {
             Ok(Duration::from_secs_f64(v))
@@ -256,11 +262,11 @@ fn list(session: &Session) -> i32 {
 }
 
 async fn server(a: ServerArgs) -> Result<i32, RunError> {
-    let mut opts = options(&a.common, &a.profile, a.name.clone())?;
-    opts.user = a.user.clone();
-    opts.password = a.password.clone();
-    opts.offline_user = a.offline_user.clone();
-    opts.expect = a
+    let mut opts: RunOptions<ServerOptions> = options(&a.common, &a.profile, a.name.clone())?;
+    opts.mode.user = a.user.clone();
+    opts.mode.password = a.password.clone();
+    opts.mode.offline_user = a.offline_user.clone();
+    opts.mode.expect = a
         .expect
         .iter()
         .map(|cap| {
@@ -312,7 +318,7 @@ fn write_reports(report: &jim_conformance::Report, a: &CommonArgs) -> Result<(),
 
 /// `client --list`: the selection of the given profile (or of every client profile under
 /// auto), without starting the client.
-fn list_client(opts: &RunOptions) -> Result<i32, RunError> {
+fn list_client(opts: &RunOptions<ClientOptions>) -> Result<i32, RunError> {
     let mut out = std::io::stdout().lock();
     use jim_conformance::profile::{IdFilter, ProfileTarget};
     let suite = match &opts.suite {
@@ -339,8 +345,8 @@ fn list_client(opts: &RunOptions) -> Result<i32, RunError> {
 }
 
 async fn client(a: ClientArgs) -> Result<i32, RunError> {
-    let mut opts = options(&a.common, &a.profile, a.name.clone())?;
-    opts.stdin = match &a.stdin {
+    let mut opts: RunOptions<ClientOptions> = options(&a.common, &a.profile, a.name.clone())?;
+    opts.mode.stdin = match &a.stdin {
         Some(s) => match s.strip_prefix('@') {
             Some(path) => Some(read_small_file(std::path::Path::new(path), "--stdin")?),
             None => {
@@ -360,7 +366,8 @@ async fn client(a: ClientArgs) -> Result<i32, RunError> {
     let session = Arc::new(ClientSession::prepare(&a.spawn, opts).await?);
     let style = Style::detect(lang);
     let mut out = std::io::stdout();
-    let _ = writeln!(out, "{}", human::card(&session.report(Vec::new(), 0, String::new()), style));
+    let card = session.report(Vec::new(), 0, String::new()).await;
+    let _ = writeln!(out, "{}", human::card(&card, style));
     let report = session
         .run_all(|c| {
             let mut out = std::io::stdout().lock();

@@ -207,7 +207,7 @@ fn a_good_client_passes_split_replies_and_feeds_on_stdin_text() {
     let opts = RunOptions {
         profile: Some("client-interactive".into()),
         only: vec!["client/interactive/stdin-eof".into()],
-        stdin: Some(b"/msg bob hi\n/contacts\n".to_vec()),
+        mode: jim_conformance::ClientOptions { stdin: Some(b"/msg bob hi\n/contacts\n".to_vec()) },
         ..RunOptions::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
