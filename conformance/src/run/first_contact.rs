@@ -46,7 +46,7 @@ pub struct FirstContact {
 }
 
 /// Waits up to `settle` for the client to exit, answering its requests generically meanwhile;
-/// true if it exited.
+/// true if it exited. It waits on the process and the connection at once (no polling).
 async fn settle_and_watch(
     process: &mut ClientProcess,
     conn: &mut Option<Conn>,
@@ -60,26 +60,27 @@ async fn settle_and_watch(
         if process.poll_exit().is_some() {
             return true;
         }
-        if Instant::now() >= until {
-            return false;
-        }
-        let step = (Instant::now() + Duration::from_millis(50)).min(until);
-        let arrival = match conn.as_mut() {
-            Some(c) => c.next(step).await,
-            None => {
-                tokio::time::sleep_until(step).await;
-                continue;
+        let read = async {
+            match conn.as_mut() {
+                Some(c) => Some(c.next(until).await),
+                None => std::future::pending().await,
             }
         };
+        let arrival = tokio::select! {
+            status = process.wait() => return status.is_some(),
+            a = read => a,
+            () = tokio::time::sleep_until(until) => return false,
+        };
         match arrival {
-            Arrival::Closed { .. } => *conn = None,
-            Arrival::Value { value, .. } if *answered < MAX_AUTO_ANSWERS => {
+            Some(Arrival::Closed { .. }) => *conn = None,
+            Some(Arrival::Value { value, .. }) if *answered < MAX_AUTO_ANSWERS => {
                 if let (Some(reply), Some(c)) = (auto_reply(&value), conn.as_mut()) {
                     let bytes = jim_protocol::codec::to_bytes(&reply, framing);
                     let _ = c.write(&bytes, Delivery::Whole, Instant::now() + timeout).await;
                     *answered += 1;
                 }
             }
+            Some(Arrival::Nothing) => return process.poll_exit().is_some(),
             _ => {}
         }
     }
