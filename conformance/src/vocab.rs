@@ -9,8 +9,6 @@
 //!   [`crate::i18n`], behaviour in the executor);
 //! - `tests/schema.rs` checks the JSON Schemas in `fixtures/schema/` against these tables.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 /// Declares a vocabulary: a fieldless enum, its name table, and the conversions every
 /// vocabulary has (`ALL`, `name`, `parse`, `Display`, serde as the name).
 macro_rules! vocabulary {
@@ -57,15 +55,15 @@ macro_rules! vocabulary {
             }
         }
 
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
                 Self::parse(&text).ok_or_else(|| {
                     serde::de::Error::custom(format!(
                         "unknown {} \"{text}\" (use one of: {})",
@@ -77,6 +75,8 @@ macro_rules! vocabulary {
         }
     };
 }
+
+pub(crate) use vocabulary;
 
 /// Orders a vocabulary by its names, so that maps keyed by it print in the same order as the
 /// string maps they replace.

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use crate::i18n::{Lang, Looks, Msg};
 use crate::matcher::show;
 use crate::model::Text;
 use crate::vocab::{FrameProblem, StepKeyword, Tolerance};
@@ -71,80 +72,46 @@ impl Arrived {
         }
     }
 
-    /// A one-line English description.
-    pub fn describe(&self, lang: crate::i18n::Lang) -> String {
-        let ru = lang.is_ru();
+    /// What arrived, as a message of the catalog.
+    pub fn message(&self) -> Msg {
         match self {
-            Self::Value { value, .. } => show(value, 400),
+            Self::Value { value, .. } => Msg::Shown { text: show(value, 400) },
             Self::Bad { problem: FrameProblem::Truncated, text, .. } => {
-                if ru {
-                    format!("соединение закрыто посреди сообщения: {text}")
-                } else {
-                    format!(
-                        "the connection was closed (or reset) in the middle of a message: {text}"
-                    )
-                }
+                Msg::Truncated { text: text.clone() }
             }
             Self::Bad { problem: FrameProblem::Oversize, text, .. } => {
-                let limit = crate::wire::MAX_VALUE_BYTES / 1024;
-                if ru {
-                    format!(
-                        "сообщение длиннее {limit} КиБ (поток байтов без конца?): {text}; остаток отброшен"
-                    )
-                } else {
-                    format!(
-                        "a message longer than {limit} KiB (an endless stream of bytes?): {text}; the rest was discarded"
-                    )
-                }
+                Msg::Oversize { kib: crate::wire::MAX_VALUE_BYTES / 1024, text: text.clone() }
             }
             Self::Bad { problem, text, .. } => {
-                let mut s = format!("{problem}: {text}");
-                if text.contains("{'") || text.contains("': ") {
-                    s.push_str(if ru {
-                        " (похоже на str(dict) из Python: используйте json.dumps)"
-                    } else {
-                        " (looks like Python's str(dict): use json.dumps)"
-                    });
+                let looks = if text.contains("{'") || text.contains("': ") {
+                    Some(Looks::PythonDict)
                 } else if text.starts_with("`b'") {
-                    s.push_str(if ru {
-                        " (похоже на repr байтов b'...': отправляйте сами байты)"
-                    } else {
-                        " (looks like a Python bytes repr b'...': send the bytes themselves)"
-                    });
+                    Some(Looks::BytesRepr)
                 } else if *problem == FrameProblem::NotJson && !text.starts_with("`{") {
-                    s.push_str(if ru {
-                        " (отвечает, но не на JIM)"
-                    } else {
-                        " (responds, but not JIM)"
-                    });
-                }
-                s
-            }
-            Self::Nothing { within_ms, partial: None } => {
-                let secs = *within_ms as f64 / 1000.0;
-                if ru {
-                    format!("ничего за {secs} с")
+                    Some(Looks::NotJim)
                 } else {
-                    format!("nothing within {secs} s")
-                }
+                    None
+                };
+                Msg::Bad { problem: *problem, text: text.clone(), looks }
             }
-            Self::Nothing { within_ms, partial: Some(p) } => {
+            Self::Nothing { within_ms, partial } => {
                 let secs = *within_ms as f64 / 1000.0;
-                if ru {
-                    format!(
-                        "за {secs} с пришло только начало сообщения: {p} (отправка очень медленная или сообщение не закончено)"
-                    )
-                } else {
-                    format!(
-                        "only the start of a message within {secs} s: {p} (it is sent very slowly, or never finished)"
-                    )
+                match partial {
+                    None => Msg::NothingWithin { secs },
+                    Some(p) => Msg::OnlyStart { secs, partial: p.clone() },
                 }
             }
-            Self::Closed { reset: false } => lang.t("connection closed").to_owned(),
-            Self::Closed { reset: true } => lang.t("connection reset").to_owned(),
-            Self::Refused { message } => message.clone(),
-            Self::Problem { message } => message.clone(),
+            Self::Closed { reset: false } => Msg::ConnectionClosed,
+            Self::Closed { reset: true } => Msg::ConnectionReset,
+            Self::Refused { message } | Self::Problem { message } => {
+                Msg::Detail { text: message.clone() }
+            }
         }
+    }
+
+    /// A one-line description in `lang`.
+    pub fn describe(&self, lang: Lang) -> String {
+        lang.say(&self.message())
     }
 }
 

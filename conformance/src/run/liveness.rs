@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::ServerMode;
 use super::session::Run;
+use crate::i18n::Msg;
 use crate::jim::goodbye;
 use crate::model::{Fixture, Text};
 use crate::placeholders::now_seconds;
@@ -71,16 +72,15 @@ impl Run<ServerMode> {
         });
         live.state = state;
         if state == LivenessState::Survived {
-            live.detail = detail;
+            live.detail = detail.text();
             return r;
         }
-        let mut problem = detail.en;
-        let mut problem_ru = detail.ru;
-        if let Some(input) = &live.input {
-            problem.push_str(&format!("; after: {input}"));
-            problem_ru.push_str(&format!("; после: {input}"));
-        }
-        live.detail = Text { en: problem.clone(), ru: problem_ru };
+        let detail = match &live.input {
+            Some(input) => Msg::After { detail: Box::new(detail), input: input.clone() },
+            None => detail,
+        };
+        live.detail = detail.text();
+        let problem = detail.en();
         r.reason = Some(match r.reason.take() {
             Some(old) => format!("{old}; {problem}"),
             None => problem,
@@ -92,16 +92,8 @@ impl Run<ServerMode> {
     }
 
     /// Does the target still serve a new client? (A presence must get any answer.)
-    async fn liveness(&self) -> (LivenessState, Text) {
-        let died = |status: String| {
-            (
-                LivenessState::Died,
-                Text {
-                    en: format!("the server process died during this case ({status})"),
-                    ru: format!("процесс сервера завершился во время этого случая ({status})"),
-                },
-            )
-        };
+    async fn liveness(&self) -> (LivenessState, Msg) {
+        let died = |status: String| (LivenessState::Died, Msg::ProcessDied { status });
         {
             let mut t = self.mode.target.lock().await;
             if !t.is_alive() {
@@ -116,17 +108,7 @@ impl Run<ServerMode> {
                 let status = self.mode.target.lock().await.exit_status();
                 return match status {
                     Some(status) => died(status),
-                    None => (
-                        LivenessState::Died,
-                        Text {
-                            en: format!(
-                                "after this case the server died or stopped listening: {e}"
-                            ),
-                            ru: format!(
-                                "после этого случая сервер упал или перестал принимать соединения: {e}"
-                            ),
-                        },
-                    ),
+                    None => (LivenessState::Died, Msg::StoppedListening { error: e.to_string() }),
                 };
             }
         };
@@ -154,35 +136,12 @@ impl Run<ServerMode> {
 }
 
 /// What the answer to the liveness presence says about the target.
-fn liveness_of(answer: &Arrival, secs: f64) -> (LivenessState, Text) {
+fn liveness_of(answer: &Arrival, secs: f64) -> (LivenessState, Msg) {
     match answer {
-        Arrival::Value { .. } | Arrival::Bad { .. } => (
-            LivenessState::Survived,
-            Text {
-                en: "a new client was answered after this case".into(),
-                ru: "после этого случая новый клиент получил ответ".into(),
-            },
-        ),
-        Arrival::Nothing => (
-            LivenessState::Zombie,
-            Text {
-                en: format!(
-                    "after this case the server accepts connections but does not answer a presence within {secs} s (a zombie)"
-                ),
-                ru: format!(
-                    "после этого случая сервер принимает соединения, но не отвечает на presence за {secs} с (зомби)"
-                ),
-            },
-        ),
-        Arrival::Closed { .. } => (
-            LivenessState::Zombie,
-            Text {
-                en:
-                    "after this case the server closes new connections without answering (a zombie)"
-                        .into(),
-                ru: "после этого случая сервер закрывает новые соединения, не отвечая (зомби)"
-                    .into(),
-            },
-        ),
+        Arrival::Value { .. } | Arrival::Bad { .. } => {
+            (LivenessState::Survived, Msg::NewClientAnswered)
+        }
+        Arrival::Nothing => (LivenessState::Zombie, Msg::ZombieSilent { secs }),
+        Arrival::Closed { .. } => (LivenessState::Zombie, Msg::ZombieCloses),
     }
 }
