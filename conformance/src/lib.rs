@@ -31,6 +31,7 @@
 pub mod case;
 pub mod catalog;
 pub mod course_login;
+pub mod escape;
 pub mod i18n;
 pub mod jim;
 pub mod lint;

@@ -258,6 +258,51 @@ fn parse_steps<K: RoleStep>(steps: &[Value], path: &str) -> Result<Vec<Step<K>>,
     steps.iter().enumerate().map(|(i, s)| parse_step(s, i + 1).map_err(|m| err(path, m))).collect()
 }
 
+/// Parses a script (`jim-client script`): server-mode fixture steps, one JSON object per line
+/// (blank lines and lines starting with `//` or `#` are comments), or a whole fixture file. In
+/// a JSON-lines script a step's number is its line number, so that failures name the line.
+pub fn parse_script(name: &str, text: &str) -> Result<Fixture, FixtureError> {
+    if text.trim_start().starts_with('{') {
+        if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(text) {
+            if o.contains_key("steps") {
+                return parse_fixture(name, text);
+            }
+        }
+    }
+    let mut steps = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let number = i + 1;
+        let t = line.trim();
+        if t.is_empty() || t.starts_with("//") || t.starts_with('#') {
+            continue;
+        }
+        let at = |m: String| {
+            let m = m.strip_prefix(&format!("step {number}: ")).map_or(m.clone(), str::to_owned);
+            err(name, format!("script line {number}: {m}"))
+        };
+        let value: Value =
+            serde_json::from_str(t).map_err(|e| at(format!("not a JSON object ({e})")))?;
+        steps.push(parse_step::<ServerStep>(&value, number).map_err(at)?);
+    }
+    if steps.is_empty() {
+        return Err(err(name, "the script has no step"));
+    }
+    Ok(Fixture {
+        id: "script".into(),
+        title: format!("script {name}"),
+        spec: Vec::new(),
+        level: Level::Must,
+        dialects: vec![Dialect::Spec, Dialect::Course],
+        requires: Vec::new(),
+        destructive: false,
+        probe_for: None,
+        unimplemented_if: UnimplementedIf::default(),
+        scenario: Scenario::Server(steps),
+        hint: Text::default(),
+        path: name.to_owned(),
+    })
+}
+
 /// Parses one fixture file. `path` is relative to the fixtures directory (`presence/basic.json`).
 pub fn parse_fixture(path: &str, text: &str) -> Result<Fixture, FixtureError> {
     let value: Value =
@@ -373,5 +418,18 @@ mod tests {
         assert!(parse_fixture("x.json", &unknown).unwrap_err().message.contains("levle"));
         let bad_level = OK.replace(r#""must""#, r#""maybe""#);
         assert!(parse_fixture("x.json", &bad_level).is_err());
+    }
+
+    #[test]
+    fn a_script_is_fixture_steps_one_per_line() {
+        let text = "// log in\n{\"send\": {\"action\":\"presence\"}}\n\n{\"expect\": {\"response\": 200}}\n";
+        let f = parse_script("s.jsonl", text).unwrap();
+        let steps = f.server_steps().unwrap();
+        assert_eq!(steps.iter().map(|s| s.number).collect::<Vec<_>>(), [2, 4]);
+        let e = parse_script("s.jsonl", "{\"send\": 1}\n{\"sned\": {}}\n").unwrap_err();
+        assert!(e.message.starts_with("script line 2: unknown key \"sned\""), "{e}");
+        let e = parse_script("s.jsonl", "{\"close_stdin\": true}").unwrap_err();
+        assert!(e.message.contains("client-mode step"), "{e}");
+        assert!(parse_script("s.json", OK).unwrap().server_steps().is_some());
     }
 }

@@ -350,37 +350,10 @@ impl Vars {
     }
 }
 
-/// Decodes the escapes of `send_raw` (`\n \r \t \\ \xNN`) after expanding `${...}`.
+/// Decodes `send_raw` text: expands `${...}`, then the escapes of [`crate::escape`].
 pub fn decode_raw(vars: &mut Vars, text: &str) -> Result<Vec<u8>, PlaceholderError> {
     let text = vars.expand_str(text)?;
-    let mut out = Vec::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push(b'\n'),
-            Some('r') => out.push(b'\r'),
-            Some('t') => out.push(b'\t'),
-            Some('\\') => out.push(b'\\'),
-            Some('x') => {
-                let hex: String = chars.by_ref().take(2).collect();
-                let byte = u8::from_str_radix(&hex, 16)
-                    .map_err(|_| PlaceholderError::BadArg(format!("\\x{hex} in send_raw")))?;
-                out.push(byte);
-            }
-            other => {
-                return Err(PlaceholderError::BadArg(format!(
-                    "escape \\{} in send_raw (use \\n \\r \\t \\\\ \\xNN)",
-                    other.map(String::from).unwrap_or_default()
-                )));
-            }
-        }
-    }
-    Ok(out)
+    crate::escape::unescape(&text).map_err(|e| PlaceholderError::BadArg(format!("send_raw: {e}")))
 }
 
 #[cfg(test)]

@@ -43,10 +43,8 @@ pub fn jim_client_lines(
                 Sent::Raw(r) => ("--raw ", r.clone()),
             };
             if text.len() > MAX_REPRODUCED {
-                cmd.push_str(&format!(
-                    " {flag}'…' # a {}-byte message: see the fixture",
-                    text.len()
-                ));
+                // What comes before runs as printed; the long message is named, not spelled.
+                cmd.push_str(&format!(" # then a {}-byte message: see the fixture", text.len()));
                 break;
             }
             cmd.push(' ');

@@ -25,6 +25,8 @@ pub enum Farewell {
     Quit,
     /// `{"action":"exit","time":T,"account_name":NAME}` (course).
     Exit,
+    /// Nothing: the connections are closed as they are (a script says itself what it sends).
+    Nothing,
 }
 
 /// What a server-mode case needs from the run besides [`super::CaseEnv`].
@@ -161,7 +163,9 @@ impl Side for ServerSide {
             let login = state.login.clone();
             let ended = state.ended;
             let Some(conn) = state.conn.as_mut() else { continue };
-            if let (Some(login), false) = (login, ended) {
+            if let (Some(login), false, true) =
+                (login, ended, cx.side.farewell != Farewell::Nothing)
+            {
                 let bye = goodbye(cx.side.farewell == Farewell::Exit, &login);
                 let bytes = jim_protocol::codec::to_bytes(&bye, cx.env.framing);
                 let until = Instant::now() + Duration::from_millis(300);
