@@ -280,6 +280,16 @@ impl RunningTarget {
         }
     }
 
+    /// The exit status of a spawned target that is exiting: waits at most `bound` for the
+    /// process to end (a reap, not a guess), None if it is still running.
+    pub async fn exit_status_within(&mut self, bound: Duration) -> Option<String> {
+        let child = self.child.as_mut()?;
+        match tokio::time::timeout(bound, child.wait()).await {
+            Ok(Ok(status)) => Some(crate::process::describe_status(status)),
+            _ => None,
+        }
+    }
+
     /// Stops and starts the target again (a new port for a spawned command).
     pub async fn restart(&mut self, why: &str) -> Result<(), TargetError> {
         match &self.spec {

@@ -103,9 +103,10 @@ impl Run<ServerMode> {
         let mut conn = match Conn::open(self.mode.addr(), self.opts.timeout).await {
             Ok(c) => c,
             Err(e) => {
-                // Give a dying process a moment to be reaped, to report its exit status.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                let status = self.mode.target.lock().await.exit_status();
+                // A dying process may not be reaped yet: wait for it (briefly) to report its
+                // exit status.
+                let bound = Duration::from_millis(100);
+                let status = self.mode.target.lock().await.exit_status_within(bound).await;
                 return match status {
                     Some(status) => died(status),
                     None => (LivenessState::Died, Msg::StoppedListening { error: e.to_string() }),
