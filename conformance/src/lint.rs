@@ -70,6 +70,78 @@ fn regexes(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// What the templates of a fixture's steps use, checked step by step in order.
+struct Templates {
+    vars: Vars,
+    captured: BTreeSet<String>,
+    uses_credentials: bool,
+    uses_offline: bool,
+    problems: Vec<String>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self {
+            vars: Vars::for_lint(),
+            captured: BTreeSet::new(),
+            uses_credentials: false,
+            uses_offline: false,
+            problems: Vec::new(),
+        }
+    }
+}
+
+/// Checks the values one step expands: placeholders and operators known, captures defined
+/// before use, regexes valid, raw escapes valid; notes which options they need.
+fn check_template(lint: &mut Templates, at: &str, template: Template<'_>) {
+    let p = &mut lint.problems;
+    let (template, mode) = match template {
+        Template::Json(v, mode) => (v, mode),
+        Template::Raw(text) => {
+            if let Err(e) = decode_raw(&mut lint.vars, text) {
+                p.push(format!("{at}: {e}"));
+            }
+            lint.uses_credentials |= text.contains("${account")
+                || text.contains("${password")
+                || text.contains("${course_answer");
+            lint.uses_offline |= text.contains("${offline_account");
+            return;
+        }
+    };
+    let mut strings = Vec::new();
+    walk_strings(template, &mut strings);
+    for s in strings {
+        for needle in ["$capture:", "${capture:", "$course_answer:", "${course_answer:"] {
+            if let Some(pos) = s.find(needle) {
+                let name: String = s
+                    .get(pos + needle.len()..)
+                    .unwrap_or_default()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !lint.captured.contains(&name) {
+                    p.push(format!("{at}: capture \"{name}\" is used before a {{\"$capture\": \"{name}\"}} defines it"));
+                }
+            }
+        }
+        lint.uses_credentials |= ["account", "password", "course_answer"]
+            .iter()
+            .any(|n| s.contains(&format!("${n}")) || s.contains(&format!("${{{n}")));
+        lint.uses_offline |= s.contains("$offline_account") || s.contains("${offline_account");
+    }
+    let mut patterns = Vec::new();
+    regexes(template, &mut patterns);
+    for r in patterns {
+        if Regex::new(&r).is_err() {
+            p.push(format!("{at}: invalid $regex {r:?}"));
+        }
+    }
+    if let Err(e) = lint.vars.expand(template, mode) {
+        p.push(format!("{at}: {e}"));
+    }
+    captures_defined(template, &mut lint.captured);
+}
+
 /// Checks one parsed fixture; `sections` may be empty (then citations are not checked).
 pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
     let mut p = Vec::new();
@@ -100,11 +172,8 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
             }
         }
     }
-    let mut vars = Vars::for_lint();
-    let mut captured = BTreeSet::new();
+    let mut lint = Templates::default();
     let mut closed: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut uses_credentials = false;
-    let mut uses_offline = false;
     for (i, (conn, kind)) in f.step_kinds().into_iter().enumerate() {
         let at = format!("step {}", i + 1);
         if let Some(closed_at) = closed.get(conn) {
@@ -124,59 +193,16 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
             ConnEffect::Keeps => {}
         }
         for template in kind.templates() {
-            let (template, mode) = match template {
-                Template::Json(v, mode) => (v, mode),
-                Template::Raw(text) => {
-                    if let Err(e) = decode_raw(&mut vars, text) {
-                        p.push(format!("{at}: {e}"));
-                    }
-                    uses_credentials |= text.contains("${account")
-                        || text.contains("${password")
-                        || text.contains("${course_answer");
-                    uses_offline |= text.contains("${offline_account");
-                    continue;
-                }
-            };
-            let mut strings = Vec::new();
-            walk_strings(template, &mut strings);
-            for s in strings {
-                for needle in ["$capture:", "${capture:", "$course_answer:", "${course_answer:"] {
-                    if let Some(pos) = s.find(needle) {
-                        let name: String = s
-                            .get(pos + needle.len()..)
-                            .unwrap_or_default()
-                            .chars()
-                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                            .collect();
-                        if !captured.contains(&name) {
-                            p.push(format!("{at}: capture \"{name}\" is used before a {{\"$capture\": \"{name}\"}} defines it"));
-                        }
-                    }
-                }
-                uses_credentials |= ["account", "password", "course_answer"]
-                    .iter()
-                    .any(|n| s.contains(&format!("${n}")) || s.contains(&format!("${{{n}")));
-                uses_offline |= s.contains("$offline_account") || s.contains("${offline_account");
-            }
-            let mut patterns = Vec::new();
-            regexes(template, &mut patterns);
-            for r in patterns {
-                if Regex::new(&r).is_err() {
-                    p.push(format!("{at}: invalid $regex {r:?}"));
-                }
-            }
-            if let Err(e) = vars.expand(template, mode) {
-                p.push(format!("{at}: {e}"));
-            }
-            captures_defined(template, &mut captured);
+            check_template(&mut lint, &at, template);
         }
     }
-    if uses_credentials && !f.requires.contains(&Capability::Credentials) {
+    p.append(&mut lint.problems);
+    if lint.uses_credentials && !f.requires.contains(&Capability::Credentials) {
         p.push(
             "uses $account/$password/$course_answer but does not require \"credentials\"".into(),
         );
     }
-    if uses_offline && !f.requires.contains(&Capability::OfflineAccount) {
+    if lint.uses_offline && !f.requires.contains(&Capability::OfflineAccount) {
         p.push("uses $offline_account but does not require \"offline-account\"".into());
     }
     if !f.step_kinds().iter().any(|(_, kind)| kind.checks()) {

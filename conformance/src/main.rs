@@ -407,7 +407,7 @@ fn lint(dir: Option<PathBuf>) -> i32 {
     if r.problems.is_empty() && r.fixtures > 0 { 0 } else { 2 }
 }
 
-/// Runs a subcommand that needs the async runtime; its exit code.
+/// Runs a subcommand; its exit code.
 async fn run_command(command: Command) -> i32 {
     let result = match command {
         Command::Load(args) => return load_cli::load(*args).await,
@@ -455,9 +455,6 @@ async fn interrupted() -> (&'static str, i32) {
 
 fn main() {
     let cli = Cli::parse();
-    if let Command::Lint { fixtures } = cli.command {
-        std::process::exit(lint(fixtures));
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

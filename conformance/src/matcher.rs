@@ -449,73 +449,9 @@ impl<'t> Matcher<'t> {
                 }
                 self.fail(path, format!("expected any of {}, got {}", show(arg, 160), show(a, 120)))
             }
-            ObjectOperator::Contains => {
-                let Value::Array(items) = a else {
-                    return self.fail(path, format!("expected an array, got {}", show(a, 120)));
-                };
-                let Value::Array(wanted) = arg else {
-                    return self.fail(path, "$contains needs a list".into());
-                };
-                let mut ok = true;
-                for w in wanted {
-                    let hit = items
-                        .iter()
-                        .enumerate()
-                        .find_map(|(i, it)| self.try_sub(&format!("{path}[{i}]"), w, it));
-                    match hit {
-                        Some(s) => self.merge(s),
-                        None => {
-                            ok &= self.fail(
-                                path,
-                                format!("no element matches {} in {}", show(w, 80), show(a, 160)),
-                            );
-                        }
-                    }
-                }
-                ok
-            }
-            ObjectOperator::Len => {
-                let len = match a {
-                    Value::String(s) => s.chars().count(),
-                    Value::Array(v) => v.len(),
-                    _ => {
-                        return self.fail(
-                            path,
-                            format!("expected a string or array, got {}", show(a, 80)),
-                        );
-                    }
-                };
-                let (min, max) = match arg {
-                    Value::Number(n) => (n.as_u64().unwrap_or(0), n.as_u64().unwrap_or(0)),
-                    Value::Object(o) => (
-                        o.get("min").and_then(Value::as_u64).unwrap_or(0),
-                        o.get("max").and_then(Value::as_u64).unwrap_or(u64::MAX),
-                    ),
-                    _ => return self.fail(path, "$len needs N or {min,max}".into()),
-                };
-                let len = len as u64;
-                if (min..=max).contains(&len) {
-                    true
-                } else {
-                    self.fail(path, format!("length {len} is outside {min}..={max}"))
-                }
-            }
-            ObjectOperator::Range => {
-                let bounds = arg
-                    .as_array()
-                    .map(|b| (b.first().and_then(Value::as_f64), b.get(1).and_then(Value::as_f64)));
-                let (Some((Some(lo), Some(hi))), Some(x)) = (bounds, a.as_f64()) else {
-                    return self.fail(
-                        path,
-                        format!("expected a number in {}, got {}", show(arg, 40), show(a, 80)),
-                    );
-                };
-                if (lo..=hi).contains(&x) {
-                    true
-                } else {
-                    self.fail(path, format!("expected a number in [{lo}, {hi}], got {x}"))
-                }
-            }
+            ObjectOperator::Contains => self.contains(path, arg, a),
+            ObjectOperator::Len => self.len(path, arg, a),
+            ObjectOperator::Range => self.range(path, arg, a),
             ObjectOperator::Exact => {
                 if json_eq(arg, a) && json_type(arg) == json_type(a) {
                     true
@@ -535,6 +471,75 @@ impl<'t> Matcher<'t> {
                 self.out.captures.push((name, text));
                 true
             }
+        }
+    }
+    /// `$contains`: an array with, for each pattern, an element matching it.
+    fn contains(&mut self, path: &str, arg: &Value, a: &Value) -> bool {
+        let Value::Array(items) = a else {
+            return self.fail(path, format!("expected an array, got {}", show(a, 120)));
+        };
+        let Value::Array(wanted) = arg else {
+            return self.fail(path, "$contains needs a list".into());
+        };
+        let mut ok = true;
+        for w in wanted {
+            let hit = items
+                .iter()
+                .enumerate()
+                .find_map(|(i, it)| self.try_sub(&format!("{path}[{i}]"), w, it));
+            match hit {
+                Some(s) => self.merge(s),
+                None => {
+                    ok &= self.fail(
+                        path,
+                        format!("no element matches {} in {}", show(w, 80), show(a, 160)),
+                    );
+                }
+            }
+        }
+        ok
+    }
+
+    /// `$len`: a string's length in characters or an array's length, N or {min, max}.
+    fn len(&mut self, path: &str, arg: &Value, a: &Value) -> bool {
+        let len = match a {
+            Value::String(s) => s.chars().count(),
+            Value::Array(v) => v.len(),
+            _ => {
+                return self.fail(path, format!("expected a string or array, got {}", show(a, 80)));
+            }
+        };
+        let (min, max) = match arg {
+            Value::Number(n) => (n.as_u64().unwrap_or(0), n.as_u64().unwrap_or(0)),
+            Value::Object(o) => (
+                o.get("min").and_then(Value::as_u64).unwrap_or(0),
+                o.get("max").and_then(Value::as_u64).unwrap_or(u64::MAX),
+            ),
+            _ => return self.fail(path, "$len needs N or {min,max}".into()),
+        };
+        let len = len as u64;
+        if (min..=max).contains(&len) {
+            true
+        } else {
+            self.fail(path, format!("length {len} is outside {min}..={max}"))
+        }
+    }
+
+    /// `$range`: a number in [LO, HI].
+    fn range(&mut self, path: &str, arg: &Value, a: &Value) -> bool {
+        let bounds = arg
+            .as_array()
+            .map(|b| (b.first().and_then(Value::as_f64), b.get(1).and_then(Value::as_f64)));
+        let (Some((Some(lo), Some(hi))), Some(x)) = (bounds, a.as_f64()) else {
+            return self.fail(
+                path,
+                format!("expected a number in {}, got {}", show(arg, 40), show(a, 80)),
+            );
+        };
+        if (lo..=hi).contains(&x) {
+            true
+        } else {
+            self.fail(path, format!("expected a number in [{lo}, {hi}], got {x}"))
         }
     }
 }

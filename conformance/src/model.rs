@@ -304,6 +304,9 @@ pub fn parse_script(name: &str, text: &str) -> Result<Fixture, FixtureError> {
 }
 
 /// Parses one fixture file. `path` is relative to the fixtures directory (`presence/basic.json`).
+///
+/// Long by design: one short block per top-level key, in the order `fixtures/README.md`
+/// documents them, each with the error that names the key.
 pub fn parse_fixture(path: &str, text: &str) -> Result<Fixture, FixtureError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| err(path, format!("not valid JSON: {e}")))?;
