@@ -137,17 +137,20 @@ pub async fn first_contact(
             } else {
                 // A lesson-3 client may wait for the server to close: close, and see whether
                 // it then ends with status 0 (an interactive client reports the close as an
-                // error, or keeps going).
+                // error, or keeps going). A client that exits on the close is seen exiting as
+                // soon as it does; the bound is the one a client has to start (--startup), not
+                // a guess of how fast a loaded machine stops an interpreter. Only an
+                // interactive client that ignores the close waits it out, once per run.
                 if let Some(mut c) = conn.take() {
                     c.disconnect(DisconnectKind::Close).await;
                 }
-                let half = settle / 2;
+                let bound = case.startup.max(timeout);
                 let zero = settle_and_watch(
                     &mut process,
                     &mut conn,
                     framing,
                     timeout,
-                    half,
+                    bound,
                     &mut answered,
                 )
                 .await
