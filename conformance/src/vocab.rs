@@ -1,6 +1,6 @@
 //! The closed vocabularies of the runner: every set of names that fixtures, profiles, the
 //! command line, the reports and the JSON Schemas share. Each is one enum with one name table
-//! (written once, in the [`vocabulary!`] invocation below), so that:
+//! (written once, in the `vocabulary!` invocation below), so that:
 //! - strings exist only at the edges: a fixture or profile is parsed into these enums, a report
 //!   prints their names, and everything in between matches on variants;
 //! - a typo in a fixture is a parse error that lists the names that exist;

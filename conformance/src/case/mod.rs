@@ -352,7 +352,7 @@ impl<S: Side> Case<'_, S> {
     }
 
     /// Reads the next item on `conn` that is for the step: values the role calls unsolicited
-    /// are skipped (at most [`MAX_SKIPPED`], and never past `deadline`).
+    /// are skipped (at most `MAX_SKIPPED`, and never past `deadline`).
     pub async fn next_for_step(
         &mut self,
         conn: &str,

@@ -1,5 +1,5 @@
 //! Is the target still alive (server mode)? A spawned target that died is restarted before the
-//! next case that needs it ([`Run::revive`]); after a destructive case a new client logs in to
+//! next case that needs it (`Run::revive`); after a destructive case a new client logs in to
 //! tell a survivor from a target that died or became a zombie (it accepts connections but never
 //! answers), and the case names the input that did it.
 
