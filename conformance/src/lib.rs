@@ -26,12 +26,14 @@
 //! - [`case`]: the one executor of a case, for both roles (a [`case::Side`] says what differs);
 //! - [`run`]: the run, by concern: modes, options, capabilities, liveness, verdicts, the
 //!   parallel executor, the report builder ([`run_suite`], [`run_client_suite`]);
-//! - [`report`]: the report model and its human, JSON and JUnit writers.
+//! - [`report`]: the report model and its human, JSON and JUnit writers;
+//! - [`explore`]: model-based multi-client sessions that find what no fixture was written for.
 
 pub mod case;
 pub mod catalog;
 pub mod course_login;
 pub mod escape;
+pub mod explore;
 pub mod i18n;
 pub mod jim;
 pub mod lint;

@@ -46,6 +46,10 @@ enum Command {
     /// room fan-out with a window in flight; reports what was held, delivered and lost,
     /// throughput, latency, and whether the target survived.
     Load(Box<load_cli::LoadArgs>),
+    /// Model-based exploration: seeded random sessions of 2-6 clients judged against a model of
+    /// JIM's obligations; a failure is shrunk to a few steps, told in words, with a Python
+    /// script and jim-client commands that reproduce it.
+    Explore(Box<ExploreCmd>),
     /// Check every fixture and profile (schema, ids, citations, placeholders, reachability).
     Lint {
         /// Fixture directory (default: the suite built into this binary).
@@ -80,6 +84,14 @@ struct ServerArgs {
     name: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct ExploreCmd {
+    #[command(flatten)]
+    target: target_args::TargetArgs,
+    #[command(flatten)]
+    explore: jim_conformance::explore::cli::ExploreArgs,
 }
 
 #[derive(Args, Debug)]
@@ -411,6 +423,16 @@ fn lint(dir: Option<PathBuf>) -> i32 {
 async fn run_command(command: Command) -> i32 {
     let result = match command {
         Command::Load(args) => return load_cli::load(*args).await,
+        Command::Explore(args) => {
+            let shown = args.target.shown();
+            return match args.target.spec() {
+                Ok(spec) => jim_conformance::explore::cli::run(spec, shown, args.explore).await,
+                Err(e) => {
+                    eprintln!("jim-conformance: {e}");
+                    2
+                }
+            };
+        }
         Command::Server(args) => server(*args).await,
         Command::Client(args) => client(*args).await,
         Command::Lint { fixtures } => return lint(fixtures),

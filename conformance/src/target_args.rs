@@ -23,6 +23,19 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
+    /// The target options as the user would type them again (for replay commands).
+    pub fn shown(&self) -> String {
+        match (&self.spawn, &self.host, self.port) {
+            (Some(cmd), _, _) => format!("--spawn '{}'", cmd.replace('\'', "'\\''")),
+            (None, None, None) => String::new(),
+            (None, host, port) => format!(
+                "--host {} --port {}",
+                host.as_deref().unwrap_or("127.0.0.1"),
+                port.unwrap_or(jim_protocol::limits::DEFAULT_PORT)
+            ),
+        }
+    }
+
     /// The target these options name, or a usage message.
     pub fn spec(&self) -> Result<TargetSpec, String> {
         Ok(match (&self.spawn, &self.host, self.port) {

@@ -122,6 +122,8 @@ pub enum FailedAction {
     Step(StepKeyword),
     /// Starting the client command, before any step.
     StartClient,
+    /// An exploration session (`jim-conformance explore`), not a fixture step.
+    Explore,
 }
 
 impl Serialize for FailedAction {
@@ -129,6 +131,7 @@ impl Serialize for FailedAction {
         match self {
             Self::Step(k) => k.serialize(s),
             Self::StartClient => s.serialize_str("start"),
+            Self::Explore => s.serialize_str("explore"),
         }
     }
 }
@@ -138,6 +141,7 @@ impl std::fmt::Display for FailedAction {
         match self {
             Self::Step(k) => f.write_str(k.as_str()),
             Self::StartClient => f.write_str("start"),
+            Self::Explore => f.write_str("explore"),
         }
     }
 }

@@ -1,0 +1,604 @@
+//! Telling a failure: numbered steps in words, the contradiction in one sentence, expected vs
+//! observed, the `jim-client` commands that replay it by hand, the Python script, and the one
+//! command that replays the search; in English and Russian. Also the conversion to report cases
+//! for the default run ([`cases`]).
+
+use std::fmt::Write as _;
+
+use super::judge::{Words, t};
+use super::model::{Branch, Dest, Link, Model, Op, Session};
+use super::{Config, Explored, Reported};
+use crate::i18n::Lang;
+use crate::model::{Dialect, Level, Text};
+use crate::report::{CaseResult, Impact, Verdict};
+use crate::wire::Delivery;
+
+fn letter(c: usize) -> char {
+    char::from(b'A' + (c % 26) as u8)
+}
+
+/// One step in words (before it is applied to `model`).
+pub fn step_words(session: &Session, model: &Model, op: &Op) -> Text {
+    let words = Words { session, tag: "", last_name: &[] };
+    let c = op.client();
+    let me = model.client(c);
+    let who = match me.and_then(|s| s.name) {
+        Some(n) => format!("{} ({})", words.name(n), letter(c)),
+        None => format!("{}", letter(c)),
+    };
+    let course = me.is_some_and(|s| s.dialect == Dialect::Course);
+    match op {
+        Op::Connect { .. } => t(
+            format!("{who} connects{}", if course { " (a course-dialect client)" } else { "" }),
+            format!("{who} подключается{}", if course { " (клиент диалекта курса)" } else { "" }),
+        ),
+        Op::Presence { name, .. } => {
+            let n = words.name(*name);
+            if me.is_some_and(|s| s.link == Link::In) {
+                t(
+                    format!("{who} sends another presence, as {n}"),
+                    format!("{who} отправляет ещё один presence, как {n}"),
+                )
+            } else {
+                t(format!("{who} logs in as {n}"), format!("{who} входит как {n}"))
+            }
+        }
+        Op::Msg { to, text, forged, raw, .. } => {
+            let q = Words::quote(text);
+            let mut extra_en = String::new();
+            let mut extra_ru = String::new();
+            if let Some(f) = forged {
+                let _ = write!(extra_en, ", writing \"from\": {:?}", words.name(*f));
+                let _ = write!(extra_ru, ", указав \"from\": {:?}", words.name(*f));
+            }
+            if *raw {
+                extra_en.push_str(", in raw UTF-8");
+                extra_ru.push_str(", в сыром UTF-8");
+            }
+            match to {
+                Dest::User(n) if me.and_then(|s| s.name) == Some(*n) => t(
+                    format!("{who} sends {q} to themself{extra_en}"),
+                    format!("{who} отправляет {q} самому себе{extra_ru}"),
+                ),
+                _ => t(
+                    format!("{who} sends {q} to {}{extra_en}", words.dest(*to)),
+                    format!("{who} отправляет {q} для {}{extra_ru}", words.dest(*to)),
+                ),
+            }
+        }
+        Op::Join { room, .. } => t(
+            format!("{who} joins {}", words.room(*room)),
+            format!("{who} входит в {}", words.room(*room)),
+        ),
+        Op::Leave { room, .. } => t(
+            format!("{who} leaves {}", words.room(*room)),
+            format!("{who} выходит из {}", words.room(*room)),
+        ),
+        Op::GetContacts { .. } => {
+            t(format!("{who} asks for their contacts"), format!("{who} запрашивает свои контакты"))
+        }
+        Op::AddContact { who: w, .. } => t(
+            format!("{who} adds {} to their contacts", words.name(*w)),
+            format!("{who} добавляет {} в контакты", words.name(*w)),
+        ),
+        Op::DelContact { who: w, .. } => t(
+            format!("{who} removes {} from their contacts", words.name(*w)),
+            format!("{who} удаляет {} из контактов", words.name(*w)),
+        ),
+        Op::GetUsers { .. } => t(
+            format!("{who} asks for the list of users"),
+            format!("{who} запрашивает список пользователей"),
+        ),
+        Op::Quit { .. } => t(
+            format!("{who} quits ({})", if course { "exit" } else { "quit" }),
+            format!("{who} выходит ({})", if course { "exit" } else { "quit" }),
+        ),
+        Op::Close { .. } => t(
+            format!("{who} closes the connection without quit"),
+            format!("{who} закрывает соединение без quit"),
+        ),
+        Op::Reset { .. } => t(
+            format!("{who} resets the connection (RST)"),
+            format!("{who} сбрасывает соединение (RST)"),
+        ),
+        Op::Bad { kind, .. } => {
+            let (en, ru) = match kind {
+                super::model::BadKind::UnknownAction => {
+                    ("an unknown action", "неизвестное действие")
+                }
+                super::model::BadKind::Malformed => ("malformed JSON", "битый JSON"),
+                super::model::BadKind::NoName => {
+                    ("a presence without a name", "presence без имени")
+                }
+            };
+            t(format!("{who} sends {en}"), format!("{who} отправляет {ru}"))
+        }
+    }
+}
+
+/// The numbered steps of a reported failure, in both languages; the failing step is marked.
+pub fn steps(found: &Reported, rules: &super::model::Rules) -> Text {
+    let session = &found.session;
+    let mut model = Model::new(session, rules.clone());
+    let (mut en, mut ru) = (String::new(), String::new());
+    let mut n = 0;
+    for (i, step) in session.steps.iter().enumerate() {
+        let Some(branch) = found.branches.get(i).copied().flatten() else {
+            if i == found.finding.step && model.applicable(&step.op) {
+                n += 1;
+                let w = step_words(session, &model, &step.op);
+                let (de, dr) = delivery_words(step.delivery);
+                let _ = writeln!(en, "{n:>3}. {}{de}   <- here", w.en);
+                let _ = writeln!(ru, "{n:>3}. {}{dr}   <- здесь", w.ru);
+            }
+            continue;
+        };
+        n += 1;
+        let w = step_words(session, &model, &step.op);
+        let (de, dr) = delivery_words(step.delivery);
+        let (oe, or) = match branch {
+            Branch::Refused if !matches!(step.op, Op::Bad { .. }) => (" (refused)", " (отказ)"),
+            Branch::Closed if matches!(step.op, Op::Presence { .. }) => (
+                " (refused; the client closes that connection)",
+                " (отказ; клиент закрывает это соединение)",
+            ),
+            Branch::Closed => {
+                (" (the server closed the connection)", " (сервер закрыл соединение)")
+            }
+            _ => ("", ""),
+        };
+        let _ = writeln!(en, "{n:>3}. {}{de}{oe}", w.en);
+        let _ = writeln!(ru, "{n:>3}. {}{dr}{or}", w.ru);
+        model.commit(i, &step.op, branch);
+    }
+    if found.finding.step >= session.steps.len() {
+        n += 1;
+        let _ = writeln!(
+            en,
+            "{n:>3}. at the end, every logged-in client makes a round trip to prove nothing else is on its way   <- here"
+        );
+        let _ = writeln!(
+            ru,
+            "{n:>3}. в конце каждый вошедший клиент делает запрос-ответ, чтобы доказать, что больше ничего не идёт   <- здесь"
+        );
+    }
+    t(en, ru)
+}
+
+fn delivery_words(d: Delivery) -> (&'static str, &'static str) {
+    match d {
+        Delivery::Whole => ("", ""),
+        Delivery::Split => (" [the request cut into pieces]", " [запрос разрезан на куски]"),
+        Delivery::Trickle => {
+            (" [the request sent one byte at a time]", " [запрос по одному байту]")
+        }
+    }
+}
+
+/// The `jim-client` commands that replay the session by hand: one terminal per client.
+pub fn jim_client(
+    found: &Reported,
+    rules: &super::model::Rules,
+    host: &str,
+    port: &str,
+) -> Vec<String> {
+    let session = &found.session;
+    let tag = "try1_";
+    let mut model = Model::new(session, rules.clone());
+    let mut out = vec![format!(
+        "# one terminal per client ({}), lines in this order; names carry the prefix {tag} (change it to run again)",
+        (0..session.dialects.len()).map(letter).map(String::from).collect::<Vec<_>>().join(", ")
+    )];
+    for (i, step) in session.steps.iter().enumerate() {
+        let branch = found.branches.get(i).copied().flatten();
+        if !model.applicable(&step.op) {
+            continue;
+        }
+        let op = &step.op;
+        let c = op.client();
+        let l = letter(c);
+        let course = model.client(c).is_some_and(|s| s.dialect == Dialect::Course);
+        let dialect = if course { " --dialect course" } else { "" };
+        let logged = model.client(c).is_some_and(|s| s.link == Link::In);
+        let line = match op {
+            Op::Connect { .. } => None,
+            Op::Presence { name, .. } if !logged => Some(format!(
+                "{l}$ jim-client chat {host} {port} --name {}{dialect}",
+                session.name(tag, *name)
+            )),
+            Op::Close { .. } => {
+                Some(format!("{l}: press Ctrl-C (the connection closes without quit)"))
+            }
+            Op::Reset { .. } => {
+                Some(format!("{l}: (jim-client cannot reset a connection: the Python script does)"))
+            }
+            Op::Quit { .. } => Some(format!("{l}> /quit")),
+            Op::Join { room, .. } => Some(format!("{l}> /join {}", session.room(tag, *room))),
+            Op::Leave { room, .. } => Some(format!("{l}> /leave {}", session.room(tag, *room))),
+            Op::GetContacts { .. } => Some(format!("{l}> /contacts")),
+            Op::AddContact { who, .. } => Some(format!("{l}> /add {}", session.name(tag, *who))),
+            Op::DelContact { who, .. } => Some(format!("{l}> /del {}", session.name(tag, *who))),
+            Op::GetUsers { .. } => Some(format!("{l}> /users")),
+            Op::Msg { to, text, forged: None, raw: false, .. }
+                if logged && !text.contains('\n') && !text.is_empty() && text.trim() == text =>
+            {
+                let dest = match to {
+                    Dest::User(n) => session.name(tag, *n),
+                    Dest::Room(r) => session.room(tag, *r),
+                };
+                Some(format!("{l}> /msg {dest} {text}"))
+            }
+            _ => {
+                super::wire_form::request(session, tag, &model, op).and_then(|r| r.value).map(|v| {
+                    if logged {
+                        format!("{l}> /raw {v}")
+                    } else {
+                        format!(
+                            "{l}$ jim-client send {host} {port} '{}'",
+                            v.to_string().replace('\'', "'\\''")
+                        )
+                    }
+                })
+            }
+        };
+        if let Some(line) = line {
+            out.push(line);
+        }
+        if let Some(b) = branch {
+            model.commit(i, op, b);
+        } else {
+            break;
+        }
+    }
+    out
+}
+
+/// The command that replays the search that found it.
+pub fn replay_command(cfg: &Config, target: &str) -> String {
+    let mut cmd = format!("jim-conformance explore {target} --seed {}", cfg.seed);
+    if cfg.strict {
+        cmd.push_str(" --strict");
+    }
+    if !cfg.pieces.is_empty() {
+        cmd.push_str(" --delivery all");
+    }
+    cmd
+}
+
+/// The whole human report of an exploration.
+pub fn human(
+    ex: &Explored,
+    cfg: &Config,
+    target: &str,
+    host: &str,
+    port: &str,
+    lang: Lang,
+) -> String {
+    let ru = lang.is_ru();
+    let mut o = String::new();
+    let rules = rules_of(ex, cfg);
+    if let Some(tr) = &ex.traits {
+        let caps: Vec<&str> = [("rooms", tr.rooms), ("contacts", tr.contacts), ("users", tr.users)]
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(n, _)| *n)
+            .collect();
+        let barrier = tr.barrier.map_or("none", |b| match b {
+            super::model::BarrierKind::Contacts => "get_contacts",
+            super::model::BarrierKind::UnknownAction => "unknown action (400)",
+        });
+        let _ = writeln!(
+            o,
+            "{} {}; {} {}; {}: {}; acks: {}; quit closes: {}; barrier: {barrier}",
+            if ru { "диалекты" } else { "dialects" },
+            tr.dialects.iter().map(|d| d.as_str()).collect::<Vec<_>>().join("+"),
+            if ru { "возможности" } else { "capabilities" },
+            if caps.is_empty() { "-".to_owned() } else { caps.join(", ") },
+            if ru { "урок 3" } else { "lesson 3" },
+            tr.lesson3,
+            tr.acks,
+            tr.closes_on_quit,
+        );
+    }
+    let _ = writeln!(
+        o,
+        "{}: {} {}, seed {}, {:.2} s ({:.1} {}){}",
+        if ru { "сессии" } else { "sessions" },
+        ex.sessions,
+        if ru { "выполнено" } else { "run" },
+        ex.seed,
+        ex.session_ms as f64 / 1000.0,
+        ex.sessions as f64 / (ex.session_ms.max(1) as f64 / 1000.0),
+        if ru { "сессий/с" } else { "sessions/s" },
+        if ex.lenient.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {}: {}",
+                if ru { "допуски" } else { "tolerances" },
+                ex.lenient.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        }
+    );
+    if let Some(why) = &ex.cut_short {
+        let _ = writeln!(o, "{why}");
+    }
+    for (k, f) in ex.findings.iter().enumerate() {
+        let level = f.finding.level.as_str();
+        let _ = writeln!(
+            o,
+            "\n{} {} ({level}) explore/{}: {}",
+            if ru { "ПРОВАЛ" } else { "FAIL" },
+            k + 1,
+            f.finding.obligation.id(),
+            f.finding.sentence.get(ru)
+        );
+        let _ = writeln!(
+            o,
+            "    {}: {}",
+            if ru { "обязательство" } else { "obligation" },
+            f.finding.obligation.title().get(ru)
+        );
+        if f.session.steps.is_empty() {
+            let _ = writeln!(
+                o,
+                "    {}: {}",
+                if ru { "ожидалось" } else { "expected" },
+                f.finding.expected.get(ru)
+            );
+            let _ = writeln!(
+                o,
+                "    {}: {}",
+                if ru { "пришло" } else { "observed" },
+                f.finding.observed.get(ru)
+            );
+            continue;
+        }
+        let shrunk = if f.confirmed {
+            if ru {
+                format!(
+                    "сессия {} из {} шагов, сокращена до {} ({} повторов)",
+                    f.session_index,
+                    f.original_steps,
+                    f.session.steps.len(),
+                    f.replays
+                )
+            } else {
+                format!(
+                    "session {} of {} steps, shrunk to {} ({} replays)",
+                    f.session_index,
+                    f.original_steps,
+                    f.session.steps.len(),
+                    f.replays
+                )
+            }
+        } else if ru {
+            format!(
+                "сессия {} из {} шагов (не сокращена: сокращённая версия не повторялась надёжно)",
+                f.session_index, f.original_steps
+            )
+        } else {
+            format!(
+                "session {} of {} steps (not shrunk: a shorter one did not fail reliably)",
+                f.session_index, f.original_steps
+            )
+        };
+        let _ = writeln!(o, "    {shrunk}");
+        let st = steps(f, &rules);
+        for line in st.get(ru).lines() {
+            let _ = writeln!(o, "    {line}");
+        }
+        let _ = writeln!(
+            o,
+            "    {}: {}",
+            if ru { "ожидалось" } else { "expected" },
+            f.finding.expected.get(ru)
+        );
+        let _ = writeln!(
+            o,
+            "    {}: {}",
+            if ru { "пришло" } else { "observed" },
+            f.finding.observed.get(ru)
+        );
+        let _ = writeln!(
+            o,
+            "    {}:",
+            if ru { "вручную (jim-client)" } else { "by hand (jim-client)" }
+        );
+        for line in jim_client(f, &rules, host, port) {
+            let _ = writeln!(o, "      {line}");
+        }
+        let _ = writeln!(
+            o,
+            "    {}: {}",
+            if ru { "повторить поиск" } else { "replay the search" },
+            replay_command(cfg, target)
+        );
+        let _ = writeln!(
+            o,
+            "    {}",
+            if ru {
+                "скрипт Python (выход 1, пока ошибка есть; 0, когда исправлена): сохраните как repro.py и запустите python3 repro.py HOST PORT"
+            } else {
+                "Python script (exit 1 while the bug is there, 0 once fixed): save as repro.py, run python3 repro.py HOST PORT"
+            }
+        );
+        if let Some(tr) = &ex.traits {
+            let script = super::python::script(
+                f,
+                tr,
+                &rules,
+                cfg.timeout.as_secs_f64(),
+                cfg.seed,
+                &replay_command(cfg, target),
+            );
+            for line in script.lines() {
+                let _ = writeln!(o, "      {line}");
+            }
+        }
+    }
+    for n in &ex.notes {
+        let _ = writeln!(
+            o,
+            "\n{} ({}) explore/{}: {}",
+            if ru { "ЗАМЕЧАНИЕ" } else { "NOTE" },
+            n.level.as_str(),
+            n.obligation.id(),
+            n.sentence.get(ru)
+        );
+        let _ =
+            writeln!(o, "    {}: {}", if ru { "пришло" } else { "observed" }, n.observed.get(ru));
+    }
+    if ex.findings.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{}",
+            if ru {
+                "противоречий с моделью не найдено"
+            } else {
+                "no contradiction with the model found"
+            }
+        );
+    }
+    o
+}
+
+/// The model rules the exploration used.
+pub fn rules_of(ex: &Explored, cfg: &Config) -> super::model::Rules {
+    let acks = ex.traits.as_ref().is_none_or(|t| t.acks);
+    super::model::Rules {
+        ack_optional: cfg.tolerances.mode(crate::vocab::Tolerance::NoMsgAck).is_some() && !acks,
+        echo_allowed: cfg.tolerances.mode(crate::vocab::Tolerance::RoomEcho).is_some(),
+        close_on_bad: cfg.tolerances.mode(crate::vocab::Tolerance::CloseOnBadInput).is_some(),
+    }
+}
+
+/// The exploration as report cases (for the default `server` run).
+pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<CaseResult> {
+    let ru = lang.is_ru();
+    let (host, port) = shown_addr.rsplit_once(':').unwrap_or((shown_addr, "7777"));
+    let target = format!("--host {host} --port {port}");
+    let rules = rules_of(ex, cfg);
+    let mut out = Vec::new();
+    for f in &ex.findings {
+        let level = f.finding.level;
+        let impact = crate::run::verdict::impact(level, Verdict::Fail, cfg.strict);
+        let steps = steps(f, &rules);
+        let mut reproduce = jim_client(f, &rules, host, port);
+        reproduce.push(format!("# {}", replay_command(cfg, &target)));
+        let script = ex.traits.as_ref().map(|tr| {
+            super::python::script(
+                f,
+                tr,
+                &rules,
+                cfg.timeout.as_secs_f64(),
+                cfg.seed,
+                &replay_command(cfg, &target),
+            )
+        });
+        let hint = Text {
+            en: format!(
+                "{}\n{}\nexpected: {}\nobserved: {}\nPython script (exit 1 while the bug is there):\n{}",
+                f.finding.obligation.title().en,
+                steps.en,
+                f.finding.expected.en,
+                f.finding.observed.en,
+                script.clone().unwrap_or_default()
+            ),
+            ru: format!(
+                "{}\n{}\nожидалось: {}\nпришло: {}\nскрипт Python (выход 1, пока ошибка есть):\n{}",
+                f.finding.obligation.title().ru,
+                steps.ru,
+                f.finding.expected.ru,
+                f.finding.observed.ru,
+                script.unwrap_or_default()
+            ),
+        };
+        out.push(CaseResult {
+            id: format!("explore/{}", f.finding.obligation.id()),
+            title: f.finding.sentence.get(ru).to_owned(),
+            level,
+            spec: Vec::new(),
+            delivery: Delivery::Whole,
+            verdict: Verdict::Fail,
+            reason: Some(f.finding.sentence.en.clone()),
+            tolerances: Vec::new(),
+            impact,
+            failure: Some(crate::case::Failure {
+                step: f.finding.step + 1,
+                conn: letter(f.finding.client).to_string(),
+                action: crate::case::FailedAction::Explore,
+                note: Some(f.finding.obligation.title()),
+                sent: Vec::new(),
+                expected: vec![serde_json::Value::String(f.finding.expected.get(ru).to_owned())],
+                arrived: crate::case::Arrived::Problem {
+                    message: f.finding.observed.get(ru).to_owned(),
+                },
+                mismatches: vec![f.finding.sentence.get(ru).to_owned()],
+                would_need: Vec::new(),
+                reproduce,
+                unknown_action: false,
+            }),
+            hint,
+            duration_ms: ex.total_ms,
+            transcript: Vec::new(),
+            mode_note: None,
+            liveness: None,
+            process: None,
+        });
+    }
+    for n in &ex.notes {
+        out.push(CaseResult {
+            id: format!("explore/{}", n.obligation.id()),
+            title: n.sentence.get(ru).to_owned(),
+            level: Level::Should,
+            spec: Vec::new(),
+            delivery: Delivery::Whole,
+            verdict: Verdict::Fail,
+            reason: Some(n.sentence.en.clone()),
+            tolerances: Vec::new(),
+            impact: crate::run::verdict::impact(Level::Should, Verdict::Fail, cfg.strict),
+            failure: None,
+            hint: n.sentence.clone(),
+            duration_ms: 0,
+            transcript: Vec::new(),
+            mode_note: None,
+            liveness: None,
+            process: None,
+        });
+    }
+    if out.is_empty() {
+        let title = if ru {
+            format!(
+                "{} случайных многоклиентских сессий (seed {}) без противоречий с моделью",
+                ex.sessions, ex.seed
+            )
+        } else {
+            format!(
+                "{} random multi-client sessions (seed {}) without a contradiction with the model",
+                ex.sessions, ex.seed
+            )
+        };
+        let lenient: Vec<crate::vocab::Tolerance> =
+            ex.lenient.iter().filter_map(|n| crate::vocab::Tolerance::parse(n)).collect();
+        out.push(CaseResult {
+            id: "explore/sessions".into(),
+            title,
+            level: Level::Must,
+            spec: Vec::new(),
+            delivery: Delivery::Whole,
+            verdict: if lenient.is_empty() { Verdict::Pass } else { Verdict::PassLenient },
+            reason: ex.cut_short.clone(),
+            tolerances: lenient,
+            impact: Impact::None,
+            failure: None,
+            hint: Text::default(),
+            duration_ms: ex.total_ms,
+            transcript: Vec::new(),
+            mode_note: None,
+            liveness: None,
+            process: None,
+        });
+    }
+    out
+}
