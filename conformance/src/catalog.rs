@@ -1,92 +1,66 @@
-//! The closed vocabularies of the fixture format: tolerances, capabilities, placeholders and
-//! pattern operators. The linter rejects anything not listed here, and the report explains each
-//! entry in the words below, so one table serves the code, the docs and the student.
+//! What each name of the fixture vocabularies means, in the words a student reads: tolerances,
+//! capabilities, placeholders and pattern operators, plus the keys and codes JIM defines.
+//!
+//! The names themselves live in [`crate::vocab`]; this module only describes them, with one
+//! exhaustive `match` per vocabulary, so a new name cannot go undescribed.
 
-/// One named tolerance: a way real, conforming-enough student code differs from the reference
-/// reading of PROTOCOL.md that a profile may accept.
-#[derive(Debug, Clone, Copy)]
-pub struct ToleranceInfo {
-    /// Stable name used in profiles and reports.
-    pub name: &'static str,
-    /// What is tolerated, in English.
-    pub en: &'static str,
-    /// What is tolerated, in Russian.
-    pub ru: &'static str,
+use crate::model::Text;
+use crate::vocab::{Capability, ObjectOperator, Placeholder, StringOperator, Tolerance};
+
+fn text(en: &str, ru: &str) -> Text {
+    Text { en: en.to_owned(), ru: ru.to_owned() }
 }
 
-/// Every tolerance the matcher and the runner know.
-pub const TOLERANCES: &[ToleranceInfo] = &[
-    ToleranceInfo {
-        name: "string-code",
-        en: "response code sent as a numeric string (\"200\") instead of a number",
-        ru: "код ответа строкой (\"200\"), а не числом",
-    },
-    ToleranceInfo {
-        name: "no-time",
-        en: "response without a usable \"time\"",
-        ru: "в ответе нет поля \"time\" (или оно не число)",
-    },
-    ToleranceInfo {
-        name: "error-text-key",
-        en: "error text under \"alert\" or \"message\" instead of \"error\"",
-        ru: "текст ошибки в \"alert\" или \"message\", а не в \"error\"",
-    },
-    ToleranceInfo {
-        name: "any-error-code",
-        en: "another 4xx/5xx code instead of the exact one the spec assigns (e.g. 400 for 404)",
-        ru: "другой код ошибки 4xx/5xx вместо точного (например, 400 вместо 404)",
-    },
-    ToleranceInfo {
-        name: "list-shape",
-        en: "a 202 list in contact_list/user_list/message or as quantity + N contact_list messages",
-        ru: "список 202 в contact_list/user_list/message или как quantity + N сообщений contact_list",
-    },
-    ToleranceInfo {
-        name: "no-msg-ack",
-        en: "no 200 acknowledgement to the sender of a delivered message",
-        ru: "отправитель доставленного сообщения не получает подтверждение 200",
-    },
-    ToleranceInfo {
-        name: "room-echo",
-        en: "a room message relayed back to its own sender",
-        ru: "сообщение в комнату возвращается самому отправителю",
-    },
-    ToleranceInfo {
-        name: "open-after-quit",
-        en: "the server keeps the connection open after quit/exit (the client closes it)",
-        ru: "сервер не закрывает соединение после quit/exit (его закрывает клиент)",
-    },
-    ToleranceInfo {
-        name: "reply-to-quit",
-        en: "a response to quit/exit before the close (the spec says no response)",
-        ru: "ответ на quit/exit перед закрытием (по спецификации ответа нет)",
-    },
-    ToleranceInfo {
-        name: "close-on-bad-input",
-        en: "the server closes the connection on bad input instead of answering 400 (it keeps serving others)",
-        ru: "на плохие данные сервер закрывает соединение вместо ответа 400 (и продолжает обслуживать других)",
-    },
-    ToleranceInfo {
-        name: "extra-keys",
-        en: "keys that JIM does not define in a reply",
-        ru: "в ответе есть ключи, которых нет в JIM",
-    },
-];
-
-/// Looks up a tolerance by name.
-pub fn tolerance(name: &str) -> Option<&'static ToleranceInfo> {
-    TOLERANCES.iter().find(|t| t.name == name)
-}
-
-/// One optional capability a fixture may require.
-#[derive(Debug, Clone, Copy)]
-pub struct CapabilityInfo {
-    /// Stable name used in fixtures, `--expect` and reports.
-    pub name: &'static str,
-    /// What it is, in English.
-    pub en: &'static str,
-    /// How the runner learns whether the target has it.
-    pub source: CapabilitySource,
+impl Tolerance {
+    /// What is tolerated.
+    pub fn describe(self) -> Text {
+        match self {
+            Self::StringCode => text(
+                "response code sent as a numeric string (\"200\") instead of a number",
+                "код ответа строкой (\"200\"), а не числом",
+            ),
+            Self::NoTime => text(
+                "response without a usable \"time\"",
+                "в ответе нет поля \"time\" (или оно не число)",
+            ),
+            Self::ErrorTextKey => text(
+                "error text under \"alert\" or \"message\" instead of \"error\"",
+                "текст ошибки в \"alert\" или \"message\", а не в \"error\"",
+            ),
+            Self::AnyErrorCode => text(
+                "another 4xx/5xx code instead of the exact one the spec assigns (e.g. 400 for 404)",
+                "другой код ошибки 4xx/5xx вместо точного (например, 400 вместо 404)",
+            ),
+            Self::ListShape => text(
+                "a 202 list in contact_list/user_list/message or as quantity + N contact_list messages",
+                "список 202 в contact_list/user_list/message или как quantity + N сообщений contact_list",
+            ),
+            Self::NoMsgAck => text(
+                "no 200 acknowledgement to the sender of a delivered message",
+                "отправитель доставленного сообщения не получает подтверждение 200",
+            ),
+            Self::RoomEcho => text(
+                "a room message relayed back to its own sender",
+                "сообщение в комнату возвращается самому отправителю",
+            ),
+            Self::OpenAfterQuit => text(
+                "the server keeps the connection open after quit/exit (the client closes it)",
+                "сервер не закрывает соединение после quit/exit (его закрывает клиент)",
+            ),
+            Self::ReplyToQuit => text(
+                "a response to quit/exit before the close (the spec says no response)",
+                "ответ на quit/exit перед закрытием (по спецификации ответа нет)",
+            ),
+            Self::CloseOnBadInput => text(
+                "the server closes the connection on bad input instead of answering 400 (it keeps serving others)",
+                "на плохие данные сервер закрывает соединение вместо ответа 400 (и продолжает обслуживать других)",
+            ),
+            Self::ExtraKeys => text(
+                "keys that JIM does not define in a reply",
+                "в ответе есть ключи, которых нет в JIM",
+            ),
+        }
+    }
 }
 
 /// How the runner decides whether a capability is available.
@@ -99,103 +73,125 @@ pub enum CapabilitySource {
     Options,
 }
 
-/// Every capability a fixture may require.
-pub const CAPABILITIES: &[CapabilityInfo] = &[
-    CapabilityInfo {
-        name: "rooms",
-        en: "rooms: join, leave, msg to #room",
-        source: CapabilitySource::Probe,
-    },
-    CapabilityInfo {
-        name: "contacts",
-        en: "contact list: get_contacts, add/remove",
-        source: CapabilitySource::Probe,
-    },
-    CapabilityInfo { name: "users", en: "get_users (course)", source: CapabilitySource::Probe },
-    CapabilityInfo { name: "auth", en: "spec authenticate", source: CapabilitySource::Probe },
-    CapabilityInfo {
-        name: "course-login",
-        en: "course 511 challenge login",
-        source: CapabilitySource::Probe,
-    },
-    CapabilityInfo { name: "pubkey", en: "pubkey_need (course)", source: CapabilitySource::Probe },
-    CapabilityInfo {
-        name: "push-205",
-        en: "205 'refresh lists' pushes (course)",
-        source: CapabilitySource::Probe,
-    },
-    CapabilityInfo {
-        name: "credentials",
-        en: "an account and its password (--user/--password)",
-        source: CapabilitySource::Options,
-    },
-    CapabilityInfo {
-        name: "offline-account",
-        en: "an account that exists but is offline (--offline-user)",
-        source: CapabilitySource::Options,
-    },
-];
+impl Capability {
+    /// How the runner learns whether the target has it.
+    pub fn source(self) -> CapabilitySource {
+        match self {
+            Self::Rooms
+            | Self::Contacts
+            | Self::Users
+            | Self::Auth
+            | Self::CourseLogin
+            | Self::Pubkey
+            | Self::Push205 => CapabilitySource::Probe,
+            Self::Credentials | Self::OfflineAccount => CapabilitySource::Options,
+        }
+    }
 
-/// Looks up a capability by name.
-pub fn capability(name: &str) -> Option<&'static CapabilityInfo> {
-    CAPABILITIES.iter().find(|c| c.name == name)
+    /// True when a probe fixture decides it.
+    pub fn probed(self) -> bool {
+        self.source() == CapabilitySource::Probe
+    }
+
+    /// What it is.
+    pub fn describe(self) -> Text {
+        match self {
+            Self::Rooms => {
+                text("rooms: join, leave, msg to #room", "комнаты: join, leave, msg в #комнату")
+            }
+            Self::Contacts => text(
+                "contact list: get_contacts, add/remove",
+                "список контактов: get_contacts, add/remove",
+            ),
+            Self::Users => text("get_users (course)", "get_users (курс)"),
+            Self::Auth => text("spec authenticate", "authenticate (спецификация)"),
+            Self::CourseLogin => text("course 511 challenge login", "вход курса через вызов 511"),
+            Self::Pubkey => text("pubkey_need (course)", "pubkey_need (курс)"),
+            Self::Push205 => text(
+                "205 'refresh lists' pushes (course)",
+                "оповещения 205 «обновите списки» (курс)",
+            ),
+            Self::Credentials => text(
+                "an account and its password (--user/--password)",
+                "учётная запись и её пароль (--user/--password)",
+            ),
+            Self::OfflineAccount => text(
+                "an account that exists but is offline (--offline-user)",
+                "существующая учётная запись не в сети (--offline-user)",
+            ),
+        }
+    }
 }
 
-/// Placeholder kinds (`$kind` or `$kind:arg`) that fixtures may use in `send`, `send_raw` and
-/// `expect`, with the arguments they take.
-pub const PLACEHOLDERS: &[(&str, &str)] = &[
-    ("now", "the current Unix time as a number (a string inside ${...})"),
-    (
-        "name",
-        "the account name chosen with --name, else the profile default (Guest for lesson 3), else a unique name",
-    ),
-    (
-        "user",
-        "user:LABEL[:LEN] -> a unique name per run and case, e.g. alice_k3f9 (LEN pads it to exactly LEN chars)",
-    ),
-    ("room", "room:LABEL -> a unique room name, e.g. #lobby_k3f9"),
-    ("account", "the account given with --user"),
-    ("password", "the password given with --password"),
-    ("offline_account", "an existing account that is not connected (--offline-user)"),
-    ("text", "text:N -> N ASCII characters"),
-    ("utext", "utext:N -> N non-ASCII (Cyrillic) characters"),
-    ("capture", "capture:NAME -> a value captured earlier in the case by {\"$capture\": NAME}"),
-    (
-        "course_answer",
-        "course_answer:NAME -> the 511 answer for --user/--password to the challenge captured as NAME",
-    ),
-    ("pubkey", "a sample RSA public key in PEM form"),
-    ("unique", "a token unique to this run and case (for markers)"),
-];
+impl Placeholder {
+    /// What it becomes, and the arguments it takes.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Now => "the current Unix time as a number (a string inside ${...})",
+            Self::Name => {
+                "the account name chosen with --name, else the profile default (Guest for lesson 3), else a unique name"
+            }
+            Self::User => {
+                "user:LABEL[:LEN] -> a unique name per run and case, e.g. alice_k3f9 (LEN pads it to exactly LEN chars)"
+            }
+            Self::Room => "room:LABEL -> a unique room name, e.g. #lobby_k3f9",
+            Self::Account => "the account given with --user",
+            Self::Password => "the password given with --password",
+            Self::OfflineAccount => "an existing account that is not connected (--offline-user)",
+            Self::Text => "text:N -> N ASCII characters",
+            Self::Utext => "utext:N -> N non-ASCII (Cyrillic) characters",
+            Self::Capture => {
+                "capture:NAME -> a value captured earlier in the case by {\"$capture\": NAME}"
+            }
+            Self::CourseAnswer => {
+                "course_answer:NAME -> the 511 answer for --user/--password to the challenge captured as NAME"
+            }
+            Self::Pubkey => "a sample RSA public key in PEM form",
+            Self::Unique => "a token unique to this run and case (for markers)",
+        }
+    }
+}
 
-/// String operators: a pattern string equal to one of these matches by type.
-pub const STRING_OPERATORS: &[(&str, &str)] = &[
-    ("$any", "any value (the key must be present)"),
-    ("$number", "any number"),
-    ("$int", "an integer"),
-    ("$string", "any string"),
-    ("$nonempty", "a non-empty string"),
-    ("$time", "a usable time: a number or a numeric string"),
-    ("$recent", "a usable time within 5 minutes of the runner's clock (what a client sends)"),
-    ("$object", "any object"),
-    ("$array", "any array"),
-    ("$bool", "true or false"),
-    ("$absent", "(as an object value) the key must be absent"),
-];
+impl StringOperator {
+    /// What it matches.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Any => "any value (the key must be present)",
+            Self::Number => "any number",
+            Self::Int => "an integer",
+            Self::String => "any string",
+            Self::Nonempty => "a non-empty string",
+            Self::Time => "a usable time: a number or a numeric string",
+            Self::Recent => {
+                "a usable time within 5 minutes of the runner's clock (what a client sends)"
+            }
+            Self::Object => "any object",
+            Self::Array => "any array",
+            Self::Bool => "true or false",
+            Self::Absent => "(as an object value) the key must be absent",
+        }
+    }
+}
 
-/// Object operators: a pattern object whose keys all start with `$`; every operator must hold.
-pub const OBJECT_OPERATORS: &[(&str, &str)] = &[
-    ("$in", "equal to one of the listed values"),
-    ("$regex", "a string matching the regular expression"),
-    ("$optional", "(as an object value) the key may be absent; if present it must match"),
-    ("$not", "must not match the pattern"),
-    ("$anyof", "must match at least one of the patterns"),
-    ("$contains", "an array with, for each pattern, an element matching it"),
-    ("$len", "string length in characters or array length: N or {\"min\":A,\"max\":B}"),
-    ("$range", "a number in [LO, HI]"),
-    ("$exact", "this literal, with no tolerance applied"),
-    ("$capture", "matches anything present and remembers it (as text) under this name"),
-];
+impl ObjectOperator {
+    /// What it checks.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::In => "equal to one of the listed values",
+            Self::Regex => "a string matching the regular expression",
+            Self::Optional => {
+                "(as an object value) the key may be absent; if present it must match"
+            }
+            Self::Not => "must not match the pattern",
+            Self::AnyOf => "must match at least one of the patterns",
+            Self::Contains => "an array with, for each pattern, an element matching it",
+            Self::Len => "string length in characters or array length: N or {\"min\":A,\"max\":B}",
+            Self::Range => "a number in [LO, HI]",
+            Self::Exact => "this literal, with no tolerance applied",
+            Self::Capture => "matches anything present and remembers it (as text) under this name",
+        }
+    }
+}
 
 /// Keys that JIM defines somewhere; other keys in a reply are "extra" (flagged with --strict).
 pub const JIM_KEYS: &[&str] = &[

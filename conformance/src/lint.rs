@@ -1,18 +1,19 @@
 //! `jim-conformance lint`: every check a fixture must pass before it may judge anyone. Parse
-//! errors, ids that differ from their file path, duplicate ids, citations of PROTOCOL.md
-//! sections that do not exist, unknown capabilities, tolerances, placeholders and operators,
-//! captures used before they are made, and steps that can never run (a connection used after it
-//! was closed).
+//! errors (which include unknown capabilities and tolerances, and steps the fixture's role does
+//! not allow), ids that differ from their file path, duplicate ids, citations of PROTOCOL.md
+//! sections that do not exist, unknown placeholders and operators, captures used before they
+//! are made, and steps that can never run (a connection used after it was closed).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use regex::Regex;
 use serde_json::Value;
 
-use crate::catalog::{CapabilitySource, capability, tolerance};
-use crate::model::{Action, DisconnectKind, Fixture, Role, Silence, parse_fixture};
-use crate::placeholders::{Mode, Vars, decode_raw};
+use crate::model::{Fixture, parse_fixture};
+use crate::placeholders::{Vars, decode_raw};
 use crate::profile::Profile;
+use crate::step::{ConnEffect, Template};
+use crate::vocab::Capability;
 
 /// The result of linting a suite.
 #[derive(Debug, Default)]
@@ -69,6 +70,78 @@ fn regexes(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// What the templates of a fixture's steps use, checked step by step in order.
+struct Templates {
+    vars: Vars,
+    captured: BTreeSet<String>,
+    uses_credentials: bool,
+    uses_offline: bool,
+    problems: Vec<String>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self {
+            vars: Vars::for_lint(),
+            captured: BTreeSet::new(),
+            uses_credentials: false,
+            uses_offline: false,
+            problems: Vec::new(),
+        }
+    }
+}
+
+/// Checks the values one step expands: placeholders and operators known, captures defined
+/// before use, regexes valid, raw escapes valid; notes which options they need.
+fn check_template(lint: &mut Templates, at: &str, template: Template<'_>) {
+    let p = &mut lint.problems;
+    let (template, mode) = match template {
+        Template::Json(v, mode) => (v, mode),
+        Template::Raw(text) => {
+            if let Err(e) = decode_raw(&mut lint.vars, text) {
+                p.push(format!("{at}: {e}"));
+            }
+            lint.uses_credentials |= text.contains("${account")
+                || text.contains("${password")
+                || text.contains("${course_answer");
+            lint.uses_offline |= text.contains("${offline_account");
+            return;
+        }
+    };
+    let mut strings = Vec::new();
+    walk_strings(template, &mut strings);
+    for s in strings {
+        for needle in ["$capture:", "${capture:", "$course_answer:", "${course_answer:"] {
+            if let Some(pos) = s.find(needle) {
+                let name: String = s
+                    .get(pos + needle.len()..)
+                    .unwrap_or_default()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !lint.captured.contains(&name) {
+                    p.push(format!("{at}: capture \"{name}\" is used before a {{\"$capture\": \"{name}\"}} defines it"));
+                }
+            }
+        }
+        lint.uses_credentials |= ["account", "password", "course_answer"]
+            .iter()
+            .any(|n| s.contains(&format!("${n}")) || s.contains(&format!("${{{n}")));
+        lint.uses_offline |= s.contains("$offline_account") || s.contains("${offline_account");
+    }
+    let mut patterns = Vec::new();
+    regexes(template, &mut patterns);
+    for r in patterns {
+        if Regex::new(&r).is_err() {
+            p.push(format!("{at}: invalid $regex {r:?}"));
+        }
+    }
+    if let Err(e) = lint.vars.expand(template, mode) {
+        p.push(format!("{at}: {e}"));
+    }
+    captures_defined(template, &mut lint.captured);
+}
+
 /// Checks one parsed fixture; `sections` may be empty (then citations are not checked).
 pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
     let mut p = Vec::new();
@@ -86,179 +159,53 @@ pub fn check_fixture(f: &Fixture, sections: &BTreeSet<String>) -> Vec<String> {
             p.push(format!("spec \"{s}\" is not a section id of PROTOCOL.md"));
         }
     }
-    for r in &f.requires {
-        if capability(r).is_none() {
-            p.push(format!("requires unknown capability \"{r}\""));
+    if let Some(cap) = f.probe_for {
+        if !cap.probed() {
+            p.push(format!("probe_for \"{cap}\" is not a probed capability"));
         }
-    }
-    if let Some(cap) = &f.probe_for {
-        match capability(cap) {
-            Some(c) if c.source == CapabilitySource::Probe => {}
-            _ => p.push(format!("probe_for \"{cap}\" is not a probed capability")),
-        }
-        if !f.requires.contains(cap) {
+        if !f.requires.contains(&cap) {
             p.push(format!("a probe for \"{cap}\" must also list it in requires"));
         }
-        for r in &f.requires {
-            if r != cap && capability(r).is_some_and(|c| c.source == CapabilitySource::Probe) {
+        for &r in &f.requires {
+            if r != cap && r.probed() {
                 p.push(format!("a probe may require only its own capability and option capabilities, not \"{r}\""));
             }
         }
     }
-    let mut vars = Vars::for_lint();
-    let mut captured = BTreeSet::new();
-    let mut closed: BTreeMap<String, usize> = BTreeMap::new();
-    let mut uses_credentials = false;
-    let mut uses_offline = false;
-    for (i, step) in f.steps.iter().enumerate() {
+    let mut lint = Templates::default();
+    let mut closed: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, (conn, kind)) in f.step_kinds().into_iter().enumerate() {
         let at = format!("step {}", i + 1);
-        let process_step =
-            matches!(step.action, Action::CloseStdin | Action::ExpectExit(_) | Action::AutoAnswer);
-        match f.role {
-            Role::Client if process_step => p.push(format!(
-                "{at}: \"{}\" is a client-mode step: it needs \"role\": \"server\"",
-                step.action.keyword()
-            )),
-            Role::Server => {
-                if step.conn != "a" {
-                    p.push(format!(
-                        "{at}: client-mode fixtures have one connection, \"a\" (the client's), not \"{}\"",
-                        step.conn
-                    ));
-                }
-                if matches!(
-                    step.action,
-                    Action::ExpectList(_)
-                        | Action::Tolerate { .. }
-                        | Action::ExpectSilence(Silence::Before(_))
-                        | Action::Listen(_)
-                ) {
-                    p.push(format!(
-                        "{at}: \"{}\" is not available in client mode",
-                        step.action.keyword()
-                    ));
-                }
-                if step.one_write {
-                    p.push(format!("{at}: \"one_write\" is not available in client mode"));
-                }
-            }
-            Role::Client => {}
-        }
-        if let Some(closed_at) = closed.get(&step.conn) {
-            if !matches!(step.action, Action::Connect) && !process_step {
+        if let Some(closed_at) = closed.get(conn) {
+            if kind.acts_on_conn() && kind.conn_effect() != ConnEffect::Opens {
                 p.push(format!(
-                    "{at} on connection {} is unreachable: the connection was closed at step {closed_at} (add a connect step to reopen it)",
-                    step.conn
+                    "{at} on connection {conn} is unreachable: the connection was closed at step {closed_at} (add a connect step to reopen it)"
                 ));
             }
         }
-        let mut templates: Vec<(&Value, Mode)> = Vec::new();
-        match &step.action {
-            Action::Send(v) => templates.push((v, Mode::Send)),
-            Action::SendRaw(s) => {
-                if let Err(e) = decode_raw(&mut vars, s) {
-                    p.push(format!("{at}: {e}"));
-                }
-                uses_credentials |= s.contains("${account")
-                    || s.contains("${password")
-                    || s.contains("${course_answer");
-                uses_offline |= s.contains("${offline_account");
+        match kind.conn_effect() {
+            ConnEffect::Closes => {
+                closed.insert(conn, i + 1);
             }
-            Action::Expect(alts) => alts.iter().for_each(|a| templates.push((a, Mode::Pattern))),
-            Action::ExpectList(l) => {
-                l.contains
-                    .iter()
-                    .chain(&l.excludes)
-                    .chain(l.equals.iter().flatten())
-                    .for_each(|v| templates.push((v, Mode::Send)));
+            ConnEffect::Opens => {
+                closed.remove(conn);
             }
-            Action::ExpectSilence(Silence::Before(v)) => templates.push((v, Mode::Pattern)),
-            Action::Tolerate { tolerance: t, pattern } => {
-                if tolerance(t).is_none() {
-                    p.push(format!("{at}: unknown tolerance \"{t}\""));
-                }
-                templates.push((pattern, Mode::Pattern));
-            }
-            Action::Disconnect(DisconnectKind::Close | DisconnectKind::Reset)
-            | Action::ExpectClose => {
-                closed.insert(step.conn.clone(), i + 1);
-            }
-            Action::Connect => {
-                closed.remove(&step.conn);
-            }
-            _ => {}
+            ConnEffect::Keeps => {}
         }
-        if let Some(t) = &step.optional_under {
-            if tolerance(t).is_none() {
-                p.push(format!("{at}: optional_under names unknown tolerance \"{t}\""));
-            }
-            if !matches!(step.action, Action::Expect(_)) {
-                p.push(format!("{at}: optional_under only applies to expect"));
-            }
-        }
-        if let Some(t) = &step.close_ok_under {
-            if tolerance(t).is_none() {
-                p.push(format!("{at}: close_ok_under names unknown tolerance \"{t}\""));
-            }
-            if !matches!(step.action, Action::Expect(_)) {
-                p.push(format!("{at}: close_ok_under only applies to expect"));
-            }
-        }
-        for (template, mode) in templates {
-            let mut strings = Vec::new();
-            walk_strings(template, &mut strings);
-            for s in strings {
-                for needle in ["$capture:", "${capture:", "$course_answer:", "${course_answer:"] {
-                    if let Some(pos) = s.find(needle) {
-                        let name: String = s
-                            .get(pos + needle.len()..)
-                            .unwrap_or_default()
-                            .chars()
-                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                            .collect();
-                        if !captured.contains(&name) {
-                            p.push(format!("{at}: capture \"{name}\" is used before a {{\"$capture\": \"{name}\"}} defines it"));
-                        }
-                    }
-                }
-                uses_credentials |= ["account", "password", "course_answer"]
-                    .iter()
-                    .any(|n| s.contains(&format!("${n}")) || s.contains(&format!("${{{n}")));
-                uses_offline |= s.contains("$offline_account") || s.contains("${offline_account");
-            }
-            for r in {
-                let mut v = Vec::new();
-                regexes(template, &mut v);
-                v
-            } {
-                if Regex::new(&r).is_err() {
-                    p.push(format!("{at}: invalid $regex {r:?}"));
-                }
-            }
-            if let Err(e) = vars.expand(template, mode) {
-                p.push(format!("{at}: {e}"));
-            }
-            captures_defined(template, &mut captured);
+        for template in kind.templates() {
+            check_template(&mut lint, &at, template);
         }
     }
-    if uses_credentials && !f.requires.iter().any(|r| r == "credentials") {
+    p.append(&mut lint.problems);
+    if lint.uses_credentials && !f.requires.contains(&Capability::Credentials) {
         p.push(
             "uses $account/$password/$course_answer but does not require \"credentials\"".into(),
         );
     }
-    if uses_offline && !f.requires.iter().any(|r| r == "offline-account") {
+    if lint.uses_offline && !f.requires.contains(&Capability::OfflineAccount) {
         p.push("uses $offline_account but does not require \"offline-account\"".into());
     }
-    if !f.steps.iter().any(|s| {
-        matches!(
-            s.action,
-            Action::Expect(_)
-                | Action::ExpectList(_)
-                | Action::ExpectSilence(_)
-                | Action::ExpectClose
-                | Action::ExpectExit(_)
-        )
-    }) {
+    if !f.step_kinds().iter().any(|(_, kind)| kind.checks()) {
         p.push("no expect step: the fixture checks nothing".into());
     }
     p
@@ -305,11 +252,9 @@ pub fn lint_files(files: &[(String, String)], protocol_md: &str) -> LintReport {
             Err(e) => report.problems.push(e.to_string()),
         }
     }
-    let used: BTreeSet<&String> = fixtures.iter().flat_map(|f| &f.requires).collect();
+    let used: BTreeSet<Capability> = fixtures.iter().flat_map(|f| f.requires.clone()).collect();
     for cap in used {
-        if capability(cap).is_some_and(|c| c.source == CapabilitySource::Probe)
-            && !fixtures.iter().any(|f| f.probe_for.as_deref() == Some(cap.as_str()))
-        {
+        if cap.probed() && !fixtures.iter().any(|f| f.probe_for == Some(cap)) {
             report.problems.push(format!(
                 "capability \"{cap}\" is required but no fixture has probe_for: \"{cap}\""
             ));

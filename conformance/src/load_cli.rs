@@ -181,6 +181,11 @@ fn default_deadline(c: &LoadConfig) -> Duration {
         + (c.reply_timeout + c.connect_timeout) * 2
 }
 
+/// Runs the check: options to a configuration, the target started, the engine run within the
+/// deadline, the target stopped, the report written.
+///
+/// Long by design: the steps happen in this order once, and each failure path has its exit
+/// code and report next to it.
 async fn run(args: &LoadArgs) -> Result<i32, Failure> {
     let mut config = args.config()?;
     let mut target = match args.target(&mut config)? {

@@ -15,8 +15,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use jim_conformance::i18n::Lang;
 use jim_conformance::report::human::{self, Style};
-use jim_conformance::runner::{RunOptions, Session, parse_known_failures};
+use jim_conformance::run::{
+    ClientOptions, RunOptions, ServerOptions, Session, parse_known_failures,
+};
 use jim_conformance::suite::Suite;
+use jim_conformance::vocab::Capability;
 use jim_conformance::wire::Delivery;
 use jim_conformance::{ClientSession, RunError};
 use jim_protocol::Framing;
@@ -192,7 +195,11 @@ fn usage(msg: impl Into<String>) -> RunError {
     RunError::Usage(msg.into())
 }
 
-fn options(a: &CommonArgs, profile: &str, name: Option<String>) -> Result<RunOptions, RunError> {
+fn options<M: Default>(
+    a: &CommonArgs,
+    profile: &str,
+    name: Option<String>,
+) -> Result<RunOptions<M>, RunError> {
     let secs = |v: f64, what: &str| {
         if v.is_finite() && v > 0.0 && v <= 86_400.0 {
             Ok(Duration::from_secs_f64(v))
@@ -255,7 +262,8 @@ fn list(session: &Session) -> i32 {
         let dialects: Vec<&str> = f.dialects.iter().map(|d| d.as_str()).collect();
         let mut tags = vec![f.level.as_str().to_owned(), dialects.join("+")];
         if !f.requires.is_empty() {
-            tags.push(format!("requires {}", f.requires.join(",")));
+            let requires: Vec<&str> = f.requires.iter().map(|r| r.as_str()).collect();
+            tags.push(format!("requires {}", requires.join(",")));
         }
         if f.destructive {
             tags.push("destructive".into());
@@ -266,11 +274,22 @@ fn list(session: &Session) -> i32 {
 }
 
 async fn server(a: ServerArgs) -> Result<i32, RunError> {
-    let mut opts = options(&a.common, &a.profile, a.name.clone())?;
-    opts.user = a.user.clone();
-    opts.password = a.password.clone();
-    opts.offline_user = a.offline_user.clone();
-    opts.expect = a.expect.clone();
+    let mut opts: RunOptions<ServerOptions> = options(&a.common, &a.profile, a.name.clone())?;
+    opts.mode.user = a.user.clone();
+    opts.mode.password = a.password.clone();
+    opts.mode.offline_user = a.offline_user.clone();
+    opts.mode.expect = a
+        .expect
+        .iter()
+        .map(|cap| {
+            Capability::parse(cap).ok_or_else(|| {
+                usage(format!(
+                    "--expect {cap}: unknown capability (known: {})",
+                    Capability::names()
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
     let lang = opts.lang;
     let target = a.target.spec().map_err(usage)?;
     let session = Arc::new(Session::prepare(target, opts).await?);
@@ -311,7 +330,7 @@ fn write_reports(report: &jim_conformance::Report, a: &CommonArgs) -> Result<(),
 
 /// `client --list`: the selection of the given profile (or of every client profile under
 /// auto), without starting the client.
-fn list_client(opts: &RunOptions) -> Result<i32, RunError> {
+fn list_client(opts: &RunOptions<ClientOptions>) -> Result<i32, RunError> {
     let mut out = std::io::stdout().lock();
     use jim_conformance::profile::{IdFilter, ProfileTarget};
     let suite = match &opts.suite {
@@ -338,8 +357,8 @@ fn list_client(opts: &RunOptions) -> Result<i32, RunError> {
 }
 
 async fn client(a: ClientArgs) -> Result<i32, RunError> {
-    let mut opts = options(&a.common, &a.profile, a.name.clone())?;
-    opts.stdin = match &a.stdin {
+    let mut opts: RunOptions<ClientOptions> = options(&a.common, &a.profile, a.name.clone())?;
+    opts.mode.stdin = match &a.stdin {
         Some(s) => match s.strip_prefix('@') {
             Some(path) => Some(read_small_file(std::path::Path::new(path), "--stdin")?),
             None => {
@@ -359,7 +378,8 @@ async fn client(a: ClientArgs) -> Result<i32, RunError> {
     let session = Arc::new(ClientSession::prepare(&a.spawn, opts).await?);
     let style = Style::detect(lang);
     let mut out = std::io::stdout();
-    let _ = writeln!(out, "{}", human::card(&session.report(Vec::new(), 0, String::new()), style));
+    let card = session.report(Vec::new(), 0, String::new()).await;
+    let _ = writeln!(out, "{}", human::card(&card, style));
     let report = session
         .run_all(|c| {
             let mut out = std::io::stdout().lock();
@@ -399,7 +419,7 @@ fn lint(dir: Option<PathBuf>) -> i32 {
     if r.problems.is_empty() && r.fixtures > 0 { 0 } else { 2 }
 }
 
-/// Runs a subcommand that needs the async runtime; its exit code.
+/// Runs a subcommand; its exit code.
 async fn run_command(command: Command) -> i32 {
     let result = match command {
         Command::Load(args) => return load_cli::load(*args).await,
@@ -457,9 +477,6 @@ async fn interrupted() -> (&'static str, i32) {
 
 fn main() {
     let cli = Cli::parse();
-    if let Command::Lint { fixtures } = cli.command {
-        std::process::exit(lint(fixtures));
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

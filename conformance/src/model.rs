@@ -1,89 +1,16 @@
 //! The fixture format: one JSON scenario per file (see `fixtures/README.md` and
 //! `fixtures/schema/fixture.schema.json`). Parsing is strict: an unknown key or a step with two
 //! actions is an error that names the file, the step and the key, because a typo in a fixture
-//! must never silently weaken the suite.
+//! must never silently weaken the suite. Steps parse into the kinds their role allows
+//! ([`crate::step::ServerStep`] or [`crate::step::ClientStep`]), so a fixture that loads can be
+//! run without a step the executor does not know.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// How much a failing case matters (PROTOCOL.md uses RFC 2119 words).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// A failure fails the run.
-    Must,
-    /// A failure is a warning, or fails the run with `--strict`.
-    Should,
-    /// Optional behaviour: reported, never fails the run.
-    May,
-    /// Informational observation: reported, never fails the run.
-    Info,
-}
-
-impl Level {
-    /// Parses `must|should|may|info`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "must" => Some(Self::Must),
-            "should" => Some(Self::Should),
-            "may" => Some(Self::May),
-            "info" => Some(Self::Info),
-            _ => None,
-        }
-    }
-
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Must => "must",
-            Self::Should => "should",
-            Self::May => "may",
-            Self::Info => "info",
-        }
-    }
-}
-
-/// A JIM dialect as fixtures name it (independent of `jim_protocol`'s types on purpose).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Dialect {
-    /// The original JIM methodology (`msg`, `quit`, rooms, `add_contact`).
-    Spec,
-    /// The 2020+ course solution (`message`, `exit`, 511 login, `data_list`).
-    Course,
-}
-
-impl Dialect {
-    /// Parses `spec|course`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "spec" => Some(Self::Spec),
-            "course" => Some(Self::Course),
-            _ => None,
-        }
-    }
-
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Spec => "spec",
-            Self::Course => "course",
-        }
-    }
-}
-
-/// Which side of the conversation the runner plays in a fixture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// The runner is the client: the fixture judges a server (the default).
-    #[default]
-    Client,
-    /// The runner is the server: the fixture judges a client (client conformance).
-    Server,
-}
+use crate::step::{Body, ClientStep, Kind, RoleStep, ServerStep};
+use crate::vocab::{Capability, StepKeyword};
+pub use crate::vocab::{Dialect, DisconnectKind, Level, Role, UnimplementedIf};
 
 /// A text in both languages of the suite.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -102,175 +29,32 @@ impl Text {
     }
 }
 
-/// When a capability probe counts as "unimplemented" rather than failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum UnimplementedIf {
-    /// The first request of the capability got "unknown action" or a bare 400.
-    #[default]
-    UnknownAction,
-    /// Nothing arrived where the capability's message was expected (passive features like
-    /// the 205 push), or "unknown action".
-    Silence,
-}
-
-/// How a connection is ended by a `disconnect` step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DisconnectKind {
-    /// An orderly close (FIN).
-    Close,
-    /// An abrupt reset (RST, `SO_LINGER` 0).
-    Reset,
-    /// Shut down the sending side only; keep reading.
-    ShutdownWrite,
-}
-
-/// The exit status an `expect_exit` step accepts (client mode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExitCode {
-    /// Exactly this status.
-    Exact(i32),
-    /// Any status but 0 (the client reports a failure).
-    Nonzero,
-    /// Any status: the client only has to exit (without crashing).
-    Any,
-}
-
-impl ExitCode {
-    /// True when `code` is accepted.
-    pub fn accepts(self, code: Option<i32>) -> bool {
-        match self {
-            Self::Exact(want) => code == Some(want),
-            Self::Nonzero => code.is_some_and(|c| c != 0),
-            Self::Any => true,
-        }
-    }
-
-    /// "0", "not 0", "any".
-    pub fn describe(self) -> String {
-        match self {
-            Self::Exact(c) => c.to_string(),
-            Self::Nonzero => "not 0".to_owned(),
-            Self::Any => "any".to_owned(),
-        }
-    }
-}
-
-/// A list expectation (`expect_list`): a 202 response carrying names, in any accepted shape.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ListExpect {
-    /// The response code (default 202).
-    pub code: u16,
-    /// Names (placeholders allowed) that must be in the list.
-    pub contains: Vec<Value>,
-    /// Names that must not be in the list.
-    pub excludes: Vec<Value>,
-    /// If set, the list must hold exactly these names (in any order).
-    pub equals: Option<Vec<Value>>,
-}
-
-/// What `expect_silence` waits for.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Silence {
-    /// Nothing may arrive before a value matching this pattern (a round-trip barrier that an
-    /// earlier step set in motion).
-    Before(Value),
-    /// Nothing may arrive for this many milliseconds (only where no barrier is possible).
-    ForMs(u64),
-}
-
-/// One action of a step.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// Open (or re-open) the connection.
-    Connect,
-    /// Send one JSON value (placeholders expanded), compact, with the run's framing.
-    Send(Value),
-    /// Send bytes as written (escapes `\n \r \t \\ \xNN`, placeholders in `${...}`).
-    SendRaw(String),
-    /// The next value must match one of these patterns.
-    Expect(Vec<Value>),
-    /// The next value must be a list response.
-    ExpectList(ListExpect),
-    /// Nothing may arrive (see [`Silence`]).
-    ExpectSilence(Silence),
-    /// The peer must close the connection.
-    ExpectClose,
-    /// End the connection from our side.
-    Disconnect(DisconnectKind),
-    /// Client mode: write the `--stdin` text (if any) to the client, then close its stdin.
-    CloseStdin,
-    /// Client mode: the client process must exit with this status, without crashing; requests
-    /// it sends meanwhile get generic answers if `auto_answer` is on.
-    ExpectExit(ExitCode),
-    /// Client mode: from now on, requests that no `expect` asks for get a generic answer (200,
-    /// or an empty 202 list), so that interactive clients can go on whatever they send.
-    AutoAnswer,
-    /// Keep reading the connection for this many milliseconds without taking values out: they
-    /// stay for the next expects, with the read boundaries of a client that reads all the time
-    /// (`one_write` checks need them).
-    Listen(u64),
-    /// From now on, values on this connection matching `pattern` may be skipped under the named
-    /// tolerance (for example a room message echoed to its sender).
-    Tolerate {
-        /// The tolerance name.
-        tolerance: String,
-        /// What may be skipped.
-        pattern: Value,
-    },
-}
-
-impl Action {
-    /// The step key that introduces this action.
-    pub fn keyword(&self) -> &'static str {
-        match self {
-            Self::Connect => "connect",
-            Self::Send(_) => "send",
-            Self::SendRaw(_) => "send_raw",
-            Self::Expect(v) if v.len() == 1 => "expect",
-            Self::Expect(_) => "expect_any",
-            Self::ExpectList(_) => "expect_list",
-            Self::ExpectSilence(_) => "expect_silence",
-            Self::ExpectClose => "expect_close",
-            Self::Disconnect(_) => "disconnect",
-            Self::CloseStdin => "close_stdin",
-            Self::ExpectExit(_) => "expect_exit",
-            Self::AutoAnswer => "auto_answer",
-            Self::Listen(_) => "listen_ms",
-            Self::Tolerate { .. } => "tolerate",
-        }
-    }
-}
-
-/// One step of a scenario.
-#[derive(Debug, Clone, Serialize)]
-pub struct Step {
+/// One step of a scenario: what every step has, and its kind (one of the role's kinds).
+#[derive(Debug, Clone)]
+pub struct Step<K> {
+    /// 1-based position in the fixture.
+    pub number: usize,
     /// The connection the step acts on (default `a`).
     pub conn: String,
-    /// What to do.
-    pub action: Action,
     /// Per-step timeout override in milliseconds (otherwise `--timeout`).
     pub timeout_ms: Option<u64>,
-    /// For `expect`: nothing arriving is accepted under this tolerance (e.g. `no-msg-ack`).
-    pub optional_under: Option<String>,
-    /// For `expect`: the connection being closed instead is accepted under this tolerance
-    /// (e.g. `close-on-bad-input`).
-    pub close_ok_under: Option<String>,
     /// What the step checks, shown with a failure.
     pub note: Option<Text>,
-    /// For `send`/`send_raw`: a delivery mode forced by the fixture (robustness checks).
-    pub delivery: Option<crate::wire::Delivery>,
-    /// For `expect`: the value must have arrived in one read, and not in the same read as the
-    /// value before it (§framing W3: one object per write; see [`crate::read_log`]).
-    pub one_write: bool,
+    /// What to do.
+    pub kind: K,
+}
+
+/// The steps of a fixture, typed by the role the runner plays.
+#[derive(Debug, Clone)]
+pub enum Scenario {
+    /// The runner is the client: the fixture judges a server (server mode).
+    Server(Vec<Step<ServerStep>>),
+    /// The runner is the server: the fixture judges a client (client mode).
+    Client(Vec<Step<ClientStep>>),
 }
 
 /// One scenario.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Fixture {
     /// Stable path-like id, equal to the file path under `fixtures/` without `.json`.
     pub id: String,
@@ -283,21 +67,69 @@ pub struct Fixture {
     /// The dialects the scenario is written for.
     pub dialects: Vec<Dialect>,
     /// Capabilities beyond the core that the scenario needs.
-    pub requires: Vec<String>,
+    pub requires: Vec<Capability>,
     /// The scenario may kill or wedge the target: it runs last, alone, after a restart.
     pub destructive: bool,
-    /// Which side the runner plays.
-    pub role: Role,
     /// This scenario is the probe that decides whether the target has this capability.
-    pub probe_for: Option<String>,
+    pub probe_for: Option<Capability>,
     /// When the probe means "unimplemented".
     pub unimplemented_if: UnimplementedIf,
-    /// The scenario.
-    pub steps: Vec<Step>,
+    /// The steps.
+    pub scenario: Scenario,
     /// What a failure usually means and how to check by hand.
     pub hint: Text,
     /// The file it came from, relative to the fixtures directory.
     pub path: String,
+}
+
+impl Fixture {
+    /// Which side the runner plays.
+    pub fn role(&self) -> Role {
+        match self.scenario {
+            Scenario::Server(_) => Role::Client,
+            Scenario::Client(_) => Role::Server,
+        }
+    }
+
+    /// The steps, if the fixture judges a server.
+    pub fn server_steps(&self) -> Option<&[Step<ServerStep>]> {
+        match &self.scenario {
+            Scenario::Server(steps) => Some(steps),
+            Scenario::Client(_) => None,
+        }
+    }
+
+    /// The steps, if the fixture judges a client.
+    pub fn client_steps(&self) -> Option<&[Step<ClientStep>]> {
+        match &self.scenario {
+            Scenario::Client(steps) => Some(steps),
+            Scenario::Server(_) => None,
+        }
+    }
+
+    /// How many steps it has.
+    pub fn step_count(&self) -> usize {
+        match &self.scenario {
+            Scenario::Server(s) => s.len(),
+            Scenario::Client(s) => s.len(),
+        }
+    }
+
+    /// What every step says about itself, in order.
+    pub fn step_kinds(&self) -> Vec<(&str, &dyn Kind)> {
+        match &self.scenario {
+            Scenario::Server(s) => s.iter().map(|s| (s.conn.as_str(), s.kind.kind())).collect(),
+            Scenario::Client(s) => s.iter().map(|s| (s.conn.as_str(), s.kind.kind())).collect(),
+        }
+    }
+
+    /// The case logs in with the one account of `--user` (or an offline account): such cases
+    /// run one at a time, or they would collide with 409.
+    pub fn shares_account(&self) -> bool {
+        self.requires
+            .iter()
+            .any(|r| matches!(r, Capability::Credentials | Capability::OfflineAccount))
+    }
 }
 
 /// A problem in one fixture file.
@@ -325,34 +157,6 @@ const TOP_KEYS: &[&str] = &[
     "steps",
     "hint",
     "comment",
-];
-
-const ACTION_KEYS: &[&str] = &[
-    "connect",
-    "send",
-    "send_raw",
-    "expect",
-    "expect_any",
-    "expect_list",
-    "expect_silence",
-    "expect_close",
-    "disconnect",
-    "close_stdin",
-    "expect_exit",
-    "auto_answer",
-    "listen_ms",
-    "tolerate",
-];
-
-const MODIFIER_KEYS: &[&str] = &[
-    "conn",
-    "timeout_ms",
-    "optional_under",
-    "close_ok_under",
-    "note",
-    "comment",
-    "delivery",
-    "one_write",
 ];
 
 fn err(path: &str, message: impl Into<String>) -> FixtureError {
@@ -386,224 +190,123 @@ fn string_list(
     }
 }
 
-fn parse_text(v: &Value, what: &str, path: &str) -> Result<Text, FixtureError> {
+/// Parses `{"en": ..., "ru": ...}`; `what` names it in errors.
+pub(crate) fn parse_text(v: &Value, what: &str) -> Result<Text, String> {
     let Value::Object(o) = v else {
-        return Err(err(path, format!("{what} must be an object {{\"en\": ..., \"ru\": ...}}")));
+        return Err(format!("{what} must be an object {{\"en\": ..., \"ru\": ...}}"));
     };
     for k in o.keys() {
         if k != "en" && k != "ru" {
-            return Err(err(path, format!("{what}: unknown language key \"{k}\" (use en, ru)")));
+            return Err(format!("{what}: unknown language key \"{k}\" (use en, ru)"));
         }
     }
     let get = |k: &str| match o.get(k) {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        _ => Err(err(path, format!("{what}: \"{k}\" must be a non-empty string"))),
+        _ => Err(format!("{what}: \"{k}\" must be a non-empty string")),
     };
     Ok(Text { en: get("en")?, ru: get("ru")? })
 }
 
-fn parse_step(v: &Value, index: usize, path: &str) -> Result<Step, FixtureError> {
-    let at = format!("step {}", index + 1);
+fn capability(name: &str, what: &str, path: &str) -> Result<Capability, FixtureError> {
+    Capability::parse(name).ok_or_else(|| {
+        err(path, format!("{what} unknown capability \"{name}\" (known: {})", Capability::names()))
+    })
+}
+
+/// Parses one step object of a fixture whose runner plays the role of `K`.
+fn parse_step<K: RoleStep>(v: &Value, number: usize) -> Result<Step<K>, String> {
+    let at = format!("step {number}");
     let Value::Object(o) = v else {
-        return Err(err(path, format!("{at}: a step must be an object")));
+        return Err(format!("{at}: a step must be an object"));
     };
-    let mut action_key = None;
+    let mut keyword = None;
     for k in o.keys() {
-        if ACTION_KEYS.contains(&k.as_str()) {
-            if let Some(first) = action_key {
-                return Err(err(
-                    path,
-                    format!("{at}: two actions \"{first}\" and \"{k}\" in one step"),
-                ));
+        if let Some(kw) = StepKeyword::parse(k) {
+            if let Some(first) = keyword {
+                return Err(format!("{at}: two actions \"{first}\" and \"{k}\" in one step"));
             }
-            action_key = Some(k.as_str());
-        } else if !MODIFIER_KEYS.contains(&k.as_str()) {
-            return Err(err(path, format!("{at}: unknown key \"{k}\"")));
+            keyword = Some(kw);
+        } else if crate::vocab::StepModifier::parse(k).is_none() {
+            return Err(format!("{at}: unknown key \"{k}\""));
         }
     }
-    let Some(key) = action_key else {
-        return Err(err(path, format!("{at}: no action (one of {})", ACTION_KEYS.join(", "))));
+    let Some(keyword) = keyword else {
+        return Err(format!("{at}: no action (one of {})", StepKeyword::names()));
     };
-    let body = &o[key];
-    let action = match key {
-        "connect" => Action::Connect,
-        "send" => Action::Send(body.clone()),
-        "send_raw" => match body {
-            Value::String(s) => Action::SendRaw(s.clone()),
-            _ => return Err(err(path, format!("{at}: send_raw must be a string"))),
-        },
-        "expect" => Action::Expect(vec![body.clone()]),
-        "expect_any" => match body {
-            Value::Array(alts) if !alts.is_empty() => Action::Expect(alts.clone()),
-            _ => {
-                return Err(err(
-                    path,
-                    format!("{at}: expect_any must be a non-empty list of patterns"),
-                ));
-            }
-        },
-        "expect_list" => Action::ExpectList(parse_list(body, &at, path)?),
-        "expect_silence" => match body {
-            Value::Object(s) if s.len() == 1 && s.contains_key("before") => {
-                Action::ExpectSilence(Silence::Before(s["before"].clone()))
-            }
-            Value::Object(s) if s.len() == 1 && s.contains_key("for_ms") => {
-                match s["for_ms"].as_u64() {
-                    Some(ms) if ms <= 10_000 => Action::ExpectSilence(Silence::ForMs(ms)),
-                    _ => return Err(err(path, format!("{at}: for_ms must be 0..=10000"))),
-                }
-            }
-            _ => {
-                return Err(err(
-                    path,
-                    format!(
-                        "{at}: expect_silence takes {{\"before\": PATTERN}} or {{\"for_ms\": N}}"
-                    ),
-                ));
-            }
-        },
-        "expect_close" => Action::ExpectClose,
-        "close_stdin" => Action::CloseStdin,
-        "auto_answer" => Action::AutoAnswer,
-        "expect_exit" => {
-            let code = match body {
-                Value::Bool(true) => Some(ExitCode::Exact(0)),
-                Value::Object(e) if e.len() == 1 => match e.get("code") {
-                    Some(Value::String(c)) if c == "nonzero" => Some(ExitCode::Nonzero),
-                    Some(Value::String(c)) if c == "any" => Some(ExitCode::Any),
-                    Some(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()).map(ExitCode::Exact),
-                    None => None,
-                },
-                _ => None,
-            };
-            match code {
-                Some(c) => Action::ExpectExit(c),
-                None => {
-                    return Err(err(
-                        path,
-                        format!(
-                            "{at}: expect_exit is true (status 0) or {{\"code\": N | \"nonzero\" | \"any\"}}"
-                        ),
-                    ));
-                }
-            }
-        }
-        "disconnect" => match body {
-            Value::Bool(true) => Action::Disconnect(DisconnectKind::Close),
-            Value::String(s) if s == "close" => Action::Disconnect(DisconnectKind::Close),
-            Value::String(s) if s == "reset" => Action::Disconnect(DisconnectKind::Reset),
-            Value::String(s) if s == "shutdown_write" => {
-                Action::Disconnect(DisconnectKind::ShutdownWrite)
-            }
-            _ => {
-                return Err(err(
-                    path,
-                    format!("{at}: disconnect is true, \"close\", \"reset\" or \"shutdown_write\""),
-                ));
-            }
-        },
-        "listen_ms" => match body.as_u64() {
-            Some(ms) if (1..=10_000).contains(&ms) => Action::Listen(ms),
-            _ => return Err(err(path, format!("{at}: listen_ms must be 1..=10000"))),
-        },
-        "tolerate" => match body {
-            Value::Object(t) if t.len() == 2 => {
-                let tolerance = match t.get("tolerance") {
-                    Some(Value::String(s)) => s.clone(),
-                    _ => return Err(err(path, format!("{at}: tolerate needs \"tolerance\""))),
-                };
-                let Some(pattern) = t.get("pattern").cloned() else {
-                    return Err(err(path, format!("{at}: tolerate needs \"pattern\"")));
-                };
-                Action::Tolerate { tolerance, pattern }
-            }
-            _ => {
-                return Err(err(
-                    path,
-                    format!("{at}: tolerate takes {{\"tolerance\": NAME, \"pattern\": P}}"),
-                ));
-            }
-        },
-        _ => return Err(err(path, format!("{at}: unknown action \"{key}\""))),
-    };
-    if matches!(key, "connect" | "expect_close" | "close_stdin" | "auto_answer")
-        && body != &Value::Bool(true)
-    {
-        return Err(err(path, format!("{at}: \"{key}\" takes the value true")));
-    }
     let conn = match o.get("conn") {
         None => "a".to_owned(),
         Some(Value::String(c)) if !c.is_empty() && c.len() <= 16 => c.clone(),
-        Some(_) => return Err(err(path, format!("{at}: conn must be a short non-empty string"))),
+        Some(_) => return Err(format!("{at}: conn must be a short non-empty string")),
     };
     let timeout_ms = match o.get("timeout_ms") {
         None => None,
         Some(v) => match v.as_u64() {
             Some(ms) if (1..=30_000).contains(&ms) => Some(ms),
-            _ => return Err(err(path, format!("{at}: timeout_ms must be 1..=30000"))),
+            _ => return Err(format!("{at}: timeout_ms must be 1..=30000")),
         },
-    };
-    let optional_under = match o.get("optional_under") {
-        None => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(err(path, format!("{at}: optional_under must be a tolerance name"))),
-    };
-    let close_ok_under = match o.get("close_ok_under") {
-        None => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(err(path, format!("{at}: close_ok_under must be a tolerance name"))),
     };
     let note = match o.get("note") {
         None => None,
-        Some(n) => Some(parse_text(n, &format!("{at}: note"), path)?),
+        Some(n) => Some(parse_text(n, &format!("{at}: note"))?),
     };
-    let delivery = match o.get("delivery") {
-        None => None,
-        Some(Value::String(d)) => match crate::wire::Delivery::parse(d) {
-            Some(d) => Some(d),
-            None => {
-                return Err(err(path, format!("{at}: delivery must be whole, split or trickle")));
-            }
-        },
-        Some(_) => return Err(err(path, format!("{at}: delivery must be a string"))),
-    };
-    let one_write = match o.get("one_write") {
-        None | Some(Value::Bool(false)) => false,
-        Some(Value::Bool(true)) if matches!(action, Action::Expect(_)) => true,
-        Some(Value::Bool(true)) => {
-            return Err(err(
-                path,
-                format!("{at}: one_write only applies to expect and expect_any"),
-            ));
-        }
-        Some(_) => return Err(err(path, format!("{at}: one_write must be true or false"))),
-    };
-    Ok(Step { conn, action, timeout_ms, optional_under, close_ok_under, note, delivery, one_write })
+    let body = Body::new(keyword, o, number)?;
+    let kind = K::parse(&body, &conn)?;
+    Ok(Step { number, conn, timeout_ms, note, kind })
 }
 
-fn parse_list(body: &Value, at: &str, path: &str) -> Result<ListExpect, FixtureError> {
-    let Value::Object(o) = body else {
-        return Err(err(path, format!("{at}: expect_list must be an object")));
-    };
-    let mut list = ListExpect { code: 202, ..ListExpect::default() };
-    for (k, v) in o {
-        match (k.as_str(), v) {
-            ("code", c) => {
-                list.code = c.as_u64().and_then(|c| u16::try_from(c).ok()).unwrap_or(0);
-                if !(100..=599).contains(&list.code) {
-                    return Err(err(path, format!("{at}: expect_list code must be 100..=599")));
-                }
+fn parse_steps<K: RoleStep>(steps: &[Value], path: &str) -> Result<Vec<Step<K>>, FixtureError> {
+    steps.iter().enumerate().map(|(i, s)| parse_step(s, i + 1).map_err(|m| err(path, m))).collect()
+}
+
+/// Parses a script (`jim-client script`): server-mode fixture steps, one JSON object per line
+/// (blank lines and lines starting with `//` or `#` are comments), or a whole fixture file. In
+/// a JSON-lines script a step's number is its line number, so that failures name the line.
+pub fn parse_script(name: &str, text: &str) -> Result<Fixture, FixtureError> {
+    if text.trim_start().starts_with('{') {
+        if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(text) {
+            if o.contains_key("steps") {
+                return parse_fixture(name, text);
             }
-            ("contains", Value::Array(a)) => list.contains = a.clone(),
-            ("excludes", Value::Array(a)) => list.excludes = a.clone(),
-            ("equals", Value::Array(a)) => list.equals = Some(a.clone()),
-            _ => return Err(err(path, format!("{at}: expect_list: bad key \"{k}\""))),
         }
     }
-    Ok(list)
+    let mut steps = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let number = i + 1;
+        let t = line.trim();
+        if t.is_empty() || t.starts_with("//") || t.starts_with('#') {
+            continue;
+        }
+        let at = |m: String| {
+            let m = m.strip_prefix(&format!("step {number}: ")).map_or(m.clone(), str::to_owned);
+            err(name, format!("script line {number}: {m}"))
+        };
+        let value: Value =
+            serde_json::from_str(t).map_err(|e| at(format!("not a JSON object ({e})")))?;
+        steps.push(parse_step::<ServerStep>(&value, number).map_err(at)?);
+    }
+    if steps.is_empty() {
+        return Err(err(name, "the script has no step"));
+    }
+    Ok(Fixture {
+        id: "script".into(),
+        title: format!("script {name}"),
+        spec: Vec::new(),
+        level: Level::Must,
+        dialects: vec![Dialect::Spec, Dialect::Course],
+        requires: Vec::new(),
+        destructive: false,
+        probe_for: None,
+        unimplemented_if: UnimplementedIf::default(),
+        scenario: Scenario::Server(steps),
+        hint: Text::default(),
+        path: name.to_owned(),
+    })
 }
 
 /// Parses one fixture file. `path` is relative to the fixtures directory (`presence/basic.json`).
+///
+/// Long by design: one short block per top-level key, in the order `fixtures/README.md`
+/// documents them, each with the error that names the key.
 pub fn parse_fixture(path: &str, text: &str) -> Result<Fixture, FixtureError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| err(path, format!("not valid JSON: {e}")))?;
@@ -638,42 +341,41 @@ pub fn parse_fixture(path: &str, text: &str) -> Result<Fixture, FixtureError> {
     if dialects.is_empty() {
         return Err(err(path, "\"dialects\" must list spec and/or course"));
     }
-    let requires = string_list(o, "requires", path)?;
+    let requires = string_list(o, "requires", path)?
+        .iter()
+        .map(|r| capability(r, "requires", path))
+        .collect::<Result<Vec<_>, _>>()?;
     let destructive = match o.get("destructive") {
         None => false,
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(err(path, "\"destructive\" must be true or false")),
     };
-    let role = match o.get("role").map(|r| r.as_str()) {
-        None | Some(Some("client")) => Role::Client,
-        Some(Some("server")) => Role::Server,
-        Some(_) => return Err(err(path, "\"role\" must be \"client\" or \"server\"")),
-    };
+    let role = match o.get("role").map(Value::as_str) {
+        None => Some(Role::Client),
+        Some(r) => r.and_then(Role::parse),
+    }
+    .ok_or_else(|| err(path, "\"role\" must be \"client\" or \"server\""))?;
     let probe_for = match o.get("probe_for") {
         None => None,
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::String(s)) => Some(capability(s, "probe_for", path)?),
         Some(_) => return Err(err(path, "\"probe_for\" must be a capability name")),
     };
-    let unimplemented_if = match o.get("unimplemented_if").map(|r| r.as_str()) {
-        None | Some(Some("unknown-action")) => UnimplementedIf::UnknownAction,
-        Some(Some("silence")) => UnimplementedIf::Silence,
-        Some(_) => {
-            return Err(err(
-                path,
-                "\"unimplemented_if\" must be \"unknown-action\" or \"silence\"",
-            ));
+    let unimplemented_if = match o.get("unimplemented_if").map(Value::as_str) {
+        None => Some(UnimplementedIf::default()),
+        Some(u) => u.and_then(UnimplementedIf::parse),
+    }
+    .ok_or_else(|| err(path, "\"unimplemented_if\" must be \"unknown-action\" or \"silence\""))?;
+    let scenario = match (o.get("steps"), role) {
+        (Some(Value::Array(steps)), Role::Client) if !steps.is_empty() => {
+            Scenario::Server(parse_steps(steps, path)?)
         }
-    };
-    let steps = match o.get("steps") {
-        Some(Value::Array(steps)) if !steps.is_empty() => steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| parse_step(s, i, path))
-            .collect::<Result<Vec<_>, _>>()?,
+        (Some(Value::Array(steps)), Role::Server) if !steps.is_empty() => {
+            Scenario::Client(parse_steps(steps, path)?)
+        }
         _ => return Err(err(path, "\"steps\" must be a non-empty list")),
     };
     let hint = match o.get("hint") {
-        Some(h) => parse_text(h, "hint", path)?,
+        Some(h) => parse_text(h, "hint").map_err(|m| err(path, m))?,
         None => return Err(err(path, "missing \"hint\" {\"en\": ..., \"ru\": ...}")),
     };
     Ok(Fixture {
@@ -684,10 +386,9 @@ pub fn parse_fixture(path: &str, text: &str) -> Result<Fixture, FixtureError> {
         dialects,
         requires,
         destructive,
-        role,
         probe_for,
         unimplemented_if,
-        steps,
+        scenario,
         hint,
         path: path.to_owned(),
     })
@@ -706,9 +407,10 @@ mod tests {
     fn parses_a_minimal_fixture() {
         let f = parse_fixture("x/y.json", OK).unwrap();
         assert_eq!(f.id, "x/y");
-        assert_eq!(f.steps.len(), 2);
-        assert_eq!(f.steps[0].conn, "a");
-        assert!(matches!(f.steps[1].action, Action::Expect(ref v) if v.len() == 1));
+        let steps = f.server_steps().unwrap();
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0].conn, "a");
+        assert!(matches!(steps[1].kind, ServerStep::Expect(ref e) if e.alternatives.len() == 1));
     }
 
     #[test]
@@ -719,5 +421,18 @@ mod tests {
         assert!(parse_fixture("x.json", &unknown).unwrap_err().message.contains("levle"));
         let bad_level = OK.replace(r#""must""#, r#""maybe""#);
         assert!(parse_fixture("x.json", &bad_level).is_err());
+    }
+
+    #[test]
+    fn a_script_is_fixture_steps_one_per_line() {
+        let text = "// log in\n{\"send\": {\"action\":\"presence\"}}\n\n{\"expect\": {\"response\": 200}}\n";
+        let f = parse_script("s.jsonl", text).unwrap();
+        let steps = f.server_steps().unwrap();
+        assert_eq!(steps.iter().map(|s| s.number).collect::<Vec<_>>(), [2, 4]);
+        let e = parse_script("s.jsonl", "{\"send\": 1}\n{\"sned\": {}}\n").unwrap_err();
+        assert!(e.message.starts_with("script line 2: unknown key \"sned\""), "{e}");
+        let e = parse_script("s.jsonl", "{\"close_stdin\": true}").unwrap_err();
+        assert!(e.message.contains("client-mode step"), "{e}");
+        assert!(parse_script("s.json", OK).unwrap().server_steps().is_some());
     }
 }

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Number, Value};
 
-use crate::catalog::{OBJECT_OPERATORS, PLACEHOLDERS, STRING_OPERATORS};
+use crate::vocab::{ObjectOperator, Placeholder, StringOperator};
 
 /// Longest account or room name (PROTOCOL.md §limits).
 pub const MAX_NAME: usize = 25;
@@ -19,7 +19,7 @@ pub const MAX_NAME: usize = 25;
 /// Why a placeholder cannot be expanded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlaceholderError {
-    /// The kind is not in [`PLACEHOLDERS`].
+    /// The kind is not a [`Placeholder`].
     #[error("unknown placeholder \"{0}\" (known: {known})", known = known_kinds())]
     Unknown(String),
     /// The value needs a command-line option that was not given.
@@ -39,7 +39,26 @@ pub enum PlaceholderError {
 }
 
 fn known_kinds() -> String {
-    PLACEHOLDERS.iter().map(|(k, _)| format!("${k}")).collect::<Vec<_>>().join(", ")
+    Placeholder::ALL.iter().map(|k| format!("${k}")).collect::<Vec<_>>().join(", ")
+}
+
+/// True for the placeholders written `$kind:arg`; the others take no argument.
+fn takes_arg(kind: Placeholder) -> bool {
+    match kind {
+        Placeholder::User
+        | Placeholder::Room
+        | Placeholder::Text
+        | Placeholder::Utext
+        | Placeholder::Capture
+        | Placeholder::CourseAnswer => true,
+        Placeholder::Now
+        | Placeholder::Name
+        | Placeholder::Account
+        | Placeholder::Password
+        | Placeholder::OfflineAccount
+        | Placeholder::Pubkey
+        | Placeholder::Unique => false,
+    }
 }
 
 /// Where a template is used: what is sent must be concrete; patterns may hold operators.
@@ -158,6 +177,9 @@ impl Vars {
     }
 
     /// Resolves one placeholder (`kind` or `kind:arg`) to a JSON value.
+    ///
+    /// Long by design: one short arm per placeholder kind, so the whole table of what each
+    /// becomes stays in one exhaustive `match` over [`Placeholder`].
     pub fn resolve(&mut self, spec: &str) -> Result<Value, PlaceholderError> {
         let (kind, arg) = match spec.split_once(':') {
             Some((k, a)) => (k, Some(a)),
@@ -169,23 +191,27 @@ impl Vars {
         let count = |a: Option<&str>| -> Result<usize, PlaceholderError> {
             a.and_then(|a| a.parse::<usize>().ok()).filter(|n| *n <= 100_000).ok_or_else(bad)
         };
+        let kind = match Placeholder::parse(kind) {
+            Some(k) if takes_arg(k) || arg.is_none() => k,
+            _ => return Err(PlaceholderError::Unknown(format!("${spec}"))),
+        };
         Ok(match kind {
-            "now" if arg.is_none() => {
+            Placeholder::Now => {
                 Number::from_f64(now_seconds()).map(Value::Number).unwrap_or(Value::Null)
             }
-            "name" if arg.is_none() => Value::String(self.name.clone()),
-            "unique" if arg.is_none() => Value::String(self.suffix.clone()),
-            "pubkey" if arg.is_none() => Value::String(SAMPLE_PUBKEY.to_owned()),
-            "account" if arg.is_none() => {
+            Placeholder::Name => Value::String(self.name.clone()),
+            Placeholder::Unique => Value::String(self.suffix.clone()),
+            Placeholder::Pubkey => Value::String(SAMPLE_PUBKEY.to_owned()),
+            Placeholder::Account => {
                 Value::String(self.account.clone().ok_or_else(|| missing("--user"))?)
             }
-            "password" if arg.is_none() => {
+            Placeholder::Password => {
                 Value::String(self.password.clone().ok_or_else(|| missing("--password"))?)
             }
-            "offline_account" if arg.is_none() => Value::String(
+            Placeholder::OfflineAccount => Value::String(
                 self.offline_account.clone().ok_or_else(|| missing("--offline-user"))?,
             ),
-            "user" => {
+            Placeholder::User => {
                 let arg = arg.ok_or_else(bad)?;
                 let (label, len) = match arg.split_once(':') {
                     Some((l, n)) => (
@@ -204,20 +230,20 @@ impl Vars {
                 }
                 Value::String(self.user(label, len))
             }
-            "room" => {
+            Placeholder::Room => {
                 let label = arg.filter(|l| !l.is_empty()).ok_or_else(bad)?;
                 Value::String(self.room(label))
             }
-            "text" => {
+            Placeholder::Text => {
                 let n = count(arg)?;
                 let pattern = "the quick brown fox jumps over the lazy dog ";
                 Value::String(pattern.chars().cycle().take(n).collect())
             }
-            "utext" => {
+            Placeholder::Utext => {
                 let n = count(arg)?;
                 Value::String("съешь же ещё этих мягких булок ".chars().cycle().take(n).collect())
             }
-            "capture" => {
+            Placeholder::Capture => {
                 let name = arg.filter(|l| !l.is_empty()).ok_or_else(bad)?;
                 match self.captures.get(name) {
                     Some(v) => Value::String(v.clone()),
@@ -229,7 +255,7 @@ impl Vars {
                     }
                 }
             }
-            "course_answer" => {
+            Placeholder::CourseAnswer => {
                 let name = arg.filter(|l| !l.is_empty()).ok_or_else(bad)?;
                 let account = self.account.clone().ok_or_else(|| missing("--user"))?;
                 let password = self.password.clone().ok_or_else(|| missing("--password"))?;
@@ -244,7 +270,6 @@ impl Vars {
                 };
                 Value::String(crate::course_login::answer(&account, &password, &challenge))
             }
-            _ => return Err(PlaceholderError::Unknown(format!("${spec}"))),
         })
     }
 
@@ -264,11 +289,14 @@ impl Vars {
                         if mode == Mode::Send {
                             return Err(PlaceholderError::OperatorInSend(k.clone()));
                         }
-                        if !OBJECT_OPERATORS.iter().any(|(op, _)| op == k) {
+                        if ObjectOperator::parse(k).is_none() {
                             return Err(PlaceholderError::Unknown(k.clone()));
                         }
                         // Regexes and capture names are taken literally.
-                        let keep = matches!(k.as_str(), "$regex" | "$capture");
+                        let keep = matches!(
+                            ObjectOperator::parse(k),
+                            Some(ObjectOperator::Regex | ObjectOperator::Capture)
+                        );
                         let v = if keep { v.clone() } else { self.expand(v, mode)? };
                         out.insert(k.clone(), v);
                     } else {
@@ -287,7 +315,7 @@ impl Vars {
         }
         if let Some(body) = s.strip_prefix('$') {
             if !body.starts_with('{') {
-                if STRING_OPERATORS.iter().any(|(op, _)| *op == s) {
+                if StringOperator::parse(s).is_some() {
                     return if mode == Mode::Pattern {
                         Ok(Value::String(s.to_owned()))
                     } else {
@@ -325,37 +353,10 @@ impl Vars {
     }
 }
 
-/// Decodes the escapes of `send_raw` (`\n \r \t \\ \xNN`) after expanding `${...}`.
+/// Decodes `send_raw` text: expands `${...}`, then the escapes of [`crate::escape`].
 pub fn decode_raw(vars: &mut Vars, text: &str) -> Result<Vec<u8>, PlaceholderError> {
     let text = vars.expand_str(text)?;
-    let mut out = Vec::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push(b'\n'),
-            Some('r') => out.push(b'\r'),
-            Some('t') => out.push(b'\t'),
-            Some('\\') => out.push(b'\\'),
-            Some('x') => {
-                let hex: String = chars.by_ref().take(2).collect();
-                let byte = u8::from_str_radix(&hex, 16)
-                    .map_err(|_| PlaceholderError::BadArg(format!("\\x{hex} in send_raw")))?;
-                out.push(byte);
-            }
-            other => {
-                return Err(PlaceholderError::BadArg(format!(
-                    "escape \\{} in send_raw (use \\n \\r \\t \\\\ \\xNN)",
-                    other.map(String::from).unwrap_or_default()
-                )));
-            }
-        }
-    }
-    Ok(out)
+    crate::escape::unescape(&text).map_err(|e| PlaceholderError::BadArg(format!("send_raw: {e}")))
 }
 
 #[cfg(test)]

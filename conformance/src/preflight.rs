@@ -11,9 +11,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::case::{is_push, looks_unknown_action};
+use crate::jim::{goodbye, is_push};
 use crate::matcher::read_code;
 use crate::placeholders::now_seconds;
+use crate::vocab::{DetectedDialect, DetectedFraming, DisconnectKind};
 use crate::wire::{Arrival, Conn, ConnectError, Delivery};
 
 /// What the preflight found.
@@ -31,10 +32,10 @@ pub struct Detection {
     pub one_shot: Option<bool>,
     /// Only the name `Guest` is accepted (the copied lesson-3 server).
     pub guest_only: bool,
-    /// `spec`, `course`, `spec+course` or `unknown`.
-    pub dialect: String,
-    /// `newline`, `bare` or `unknown`: how the server ends its replies.
-    pub framing: String,
+    /// The dialect of its replies.
+    pub dialect: DetectedDialect,
+    /// How the server ends its replies.
+    pub framing: DetectedFraming,
     /// Replies carry a usable `time`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replies_have_time: Option<bool>,
@@ -104,12 +105,10 @@ async fn open(input: &PreflightInput) -> Result<Conn, ConnectError> {
     Conn::open(input.addr, input.timeout).await
 }
 
-/// Runs the preflight.
+/// Runs the preflight: log in, read the first reply, tell one-shot from persistent and the
+/// dialect, then check that a new client is still served after the first one left.
 pub async fn preflight(input: &PreflightInput) -> Detection {
-    let mut d =
-        Detection { dialect: "unknown".into(), framing: "unknown".into(), ..Detection::default() };
-    let t = input.timeout;
-    let first_name = input.name.clone().unwrap_or_else(|| input.unique_name.clone());
+    let mut d = Detection::default();
     let mut conn = match open(input).await {
         Ok(c) => c,
         Err(e) => {
@@ -119,30 +118,74 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
         }
     };
     d.reachable = true;
-    let mut name = first_name.clone();
-    send(&mut conn, &presence(&name), input.framing, t).await;
-    let mut reply = conn.next(Instant::now() + t).await;
-    // A Guest-only lesson-3 server refuses other names: try Guest once.
-    if code_of(&reply) == Some(400) && input.name.is_none() {
-        if let Ok(mut c2) = open(input).await {
-            send(&mut c2, &presence("Guest"), input.framing, t).await;
-            let r2 = c2.next(Instant::now() + t).await;
-            if code_of(&r2) == Some(200) {
-                d.guest_only = true;
-                d.notes.push("the name Guest is accepted and another name is refused with 400: a Guest-only lesson-3 server".into());
-                conn = c2;
-                reply = r2;
-                name = "Guest".into();
-            }
-        }
+    let (name, reply) = login(input, &mut d, &mut conn).await;
+    first_reply(&mut d, &reply, input.timeout);
+    if !d.answered || code_of(&reply) != Some(200) {
+        // A server that closes, or answers something that is not JIM, is most likely a lesson-3
+        // attempt; one that does not answer at all gets the spec profile (its cases say so).
+        d.suggested_profile =
+            if d.guest_only || matches!(reply, Arrival::Closed { .. } | Arrival::Bad { .. }) {
+                "lesson3".into()
+            } else {
+                "spec".into()
+            };
+        conn.disconnect(DisconnectKind::Close).await;
+        return d;
     }
-    match &reply {
+    let Some((spec_signal, course_signal)) = signals(input, &mut d, &mut conn, &name).await else {
+        return d;
+    };
+    let farewell = goodbye(course_signal && !spec_signal, &name);
+    send(&mut conn, &farewell, input.framing, input.timeout).await;
+    conn.disconnect(DisconnectKind::Close).await;
+    let (dialect, profile) = match (spec_signal, course_signal) {
+        (true, true) => (DetectedDialect::Both, "all"),
+        (false, true) => (DetectedDialect::Course, "course"),
+        (true, false) => (DetectedDialect::Spec, "spec"),
+        (false, false) => {
+            d.notes.push(
+                "could not tell the dialect; assuming spec (use --profile course if needed)".into(),
+            );
+            (DetectedDialect::Unknown, "spec")
+        }
+    };
+    d.dialect = dialect;
+    d.suggested_profile = profile.into();
+    survives_disconnect(input, &mut d).await;
+    d
+}
+
+/// Logs in on `conn` (with `--name`, else a unique name, else Guest for a Guest-only
+/// lesson-3 server); the name that was used and the reply to its presence.
+async fn login(input: &PreflightInput, d: &mut Detection, conn: &mut Conn) -> (String, Arrival) {
+    let t = input.timeout;
+    let name = input.name.clone().unwrap_or_else(|| input.unique_name.clone());
+    send(conn, &presence(&name), input.framing, t).await;
+    let reply = conn.next(Instant::now() + t).await;
+    // A Guest-only lesson-3 server refuses other names: try Guest once.
+    if code_of(&reply) != Some(400) || input.name.is_some() {
+        return (name, reply);
+    }
+    let Ok(mut c2) = open(input).await else { return (name, reply) };
+    send(&mut c2, &presence("Guest"), input.framing, t).await;
+    let r2 = c2.next(Instant::now() + t).await;
+    if code_of(&r2) != Some(200) {
+        return (name, reply);
+    }
+    d.guest_only = true;
+    d.notes.push("the name Guest is accepted and another name is refused with 400: a Guest-only lesson-3 server".into());
+    *conn = c2;
+    ("Guest".into(), r2)
+}
+
+/// What the reply to the first presence says: answered, framing, time, and in plain words.
+fn first_reply(d: &mut Detection, reply: &Arrival, t: Duration) {
+    match reply {
         Arrival::Value { value, raw, newline_after, .. } => {
             d.first_reply = Some(raw.clone());
             d.framing = match newline_after {
-                Some(true) => "newline".into(),
-                Some(false) => "bare".into(),
-                None => "bare".into(),
+                Some(true) => DetectedFraming::Newline,
+                Some(false) | None => DetectedFraming::Bare,
             };
             match value.get("response").and_then(read_code) {
                 Some((code, _)) => {
@@ -176,24 +219,22 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
             d.notes.push("the server closed the connection without answering a presence".into());
         }
     }
-    if !d.answered || code_of(&reply) != Some(200) {
-        // A server that closes, or answers something that is not JIM, is most likely a lesson-3
-        // attempt; one that does not answer at all gets the spec profile (its cases say so).
-        d.suggested_profile =
-            if d.guest_only || matches!(reply, Arrival::Closed { .. } | Arrival::Bad { .. }) {
-                "lesson3".into()
-            } else {
-                "spec".into()
-            };
-        conn.disconnect(crate::model::DisconnectKind::Close).await;
-        return d;
-    }
+}
+
+/// One-shot or persistent, and which dialect the answers speak: (spec, course) signals, or
+/// None for a one-shot server (closed after one reply).
+async fn signals(
+    input: &PreflightInput,
+    d: &mut Detection,
+    conn: &mut Conn,
+    name: &str,
+) -> Option<(bool, bool)> {
+    let (t, framing) = (input.timeout, input.framing);
     // One-shot? A persistent server answers the next request; a lesson-3 server has closed.
     let contacts = json!({"action": "get_contacts", "time": now_seconds(), "user_login": name});
-    let sent = send(&mut conn, &contacts, input.framing, t).await;
-    let r = if sent { response(&mut conn, t).await } else { Arrival::Closed { reset: true } };
-    let mut spec_signal = false;
-    let mut course_signal = false;
+    let sent = send(conn, &contacts, framing, t).await;
+    let r = if sent { response(conn, t).await } else { Arrival::Closed { reset: true } };
+    let (mut spec_signal, mut course_signal) = (false, false);
     match &r {
         Arrival::Closed { .. } => {
             d.one_shot = Some(true);
@@ -202,7 +243,7 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
                 "the server closes the connection after one reply: a one-shot lesson-3 server"
                     .into(),
             );
-            return d;
+            return None;
         }
         Arrival::Value { value, .. } => {
             d.one_shot = Some(false);
@@ -222,91 +263,62 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
     }
     if !spec_signal && !course_signal {
         let contacts = json!({"action": "get_contacts", "time": now_seconds(), "user": name});
-        if send(&mut conn, &contacts, input.framing, t).await {
-            let r = response(&mut conn, t).await;
+        if send(conn, &contacts, framing, t).await {
+            let r = response(conn, t).await;
             if let (Some(202), Arrival::Value { value, .. }) = (code_of(&r), &r) {
                 course_signal = value.get("data_list").is_some();
             }
         }
     }
     let users = json!({"action": "get_users", "time": now_seconds(), "account_name": name});
-    if send(&mut conn, &users, input.framing, t).await {
-        let r = response(&mut conn, t).await;
-        if code_of(&r) == Some(202) {
-            course_signal = true;
-        }
+    if send(conn, &users, framing, t).await && code_of(&response(conn, t).await) == Some(202) {
+        course_signal = true;
     }
     if !spec_signal && !course_signal {
-        let msg = json!({"action": "msg", "time": now_seconds(), "to": name, "from": name, "encoding": "ascii", "message": "preflight"});
-        if send(&mut conn, &msg, input.framing, t).await {
-            let r = response(&mut conn, t).await;
-            match &r {
-                Arrival::Value { value, .. }
-                    if code_of(&r).is_some_and(|c| c < 400) || !looks_unknown_action(value) =>
-                {
-                    spec_signal = code_of(&r).is_some_and(|c| c < 300);
-                }
-                _ => {}
-            }
-        }
-        if !spec_signal {
-            let msg = json!({"action": "message", "time": now_seconds(), "from": name, "to": name, "mess_text": "preflight"});
-            if send(&mut conn, &msg, input.framing, t).await {
-                let deadline = Instant::now() + t.min(Duration::from_millis(600));
-                if let Arrival::Value { value, .. } = conn.next(deadline).await {
-                    course_signal = value.get("mess_text").is_some()
-                        || code_of(&Arrival::Value {
-                            value,
-                            raw: String::new(),
-                            newline_after: None,
-                            same_read: false,
-                        })
-                        .is_some_and(|c| c < 300);
-                }
-            }
+        (spec_signal, course_signal) = message_signals(input, conn, name).await;
+    }
+    Some((spec_signal, course_signal))
+}
+
+/// The dialect from a message to oneself: a spec `msg` answered 2xx, or a course `message`
+/// relayed or answered 2xx.
+async fn message_signals(input: &PreflightInput, conn: &mut Conn, name: &str) -> (bool, bool) {
+    let (t, framing) = (input.timeout, input.framing);
+    let msg = json!({"action": "msg", "time": now_seconds(), "to": name, "from": name, "encoding": "ascii", "message": "preflight"});
+    if send(conn, &msg, framing, t).await {
+        // A 2xx to a msg is the spec dialect (whatever its text says).
+        if code_of(&response(conn, t).await).is_some_and(|c| c < 300) {
+            return (true, false);
         }
     }
-    let farewell = if course_signal && !spec_signal {
-        json!({"action": "exit", "time": now_seconds(), "account_name": name})
+    let msg = json!({"action": "message", "time": now_seconds(), "from": name, "to": name, "mess_text": "preflight"});
+    if send(conn, &msg, framing, t).await {
+        let deadline = Instant::now() + t.min(Duration::from_millis(600));
+        if let Arrival::Value { value, .. } = conn.next(deadline).await {
+            let ok = value.get("response").and_then(read_code).is_some_and(|(c, _)| c < 300);
+            return (false, value.get("mess_text").is_some() || ok);
+        }
+    }
+    (false, false)
+}
+
+/// Does it still answer after a client left? (A classic bug kills the serving thread.)
+async fn survives_disconnect(input: &PreflightInput, d: &mut Detection) {
+    let Ok(mut c3) = open(input).await else { return };
+    let t = input.timeout;
+    let probe_name = if d.guest_only {
+        "Guest".to_owned()
     } else {
-        json!({"action": "quit", "time": now_seconds()})
+        format!("{}z", input.unique_name.chars().take(24).collect::<String>())
     };
-    send(&mut conn, &farewell, input.framing, t).await;
-    conn.disconnect(crate::model::DisconnectKind::Close).await;
-    let (dialect, profile) = match (spec_signal, course_signal) {
-        (true, true) => ("spec+course", "all"),
-        (false, true) => ("course", "course"),
-        (true, false) => ("spec", "spec"),
-        (false, false) => {
-            d.notes.push(
-                "could not tell the dialect; assuming spec (use --profile course if needed)".into(),
-            );
-            ("unknown", "spec")
-        }
-    };
-    d.dialect = dialect.into();
-    d.suggested_profile = profile.into();
-    // Does it still answer after a client left? (A classic bug kills the serving thread.)
-    if let Ok(mut c3) = open(input).await {
-        let probe_name = if d.guest_only {
-            "Guest".to_owned()
-        } else {
-            format!("{}z", input.unique_name.chars().take(24).collect::<String>())
-        };
-        send(&mut c3, &presence(&probe_name), input.framing, t).await;
-        let r = c3.next(Instant::now() + t).await;
-        let alive = matches!(r, Arrival::Value { .. });
-        d.survives_disconnect = Some(alive);
-        if !alive {
-            d.notes.push("after the first client disconnected, a new client got no answer: the server stopped serving (a classic bug: json.loads(b\"\") on a closed socket kills the serving loop)".into());
-        }
-        let bye = if dialect == "course" {
-            json!({"action": "exit", "time": now_seconds(), "account_name": probe_name})
-        } else {
-            json!({"action": "quit", "time": now_seconds()})
-        };
-        send(&mut c3, &bye, input.framing, t).await;
-        c3.disconnect(crate::model::DisconnectKind::Close).await;
+    send(&mut c3, &presence(&probe_name), input.framing, t).await;
+    let r = c3.next(Instant::now() + t).await;
+    let alive = matches!(r, Arrival::Value { .. });
+    d.survives_disconnect = Some(alive);
+    if !alive {
+        d.notes.push("after the first client disconnected, a new client got no answer: the server stopped serving (a classic bug: json.loads(b\"\") on a closed socket kills the serving loop)".into());
     }
-    d
+    let bye = goodbye(d.dialect == DetectedDialect::Course, &probe_name);
+    send(&mut c3, &bye, input.framing, t).await;
+    c3.disconnect(DisconnectKind::Close).await;
 }

@@ -10,6 +10,7 @@ use tokio::process::Child;
 use tokio::time::Instant;
 
 use crate::process::{SharedTail, capture, kill_group, spawn_group, tail_text};
+use crate::vocab::TargetKind;
 
 /// How to reach the target, as given on the command line.
 #[derive(Debug, Clone)]
@@ -245,12 +246,12 @@ impl RunningTarget {
         }
     }
 
-    /// The kind, for the JSON report.
-    pub fn kind(&self) -> &'static str {
+    /// The kind, for the report.
+    pub fn kind(&self) -> TargetKind {
         match self.spec {
-            TargetSpec::Address { .. } => "address",
-            TargetSpec::Spawn { .. } => "spawn",
-            TargetSpec::Embedded(_) => "embedded",
+            TargetSpec::Address { .. } => TargetKind::Address,
+            TargetSpec::Spawn { .. } => TargetKind::Spawn,
+            TargetSpec::Embedded(_) => TargetKind::Embedded,
         }
     }
 
@@ -275,6 +276,16 @@ impl RunningTarget {
         let child = self.child.as_mut()?;
         match child.try_wait() {
             Ok(Some(status)) => Some(crate::process::describe_status(status)),
+            _ => None,
+        }
+    }
+
+    /// The exit status of a spawned target that is exiting: waits at most `bound` for the
+    /// process to end (a reap, not a guess), None if it is still running.
+    pub async fn exit_status_within(&mut self, bound: Duration) -> Option<String> {
+        let child = self.child.as_mut()?;
+        match tokio::time::timeout(bound, child.wait()).await {
+            Ok(Ok(status)) => Some(crate::process::describe_status(status)),
             _ => None,
         }
     }

@@ -97,37 +97,18 @@ async fn connect_permit(
     Some(permit)
 }
 
-/// How the bytes of one message are written (issue: delivery modes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Delivery {
-    /// One write per message (the default).
-    #[default]
-    Whole,
-    /// The message cut at a few sampled positions (including inside a multi-byte UTF-8
-    /// character when there is one), each piece its own write with a short pause.
-    Split,
-    /// One byte per write, with a short pause between bytes.
-    Trickle,
-}
+pub use crate::vocab::Delivery;
+use crate::vocab::FrameProblem;
 
 impl Delivery {
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
+    /// The time the runner's own pauses add to the writing of a message cut into `pieces + 1`
+    /// pieces (twice the pauses, three times for trickle: a loaded machine sleeps longer).
+    pub fn pacing(self, pieces: usize) -> Duration {
+        let pieces = pieces as u32;
         match self {
-            Self::Whole => "whole",
-            Self::Split => "split",
-            Self::Trickle => "trickle",
-        }
-    }
-
-    /// Parses `whole|split|trickle`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "whole" => Some(Self::Whole),
-            "split" => Some(Self::Split),
-            "trickle" => Some(Self::Trickle),
-            _ => None,
+            Self::Whole => Duration::ZERO,
+            Self::Split => SPLIT_PAUSE * 2 * pieces,
+            Self::Trickle => TRICKLE_PAUSE * 3 * pieces,
         }
     }
 
@@ -189,8 +170,8 @@ pub enum Arrival {
     },
     /// Bytes that are not a JSON value.
     Bad {
-        /// What kind of problem ("not JSON", "not UTF-8", "oversize", "truncated").
-        kind: &'static str,
+        /// What kind of problem.
+        kind: FrameProblem,
         /// The decoder's explanation.
         detail: String,
         /// The offending bytes and what follows them, shown with escapes.
@@ -455,10 +436,10 @@ impl Conn {
 
     fn bad(&self, e: &FrameError) -> Arrival {
         let kind = match e {
-            FrameError::Syntax { .. } => "not JSON",
-            FrameError::InvalidUtf8 { .. } => "not UTF-8",
-            FrameError::Oversize { .. } => "oversize",
-            FrameError::Truncated { .. } => "truncated",
+            FrameError::Syntax { .. } => FrameProblem::NotJson,
+            FrameError::InvalidUtf8 { .. } => FrameProblem::NotUtf8,
+            FrameError::Oversize { .. } => FrameProblem::Oversize,
+            FrameError::Truncated { .. } => FrameProblem::Truncated,
         };
         let mut bytes = e.raw().to_vec();
         bytes.extend(self.buf.iter().take(120));
@@ -537,7 +518,7 @@ mod tests {
         server.await.unwrap();
         match c.next(deadline).await {
             Arrival::Bad { kind, text, .. } => {
-                assert_eq!(kind, "not JSON");
+                assert_eq!(kind, FrameProblem::NotJson);
                 assert!(text.contains("message"), "{text}");
             }
             other => panic!("{other:?}"),

@@ -46,15 +46,14 @@ fn main() {
         if r.problems.is_empty() { Ok(()) } else { Err(r.problems.join("\n").into()) }
     })];
     for fx in
-        session.suite().fixtures.iter().filter(|f| f.role == jim_conformance::model::Role::Client)
+        session.suite().fixtures.iter().filter(|f| f.role() == jim_conformance::model::Role::Client)
     {
         let selected = session.selected().iter().any(|s| s.id == fx.id);
         let (fx, session, rt) = (Arc::clone(fx), Arc::clone(&session), Arc::clone(&rt));
         let name = fx.id.clone();
         let trial = Trial::test(name, move || {
             // Cases that log in with the one test account must not overlap (409).
-            let shares_account =
-                fx.requires.iter().any(|r| r == "credentials" || r == "offline-account");
+            let shares_account = fx.shares_account();
             let _guard = shares_account
                 .then(|| ACCOUNT.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             let r = rt.block_on(session.run_case(&fx, Delivery::Whole));

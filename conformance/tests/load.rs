@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -31,10 +33,8 @@ const SMALL: &[&str] = &[
     "30",
 ];
 
-fn load(args: &[&str]) -> (Output, Duration) {
-    let started = Instant::now();
-    let out = Command::new(BIN).arg("load").args(args).output().unwrap();
-    (out, started.elapsed())
+fn load(args: &[&str]) -> Output {
+    Command::new(BIN).arg("load").args(args).output().unwrap()
 }
 
 fn text(out: &Output) -> String {
@@ -44,14 +44,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-fn python() -> bool {
-    let ok = Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("python3 not found: skipping");
-    }
-    ok
 }
 
 fn target(file: &str) -> String {
@@ -64,7 +56,7 @@ fn the_embedded_reference_holds_everything_and_loses_nothing() {
     let json = dir.path().join("load.json");
     let mut args = SMALL.to_vec();
     args.extend(["--json", json.to_str().unwrap()]);
-    let (out, _) = load(&args);
+    let out = load(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("target: embedded reference server"), "{}", text(&out));
@@ -87,7 +79,7 @@ fn the_embedded_reference_holds_everything_and_loses_nothing() {
 fn json_to_standard_output_replaces_the_text() {
     let args = ["--connections", "4", "--pairs", "2", "--room-members", "0", "--duration", "0.3"];
     let args = [&args[..], &["--max-messages", "500", "--json", "-"]].concat();
-    let (out, _) = load(&args);
+    let out = load(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("only JSON");
     assert_eq!(report["room"]["status"], "skipped");
@@ -96,44 +88,37 @@ fn json_to_standard_output_replaces_the_text() {
 
 #[test]
 fn the_python_example_server_passes() {
-    if !python() {
-        return;
-    }
+    common::python3();
     let spawn =
         format!("python3 {}/../examples/python/server.py -p {{port}}", env!("CARGO_MANIFEST_DIR"));
     let mut args = SMALL.to_vec();
     args.extend(["--spawn", &spawn]);
-    let (out, _) = load(&args);
+    let out = load(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 lost"), "{}", text(&out));
 }
 
 #[test]
 fn a_server_that_takes_each_read_as_one_message_loses_messages() {
-    if !python() {
-        return;
-    }
+    common::python3();
     let mut args = SMALL.to_vec();
     let spawn = target("blocking_server.py");
     args.extend(["--spawn", &spawn]);
-    let (out, took) = load(&args);
+    let out = load(&args);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("result: FAIL"), "{}", text(&out));
     assert!(stdout.contains("got response 400"), "{}", text(&out));
     assert!(!stdout.contains(" 0 lost, in"), "{}", text(&out));
-    assert!(took < Duration::from_secs(30), "took {took:?}");
 }
 
 #[test]
 fn a_guest_only_lesson3_server_cannot_be_measured_and_says_why() {
-    if !python() {
-        return;
-    }
+    common::python3();
     let mut args = SMALL.to_vec();
     let spawn = target("lesson3_server.py");
     args.extend(["--spawn", &spawn]);
-    let (out, _) = load(&args);
+    let out = load(&args);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("presence answered 400"), "{}", text(&out));
@@ -167,31 +152,27 @@ while True:
 
 #[test]
 fn a_server_that_dies_under_load_is_reported_dead() {
-    if !python() {
-        return;
-    }
+    common::python3();
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("dies.py");
     std::fs::write(&script, DIES_ON_FIRST_MESSAGE).unwrap();
     let spawn = format!("python3 {} {{port}}", script.display());
     let mut args = SMALL.to_vec();
     args.extend(["--spawn", &spawn]);
-    let (out, took) = load(&args);
+    let out = load(&args);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("target survived: NO"), "{}", text(&out));
     assert!(stdout.contains("EXITED during the check"), "{}", text(&out));
     assert!(stdout.contains("crashed on the first message"), "{}", text(&out));
-    assert!(took < Duration::from_secs(30), "took {took:?}");
 }
 
 #[test]
 fn a_target_that_is_down_gives_exit_3_quickly() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (out, took) = load(&["--port", &port.to_string()]);
+    let out = load(&["--port", &port.to_string()]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is the server running"));
-    assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
 #[test]
@@ -205,10 +186,9 @@ fn a_silent_target_fails_within_the_reply_timeout() {
         }
         std::thread::sleep(Duration::from_secs(5));
     });
-    let (out, took) = load(&["--port", &port.to_string(), "--reply-timeout", "0.5"]);
+    let out = load(&["--port", &port.to_string(), "--reply-timeout", "0.5"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused the setup of presence"));
-    assert!(took < Duration::from_secs(4), "took {took:?}");
     drop(keep);
 }
 
@@ -221,10 +201,9 @@ fn values_out_of_their_bounds_are_usage_errors_that_name_the_option() {
         (&["--spawn", "python3 server.py"][..], "--spawn needs {port}"),
         (&["--host", "::1", "--spawn", "x {port}"][..], "cannot be used with"),
     ] {
-        let (out, took) = load(args);
+        let out = load(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
         assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{args:?}: {}", text(&out));
-        assert!(took < Duration::from_secs(3));
     }
 }
 
@@ -234,7 +213,7 @@ fn a_failed_check_overwrites_an_old_json_report() {
     let json = dir.path().join("load.json");
     std::fs::write(&json, r#"{"passed": true}"#).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (out, _) = load(&["--port", &port.to_string(), "--json", json.to_str().unwrap()]);
+    let out = load(&["--port", &port.to_string(), "--json", json.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -245,22 +224,19 @@ fn a_failed_check_overwrites_an_old_json_report() {
 
 #[test]
 fn a_server_that_crashes_on_the_first_login_is_reported_dead_not_guest_only() {
-    if !python() {
-        return;
-    }
+    common::python3();
     let spawn = r#"python3 -c 'import socket,sys
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
 while True:
     c, _ = s.accept()
     if c.recv(100): sys.exit("KeyError: user")' {port}"#;
-    let (out, took) = load(&["--spawn", spawn, "--reply-timeout", "1"]);
+    let out = load(&["--spawn", spawn, "--reply-timeout", "1"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("EXITED during the check"), "{}", text(&out));
     assert!(stderr.contains("KeyError: user"), "{}", text(&out));
     assert!(!stderr.contains("only Guest"), "{}", text(&out));
-    assert!(took < Duration::from_secs(15), "took {took:?}");
 }
 
 /// True when process `pid` is gone (or a zombie nobody will reap).
@@ -273,9 +249,7 @@ fn gone(pid: i32) -> bool {
 
 #[test]
 fn ctrl_c_stops_the_check_and_the_server_it_started() {
-    if !python() {
-        return;
-    }
+    common::python3();
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("pid");
     let spawn = format!(
@@ -298,10 +272,9 @@ fn ctrl_c_stops_the_check_and_the_server_it_started() {
         {
             break pid;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "the server never started");
+        assert!(started.elapsed() < Duration::from_secs(60), "the server never started");
         std::thread::sleep(Duration::from_millis(20));
     };
-    std::thread::sleep(Duration::from_millis(1500));
     assert!(!gone(server_pid), "the server should be running during the check");
     let runner = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(runner, nix::sys::signal::Signal::SIGINT).unwrap();
@@ -309,7 +282,7 @@ fn ctrl_c_stops_the_check_and_the_server_it_started() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "the runner ignored Ctrl-C");
+        assert!(started.elapsed() < Duration::from_secs(60), "the runner ignored Ctrl-C");
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(130));
@@ -319,7 +292,7 @@ fn ctrl_c_stops_the_check_and_the_server_it_started() {
     let stopped = Instant::now();
     while !gone(server_pid) {
         assert!(
-            stopped.elapsed() < Duration::from_secs(3),
+            stopped.elapsed() < Duration::from_secs(60),
             "the spawned server outlived the runner"
         );
         std::thread::sleep(Duration::from_millis(20));

@@ -34,9 +34,11 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jim_conformance::case::FailedAction;
 use jim_conformance::model::Level;
 use jim_conformance::profile::ProfileTarget;
 use jim_conformance::report::Impact;
+use jim_conformance::vocab::StepKeyword;
 use jim_conformance::{CaseResult, Report, RunOptions, TargetSpec, run_suite};
 use jim_server::{Config, Misbehave};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -156,7 +158,7 @@ fn catches(r: &Report) -> Vec<Catch> {
 fn first_line(c: &CaseResult) -> String {
     match &c.failure {
         // A leak: what arrived is the news, not the barrier that proved it.
-        Some(f) if f.action == "expect_silence" => format!(
+        Some(f) if f.action == FailedAction::Step(StepKeyword::ExpectSilence) => format!(
             "step {}: nothing was due on connection {}, yet it received {}",
             f.step,
             f.conn,

@@ -1,21 +1,17 @@
 //! The suite against third-party-looking Python servers (`tests/targets/`, see its README):
 //! conforming ones pass their profile, broken ones fail with the right case. Each target is
 //! started with `--spawn` semantics (a free port, killed by process group at the end); every
-//! wait is bounded by the per-step timeout and the run deadline. Skipped without python3.
+//! wait is bounded by the per-step timeout and the run deadline. Needs python3 (fails saying so
+//! without it).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jim_conformance::{RunOptions, TargetSpec, Verdict, run_suite};
-
-fn python() -> bool {
-    std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 struct Run {
     exit: i32,
@@ -25,10 +21,7 @@ struct Run {
 }
 
 fn run(file: &str, profile: Option<&str>, only: &[&str], timeout: f64) -> Option<Run> {
-    if !python() {
-        eprintln!("python3 not found: skipping {file}");
-        return None;
-    }
+    common::python3();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/targets");
     let command = format!("python3 {dir}/{file} -p {{port}}");
     let opts = RunOptions {

@@ -16,14 +16,15 @@
 pub mod commands;
 pub mod connection;
 pub mod error;
-pub mod escape;
 pub mod login;
 pub mod messages;
 pub mod output;
-pub mod pattern;
 
 pub use connection::{Arrival, Connection, Delivery, Incoming, Reader, Writer};
 pub use error::{ClientError, ExitStatus};
+/// The escapes of `send --raw`: the conformance runner's decoder, so that its printed
+/// reproductions mean the same bytes here.
+pub use jim_conformance::escape;
 pub use output::Format;
 
 /// Where a server is: a host name or IP address, and a port.

@@ -24,7 +24,7 @@ Examples:
   jim-client ping 127.0.0.1 7777                    # lesson 3: presence as Guest -> \"200 OK (3 ms)\"
   jim-client chat 127.0.0.1 7777 --name Alice       # interactive chat, /help inside
   jim-client send 127.0.0.1 7777 '{\"action\":\"presence\",\"time\":1,\"user\":{\"account_name\":\"Guest\"}}'
-  jim-client script 127.0.0.1 7777 checks.jsonl     # scripted checks for CI
+  jim-client script 127.0.0.1 7777 checks.jsonl     # scripted checks for CI (fixture steps)
   jim-client listen 127.0.0.1 7777 --name Bob       # print every message as a JSON line
 
 PORT defaults to 7777. Add --json (anywhere) for machine-readable output.
@@ -84,21 +84,23 @@ PORT explicitly. Exit status: 0 when everything was sent; 1 when the connection 
 failed first; 2 usage; 3 unreachable.";
 
 const SCRIPT_HELP: &str = "\
-Runs a JSON-lines script (FILE, or - for stdin) on one connection. One object per line;
-blank lines and lines starting with // or # are comments:
+Runs a scenario (FILE, or - for stdin) written in the conformance suite's fixture language:
+one step per line (blank lines and lines starting with // or # are comments), or a whole
+fixture file. Steps use connection \"a\" unless they say \"conn\":
 
   {\"send\": {\"action\":\"presence\",\"time\":\"$now\",\"user\":{\"account_name\":\"Guest\"}}}
-  {\"expect\": {\"response\": 200}}                 next value must match (subset match)
+  {\"expect\": {\"response\": 200}}                 next value must match (pushes are skipped)
   {\"expect\": {\"response\": 200}, \"timeout_ms\": 5000}
-  {\"wait_for\": {\"action\": \"msg\"}}              skip values until one matches
+  {\"expect_any\": [{\"response\": 200}, {\"response\": 202}]}
   {\"send_raw\": \"{\\\"action\\\":\\\"quit\\\"}\\n\"}         bytes with escapes (\\n \\xNN \\u{HEX})
-  {\"expect_silence_ms\": 500}                     nothing may arrive for 500 ms
+  {\"expect_silence\": {\"for_ms\": 500}}           nothing may arrive for 500 ms
   {\"expect_close\": true}                         the server closes the connection next
-  {\"sleep_ms\": 100}
+  {\"listen_ms\": 100}                             keep reading for 100 ms
 
-Subset match: objects match when every key of the pattern matches (extra keys are fine),
-arrays element by element, numbers by value (200 = 200.0); \"$any\", \"$number\", \"$string\",
-\"$array\", \"$object\" match by kind. \"$now\" in a send becomes the current time.
+Patterns (fixtures/README.md): every key of the pattern must match, extra keys are fine,
+numbers match by value (200 = 200.0); \"$any\", \"$number\", \"$string\", \"$array\",
+\"$object\", {\"$in\": [...]}, {\"$regex\": ...} and the other operators match by rule.
+Placeholders: \"$now\" is the current time, \"$user:alice\" a unique name per run.
 
 Example:
   jim-client script 127.0.0.1 7777 checks.jsonl
@@ -106,7 +108,7 @@ Example:
     '{\"expect\":{\"response\":200}}' | jim-client script 127.0.0.1 7777 -
 
 Exit status: 0 when every expectation held; 1 at the first mismatch (line number, expected,
-got); 2 for a bad script; 3 when the server cannot be reached.";
+got, why); 2 for a bad script; 3 when the server cannot be reached.";
 
 const LISTEN_HELP: &str = "\
 Logs in like chat, joins the --join rooms, then prints every message that arrives as one
@@ -383,13 +385,13 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitStatus> {
                 Ok(t) => t,
                 Err(e) => return Ok(usage(&e)),
             };
-            let steps = match script::parse(&text) {
+            let script = match script::parse(&path, &text) {
                 Ok(s) => s,
-                Err(e) => return Ok(usage(&ClientError::Usage(format!("{path}: {e}")))),
+                Err(e) => return Ok(usage(&e)),
             };
             let opts = script::Options {
                 server: ServerAddr { host, port },
-                steps,
+                script,
                 timeout,
                 framing,
                 format,

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::judge::{Finding, code_of, t};
 use super::model::{BarrierKind, Obligation, Traits};
-use crate::case::{is_push, looks_unknown_action};
+use crate::jim::{is_push, looks_unknown_action};
 use crate::model::{Dialect, DisconnectKind, Level};
 use crate::placeholders::now_seconds;
 use crate::wire::{Arrival, Conn, Delivery};

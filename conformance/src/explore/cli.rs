@@ -266,7 +266,7 @@ fn as_report(
     cfg: &Config,
     cases: Vec<crate::report::CaseResult>,
     describe: &str,
-    kind: &str,
+    kind: crate::vocab::TargetKind,
     addr: &str,
     code: i32,
     detected: crate::preflight::Detection,
@@ -276,11 +276,7 @@ fn as_report(
     let mut r = Report {
         schema: REPORT_SCHEMA,
         tool: format!("jim-conformance {} explore", env!("CARGO_PKG_VERSION")),
-        target: TargetInfo {
-            kind: kind.to_owned(),
-            description: describe.to_owned(),
-            address: addr.to_owned(),
-        },
+        target: TargetInfo { kind, description: describe.to_owned(), address: addr.to_owned() },
         detected,
         profile: ProfileInfo {
             name: profile.name.clone(),

@@ -26,7 +26,7 @@ use super::model::{
     Rules, Session, Traits,
 };
 use super::wire_form;
-use crate::case::is_push;
+use crate::jim::is_push;
 use crate::matcher::{Tolerances, show, usable_time};
 use crate::model::{DisconnectKind, Level};
 use crate::wire::{Arrival, Conn, Delivery};
@@ -52,9 +52,10 @@ impl Env {
     /// The model's rules under these tolerances.
     pub fn rules(&self) -> Rules {
         Rules {
-            ack_optional: self.tolerances.mode("no-msg-ack").is_some() && !self.traits.acks,
-            echo_allowed: self.tolerances.mode("room-echo").is_some(),
-            close_on_bad: self.tolerances.mode("close-on-bad-input").is_some(),
+            ack_optional: self.tolerances.mode(crate::vocab::Tolerance::NoMsgAck).is_some()
+                && !self.traits.acks,
+            echo_allowed: self.tolerances.mode(crate::vocab::Tolerance::RoomEcho).is_some(),
+            close_on_bad: self.tolerances.mode(crate::vocab::Tolerance::CloseOnBadInput).is_some(),
         }
     }
 }
@@ -171,7 +172,8 @@ impl Driver<'_> {
 
     /// Accepts a tolerated variant (noting it), or records a `--strict` style note.
     fn tolerate(&mut self, name: &str, step: usize, client: ClientId, what: &Value) {
-        match self.env.tolerances.mode(name) {
+        let tolerance = crate::vocab::Tolerance::parse(name);
+        match tolerance.and_then(|t| self.env.tolerances.mode(t)) {
             Some(mode) => {
                 if mode == crate::matcher::ToleranceMode::Lenient {
                     self.out.lenient.insert(name.to_owned());
@@ -181,8 +183,8 @@ impl Driver<'_> {
                 if self.out.notes.iter().any(|n| n.expected.en == name) {
                     return;
                 }
-                let info = crate::catalog::tolerance(name);
-                let (en, ru) = info.map_or((name, name), |i| (i.en, i.ru));
+                let info = tolerance.map(crate::vocab::Tolerance::describe);
+                let (en, ru) = info.map_or((name.to_owned(), name.to_owned()), |i| (i.en, i.ru));
                 let shown = self.words().unwire(&show(what, 200));
                 self.out.notes.push(Finding {
                     obligation: Obligation::Style,
@@ -482,7 +484,7 @@ impl Driver<'_> {
     fn note_close_tolerance(&mut self, e: &Expect) {
         if e.obligation == Obligation::BadInput {
             if let Some(crate::matcher::ToleranceMode::Lenient) =
-                self.env.tolerances.mode("close-on-bad-input")
+                self.env.tolerances.mode(crate::vocab::Tolerance::CloseOnBadInput)
             {
                 self.out.lenient.insert("close-on-bad-input".into());
             }
@@ -499,7 +501,7 @@ impl Driver<'_> {
             Some(k) => {
                 if matches!(self.pending[c][k], Pending::Echo(_)) {
                     if let Some(crate::matcher::ToleranceMode::Lenient) =
-                        self.env.tolerances.mode("room-echo")
+                        self.env.tolerances.mode(crate::vocab::Tolerance::RoomEcho)
                     {
                         self.out.lenient.insert("room-echo".into());
                     }
@@ -769,7 +771,12 @@ impl Driver<'_> {
                     Arrival::Bad { .. } => break,
                     Arrival::Nothing => {
                         let who = self.words().who(c);
-                        if self.env.tolerances.mode("open-after-quit").is_some() {
+                        if self
+                            .env
+                            .tolerances
+                            .mode(crate::vocab::Tolerance::OpenAfterQuit)
+                            .is_some()
+                        {
                             self.tolerate("open-after-quit", i, c, &Value::Null);
                             break;
                         }

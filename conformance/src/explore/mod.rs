@@ -287,13 +287,16 @@ pub async fn explore(
         }
     };
     if !traits.closes_on_quit {
-        if let Some(crate::matcher::ToleranceMode::Lenient) = cfg.tolerances.mode("open-after-quit")
+        if let Some(crate::matcher::ToleranceMode::Lenient) =
+            cfg.tolerances.mode(crate::vocab::Tolerance::OpenAfterQuit)
         {
             out.lenient.insert("open-after-quit".into());
         }
     }
     if !traits.acks {
-        if let Some(crate::matcher::ToleranceMode::Lenient) = cfg.tolerances.mode("no-msg-ack") {
+        if let Some(crate::matcher::ToleranceMode::Lenient) =
+            cfg.tolerances.mode(crate::vocab::Tolerance::NoMsgAck)
+        {
             out.lenient.insert("no-msg-ack".into());
         }
     }

@@ -467,9 +467,9 @@ pub fn human(
 pub fn rules_of(ex: &Explored, cfg: &Config) -> super::model::Rules {
     let acks = ex.traits.as_ref().is_none_or(|t| t.acks);
     super::model::Rules {
-        ack_optional: cfg.tolerances.mode("no-msg-ack").is_some() && !acks,
-        echo_allowed: cfg.tolerances.mode("room-echo").is_some(),
-        close_on_bad: cfg.tolerances.mode("close-on-bad-input").is_some(),
+        ack_optional: cfg.tolerances.mode(crate::vocab::Tolerance::NoMsgAck).is_some() && !acks,
+        echo_allowed: cfg.tolerances.mode(crate::vocab::Tolerance::RoomEcho).is_some(),
+        close_on_bad: cfg.tolerances.mode(crate::vocab::Tolerance::CloseOnBadInput).is_some(),
     }
 }
 
@@ -482,7 +482,7 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
     let mut out = Vec::new();
     for f in &ex.findings {
         let level = f.finding.level;
-        let impact = crate::runner::impact(level, Verdict::Fail, cfg.strict);
+        let impact = crate::run::verdict::impact(level, Verdict::Fail, cfg.strict);
         let steps = steps(f, &rules);
         let mut reproduce = jim_client(f, &rules, host, port);
         reproduce.push(format!("# {}", replay_command(cfg, &target)));
@@ -527,7 +527,7 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
             failure: Some(crate::case::Failure {
                 step: f.finding.step + 1,
                 conn: letter(f.finding.client).to_string(),
-                action: "explore".into(),
+                action: crate::case::FailedAction::Explore,
                 note: Some(f.finding.obligation.title()),
                 sent: Vec::new(),
                 expected: vec![serde_json::Value::String(f.finding.expected.get(ru).to_owned())],
@@ -557,7 +557,7 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
             verdict: Verdict::Fail,
             reason: Some(n.sentence.en.clone()),
             tolerances: Vec::new(),
-            impact: crate::runner::impact(Level::Should, Verdict::Fail, cfg.strict),
+            impact: crate::run::verdict::impact(Level::Should, Verdict::Fail, cfg.strict),
             failure: None,
             hint: n.sentence.clone(),
             duration_ms: 0,
@@ -579,7 +579,8 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
                 ex.sessions, ex.seed
             )
         };
-        let lenient: Vec<String> = ex.lenient.iter().cloned().collect();
+        let lenient: Vec<crate::vocab::Tolerance> =
+            ex.lenient.iter().filter_map(|n| crate::vocab::Tolerance::parse(n)).collect();
         out.push(CaseResult {
             id: "explore/sessions".into(),
             title,

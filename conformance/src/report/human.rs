@@ -6,8 +6,9 @@
 use std::fmt::Write as _;
 
 use super::{CaseResult, Impact, LivenessState, Report, Verdict};
-use crate::i18n::Lang;
+use crate::i18n::{Kept, Label, Lang, Msg};
 use crate::matcher::show;
+use crate::vocab::TargetKind;
 use crate::wire::{Delivery, Sent};
 
 /// How to render.
@@ -48,61 +49,63 @@ pub fn card(r: &Report, s: Style) -> String {
     let l = s.lang;
     let mut o = String::new();
     let _ = writeln!(o, "{}", s.paint("1", &r.tool));
-    let _ = writeln!(o, "  {:<13}{}", l.t("target"), r.target.description);
+    let _ = writeln!(o, "  {:<13}{}", l.label(Label::Target), r.target.description);
     let d = &r.detected;
-    let mut det = Vec::new();
-    if !d.reachable {
-        det.push(d.connect_error.clone().unwrap_or_else(|| "unreachable".into()));
-    } else {
-        let client = r.target.kind == "client";
-        det.push(match (d.one_shot, client) {
-            (Some(true), false) => "one-shot (closes after one reply)".to_owned(),
-            (Some(false), false) => "persistent connection".to_owned(),
-            (None, false) => "connection kept? unknown".to_owned(),
-            (Some(true), true) => "one-shot (exits after its reply)".to_owned(),
-            (Some(false), true) => "interactive (stays after its reply)".to_owned(),
-            (None, true) => "one-shot or interactive? unknown".to_owned(),
-        });
-        det.push(format!("dialect {}", d.dialect));
-        det.push(format!("{} framing", d.framing));
-        if let Some(t) = d.replies_have_time {
-            det.push(if t { "replies carry time".into() } else { "replies without time".into() });
-        }
-        if d.guest_only {
-            det.push("Guest-only".into());
-        }
-    }
-    let _ = writeln!(o, "  {:<13}{}", l.t("detected"), det.join(", "));
+    let _ = writeln!(o, "  {:<13}{}", l.label(Label::Detected), detected(r, l).join(", "));
     for n in &d.notes {
         let _ = writeln!(o, "  {:<13}{}", "", s.paint("33", n));
     }
     let _ = writeln!(
         o,
-        "  {:<13}{}{}{}; name {}",
-        l.t("profile"),
+        "  {:<13}{}{}{}; {} {}",
+        l.label(Label::Profile),
         r.profile.name,
         if r.profile.auto { " (auto)" } else { "" },
         if r.profile.strict { ", strict" } else { "" },
+        l.label(Label::Name),
         r.profile.name_used
     );
-    let tol: Vec<String> = r.profile.tolerances.keys().cloned().collect();
-    let _ = writeln!(
-        o,
-        "  {:<13}{}",
-        l.t("tolerances"),
-        if tol.is_empty() { "none".into() } else { tol.join(", ") }
-    );
-    let _ = writeln!(
-        o,
-        "  {:<13}timeout {} s per step, deadline {} s, jobs {}, delivery {}, framing {}",
-        "options",
-        r.options.timeout_ms as f64 / 1000.0,
-        r.options.deadline_ms / 1000,
-        r.options.jobs,
-        r.options.delivery.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
-        r.options.framing
-    );
+    let tol: Vec<&str> = r.profile.tolerances.keys().map(|t| t.as_str()).collect();
+    let tol = if tol.is_empty() { l.label(Label::None).to_owned() } else { tol.join(", ") };
+    let _ = writeln!(o, "  {:<13}{tol}", l.label(Label::Tolerances));
+    let options = Msg::OptionsLine {
+        timeout_secs: r.options.timeout_ms as f64 / 1000.0,
+        deadline_secs: r.options.deadline_ms / 1000,
+        jobs: r.options.jobs,
+        delivery: r.options.delivery.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
+        framing: r.options.framing.clone(),
+    };
+    let _ = writeln!(o, "  {:<13}{}", l.label(Label::Options), l.say(&options));
     o
+}
+
+/// What the first contact found, in words.
+fn detected(r: &Report, l: Lang) -> Vec<String> {
+    let d = &r.detected;
+    if !d.reachable {
+        return vec![d.connect_error.clone().unwrap_or_else(|| l.say(&Msg::Unreachable))];
+    }
+    let client = r.target.kind == TargetKind::Client;
+    let kept = match (d.one_shot, client) {
+        (Some(true), false) => Kept::OneShotServer,
+        (Some(false), false) => Kept::PersistentServer,
+        (None, false) => Kept::ServerUnknown,
+        (Some(true), true) => Kept::OneShotClient,
+        (Some(false), true) => Kept::InteractiveClient,
+        (None, true) => Kept::ClientUnknown,
+    };
+    let mut det = vec![
+        l.say(&Msg::Kept(kept)),
+        l.say(&Msg::DialectIs(d.dialect)),
+        l.say(&Msg::FramingIs(d.framing)),
+    ];
+    if let Some(t) = d.replies_have_time {
+        det.push(l.say(&Msg::RepliesTime(t)));
+    }
+    if d.guest_only {
+        det.push(l.say(&Msg::GuestOnly));
+    }
+    det
 }
 
 /// One line for a case, plus the failure details when it failed.
@@ -120,20 +123,19 @@ pub fn case(c: &CaseResult, s: Style) -> String {
         String::new()
     };
     let mut extra = String::new();
-    if let Some(live) = c.liveness.as_ref().filter(|l| l.state != LivenessState::NotChecked) {
-        let word = match (live.state, s.lang.is_ru()) {
-            (LivenessState::Survived, false) => "server survived",
-            (LivenessState::Survived, true) => "сервер выжил",
-            (LivenessState::Died, false) => "server DIED",
-            (LivenessState::Died, true) => "сервер УПАЛ",
-            (LivenessState::Zombie, false) => "server became a ZOMBIE",
-            (LivenessState::Zombie, true) => "сервер стал ЗОМБИ",
-            (LivenessState::NotChecked, _) => "",
+    if let Some(live) = c.liveness.as_ref() {
+        let word = match live.state {
+            LivenessState::Survived => Some(Label::ServerSurvived),
+            LivenessState::Died => Some(Label::ServerDied),
+            LivenessState::Zombie => Some(Label::ServerZombie),
+            LivenessState::NotChecked => None,
         };
-        extra.push_str(&format!("  [{word}]"));
+        if let Some(word) = word {
+            extra.push_str(&format!("  [{}]", s.lang.label(word)));
+        }
     }
     if !c.tolerances.is_empty() {
-        extra.push_str(&format!("  [{}]", c.tolerances.join(", ")));
+        extra.push_str(&format!("  [{}]", crate::vocab::join(&c.tolerances)));
     } else if matches!(
         c.verdict,
         Verdict::Unimplemented | Verdict::Skip | Verdict::ExpectedFail | Verdict::UnexpectedPass
@@ -153,96 +155,106 @@ pub fn case(c: &CaseResult, s: Style) -> String {
     o
 }
 
+/// A label padded to the details column ("" for a continuation line).
+fn pad(l: Lang, label: Option<Label>) -> String {
+    match label {
+        None => " ".repeat(15),
+        Some(label) => format!("    {:<11}", format!("{}:", l.label(label))),
+    }
+}
+
+/// Lines with a label on the first one only.
+fn labelled<'a>(o: &mut String, l: Lang, label: Label, lines: impl IntoIterator<Item = &'a str>) {
+    for (i, line) in lines.into_iter().enumerate() {
+        let head = pad(l, (i == 0).then_some(label));
+        let _ = writeln!(o, "{head}{line}");
+    }
+}
+
+/// The failing step: where, what was sent, what was expected, what arrived, why.
+fn failure(o: &mut String, c: &CaseResult, f: &crate::case::Failure, s: Style) {
+    let l = s.lang;
+    let note = f.note.as_ref().map(|n| format!(" — {}", l.pick(n))).unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "{}{} {} ({}, conn: {}){note}",
+        pad(l, Some(Label::Step)),
+        f.step,
+        f.action,
+        c.spec.join(" "),
+        f.conn
+    );
+    let sent: Vec<String> = f
+        .sent
+        .iter()
+        .map(|item| match item {
+            Sent::Json(v) => show(v, 300),
+            Sent::Raw(r) => format!("raw: {}", r.chars().take(300).collect::<String>()),
+        })
+        .collect();
+    if sent.is_empty() {
+        labelled(o, l, Label::Sent, [l.label(Label::NothingSentYet)]);
+    }
+    labelled(o, l, Label::Sent, sent.iter().map(String::as_str));
+    for (i, e) in f.expected.iter().enumerate() {
+        let label = if i == 0 { Label::Expected } else { Label::Or };
+        let _ = writeln!(o, "{}{}", pad(l, Some(label)), show(e, 300));
+    }
+    let _ =
+        writeln!(o, "{}{}", pad(l, Some(Label::Arrived)), s.paint("31", &f.arrived.describe(l)));
+    for m in &f.mismatches {
+        let _ = writeln!(o, "{}{m}", pad(l, Some(Label::Why)));
+    }
+    if !f.would_need.is_empty() {
+        let needed = crate::vocab::join(&f.would_need);
+        let _ = writeln!(o, "{}{needed}", pad(l, Some(Label::WouldPassWith)));
+    }
+}
+
 fn details(c: &CaseResult, s: Style) -> String {
     let l = s.lang;
     let mut o = String::new();
-    let pad = |label: &str| {
-        if label.is_empty() { " ".repeat(15) } else { format!("    {:<11}", format!("{label}:")) }
-    };
     if let Some(f) = &c.failure {
-        let note = f.note.as_ref().map(|n| format!(" — {}", n.get(l.is_ru()))).unwrap_or_default();
-        let _ = writeln!(
-            o,
-            "{}{} {} ({}, conn: {}){note}",
-            pad(l.t("step")),
-            f.step,
-            f.action,
-            c.spec.join(" "),
-            f.conn
-        );
-        if f.sent.is_empty() {
-            let _ = writeln!(o, "{}{}", pad(l.t("sent")), l.t("nothing was sent yet"));
-        }
-        for (i, item) in f.sent.iter().enumerate() {
-            let label = if i == 0 { pad(l.t("sent")) } else { pad("") };
-            let text = match item {
-                Sent::Json(v) => show(v, 300),
-                Sent::Raw(r) => format!("raw: {}", r.chars().take(300).collect::<String>()),
-            };
-            let _ = writeln!(o, "{label}{text}");
-        }
-        for (i, e) in f.expected.iter().enumerate() {
-            let label = if i == 0 { pad(l.t("expected")) } else { pad(l.t("or")) };
-            let _ = writeln!(o, "{label}{}", show(e, 300));
-        }
-        let _ = writeln!(o, "{}{}", pad(l.t("arrived")), s.paint("31", &f.arrived.describe(l)));
-        for m in &f.mismatches {
-            let _ = writeln!(o, "{}{m}", pad(l.t("why")));
-        }
-        if !f.would_need.is_empty() {
-            let _ =
-                writeln!(o, "{}{}", pad(l.t("would pass with tolerance")), f.would_need.join(", "));
-        }
+        failure(&mut o, c, f, s);
     }
     if let (Some(reason), true) = (&c.reason, c.failure.is_none() || c.verdict == Verdict::Fail) {
         if c.failure.is_none() || reason.contains("server") {
-            let _ = writeln!(o, "{}{}", pad("reason"), reason);
+            let _ = writeln!(o, "{}{}", pad(l, Some(Label::Reason)), reason);
         }
     }
     if let Some(note) = &c.mode_note {
-        let _ = writeln!(o, "{}{}", pad(l.t("delivery")), s.paint("33", note.get(l.is_ru())));
+        let _ = writeln!(o, "{}{}", pad(l, Some(Label::Delivery)), s.paint("33", l.pick(note)));
     }
     if let Some(live) = c
         .liveness
         .as_ref()
         .filter(|l| !matches!(l.state, LivenessState::NotChecked | LivenessState::Survived))
     {
-        let _ = writeln!(
-            o,
-            "{}{}: {}",
-            pad(l.t("liveness")),
-            live.state.as_str(),
-            live.detail.get(l.is_ru())
-        );
+        let (state, detail) = (live.state.as_str(), l.pick(&live.detail));
+        let _ = writeln!(o, "{}{state}: {detail}", pad(l, Some(Label::Liveness)));
     }
     if let Some(p) = &c.process {
-        let _ = writeln!(o, "{}{} ({})", pad(l.t("client")), p.command, p.exit);
-        for (label, text) in [("stdout", &p.stdout), ("stderr", &p.stderr)] {
-            let lines: Vec<&str> = text.lines().collect();
+        let _ = writeln!(o, "{}{} ({})", pad(l, Some(Label::Client)), p.command, p.exit);
+        for (label, text) in [(Label::Stdout, &p.stdout), (Label::Stderr, &p.stderr)] {
+            let lines: Vec<String> = text.lines().map(|l| l.chars().take(200).collect()).collect();
             let skip = lines.len().saturating_sub(12);
-            for (i, line) in lines.iter().skip(skip).enumerate() {
-                let head = if i == 0 { pad(label) } else { pad("") };
-                let line: String = line.chars().take(200).collect();
-                let _ = writeln!(o, "{head}{line}");
-            }
+            labelled(&mut o, l, label, lines.iter().skip(skip).map(String::as_str));
         }
     }
-    if !c.transcript.is_empty() {
-        let skip = c.transcript.len().saturating_sub(12);
-        for (i, line) in c.transcript.iter().skip(skip).enumerate() {
-            let label = if i == 0 { pad(l.t("transcript")) } else { pad("") };
+    let skip = c.transcript.len().saturating_sub(12);
+    let lines: Vec<String> = c
+        .transcript
+        .iter()
+        .skip(skip)
+        .map(|line| {
             let text: String = line.text.chars().take(160).collect();
-            let _ = writeln!(o, "{label}{:>5} ms {} {} {text}", line.ms, line.conn, line.dir);
-        }
-    }
-    let _ = writeln!(o, "{}{}", pad(l.t("hint")), c.hint.get(l.is_ru()));
+            format!("{:>5} ms {} {} {text}", line.ms, line.conn, line.dir)
+        })
+        .collect();
+    labelled(&mut o, l, Label::Transcript, lines.iter().map(String::as_str));
+    let _ = writeln!(o, "{}{}", pad(l, Some(Label::Hint)), l.pick(&c.hint));
     if let Some(f) = &c.failure {
-        for (i, cmd) in f.reproduce.iter().enumerate() {
-            for (j, line) in cmd.lines().enumerate() {
-                let label = if i == 0 && j == 0 { pad(l.t("reproduce")) } else { pad("") };
-                let _ = writeln!(o, "{label}{line}");
-            }
-        }
+        labelled(&mut o, l, Label::Reproduce, f.reproduce.iter().flat_map(|cmd| cmd.lines()));
     }
     o
 }
@@ -252,12 +264,12 @@ pub fn summary(r: &Report, s: Style) -> String {
     let l = s.lang;
     let mut o = String::new();
     if !r.events.is_empty() {
-        let _ = writeln!(o, "{}: {}", l.t("events"), r.events.join("; "));
+        let _ = writeln!(o, "{}: {}", l.label(Label::Events), r.events.join("; "));
     }
     let caps: Vec<String> =
         r.capabilities.iter().map(|(k, v)| format!("{k}={}", v.state)).collect();
     if !caps.is_empty() {
-        let _ = writeln!(o, "{}: {}", l.t("capabilities"), caps.join(", "));
+        let _ = writeln!(o, "{}: {}", l.label(Label::Capabilities), caps.join(", "));
     }
     let failed: Vec<&CaseResult> =
         r.cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error)).collect();
@@ -271,45 +283,32 @@ pub fn summary(r: &Report, s: Style) -> String {
         })
         .count();
     if failed.len() >= 4 && at_login * 2 >= failed.len() {
-        let _ = writeln!(
-            o,
-            "{}",
-            s.paint(
-                "33",
-                if l.is_ru() {
-                    "большинство случаев упало уже на входе (presence): сначала исправьте presence/basic"
-                } else {
-                    "most failing cases failed at their login (presence): fix presence/basic first"
-                }
-            )
-        );
+        let _ = writeln!(o, "{}", s.paint("33", &l.say(&Msg::MostFailedAtLogin)));
     }
     let counts: Vec<String> = r.summary.verdicts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let _ = writeln!(
         o,
         "{}: {} {}: {}; {} {}, {} {}",
-        s.paint("1", l.t("summary")),
+        s.paint("1", l.label(Label::Summary)),
         r.summary.selected,
-        l.t("selected"),
+        l.label(Label::Selected),
         counts.join(", "),
         r.summary.failures,
-        if l.is_ru() { "провалов" } else { "failing the run" },
+        l.label(Label::FailingTheRun),
         r.summary.warnings,
-        l.t("warnings"),
+        l.label(Label::Warnings),
     );
-    let _ = writeln!(
-        o,
-        "{} {:.2} s; {} {} ({})",
-        l.t("duration"),
-        r.duration_ms as f64 / 1000.0,
-        l.t("exit code"),
-        r.exit_code,
-        r.exit_reason
-    );
+    let duration = Msg::DurationLine {
+        secs: r.duration_ms as f64 / 1000.0,
+        code: r.exit_code,
+        reason: r.exit_reason.clone(),
+    };
+    let _ = writeln!(o, "{}", l.say(&duration));
     if r.exit_code != 0 {
         if let Some(out) = &r.target_output {
             let tail: Vec<&str> = out.lines().rev().take(15).collect();
-            let _ = writeln!(o, "{} (last lines):", l.t("server output"));
+            let (what, last) = (l.label(Label::ServerOutput), l.label(Label::LastLines));
+            let _ = writeln!(o, "{what} ({last}):");
             for line in tail.into_iter().rev() {
                 let _ = writeln!(o, "  {line}");
             }

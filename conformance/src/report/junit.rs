@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Impact, Report, Verdict};
+use super::{CaseResult, Impact, Report, Verdict};
 use crate::wire::Delivery;
 
 fn esc(s: &str) -> String {
@@ -55,93 +55,96 @@ pub fn to_string(report: &Report) -> String {
     for (k, v) in [
         ("target", report.target.description.clone()),
         ("profile", report.profile.name.clone()),
-        ("dialect", report.detected.dialect.clone()),
+        ("dialect", report.detected.dialect.to_string()),
         ("exit_code", report.exit_code.to_string()),
     ] {
         let _ = writeln!(x, "      <property name=\"{k}\" value=\"{}\"/>", esc(&v));
     }
     let _ = writeln!(x, "    </properties>");
     for c in &report.cases {
-        let area = c.id.split('/').next().unwrap_or("jim");
-        let name = if c.delivery == Delivery::Whole {
-            c.id.clone()
-        } else {
-            format!("{} [{}]", c.id, c.delivery.as_str())
-        };
-        let _ = write!(
-            x,
-            "    <testcase name=\"{}\" classname=\"jim.{}\" time=\"{:.3}\"",
-            esc(&name),
-            esc(area),
-            c.duration_ms as f64 / 1000.0
-        );
-        let detail = || {
-            let mut d = format!(
-                "{} ({}): {}\n",
-                c.title,
-                c.level.as_str(),
-                c.reason.clone().unwrap_or_default()
-            );
-            if let Some(f) = &c.failure {
-                let _ = writeln!(d, "step {} on connection {}: {}", f.step, f.conn, f.action);
-                for e in &f.expected {
-                    let _ = writeln!(d, "expected: {e}");
-                }
-                let _ = writeln!(d, "arrived: {}", f.arrived.describe(crate::i18n::Lang::En));
-                for m in &f.mismatches {
-                    let _ = writeln!(d, "  {m}");
-                }
-                for r in &f.reproduce {
-                    let _ = writeln!(d, "reproduce: {r}");
-                }
-            }
-            let _ = writeln!(d, "hint: {}", c.hint.en);
-            d
-        };
-        let message = esc(&c.reason.clone().unwrap_or_else(|| c.verdict.as_str().to_owned()));
-        match (c.verdict, c.impact) {
-            (Verdict::Error, _) => {
-                let _ = writeln!(
-                    x,
-                    ">\n      <error message=\"{message}\" type=\"error\">{}</error>\n    </testcase>",
-                    esc(&detail())
-                );
-            }
-            (_, Impact::Failure) => {
-                let _ = writeln!(
-                    x,
-                    ">\n      <failure message=\"{message}\" type=\"{}\">{}</failure>\n    </testcase>",
-                    c.verdict.as_str(),
-                    esc(&detail())
-                );
-            }
-            (Verdict::Skip | Verdict::Unimplemented | Verdict::ExpectedFail, _) => {
-                let _ = writeln!(
-                    x,
-                    ">\n      <skipped message=\"{}: {message}\"/>\n    </testcase>",
-                    c.verdict.as_str()
-                );
-            }
-            (_, Impact::Warning) => {
-                let _ = writeln!(
-                    x,
-                    ">\n      <system-out>WARNING ({}): {}</system-out>\n    </testcase>",
-                    c.level.as_str(),
-                    esc(&detail())
-                );
-            }
-            _ if !c.tolerances.is_empty() => {
-                let _ = writeln!(
-                    x,
-                    ">\n      <system-out>pass-lenient: {}</system-out>\n    </testcase>",
-                    esc(&c.tolerances.join(", "))
-                );
-            }
-            _ => {
-                let _ = writeln!(x, "/>");
-            }
-        }
+        testcase(&mut x, c);
     }
     let _ = writeln!(x, "  </testsuite>\n</testsuites>");
     x
+}
+
+/// One `<testcase>`: failures and errors with their details, skips, warnings.
+fn testcase(x: &mut String, c: &CaseResult) {
+    let area = c.id.split('/').next().unwrap_or("jim");
+    let name = if c.delivery == Delivery::Whole {
+        c.id.clone()
+    } else {
+        format!("{} [{}]", c.id, c.delivery.as_str())
+    };
+    let _ = write!(
+        x,
+        "    <testcase name=\"{}\" classname=\"jim.{}\" time=\"{:.3}\"",
+        esc(&name),
+        esc(area),
+        c.duration_ms as f64 / 1000.0
+    );
+    let message = esc(&c.reason.clone().unwrap_or_else(|| c.verdict.as_str().to_owned()));
+    match (c.verdict, c.impact) {
+        (Verdict::Error, _) => {
+            let _ = writeln!(
+                x,
+                ">\n      <error message=\"{message}\" type=\"error\">{}</error>\n    </testcase>",
+                esc(&detail(c))
+            );
+        }
+        (_, Impact::Failure) => {
+            let _ = writeln!(
+                x,
+                ">\n      <failure message=\"{message}\" type=\"{}\">{}</failure>\n    </testcase>",
+                c.verdict.as_str(),
+                esc(&detail(c))
+            );
+        }
+        (Verdict::Skip | Verdict::Unimplemented | Verdict::ExpectedFail, _) => {
+            let _ = writeln!(
+                x,
+                ">\n      <skipped message=\"{}: {message}\"/>\n    </testcase>",
+                c.verdict.as_str()
+            );
+        }
+        (_, Impact::Warning) => {
+            let _ = writeln!(
+                x,
+                ">\n      <system-out>WARNING ({}): {}</system-out>\n    </testcase>",
+                c.level.as_str(),
+                esc(&detail(c))
+            );
+        }
+        _ if !c.tolerances.is_empty() => {
+            let _ = writeln!(
+                x,
+                ">\n      <system-out>pass-lenient: {}</system-out>\n    </testcase>",
+                esc(&crate::vocab::join(&c.tolerances))
+            );
+        }
+        _ => {
+            let _ = writeln!(x, "/>");
+        }
+    }
+}
+
+/// The text of a failure or warning: the reason, the failing step, the hint.
+fn detail(c: &CaseResult) -> String {
+    let mut d =
+        format!("{} ({}): {}\n", c.title, c.level.as_str(), c.reason.clone().unwrap_or_default());
+    if let Some(f) = &c.failure {
+        let _ = writeln!(d, "step {} on connection {}: {}", f.step, f.conn, f.action);
+        for e in &f.expected {
+            let _ = writeln!(d, "expected: {e}");
+        }
+        let _ = writeln!(d, "arrived: {}", f.arrived.describe(crate::i18n::Lang::En));
+        for m in &f.mismatches {
+            let _ = writeln!(d, "  {m}");
+        }
+        for r in &f.reproduce {
+            let _ = writeln!(d, "reproduce: {r}");
+        }
+    }
+    let _ = writeln!(d, "hint: {}", c.hint.en);
+    d
 }

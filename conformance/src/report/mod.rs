@@ -11,6 +11,7 @@ use crate::i18n::Lang;
 use crate::matcher::ToleranceMode;
 use crate::model::{Dialect, Level, Text};
 use crate::preflight::Detection;
+use crate::vocab::{Capability, CapabilityState, TargetKind, Tolerance};
 use crate::wire::Delivery;
 
 pub mod human;
@@ -20,60 +21,7 @@ pub mod junit;
 /// Version of the JSON report format; bumped on any incompatible change.
 pub const REPORT_SCHEMA: &str = "jim-conformance/report/v1";
 
-/// The verdict on one case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// Every step held without any tolerance.
-    Pass,
-    /// Every step held, but only thanks to the tolerances named in the result.
-    PassLenient,
-    /// A step did not hold.
-    Fail,
-    /// The target does not implement an optional capability the case requires.
-    Unimplemented,
-    /// Not run (the reason says why: missing credentials, wrong dialect, deadline ...).
-    Skip,
-    /// Failed, as `--known-failures` said it would.
-    ExpectedFail,
-    /// Passed although `--known-failures` said it fails: update the list.
-    UnexpectedPass,
-    /// The target could not be reached or died.
-    Error,
-}
-
-impl Verdict {
-    /// The kebab-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pass => "pass",
-            Self::PassLenient => "pass-lenient",
-            Self::Fail => "fail",
-            Self::Unimplemented => "unimplemented",
-            Self::Skip => "skip",
-            Self::ExpectedFail => "expected-fail",
-            Self::UnexpectedPass => "unexpected-pass",
-            Self::Error => "error",
-        }
-    }
-
-    /// True for pass and pass-lenient.
-    pub fn passed(self) -> bool {
-        matches!(self, Self::Pass | Self::PassLenient)
-    }
-}
-
-/// How a case's verdict affects the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Impact {
-    /// No effect.
-    None,
-    /// A warning (a `should` failure without `--strict`, a `may`/`info` failure).
-    Warning,
-    /// Fails the run.
-    Failure,
-}
+pub use crate::vocab::{Impact, LivenessState, Verdict};
 
 /// The result of one case.
 #[derive(Debug, Clone, Serialize)]
@@ -94,7 +42,7 @@ pub struct CaseResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Tolerances a pass needed.
-    pub tolerances: Vec<String>,
+    pub tolerances: Vec<Tolerance>,
     /// Effect on the run.
     pub impact: Impact,
     /// Details of the failing step.
@@ -148,32 +96,6 @@ impl CaseResult {
     }
 }
 
-/// What the liveness check after a destructive case found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LivenessState {
-    /// A new client got an answer to its presence.
-    Survived,
-    /// The process exited, or nobody listens any more (connection refused).
-    Died,
-    /// New connections are accepted but never answered (or closed without an answer).
-    Zombie,
-    /// The check did not run (the case was skipped, or the deadline passed).
-    NotChecked,
-}
-
-impl LivenessState {
-    /// The kebab-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Survived => "survived",
-            Self::Died => "died",
-            Self::Zombie => "zombie",
-            Self::NotChecked => "not-checked",
-        }
-    }
-}
-
 /// The liveness check after a destructive case.
 #[derive(Debug, Clone, Serialize)]
 pub struct Liveness {
@@ -220,8 +142,8 @@ pub struct Summary {
 /// The target as the report describes it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetInfo {
-    /// `address`, `spawn` or `embedded`.
-    pub kind: String,
+    /// What kind of target.
+    pub kind: TargetKind,
     /// One line for humans.
     pub description: String,
     /// `host:port` actually used (last one, for a restarted spawn).
@@ -240,7 +162,7 @@ pub struct ProfileInfo {
     /// Dialects selected.
     pub dialects: Vec<Dialect>,
     /// Tolerances (empty under `--strict`).
-    pub tolerances: BTreeMap<String, ToleranceMode>,
+    pub tolerances: BTreeMap<Tolerance, ToleranceMode>,
     /// The account name used for `$name`.
     pub name_used: String,
 }
@@ -259,15 +181,14 @@ pub struct OptionsInfo {
     /// `newline` or `bare`.
     pub framing: String,
     /// Capabilities declared with `--expect`.
-    pub expect: Vec<String>,
+    pub expect: Vec<Capability>,
 }
 
 /// What the run learned about one capability.
 #[derive(Debug, Clone, Serialize)]
 pub struct CapabilityReport {
-    /// `present`, `unimplemented`, `unavailable` (needs options), `failed` (the probe failed
-    /// for another reason), or `not-probed`.
-    pub state: String,
+    /// What the run learned.
+    pub state: CapabilityState,
     /// Why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -289,7 +210,7 @@ pub struct Report {
     /// Options.
     pub options: OptionsInfo,
     /// Capabilities.
-    pub capabilities: BTreeMap<String, CapabilityReport>,
+    pub capabilities: BTreeMap<Capability, CapabilityReport>,
     /// Results in run order (id order; destructive cases last).
     pub cases: Vec<CaseResult>,
     /// Totals.
@@ -344,7 +265,7 @@ mod tests {
             verdict,
             reason: (verdict != Verdict::Pass).then(|| "because".into()),
             tolerances: if verdict == Verdict::PassLenient {
-                vec!["no-time".into()]
+                vec![Tolerance::NoTime]
             } else {
                 vec![]
             },
@@ -363,7 +284,7 @@ mod tests {
         let failure = Failure {
             step: 2,
             conn: "a".into(),
-            action: "expect".into(),
+            action: crate::case::FailedAction::Step(crate::vocab::StepKeyword::Expect),
             note: None,
             sent: vec![Sent::Json(json!({"action":"presence"})), Sent::Raw("{x\\n".into())],
             expected: vec![json!({"response": 200}), json!({"response": 201})],
@@ -380,14 +301,14 @@ mod tests {
             schema: REPORT_SCHEMA,
             tool: "jim-conformance test".into(),
             target: TargetInfo {
-                kind: "address".into(),
+                kind: TargetKind::Address,
                 description: "127.0.0.1:7777".into(),
                 address: "127.0.0.1:7777".into(),
             },
             detected: Detection {
                 reachable: true,
-                dialect: "spec".into(),
-                framing: "newline".into(),
+                dialect: crate::vocab::DetectedDialect::Spec,
+                framing: crate::vocab::DetectedFraming::Newline,
                 ..Detection::default()
             },
             profile: ProfileInfo {

@@ -1,8 +1,11 @@
-//! Escapes for raw bytes typed on a command line or in a script (`send --raw`, `send_raw`).
+//! Escapes for raw bytes written in a fixture (`send_raw`) or on a command line (`jim-client
+//! send --raw`): the one escape decoder of the workspace, so that every reproduction the runner
+//! prints means the same bytes to `jim-client`.
 //!
 //! Reproducing a framing problem needs exact bytes: a newline in the middle of a value, a lone
-//! `0xFF`, a half message. Shells make those awkward, so `--raw` takes a string with escapes:
-//! `\n`, `\r`, `\t`, `\0`, `\\`, `\xNN` (one byte) and `\u{HEX}` (the UTF-8 of a code point).
+//! `0xFF`, a half message. Shells and JSON make those awkward, so raw text takes escapes:
+//! `\n`, `\r`, `\t`, `\0`, `\\`, `\"`, `\'`, `\xNN` (one byte) and `\u{HEX}` (the UTF-8 of a
+//! code point).
 
 /// Turns an escaped string into bytes, or says which escape is wrong.
 pub fn unescape(text: &str) -> Result<Vec<u8>, String> {

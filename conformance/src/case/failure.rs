@@ -1,0 +1,193 @@
+//! What a failed step reports: what arrived (as typed data), what was expected instead, why they
+//! differ, and how to replay it. [`Details`] names the parts a step fills in, so that a failure
+//! is built with named fields wherever it happens.
+
+use std::collections::BTreeSet;
+
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use crate::i18n::{Lang, Looks, Msg};
+use crate::matcher::show;
+use crate::model::Text;
+use crate::vocab::{FrameProblem, StepKeyword, Tolerance};
+use crate::wire::Sent;
+
+/// What arrived where a step looked, for the report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Arrived {
+    /// A JSON value.
+    Value {
+        /// The value.
+        value: Value,
+        /// The bytes, escaped.
+        raw: String,
+    },
+    /// Bytes that are not JSON.
+    Bad {
+        /// What is wrong with them.
+        problem: FrameProblem,
+        /// The decoder's explanation.
+        detail: String,
+        /// The bytes, escaped.
+        text: String,
+    },
+    /// Nothing within the step timeout.
+    Nothing {
+        /// The timeout in milliseconds.
+        within_ms: u64,
+        /// The start of a value that began to arrive but never completed, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        partial: Option<String>,
+    },
+    /// The connection was closed (or reset) by the target.
+    Closed {
+        /// True for a reset.
+        reset: bool,
+    },
+    /// The connection could not be opened.
+    Refused {
+        /// The error.
+        message: String,
+    },
+    /// A step could not be carried out (a send failed, a placeholder is missing).
+    Problem {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl Arrived {
+    /// What a read produced, as the report shows it (`Nothing` without a partial value).
+    pub fn from_arrival(a: crate::wire::Arrival, within: std::time::Duration) -> Self {
+        use crate::wire::Arrival;
+        match a {
+            Arrival::Value { value, raw, .. } => Self::Value { value, raw },
+            Arrival::Bad { kind, detail, text } => Self::Bad { problem: kind, detail, text },
+            Arrival::Closed { reset } => Self::Closed { reset },
+            Arrival::Nothing => {
+                Self::Nothing { within_ms: within.as_millis() as u64, partial: None }
+            }
+        }
+    }
+
+    /// What arrived, as a message of the catalog.
+    pub fn message(&self) -> Msg {
+        match self {
+            Self::Value { value, .. } => Msg::Shown { text: show(value, 400) },
+            Self::Bad { problem: FrameProblem::Truncated, text, .. } => {
+                Msg::Truncated { text: text.clone() }
+            }
+            Self::Bad { problem: FrameProblem::Oversize, text, .. } => {
+                Msg::Oversize { kib: crate::wire::MAX_VALUE_BYTES / 1024, text: text.clone() }
+            }
+            Self::Bad { problem, text, .. } => {
+                let looks = if text.contains("{'") || text.contains("': ") {
+                    Some(Looks::PythonDict)
+                } else if text.starts_with("`b'") {
+                    Some(Looks::BytesRepr)
+                } else if *problem == FrameProblem::NotJson && !text.starts_with("`{") {
+                    Some(Looks::NotJim)
+                } else {
+                    None
+                };
+                Msg::Bad { problem: *problem, text: text.clone(), looks }
+            }
+            Self::Nothing { within_ms, partial } => {
+                let secs = *within_ms as f64 / 1000.0;
+                match partial {
+                    None => Msg::NothingWithin { secs },
+                    Some(p) => Msg::OnlyStart { secs, partial: p.clone() },
+                }
+            }
+            Self::Closed { reset: false } => Msg::ConnectionClosed,
+            Self::Closed { reset: true } => Msg::ConnectionReset,
+            Self::Refused { message } | Self::Problem { message } => {
+                Msg::Detail { text: message.clone() }
+            }
+        }
+    }
+
+    /// A one-line description in `lang`.
+    pub fn describe(&self, lang: Lang) -> String {
+        lang.say(&self.message())
+    }
+}
+
+/// What the runner was doing when a case failed: a step, or starting the client (client mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedAction {
+    /// A step of the fixture.
+    Step(StepKeyword),
+    /// Starting the client command, before any step.
+    StartClient,
+    /// An exploration session (`jim-conformance explore`), not a fixture step.
+    Explore,
+}
+
+impl Serialize for FailedAction {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Step(k) => k.serialize(s),
+            Self::StartClient => s.serialize_str("start"),
+            Self::Explore => s.serialize_str("explore"),
+        }
+    }
+}
+
+impl std::fmt::Display for FailedAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Step(k) => f.write_str(k.as_str()),
+            Self::StartClient => f.write_str("start"),
+            Self::Explore => f.write_str("explore"),
+        }
+    }
+}
+
+/// The details of a failed step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// 1-based step number.
+    pub step: usize,
+    /// The connection.
+    pub conn: String,
+    /// The step's action.
+    pub action: FailedAction,
+    /// What the step checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<Text>,
+    /// What this connection had sent so far.
+    pub sent: Vec<Sent>,
+    /// Every acceptable alternative (patterns with placeholders expanded).
+    pub expected: Vec<Value>,
+    /// What arrived instead.
+    pub arrived: Arrived,
+    /// Why each alternative did not match.
+    pub mismatches: Vec<String>,
+    /// Tolerances that would have accepted it (disabled in this profile, or `--strict`).
+    pub would_need: Vec<Tolerance>,
+    /// Commands that replay what was sent (`jim-client` lines in server mode).
+    pub reproduce: Vec<String>,
+    /// True when what arrived looks like "unknown action" (a bare 400, or a text saying so).
+    pub unknown_action: bool,
+}
+
+/// What a step found wrong, besides what arrived: the parts of a [`Failure`] a step fills in.
+#[derive(Debug, Clone, Default)]
+pub struct Details {
+    /// Every acceptable alternative.
+    pub expected: Vec<Value>,
+    /// Why what arrived is not one of them.
+    pub why: Vec<String>,
+    /// Tolerances that would have accepted it.
+    pub would_need: BTreeSet<Tolerance>,
+}
+
+impl Details {
+    /// Only what was expected.
+    pub fn expected(expected: Vec<Value>) -> Self {
+        Self { expected, ..Self::default() }
+    }
+}

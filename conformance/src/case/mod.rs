@@ -1,0 +1,465 @@
+//! The executor: runs one fixture's steps against one target and says what happened, with
+//! enough detail (what was sent, every acceptable alternative, what arrived) for a readable
+//! failure. One executor serves both roles: [`Case`] is the one session type of a case, and a
+//! [`Side`] says what differs between judging a server ([`server::ServerSide`]: the runner
+//! connects, skips pushes, says goodbye at the end) and judging a client
+//! ([`client::ClientSide`]: the runner accepts the client's connection, answers its requests,
+//! watches its process). The steps themselves live in [`crate::step`], one module per kind.
+//!
+//! Steps run in order; each `expect` reads the next value on its connection within the step
+//! timeout (every read bounded in size and time by [`crate::wire`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use jim_protocol::Framing;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::jim::is_push;
+use crate::matcher::{Outcome as Match, ToleranceMode, Tolerances, match_value};
+use crate::model::{Fixture, Step, Text};
+use crate::placeholders::{Mode, Vars};
+use crate::report::ProcessReport;
+use crate::step::RoleStep;
+use crate::vocab::{Delivery, Direction, StepKeyword, Tolerance};
+use crate::wire::{Arrival, Conn, Sent};
+
+pub mod client;
+mod failure;
+mod reproduce;
+pub mod server;
+mod transcript;
+
+pub use failure::{Arrived, Details, FailedAction, Failure};
+pub use reproduce::jim_client_lines;
+pub use transcript::{Input, Line};
+
+use transcript::{Inputs, Transcript};
+
+/// Unsolicited items skipped while waiting for one step (the step deadline bounds the time too).
+const MAX_SKIPPED: usize = 10_000;
+
+/// Pushes a transcript shows per case (the rest are skipped silently).
+const MAX_PUSHES_SHOWN: usize = 3;
+
+/// What a case needs from the run, whatever the role.
+#[derive(Debug, Clone)]
+pub struct CaseEnv {
+    /// Tolerances in force.
+    pub tolerances: Tolerances,
+    /// Default step timeout.
+    pub timeout: Duration,
+    /// How sent values end.
+    pub framing: Framing,
+    /// Delivery mode for every send (unless a step forces one).
+    pub delivery: Delivery,
+    /// Placeholder values for this case run.
+    pub vars: Vars,
+}
+
+/// How a case ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Every step held; the lenient tolerances that were needed.
+    Pass(BTreeSet<Tolerance>),
+    /// A step failed: a fact about the target.
+    Fail(Box<Failure>),
+    /// The target could not be reached, or the client could not be started.
+    Error(Box<Failure>),
+}
+
+/// The result of running a case.
+#[derive(Debug, Clone)]
+pub struct CaseRun {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What went over the wire (bounded).
+    pub transcript: Vec<Line>,
+    /// How long it took.
+    pub duration: Duration,
+    /// What the case did to the target, step by step (sends and disconnects, bounded), to name
+    /// the input that broke a server.
+    pub inputs: Vec<Input>,
+    /// Client mode: the client process, how it ended and what it printed.
+    pub process: Option<ProcessReport>,
+    /// Commands that replay the case by hand (what a failure prints).
+    pub reproduce: Vec<String>,
+}
+
+/// Where a step is and how long it may take.
+#[derive(Debug, Clone)]
+pub struct At {
+    /// 1-based step number.
+    pub number: usize,
+    /// The connection it acts on.
+    pub conn: String,
+    /// Its keyword.
+    pub keyword: StepKeyword,
+    /// What it checks.
+    pub note: Option<Text>,
+    /// Its timeout.
+    pub within: Duration,
+    /// When it must be done (the timeout from when its connection was ready).
+    pub deadline: Instant,
+}
+
+/// One connection of a case.
+#[derive(Debug, Default)]
+pub struct ConnState {
+    /// The connection, once opened (kept after a close, to show what was sent).
+    pub conn: Option<Conn>,
+    /// Values that may be skipped under a tolerance (`tolerate` steps).
+    pub skip: Vec<(Tolerance, Value)>,
+    /// The name it logged in with, for the goodbye at the end.
+    pub login: Option<String>,
+    /// The case ended it (closed, or saw it closed): no goodbye at the end.
+    pub ended: bool,
+}
+
+/// What differs between the two roles of the runner. The executor and the step modules call
+/// these, and nothing else about the role.
+pub trait Side: Sized + std::marker::Send {
+    /// The steps this role may take.
+    type Step: RoleStep + Sync;
+
+    /// The role flags values that arrive in the same read as the value before them (in client
+    /// mode a client must write one message per write; in server mode only `one_write` steps
+    /// judge that).
+    const FLAGS_GLUED_WRITES: bool;
+
+    /// Runs one step (the role enum's dispatch).
+    fn run_step<'a>(
+        cx: &'a mut Case<'_, Self>,
+        step: &'a Self::Step,
+        at: &'a At,
+    ) -> impl Future<Output = Result<(), Outcome>> + std::marker::Send + 'a;
+
+    /// Makes the step's connection ready: server mode connects (anew when `reopen`), client
+    /// mode waits for the client's one connection. Returns the step's deadline.
+    fn open<'a>(
+        cx: &'a mut Case<'_, Self>,
+        at: &'a At,
+        reopen: bool,
+    ) -> impl Future<Output = Result<Instant, Outcome>> + std::marker::Send + 'a;
+
+    /// True when `value`, arriving on `conn` while a step waits, is not for the step (server
+    /// mode: a push, cross-talk from a parallel case, a tolerated value).
+    fn unsolicited(cx: &mut Case<'_, Self>, conn: &str, value: &Value, wants_push: bool) -> bool;
+
+    /// Answers a request the step did not ask for, if the role does (client mode under
+    /// `auto_answer`); true when it was answered and the step should read on.
+    fn answer_unasked<'a>(
+        cx: &'a mut Case<'_, Self>,
+        value: &'a Value,
+    ) -> impl Future<Output = bool> + std::marker::Send + 'a;
+
+    /// A write to the peer failed: how the step ends.
+    fn write_failed(cx: &mut Case<'_, Self>, at: &At, error: std::io::Error) -> StepResult;
+
+    /// Completes a failure with what the role knows (the client's state, how to replay it).
+    fn complete(cx: &mut Case<'_, Self>, failure: &mut Failure);
+
+    /// Commands that replay the case; `failing` is the connection whose step failed, if any.
+    fn reproduce(cx: &Case<'_, Self>, failing: Option<&str>) -> Vec<String>;
+
+    /// Ends the case: goodbyes (server mode) or the client process (client mode).
+    fn finish<'a>(
+        cx: &'a mut Case<'_, Self>,
+    ) -> impl Future<Output = Option<ProcessReport>> + std::marker::Send + 'a;
+}
+
+/// What a step run gives: nothing, or how the case ends.
+pub type StepResult = Result<(), Outcome>;
+
+/// One case being run: the one session type of the executor, whatever the role.
+#[derive(Debug)]
+pub struct Case<'f, S> {
+    /// The fixture.
+    pub fx: &'f Fixture,
+    /// What the run gave the case.
+    pub env: CaseEnv,
+    /// What the role adds.
+    pub side: S,
+    /// The connections, by name.
+    pub conns: BTreeMap<String, ConnState>,
+    order: Vec<String>,
+    lenient: BTreeSet<Tolerance>,
+    transcript: Transcript,
+    inputs: Inputs,
+    pushes: usize,
+}
+
+/// Runs `steps` (of `fx`) with `env` on `side`, then ends the case.
+pub(crate) async fn execute<S: Side>(
+    fx: &Fixture,
+    steps: &[Step<S::Step>],
+    env: CaseEnv,
+    side: S,
+) -> CaseRun {
+    let started = Instant::now();
+    let mut cx = Case {
+        fx,
+        env,
+        side,
+        conns: BTreeMap::new(),
+        order: Vec::new(),
+        lenient: BTreeSet::new(),
+        transcript: Transcript::new(),
+        inputs: Inputs::default(),
+        pushes: 0,
+    };
+    let mut outcome = None;
+    for step in steps {
+        if let Err(o) = cx.step(step).await {
+            outcome = Some(o);
+            break;
+        }
+    }
+    let process = S::finish(&mut cx).await;
+    let reproduce = S::reproduce(&cx, None);
+    let outcome = outcome.unwrap_or_else(|| Outcome::Pass(std::mem::take(&mut cx.lenient)));
+    CaseRun {
+        outcome,
+        transcript: cx.transcript.into_lines(),
+        duration: started.elapsed(),
+        inputs: cx.inputs.into_vec(),
+        process,
+        reproduce,
+    }
+}
+
+impl<S: Side> Case<'_, S> {
+    async fn step(&mut self, step: &Step<S::Step>) -> StepResult {
+        let kind = step.kind.kind();
+        let within = step.timeout_ms.map(Duration::from_millis).unwrap_or(self.env.timeout);
+        let mut at = At {
+            number: step.number,
+            conn: step.conn.clone(),
+            keyword: kind.keyword(),
+            note: step.note.clone(),
+            within,
+            deadline: Instant::now() + within,
+        };
+        if kind.needs_conn() {
+            let reopen = kind.conn_effect() == crate::step::ConnEffect::Opens;
+            at.deadline = S::open(self, &at, reopen).await?;
+        }
+        S::run_step(self, &step.kind, &at).await
+    }
+
+    /// Adds a line to the transcript.
+    pub fn log(&mut self, conn: &str, dir: Direction, text: String) {
+        self.transcript.push(conn, dir, text);
+    }
+
+    /// Records what the case did to the target (`routine`: an ordinary login or goodbye).
+    pub fn input(&mut self, at: &At, what: String, routine: bool) {
+        self.inputs.push(Input { step: at.number, conn: at.conn.clone(), what, routine });
+    }
+
+    /// The open connection `name`, if any.
+    pub fn conn_mut(&mut self, name: &str) -> Option<&mut Conn> {
+        self.conns.get_mut(name).and_then(|c| c.conn.as_mut())
+    }
+
+    /// Puts a freshly opened connection in place (closing nothing: the caller did).
+    pub fn attach(&mut self, name: &str, conn: Conn) {
+        let state = self.conns.entry(name.to_owned()).or_default();
+        state.conn = Some(conn);
+        state.ended = false;
+        if !self.order.iter().any(|o| o == name) {
+            self.order.push(name.to_owned());
+        }
+    }
+
+    /// The connections that were used, in the order of their first use.
+    pub fn used_conns(&self) -> &[String] {
+        &self.order
+    }
+
+    /// Marks a connection ended by the case (no goodbye at the end).
+    pub fn mark_ended(&mut self, name: &str) {
+        if let Some(state) = self.conns.get_mut(name) {
+            state.ended = true;
+        }
+    }
+
+    /// Expands placeholders; the error is a failing step's problem.
+    pub fn expand(&mut self, at: &At, v: &Value, mode: Mode) -> Result<Value, Outcome> {
+        match self.env.vars.expand(v, mode) {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.problem(at, e.to_string())),
+        }
+    }
+
+    /// Expands every pattern of a list.
+    pub fn expand_all(
+        &mut self,
+        at: &At,
+        items: &[Value],
+        mode: Mode,
+    ) -> Result<Vec<Value>, Outcome> {
+        items.iter().map(|v| self.expand(at, v, mode)).collect()
+    }
+
+    /// A tolerance asked for: true if accepted now (a lenient one is recorded for the verdict).
+    pub fn tolerate(&mut self, tolerance: Tolerance) -> bool {
+        match self.env.tolerances.mode(tolerance) {
+            Some(ToleranceMode::Lenient) => {
+                self.lenient.insert(tolerance);
+                true
+            }
+            Some(ToleranceMode::Allow) => true,
+            None => false,
+        }
+    }
+
+    /// Records the lenient tolerances a match needed, and its captures.
+    pub fn accept_match(&mut self, m: &Match) {
+        self.lenient.extend(m.lenient.iter().copied());
+        for (k, v) in &m.captures {
+            self.env.vars.captures.insert(k.clone(), v.clone());
+        }
+    }
+
+    /// Reads the next item on `conn` and logs it (pushes after the first few silently).
+    pub async fn next(&mut self, conn: &str, deadline: Instant) -> Arrival {
+        let arrival = match self.conn_mut(conn) {
+            Some(c) => c.next(deadline).await,
+            None => return Arrival::Closed { reset: false },
+        };
+        self.log_arrival(conn, &arrival);
+        arrival
+    }
+
+    /// Logs what a read on `conn` produced (pushes after the first few silently).
+    pub fn log_arrival(&mut self, conn: &str, arrival: &Arrival) {
+        let text = match arrival {
+            Arrival::Value { raw, .. } => raw.clone(),
+            Arrival::Bad { kind, text, .. } => format!("{kind}: {text}"),
+            Arrival::Closed { reset: true } => "(reset)".into(),
+            Arrival::Closed { reset: false } => "(closed)".into(),
+            Arrival::Nothing => return,
+        };
+        let push = matches!(arrival, Arrival::Value { value, .. } if is_push(value));
+        if push {
+            self.pushes += 1;
+        }
+        if !push || self.pushes <= MAX_PUSHES_SHOWN {
+            self.log(conn, Direction::Received, text);
+        }
+    }
+
+    /// Reads the next item on `conn` that is for the step: values the role calls unsolicited
+    /// are skipped (at most `MAX_SKIPPED`, and never past `deadline`).
+    pub async fn next_for_step(
+        &mut self,
+        conn: &str,
+        deadline: Instant,
+        wants_push: bool,
+    ) -> Arrival {
+        let mut skipped = 0;
+        loop {
+            let arrival = self.next(conn, deadline).await;
+            let Arrival::Value { value, .. } = &arrival else { return arrival };
+            if skipped < MAX_SKIPPED && S::unsolicited(self, conn, value, wants_push) {
+                skipped += 1;
+                continue;
+            }
+            return arrival;
+        }
+    }
+
+    /// What arrived, for a report: `Nothing` notes the start of an incomplete value on `conn`.
+    pub fn arrived(&self, conn: &str, a: Arrival, within: Duration) -> Arrived {
+        let mut arrived = Arrived::from_arrival(a, within);
+        if let Arrived::Nothing { partial, .. } = &mut arrived {
+            *partial =
+                self.conns.get(conn).and_then(|c| c.conn.as_ref()).and_then(Conn::pending_preview);
+        }
+        arrived
+    }
+
+    /// Writes to `conn` with the delivery mode, before `deadline`. The pauses between pieces
+    /// are the runner's own: they do not count against the target's time to read.
+    pub async fn write(
+        &mut self,
+        conn: &str,
+        bytes: &[u8],
+        sent: Sent,
+        delivery: Delivery,
+        deadline: Instant,
+    ) -> std::io::Result<()> {
+        let cuts = delivery.cut_points(bytes);
+        let deadline = deadline + delivery.pacing(cuts.len());
+        if delivery == Delivery::Split {
+            let starts: Vec<String> = cuts.iter().map(usize::to_string).collect();
+            let text = format!("split: pieces start at bytes {}", starts.join(", "));
+            self.log(conn, Direction::Event, text);
+        }
+        match self.conn_mut(conn) {
+            Some(conn) => {
+                conn.record(sent);
+                conn.write(bytes, delivery, deadline).await
+            }
+            None => Err(std::io::Error::new(std::io::ErrorKind::NotConnected, "not connected")),
+        }
+    }
+
+    /// A failure of the step at `at`.
+    pub fn failure(&mut self, at: &At, arrived: Arrived, details: Details) -> Box<Failure> {
+        let sent = self
+            .conns
+            .get(&at.conn)
+            .and_then(|c| c.conn.as_ref())
+            .map(|c| c.sent.clone())
+            .unwrap_or_default();
+        let mut failure = Failure {
+            step: at.number,
+            conn: at.conn.clone(),
+            action: FailedAction::Step(at.keyword),
+            note: at.note.clone(),
+            sent,
+            expected: details.expected,
+            arrived,
+            mismatches: details.why,
+            would_need: details.would_need.into_iter().collect(),
+            reproduce: Vec::new(),
+            unknown_action: false,
+        };
+        S::complete(self, &mut failure);
+        Box::new(failure)
+    }
+
+    /// The step failed: a fact about the target.
+    pub fn fail(&mut self, at: &At, arrived: Arrived, details: Details) -> Outcome {
+        Outcome::Fail(self.failure(at, arrived, details))
+    }
+
+    /// The step could not be carried out (a placeholder that cannot be expanded, ...).
+    pub fn problem(&mut self, at: &At, message: String) -> Outcome {
+        self.fail(at, Arrived::Problem { message }, Details::default())
+    }
+}
+
+/// The matches of a value against every alternative, and the failure details if none matched.
+pub(crate) fn judge(
+    alternatives: &[Value],
+    value: &Value,
+    tol: &Tolerances,
+) -> Result<Match, Details> {
+    let results: Vec<Match> = alternatives.iter().map(|a| match_value(a, value, tol)).collect();
+    if let Some(ok) = results.iter().find(|r| r.ok()) {
+        return Ok(ok.clone());
+    }
+    let many = results.len() > 1;
+    let mut details = Details::expected(alternatives.to_vec());
+    for (i, r) in results.iter().enumerate() {
+        for m in &r.mismatches {
+            details.why.push(if many { format!("alternative {}: {m}", i + 1) } else { m.clone() });
+        }
+        details.would_need.extend(r.would_need.iter().copied());
+    }
+    Err(details)
+}

@@ -1,0 +1,230 @@
+//! The first run of a client (the client-mode preflight): does it start, connect and speak, what
+//! is its first message, and does it exit after a 200 (a one-shot lesson-3 client) or stay (an
+//! interactive one)? The answers fill the summary card and pick the profile under
+//! `--profile auto`.
+
+use std::time::Duration;
+
+use jim_protocol::Framing;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::case::client::{ClientCase, ClientProcess, MAX_AUTO_ANSWERS};
+use crate::jim::auto_reply;
+use crate::placeholders::now_seconds;
+use crate::preflight::Detection;
+use crate::vocab::{Delivery, DetectedDialect, DetectedFraming, DisconnectKind};
+use crate::wire::{Arrival, Conn};
+
+/// The profile `--profile auto` picks for a client that exits after its reply.
+pub const ONE_SHOT_PROFILE: &str = "client-lesson3";
+/// The profile `--profile auto` picks for a client that stays after its reply.
+pub const INTERACTIVE_PROFILE: &str = "client-interactive";
+
+/// How long the first contact waits for a client to exit by itself after its reply.
+pub const SETTLE: Duration = Duration::from_millis(1000);
+
+/// What the first run of a client showed (the client-mode preflight).
+#[derive(Debug, Clone, Default)]
+pub struct FirstContact {
+    /// Why the client never connected, if it did not.
+    pub error: Option<String>,
+    /// Its first message, as received (escaped).
+    pub first: Option<String>,
+    /// Its first message as JSON, if it was JSON.
+    pub first_value: Option<Value>,
+    /// Whether a newline followed the first message.
+    pub newline: Option<bool>,
+    /// After a 200 to its first message (and generic answers to what followed), the client
+    /// exited by itself, or with status 0 once the runner closed the connection (a one-shot
+    /// lesson-3 client), rather than staying for more input (an interactive one).
+    pub exited_after_reply: Option<bool>,
+    /// It exited only after the runner closed the connection.
+    pub waited_for_close: bool,
+    /// The process, for the report.
+    pub process: Option<crate::report::ProcessReport>,
+}
+
+/// Waits up to `settle` for the client to exit, answering its requests generically meanwhile;
+/// true if it exited. It waits on the process and the connection at once (no polling).
+async fn settle_and_watch(
+    process: &mut ClientProcess,
+    conn: &mut Option<Conn>,
+    framing: Framing,
+    timeout: Duration,
+    settle: Duration,
+    answered: &mut usize,
+) -> bool {
+    let until = Instant::now() + settle;
+    loop {
+        if process.poll_exit().is_some() {
+            return true;
+        }
+        let read = async {
+            match conn.as_mut() {
+                Some(c) => Some(c.next(until).await),
+                None => std::future::pending().await,
+            }
+        };
+        let arrival = tokio::select! {
+            status = process.wait() => return status.is_some(),
+            a = read => a,
+            () = tokio::time::sleep_until(until) => return false,
+        };
+        match arrival {
+            Some(Arrival::Closed { .. }) => *conn = None,
+            Some(Arrival::Value { value, .. }) if *answered < MAX_AUTO_ANSWERS => {
+                if let (Some(reply), Some(c)) = (auto_reply(&value), conn.as_mut()) {
+                    let bytes = jim_protocol::codec::to_bytes(&reply, framing);
+                    let _ = c.write(&bytes, Delivery::Whole, Instant::now() + timeout).await;
+                    *answered += 1;
+                }
+            }
+            Some(Arrival::Nothing) => return process.poll_exit().is_some(),
+            _ => {}
+        }
+    }
+}
+
+/// Starts the client once: waits for its connection and first message, answers 200 and watches
+/// whether it exits within `settle` while its stdin stays open.
+pub async fn first_contact(
+    case: &ClientCase,
+    framing: Framing,
+    timeout: Duration,
+    settle: Duration,
+) -> FirstContact {
+    let mut contact = FirstContact::default();
+    let mut process = match ClientProcess::start(&case.command, &case.name).await {
+        Ok(p) => p,
+        Err(e) => {
+            contact.error = Some(e);
+            return contact;
+        }
+    };
+    let mut conn = match process.accept(case.startup).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            contact.error = Some(e);
+            contact.process = Some(process.finish().await);
+            return contact;
+        }
+    };
+    let arrival = match conn.as_mut() {
+        Some(c) => c.next(Instant::now() + timeout).await,
+        None => Arrival::Closed { reset: false },
+    };
+    match arrival {
+        Arrival::Value { value, raw, newline_after, .. } => {
+            contact.first = Some(raw);
+            contact.first_value = Some(value);
+            contact.newline = newline_after;
+            let reply = json!({"response": 200, "time": now_seconds(), "alert": "OK"});
+            let bytes = jim_protocol::codec::to_bytes(&reply, framing);
+            if let Some(c) = conn.as_mut() {
+                let _ = c.write(&bytes, Delivery::Whole, Instant::now() + timeout).await;
+            }
+            let mut answered = 0;
+            let exited =
+                settle_and_watch(&mut process, &mut conn, framing, timeout, settle, &mut answered)
+                    .await;
+            let exited = if exited {
+                true
+            } else if settle.is_zero() {
+                contact.exited_after_reply = None;
+                contact.process = Some(process.finish().await);
+                return contact;
+            } else {
+                // A lesson-3 client may wait for the server to close: close, and see whether
+                // it then ends with status 0 (an interactive client reports the close as an
+                // error, or keeps going). A client that exits on the close is seen exiting as
+                // soon as it does; the bound is the one a client has to start (--startup), not
+                // a guess of how fast a loaded machine stops an interpreter. Only an
+                // interactive client that ignores the close waits it out, once per run.
+                if let Some(mut c) = conn.take() {
+                    c.disconnect(DisconnectKind::Close).await;
+                }
+                let bound = case.startup.max(timeout);
+                let zero = settle_and_watch(
+                    &mut process,
+                    &mut conn,
+                    framing,
+                    timeout,
+                    bound,
+                    &mut answered,
+                )
+                .await
+                    && process.poll_exit().is_some_and(|s| s.success());
+                contact.waited_for_close = zero;
+                zero
+            };
+            contact.exited_after_reply = Some(exited);
+        }
+        Arrival::Bad { text, .. } => contact.first = Some(text),
+        Arrival::Closed { .. } | Arrival::Nothing => {}
+    }
+    contact.process = Some(process.finish().await);
+    contact
+}
+
+/// The summary card's view of the first contact.
+pub fn detect(c: &FirstContact) -> Detection {
+    let mut d = Detection {
+        reachable: true,
+        dialect: DetectedDialect::Unknown,
+        framing: match c.newline {
+            Some(true) => DetectedFraming::Newline,
+            Some(false) => DetectedFraming::Bare,
+            None => DetectedFraming::Unknown,
+        },
+        first_reply: c.first.clone(),
+        one_shot: c.exited_after_reply,
+        ..Detection::default()
+    };
+    match &c.first_value {
+        Some(v) if v.get("action").and_then(Value::as_str) == Some("presence") => {
+            d.answered = true;
+            d.dialect = dialect_of(v);
+        }
+        Some(v) => d.notes.push(format!(
+            "the client's first message is not a presence: {}",
+            crate::matcher::show(v, 120)
+        )),
+        None => match &c.first {
+            Some(text) => d.notes.push(format!("the client's first message is not JSON: {text}")),
+            None => d.notes.push("the client connected but sent nothing".into()),
+        },
+    }
+    d.suggested_profile = match c.exited_after_reply {
+        Some(true) if c.waited_for_close => {
+            d.notes.push(
+                "after a 200 the client waited for the server to close, then exited with status 0: a one-shot lesson-3 client".into(),
+            );
+            ONE_SHOT_PROFILE.into()
+        }
+        Some(true) => {
+            d.notes
+                .push("after a 200 the client exited by itself: a one-shot lesson-3 client".into());
+            ONE_SHOT_PROFILE.into()
+        }
+        Some(false) => {
+            d.notes.push(
+                "after a 200 the client stayed (reading its stdin): an interactive client (a one-shot client that behaves otherwise: use --profile client-lesson3)".into(),
+            );
+            INTERACTIVE_PROFILE.into()
+        }
+        None => ONE_SHOT_PROFILE.into(),
+    };
+    d
+}
+
+fn dialect_of(presence: &Value) -> DetectedDialect {
+    let user = presence.get("user");
+    if presence.get("type").is_some() || user.and_then(|u| u.get("status")).is_some() {
+        DetectedDialect::Spec
+    } else {
+        // A presence with a pubkey, or with neither type nor status, is what the course
+        // solution sends (PROTOCOL.md §dialect-detection).
+        DetectedDialect::Course
+    }
+}

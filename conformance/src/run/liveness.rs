@@ -1,0 +1,148 @@
+//! Is the target still alive (server mode)? A spawned target that died is restarted before the
+//! next case that needs it (`Run::revive`); after a destructive case a new client logs in to
+//! tell a survivor from a target that died or became a zombie (it accepts connections but never
+//! answers), and the case names the input that did it.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::ServerMode;
+use super::session::Run;
+use crate::i18n::Msg;
+use crate::jim::goodbye;
+use crate::model::{Fixture, Text};
+use crate::placeholders::now_seconds;
+use crate::report::{CaseResult, Liveness, LivenessState, Verdict};
+use crate::vocab::{Delivery, Dialect, DisconnectKind, TargetKind};
+use crate::wire::{Arrival, Conn};
+
+impl Run<ServerMode> {
+    /// Restarts a target the runner owns if it died. Returns an event text if it did.
+    pub(crate) async fn revive(&self, before: &str) -> Option<String> {
+        let mut t = self.mode.target.lock().await;
+        if t.is_alive() {
+            return None;
+        }
+        let status = t.exit_status().unwrap_or_else(|| "stopped".into());
+        let event = format!("the target exited ({status}); restarting it before {before}");
+        t.events.push(event.clone());
+        let why = format!("before {before}");
+        let restart = t.restart(&why);
+        if let Ok(Ok(())) = tokio::time::timeout_at(self.deadline, restart).await {
+            self.mode.set_addr(t.addr());
+        }
+        Some(event)
+    }
+
+    /// Before a destructive case: a fresh start of a spawned target, else a revival.
+    pub(crate) async fn prepare_destructive(&self, fx: &Fixture) {
+        let spawned = {
+            let t = self.mode.target.lock().await;
+            t.can_restart() && t.kind() == TargetKind::Spawn
+        };
+        if spawned && Instant::now() < self.deadline {
+            let mut t = self.mode.target.lock().await;
+            let why = format!("before destructive case {}", fx.id);
+            let restart = t.restart(&why);
+            if let Ok(Ok(())) = tokio::time::timeout_at(self.deadline, restart).await {
+                self.mode.set_addr(t.addr());
+            }
+        } else {
+            self.revive(&fx.id).await;
+        }
+    }
+
+    /// After a destructive case: does the target still serve a new client? The verdict fails
+    /// when it does not, naming the input that broke it.
+    pub(crate) async fn after_destructive(&self, mut r: CaseResult) -> CaseResult {
+        let checkable = !matches!(r.verdict, Verdict::Skip | Verdict::Unimplemented);
+        if !checkable || Instant::now() >= self.deadline {
+            return r;
+        }
+        let Ok((state, detail)) = tokio::time::timeout_at(self.deadline, self.liveness()).await
+        else {
+            return r;
+        };
+        let live = r.liveness.get_or_insert_with(|| Liveness {
+            state,
+            detail: Text::default(),
+            input: None,
+            inputs: Vec::new(),
+        });
+        live.state = state;
+        if state == LivenessState::Survived {
+            live.detail = detail.text();
+            return r;
+        }
+        let detail = match &live.input {
+            Some(input) => Msg::After { detail: Box::new(detail), input: input.clone() },
+            None => detail,
+        };
+        live.detail = detail.text();
+        let problem = detail.en();
+        r.reason = Some(match r.reason.take() {
+            Some(old) => format!("{old}; {problem}"),
+            None => problem,
+        });
+        if r.verdict.passed() {
+            r.verdict = Verdict::Fail;
+        }
+        self.finalize(r)
+    }
+
+    /// Does the target still serve a new client? (A presence must get any answer.)
+    async fn liveness(&self) -> (LivenessState, Msg) {
+        let died = |status: String| (LivenessState::Died, Msg::ProcessDied { status });
+        {
+            let mut t = self.mode.target.lock().await;
+            if !t.is_alive() {
+                return died(t.exit_status().unwrap_or_else(|| "stopped".into()));
+            }
+        }
+        let mut conn = match Conn::open(self.mode.addr(), self.opts.timeout).await {
+            Ok(c) => c,
+            Err(e) => {
+                // A dying process may not be reaped yet: wait for it (briefly) to report its
+                // exit status.
+                let bound = Duration::from_millis(100);
+                let status = self.mode.target.lock().await.exit_status_within(bound).await;
+                return match status {
+                    Some(status) => died(status),
+                    None => (LivenessState::Died, Msg::StoppedListening { error: e.to_string() }),
+                };
+            }
+        };
+        let answer = self.probe_presence(&mut conn).await;
+        conn.disconnect(DisconnectKind::Close).await;
+        liveness_of(&answer, self.opts.timeout.as_secs_f64())
+    }
+
+    /// Logs in on `conn` and says goodbye; what came back to the presence.
+    async fn probe_presence(&self, conn: &mut Conn) -> Arrival {
+        let name = self.mode.name.clone().unwrap_or_else(|| self.mode.unique_name("alive", self));
+        let presence = serde_json::json!({
+            "action": "presence", "time": now_seconds(), "user": {"account_name": name}
+        });
+        let framing = self.opts.framing;
+        let bytes = jim_protocol::codec::to_bytes(&presence, framing);
+        let _ = conn.write(&bytes, Delivery::Whole, Instant::now() + self.opts.timeout).await;
+        let answer = conn.next(Instant::now() + self.opts.timeout).await;
+        let bye = goodbye(self.profile.dialects == [Dialect::Course], &name);
+        let until = Instant::now() + Duration::from_millis(300);
+        let _ =
+            conn.write(&jim_protocol::codec::to_bytes(&bye, framing), Delivery::Whole, until).await;
+        answer
+    }
+}
+
+/// What the answer to the liveness presence says about the target.
+fn liveness_of(answer: &Arrival, secs: f64) -> (LivenessState, Msg) {
+    match answer {
+        Arrival::Value { .. } | Arrival::Bad { .. } => {
+            (LivenessState::Survived, Msg::NewClientAnswered)
+        }
+        Arrival::Nothing => (LivenessState::Zombie, Msg::ZombieSilent { secs }),
+        Arrival::Closed { .. } => (LivenessState::Zombie, Msg::ZombieCloses),
+    }
+}

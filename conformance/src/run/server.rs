@@ -1,0 +1,317 @@
+//! Server mode (`jim-conformance server`): start (or reach) the target, preflight it, pick the
+//! profile, learn optional capabilities from their probes, then run the cases: independent ones
+//! in parallel, those sharing the one account one at a time, destructive ones last and alone
+//! (after a restart when the runner owns the target, followed by a liveness check).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::OnceCell;
+
+use super::RunError;
+use super::notes::{ModeNotes, Peer};
+use super::options::{RunOptions, ServerOptions};
+use super::report::ReportParts;
+use super::session::{Mode, Run, Start};
+use crate::case::server::{Farewell, ServerSide, run_case};
+use crate::case::{CaseEnv, CaseRun};
+use crate::model::Fixture;
+use crate::placeholders::Vars;
+use crate::preflight::{Detection, PreflightInput, preflight};
+use crate::profile::ProfileTarget;
+use crate::report::{CaseResult, Impact, TargetInfo, Verdict};
+use crate::target::{RunningTarget, TargetSpec};
+use crate::vocab::{Capability, Delivery, DetectedDialect, DetectedFraming, Dialect};
+
+/// Server mode: a target server reached by TCP.
+#[derive(Debug)]
+pub struct ServerMode {
+    pub(crate) target: tokio::sync::Mutex<RunningTarget>,
+    addr: RwLock<SocketAddr>,
+    /// The lesson-3 name (`--name`, or Guest for a Guest-only or one-shot server).
+    pub(crate) name: Option<String>,
+    run_tag: String,
+    pub(crate) probes: Mutex<HashMap<Capability, Arc<OnceCell<CaseResult>>>>,
+    /// An account, its password, and the address of the instance that has it (embedded).
+    pub(crate) credentials: Option<(String, String, Option<SocketAddr>)>,
+    /// An account that exists but is offline.
+    pub(crate) offline: Option<String>,
+}
+
+/// A three-letter tag that names this run's users and rooms (`alice_k3f07`).
+fn random_tag() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    let mut n = h.finish();
+    let alphabet = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut s = String::new();
+    for _ in 0..3 {
+        s.push(char::from(alphabet[(n % 32) as usize]));
+        n /= 32;
+    }
+    s
+}
+
+/// `n` in base 36, at least two digits.
+fn base36(mut n: u64) -> String {
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(digits[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    while out.len() < 2 {
+        out.push(b'0');
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+impl ServerMode {
+    /// Where the target listens now (a restarted spawned target moves to a new port).
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr.read().map(|a| *a).unwrap_or_else(|e| *e.into_inner())
+    }
+
+    pub(crate) fn set_addr(&self, addr: SocketAddr) {
+        if let Ok(mut a) = self.addr.write() {
+            *a = addr;
+        }
+    }
+
+    /// A name unique to this run and case run (`alive_k3f07`).
+    pub(crate) fn unique_name(&self, prefix: &str, run: &Run<Self>) -> String {
+        format!("{prefix}_{}{}", self.run_tag, base36(run.next_number()))
+    }
+}
+
+impl Run<ServerMode> {
+    /// Starts the target, runs the preflight and chooses the profile.
+    pub async fn prepare(spec: TargetSpec, opts: RunOptions) -> Result<Self, RunError> {
+        let start = Start::new(opts, ProfileTarget::Server, |p, _| {
+            format!(
+                "profile {p} judges clients: use `jim-conformance client --spawn \"CMD {{host}} {{port}}\"`"
+            )
+        })?;
+        let o = &start.opts;
+        if o.mode.user.is_some() != o.mode.password.is_some() {
+            return Err(RunError::Usage("--user and --password go together".into()));
+        }
+        let target = RunningTarget::start(spec, o.startup.min(o.deadline)).await?;
+        let run_tag = random_tag();
+        let input = PreflightInput {
+            addr: target.addr(),
+            timeout: o.timeout,
+            name: o.name.clone(),
+            unique_name: format!("probe_{run_tag}"),
+            framing: o.framing,
+        };
+        let detection = match tokio::time::timeout_at(start.deadline, preflight(&input)).await {
+            Ok(d) => d,
+            Err(_) => Detection {
+                reachable: true,
+                dialect: DetectedDialect::Unknown,
+                framing: DetectedFraming::Unknown,
+                suggested_profile: "spec".into(),
+                notes: vec!["the preflight did not finish before --deadline".into()],
+                ..Detection::default()
+            },
+        };
+        let credentials = match (&o.mode.user, &o.mode.password, &target.accounts) {
+            (Some(u), Some(p), _) => Some((u.clone(), p.clone(), None)),
+            (_, _, Some(a)) => Some((a.user.clone(), a.password.clone(), Some(a.addr))),
+            _ => None,
+        };
+        let offline = o
+            .mode
+            .offline_user
+            .clone()
+            .or_else(|| target.accounts.as_ref().map(|a| a.offline.clone()));
+        let mode = ServerMode {
+            addr: RwLock::new(target.addr()),
+            target: tokio::sync::Mutex::new(target),
+            name: None,
+            run_tag,
+            probes: Mutex::new(HashMap::new()),
+            credentials,
+            offline,
+        };
+        let mut run = Run::new(start, detection, mode)?;
+        run.mode.name = run.opts.name.clone().or_else(|| {
+            let d = &run.detection;
+            if d.guest_only || (run.profile.one_shot && d.one_shot == Some(true)) {
+                run.profile.default_name.clone().or_else(|| Some("Guest".into()))
+            } else {
+                None
+            }
+        });
+        Ok(run)
+    }
+
+    /// What a case of `fx` needs: placeholder values, where to connect, how to say goodbye.
+    fn env(&self, fx: &Fixture, delivery: Delivery) -> (CaseEnv, ServerSide) {
+        let suffix = format!("{}{}", self.mode.run_tag, base36(self.next_number()));
+        let mut vars = Vars::new(suffix, String::new());
+        vars.name = match &self.mode.name {
+            Some(n) => n.clone(),
+            None => vars.user("guest", None),
+        };
+        let mut addr = self.mode.addr();
+        if let Some((user, password, accounts_addr)) = &self.mode.credentials {
+            vars.account = Some(user.clone());
+            vars.password = Some(password.clone());
+            if let (true, Some(a)) = (fx.shares_account(), accounts_addr) {
+                addr = *a;
+            }
+        }
+        vars.offline_account = self.mode.offline.clone();
+        let course_only =
+            fx.dialects == [Dialect::Course] || self.profile.dialects == [Dialect::Course];
+        let env = CaseEnv {
+            tolerances: self.tolerances.clone(),
+            timeout: self.opts.timeout,
+            framing: self.opts.framing,
+            delivery,
+            vars,
+        };
+        let side = ServerSide {
+            addr,
+            farewell: if course_only { Farewell::Exit } else { Farewell::Quit },
+            shown_addr: format!("{}:{}", addr.ip(), addr.port()),
+            run_tag: Some(self.mode.run_tag.clone()),
+            await_close: fx.shares_account(),
+        };
+        (env, side)
+    }
+
+    /// Every selected case is an error: the target cannot be reached (exit code 3).
+    fn unreachable(
+        &self,
+        selected: &[Arc<Fixture>],
+        on_result: &mut impl FnMut(&CaseResult),
+    ) -> (Vec<CaseResult>, Option<(i32, String)>) {
+        let reason =
+            self.detection.connect_error.clone().unwrap_or_else(|| "target unreachable".into());
+        let results = selected
+            .iter()
+            .map(|fx| {
+                let mut r = self.result(fx, Delivery::Whole, Verdict::Error, Some(reason.clone()));
+                r.impact = Impact::Failure;
+                on_result(&r);
+                r
+            })
+            .collect();
+        (results, Some((3, format!("target unreachable: {reason}"))))
+    }
+}
+
+impl Mode for ServerMode {
+    type Options = ServerOptions;
+    const PEER: Peer = Peer::Server;
+    const PROFILES: ProfileTarget = ProfileTarget::Server;
+
+    async fn execute(run: &Run<Self>, fx: &Fixture, delivery: Delivery) -> CaseRun {
+        let (env, side) = run.env(fx, delivery);
+        run_case(fx, env, side).await
+    }
+
+    async fn precheck(run: &Run<Self>, fx: &Fixture) -> Result<(), (Verdict, String)> {
+        run.precheck(fx).await
+    }
+
+    fn memo(
+        run: &Run<Self>,
+        fx: &Fixture,
+        delivery: Delivery,
+    ) -> Option<Arc<OnceCell<CaseResult>>> {
+        match (fx.probe_for, delivery) {
+            (Some(cap), Delivery::Whole) => Some(run.probe_cell(cap)),
+            _ => None,
+        }
+    }
+
+    fn expected(run: &Run<Self>) -> &[Capability] {
+        &run.opts.mode.expect
+    }
+
+    async fn before_case(run: &Run<Self>, fx: &Fixture) {
+        run.revive(&fx.id).await;
+    }
+
+    /// Parallel: independent cases. Then, one at a time: cases that share the one account
+    /// (they would collide with 409), then the destructive ones, each after a restart or a
+    /// revival and followed by a liveness check.
+    async fn run_selected<F: FnMut(&CaseResult) + Send>(
+        run: &Arc<Run<Self>>,
+        selected: Vec<Arc<Fixture>>,
+        on_result: &mut F,
+    ) -> (Vec<CaseResult>, Option<(i32, String)>) {
+        if !run.detection.reachable {
+            return run.unreachable(&selected, on_result);
+        }
+        let (parallel, serial): (Vec<_>, Vec<_>) =
+            selected.into_iter().partition(|f| !f.destructive && !f.shares_account());
+        let (exclusive, destructive): (Vec<_>, Vec<_>) =
+            serial.into_iter().partition(|f| !f.destructive);
+        let mut notes = ModeNotes::new(Self::PEER);
+        let mut results = run.run_parallel(&parallel, &mut notes, on_result).await;
+        for fx in &exclusive {
+            for d in &run.opts.delivery {
+                run.revive(&fx.id).await;
+                let mut r = run.run_case(fx, *d).await;
+                notes.apply(&mut r);
+                on_result(&r);
+                results.push(r);
+            }
+        }
+        for fx in &destructive {
+            run.prepare_destructive(fx).await;
+            let r = run.run_case(fx, Delivery::Whole).await;
+            let r = run.after_destructive(r).await;
+            on_result(&r);
+            results.push(r);
+        }
+        (results, None)
+    }
+
+    async fn report_parts(run: &Run<Self>, cases: &[CaseResult]) -> ReportParts {
+        let (target, events, target_output) = {
+            let t = run.mode.target.lock().await;
+            let output = t.output_tail();
+            let info = TargetInfo {
+                kind: t.kind(),
+                description: t.describe(),
+                address: t.addr().to_string(),
+            };
+            (info, t.events.clone(), if output.is_empty() { None } else { Some(output) })
+        };
+        let name_used = run
+            .mode
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("unique per case (guest_{}..)", run.mode.run_tag));
+        ReportParts {
+            target,
+            capabilities: run.capability_reports(cases).await,
+            events,
+            target_output,
+            name_used,
+            expect: run.opts.mode.expect.clone(),
+        }
+    }
+
+    async fn finish(run: &Run<Self>) {
+        run.mode.target.lock().await.stop().await;
+    }
+}

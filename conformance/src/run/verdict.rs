@@ -1,0 +1,188 @@
+//! From what a case did to its verdict, in one place for both modes: the outcome of the
+//! executor becomes pass, pass-lenient, unimplemented (a probe answered "unknown action"), fail
+//! or error; `--known-failures` turns failures into expected ones; the case's level and
+//! `--strict` decide whether it fails the run; and the run's exit code follows from all that.
+
+use std::collections::BTreeMap;
+
+use crate::case::{Arrived, CaseRun, Input, Outcome};
+use crate::i18n::Lang;
+use crate::model::{Fixture, Text};
+use crate::report::{CaseResult, Impact, Liveness, LivenessState, Verdict};
+use crate::vocab::{Capability, Delivery, Level, UnimplementedIf};
+
+/// How a verdict affects the run, given the case's level and `--strict`.
+pub fn impact(level: Level, verdict: Verdict, strict: bool) -> Impact {
+    match verdict {
+        Verdict::Error | Verdict::UnexpectedPass => Impact::Failure,
+        Verdict::Fail => match level {
+            Level::Must => Impact::Failure,
+            Level::Should if strict => Impact::Failure,
+            Level::Should | Level::May => Impact::Warning,
+            Level::Info => Impact::None,
+        },
+        _ => Impact::None,
+    }
+}
+
+fn glob_match(pattern: &str, id: &str) -> bool {
+    globset::Glob::new(pattern).map(|g| g.compile_matcher().is_match(id)).unwrap_or(pattern == id)
+}
+
+/// Applies `--known-failures` (expected-fail, unexpected-pass) and computes the impact.
+pub fn finalize(
+    mut r: CaseResult,
+    known_failures: &BTreeMap<String, String>,
+    strict: bool,
+) -> CaseResult {
+    let known = known_failures.iter().find(|(pattern, _)| glob_match(pattern, &r.id));
+    if let Some((_, reason)) = known {
+        match r.verdict {
+            Verdict::Fail | Verdict::Error => {
+                r.verdict = Verdict::ExpectedFail;
+                r.reason = Some(reason.clone());
+            }
+            v if v.passed() => {
+                r.verdict = Verdict::UnexpectedPass;
+                r.reason = Some(format!(
+                    "listed in --known-failures ({reason}) but passed: remove it from the list"
+                ));
+            }
+            _ => {}
+        }
+    }
+    r.impact = impact(r.level, r.verdict, strict);
+    r
+}
+
+/// The result of a case whose task ended without a result (a bug in the runner): an error, so
+/// that it is never silently missing from the report.
+pub fn lost_case(
+    fx: &Fixture,
+    delivery: Delivery,
+    known_failures: &BTreeMap<String, String>,
+    strict: bool,
+) -> CaseResult {
+    let reason =
+        "the runner failed while running this case (a bug in jim-conformance: please report it)";
+    let r = CaseResult::new(fx, delivery, Verdict::Error, Some(reason.to_owned()));
+    finalize(r, known_failures, strict)
+}
+
+/// The exit code of a run and why: 1 if a case fails the run, 2 if no case ran, else 0.
+pub fn exit_code(results: &[CaseResult]) -> (i32, String) {
+    let ran = results.iter().any(|r| !matches!(r.verdict, Verdict::Skip | Verdict::Unimplemented));
+    let failures = results.iter().filter(|r| r.impact == Impact::Failure).count();
+    if failures > 0 {
+        (1, format!("{failures} case(s) fail the run"))
+    } else if !ran {
+        (2, "no case ran (every selected case was skipped or unimplemented)".to_owned())
+    } else {
+        (0, "every required case passes".to_owned())
+    }
+}
+
+/// The verdict on a case run: `r` is the result so far (its level set); `expected` are the
+/// capabilities declared with `--expect` (a probe for one of them never makes it
+/// unimplemented).
+pub fn judge(mut r: CaseResult, fx: &Fixture, run: CaseRun, expected: &[Capability]) -> CaseResult {
+    r.duration_ms = run.duration.as_millis() as u64;
+    if fx.destructive {
+        let failed_at = match &run.outcome {
+            Outcome::Pass(_) => None,
+            Outcome::Fail(f) | Outcome::Error(f) => Some(f.step),
+        };
+        r.liveness = Some(Liveness {
+            state: LivenessState::NotChecked,
+            detail: Text::default(),
+            input: suspect(&run.inputs, failed_at),
+            inputs: run.inputs.iter().map(ToString::to_string).collect(),
+        });
+    }
+    match run.outcome {
+        Outcome::Pass(lenient) => {
+            if !lenient.is_empty() {
+                r.verdict = Verdict::PassLenient;
+                r.tolerances = lenient.into_iter().collect();
+            }
+        }
+        Outcome::Fail(f) => {
+            let cap = fx.probe_for.filter(|c| !expected.contains(c));
+            // Silence means "unimplemented" only where the capability's own message was
+            // awaited: the probe's last step (its logins before it did succeed).
+            let silent = matches!(f.arrived, Arrived::Nothing { .. })
+                && fx.unimplemented_if == UnimplementedIf::Silence
+                && f.step == fx.step_count();
+            if let (Some(cap), true) = (cap, f.unknown_action || silent) {
+                r.verdict = Verdict::Unimplemented;
+                r.reason = Some(format!(
+                    "{cap} looks unimplemented: step {} got {} (use --expect {cap} to require it)",
+                    f.step,
+                    f.arrived.describe(Lang::En)
+                ));
+            } else {
+                r.verdict = Verdict::Fail;
+                r.reason = Some(format!("step {}: {}", f.step, f.arrived.describe(Lang::En)));
+                r.failure = Some(*f);
+                r.transcript = run.transcript;
+            }
+        }
+        Outcome::Error(f) => {
+            r.verdict = Verdict::Error;
+            r.reason = Some(f.arrived.describe(Lang::En));
+            r.failure = Some(*f);
+            r.transcript = run.transcript;
+        }
+    }
+    if !r.verdict.passed() {
+        // Keep the report small: a passing case's output is not needed.
+        r.process = run.process;
+    }
+    r
+}
+
+/// The inputs of a case that may have broken the server: the unusual things it did (not
+/// ordinary logins) up to the step that failed, or to the end if nothing failed; the last
+/// input if all were ordinary.
+pub fn suspect(inputs: &[Input], failed_at: Option<usize>) -> Option<String> {
+    let before: Vec<&Input> =
+        inputs.iter().filter(|i| failed_at.is_none_or(|step| i.step <= step)).collect();
+    let unusual: Vec<String> =
+        before.iter().filter(|i| !i.routine).map(ToString::to_string).collect();
+    if unusual.is_empty() {
+        return before.last().map(ToString::to_string);
+    }
+    let shown = unusual.len().min(4);
+    let mut text = unusual[unusual.len() - shown..].join(", then ");
+    if unusual.len() > shown {
+        text = format!("… {text}");
+    }
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn the_suspect_input_is_the_unusual_one_before_the_failing_step() {
+        let input = |step, routine, what: &str| Input {
+            step,
+            conn: "a".into(),
+            what: what.into(),
+            routine,
+        };
+        let inputs = vec![
+            input(1, true, "login"),
+            input(3, false, "raw `{action: presence}\\n`"),
+            input(5, true, "login b"),
+        ];
+        assert_eq!(
+            suspect(&inputs, Some(4)).unwrap(),
+            "step 3 (conn a): raw `{action: presence}\\n`"
+        );
+        assert_eq!(suspect(&inputs[..1], None).unwrap(), "step 1 (conn a): login");
+        assert!(suspect(&[], Some(2)).is_none());
+    }
+}

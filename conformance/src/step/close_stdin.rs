@@ -1,0 +1,53 @@
+//! `"close_stdin": true` (client mode): write the `--stdin` text (if any) to the client, then
+//! close its standard input, as a user who typed the text and pressed Ctrl-D.
+
+use tokio::io::AsyncWriteExt;
+
+use super::{Body, Kind, StepResult};
+use crate::case::client::ClientSide;
+use crate::case::{At, Case};
+use crate::vocab::{Direction, StepKeyword};
+
+/// The `close_stdin` step.
+#[derive(Debug, Clone)]
+pub struct CloseStdin;
+
+impl CloseStdin {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+        b.expect_true()?;
+        Ok(Self)
+    }
+
+    pub(crate) async fn run(&self, cx: &mut Case<'_, ClientSide>, at: &At) -> StepResult {
+        let text = cx.side.case.stdin.clone();
+        let Some(mut stdin) = cx.side.process().and_then(|p| p.stdin.take()) else {
+            return Ok(());
+        };
+        let mut note = String::from("stdin closed");
+        if let Some(text) = text.filter(|t| !t.is_empty()) {
+            let write = tokio::time::timeout_at(at.deadline, stdin.write_all(&text));
+            note = match write.await {
+                Ok(Ok(())) => format!("wrote {} bytes of --stdin, then closed stdin", text.len()),
+                Ok(Err(e)) => format!("writing --stdin failed ({e}); stdin closed"),
+                Err(_) => "the client did not read its stdin in time; stdin closed".into(),
+            };
+        }
+        drop(stdin);
+        cx.log("a", Direction::Event, note);
+        Ok(())
+    }
+}
+
+impl Kind for CloseStdin {
+    fn keyword(&self) -> StepKeyword {
+        StepKeyword::CloseStdin
+    }
+
+    fn needs_conn(&self) -> bool {
+        false
+    }
+
+    fn acts_on_conn(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,33 @@
+//! `"connect": true`: open the connection now, or open it again after a close. Without it a
+//! connection opens at its first use (server mode) or when the client connects (client mode).
+
+use super::{Body, ConnEffect, Kind, StepResult};
+use crate::case::{At, Case, Side};
+use crate::vocab::StepKeyword;
+
+/// The `connect` step.
+#[derive(Debug, Clone)]
+pub struct Connect;
+
+impl Connect {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+        b.expect_true()?;
+        Ok(Self)
+    }
+
+    /// The executor opened the connection before this runs; what is left is to record it.
+    pub(crate) async fn run<S: Side>(&self, cx: &mut Case<'_, S>, at: &At) -> StepResult {
+        cx.input(at, "opened a connection".to_owned(), false);
+        Ok(())
+    }
+}
+
+impl Kind for Connect {
+    fn keyword(&self) -> StepKeyword {
+        StepKeyword::Connect
+    }
+
+    fn conn_effect(&self) -> ConnEffect {
+        ConnEffect::Opens
+    }
+}

@@ -1,0 +1,63 @@
+//! `disconnect`: the runner ends the connection: `true` or `"close"` (FIN), `"reset"` (RST,
+//! `SO_LINGER` 0), or `"shutdown_write"` (the sending side only; the runner keeps reading).
+
+use serde_json::Value;
+
+use super::{Body, ConnEffect, Kind, StepResult};
+use crate::case::{At, Case, Side};
+use crate::vocab::{Direction, DisconnectKind, StepKeyword};
+
+/// The `disconnect` step.
+#[derive(Debug, Clone, Copy)]
+pub struct Disconnect {
+    /// How.
+    pub how: DisconnectKind,
+}
+
+impl Disconnect {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+        let how = match b.value {
+            Value::Bool(true) => Some(DisconnectKind::Close),
+            Value::String(s) => DisconnectKind::parse(s),
+            _ => None,
+        };
+        match how {
+            Some(how) => Ok(Self { how }),
+            None => Err(b.error("disconnect is true, \"close\", \"reset\" or \"shutdown_write\"")),
+        }
+    }
+
+    pub(crate) async fn run<S: Side>(&self, cx: &mut Case<'_, S>, at: &At) -> StepResult {
+        if let Some(conn) = cx.conn_mut(&at.conn) {
+            conn.disconnect(self.how).await;
+        }
+        if self.how != DisconnectKind::ShutdownWrite {
+            cx.mark_ended(&at.conn);
+        }
+        cx.log(&at.conn, Direction::Event, format!("disconnect ({:?})", self.how));
+        let what = match self.how {
+            DisconnectKind::Close => "closed the connection (FIN)",
+            DisconnectKind::Reset => "reset the connection (RST, SO_LINGER 0)",
+            DisconnectKind::ShutdownWrite => "shut down its sending side",
+        };
+        cx.input(at, what.to_owned(), false);
+        Ok(())
+    }
+}
+
+impl Kind for Disconnect {
+    fn keyword(&self) -> StepKeyword {
+        StepKeyword::Disconnect
+    }
+
+    fn needs_conn(&self) -> bool {
+        false
+    }
+
+    fn conn_effect(&self) -> ConnEffect {
+        match self.how {
+            DisconnectKind::Close | DisconnectKind::Reset => ConnEffect::Closes,
+            DisconnectKind::ShutdownWrite => ConnEffect::Keeps,
+        }
+    }
+}

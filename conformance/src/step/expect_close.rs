@@ -1,0 +1,122 @@
+//! `"expect_close": true`: the peer closes the connection. What may come before the close
+//! depends on who the peer is:
+//! - a server (after quit/exit) may answer first under `reply-to-quit`, or keep the connection
+//!   open under `open-after-quit` (the runner then closes it);
+//! - a client may say goodbye first, and under `auto_answer` its requests get generic answers.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use super::{Body, ConnEffect, Kind, StepResult};
+use crate::case::client::{ClientSide, MAX_AUTO_ANSWERS};
+use crate::case::server::ServerSide;
+use crate::case::{At, Case, Details};
+use crate::jim::is_goodbye;
+use crate::vocab::{DisconnectKind, StepKeyword, Tolerance};
+use crate::wire::Arrival;
+
+/// The `expect_close` step.
+#[derive(Debug, Clone)]
+pub struct ExpectClose;
+
+fn expected() -> Vec<serde_json::Value> {
+    vec![json!({"$close": true})]
+}
+
+impl ExpectClose {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+        b.expect_true()?;
+        Ok(Self)
+    }
+
+    /// Server mode: the server closes after quit/exit.
+    pub(crate) async fn run_server(&self, cx: &mut Case<'_, ServerSide>, at: &At) -> StepResult {
+        let reply_allowed = cx.env.tolerances.mode(Tolerance::ReplyToQuit).is_some();
+        let open_allowed = cx.env.tolerances.mode(Tolerance::OpenAfterQuit).is_some();
+        let mut replied = false;
+        loop {
+            let arrival = cx.next_for_step(&at.conn, at.deadline, false).await;
+            let answer =
+                matches!(&arrival, Arrival::Value { value, .. } if value.get("response").is_some());
+            match arrival {
+                Arrival::Closed { .. } => {
+                    if replied {
+                        cx.tolerate(Tolerance::ReplyToQuit);
+                    }
+                    cx.mark_ended(&at.conn);
+                    return Ok(());
+                }
+                Arrival::Value { .. } if !replied && answer && reply_allowed => {
+                    replied = true;
+                }
+                Arrival::Nothing if open_allowed => {
+                    cx.tolerate(Tolerance::OpenAfterQuit);
+                    if replied {
+                        cx.tolerate(Tolerance::ReplyToQuit);
+                    }
+                    if let Some(mut c) = cx.conns.get_mut(&at.conn).and_then(|c| c.conn.take()) {
+                        c.disconnect(DisconnectKind::Close).await;
+                    }
+                    cx.mark_ended(&at.conn);
+                    return Ok(());
+                }
+                other => {
+                    let mut would_need = BTreeSet::new();
+                    if matches!(other, Arrival::Nothing) {
+                        would_need.insert(Tolerance::OpenAfterQuit);
+                    } else if answer {
+                        would_need.insert(Tolerance::ReplyToQuit);
+                    }
+                    let why = vec!["the server should close the connection".to_owned()];
+                    let arrived = cx.arrived(&at.conn, other, at.within);
+                    let details = Details { expected: expected(), why, would_need };
+                    return Err(cx.fail(at, arrived, details));
+                }
+            }
+        }
+    }
+
+    /// Client mode: the client closes its connection (after a goodbye, maybe).
+    pub(crate) async fn run_client(&self, cx: &mut Case<'_, ClientSide>, at: &At) -> StepResult {
+        loop {
+            let arrival = cx.next(&at.conn, at.deadline).await;
+            match &arrival {
+                Arrival::Closed { .. } => {
+                    cx.mark_ended(&at.conn);
+                    return Ok(());
+                }
+                Arrival::Value { value, .. } if is_goodbye(value) => {}
+                Arrival::Value { value, .. }
+                    if cx.side.auto_answer && cx.side.answered < MAX_AUTO_ANSWERS =>
+                {
+                    let value = value.clone();
+                    if !ClientSide::answer(cx, &value).await {
+                        return Err(cx.problem(at, "cannot answer the client".into()));
+                    }
+                    cx.side.answered += 1;
+                }
+                _ => {
+                    let why = vec!["the client should close the connection".to_owned()];
+                    let arrived = cx.arrived(&at.conn, arrival, at.within);
+                    let details = Details { expected: expected(), why, ..Details::default() };
+                    return Err(cx.fail(at, arrived, details));
+                }
+            }
+        }
+    }
+}
+
+impl Kind for ExpectClose {
+    fn keyword(&self) -> StepKeyword {
+        StepKeyword::ExpectClose
+    }
+
+    fn conn_effect(&self) -> ConnEffect {
+        ConnEffect::Closes
+    }
+
+    fn checks(&self) -> bool {
+        true
+    }
+}
