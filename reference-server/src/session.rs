@@ -187,7 +187,7 @@ impl Session {
             let err =
                 ProtocolError::NotAnObject { found: jim_protocol::message::json_type(&value) };
             self.protocol_error(&err);
-            return Next::Done(self.flow());
+            return Next::Done(Flow::Continue);
         };
         let verdict = self.verdict(&value, obj);
         // The one shared rule of `§dialect-detection`, applied before anything is answered
@@ -203,13 +203,13 @@ impl Session {
             Verdict::ClientResponse => self.client_response(&value),
             Verdict::Invalid(err) => {
                 self.protocol_error(&err);
-                Next::Done(self.flow())
+                Next::Done(Flow::Continue)
             }
             Verdict::NotLoggedIn(text) => {
                 self.error(ResponseCode::UNAUTHORIZED, text);
-                Next::Done(self.flow())
+                Next::Done(Flow::Continue)
             }
-            Verdict::Nothing => Next::Done(self.flow()),
+            Verdict::Nothing => Next::Done(Flow::Continue),
             // 8. the command itself
             Verdict::Apply(parsed) => Next::Apply(parsed.message),
         }
@@ -274,11 +274,6 @@ impl Session {
         }
     }
 
-    /// The flow after an ordinary request: go on (kicks are noticed by the connection).
-    pub fn flow(&self) -> Flow {
-        Flow::Continue
-    }
-
     fn frame_error(&mut self, err: &FrameError) -> Flow {
         match err {
             FrameError::Truncated { .. } => Flow::Close,
@@ -290,7 +285,7 @@ impl Session {
             }
             _ => {
                 self.error(err.code(), err.to_string());
-                if err.is_fatal() { Flow::Close } else { self.flow() }
+                if err.is_fatal() { Flow::Close } else { Flow::Continue }
             }
         }
     }

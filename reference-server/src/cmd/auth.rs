@@ -22,13 +22,13 @@ use crate::session::{Flow, Login, Session};
 pub(crate) async fn authenticate(s: &mut Session, a: Authenticate) -> Flow {
     if s.name().is_some() {
         s.error(ResponseCode::BAD_REQUEST, "already logged in (see §authenticate)");
-        return s.flow();
+        return Flow::Continue;
     }
     let Some(accounts) = &s.shared.accounts else {
         // Open mode: any password is fine, and there is nothing to guess.
         s.login = Login::Anonymous { authenticated: Some(a.account_name) };
         s.ok();
-        return s.flow();
+        return Flow::Continue;
     };
     let correct = accounts.password(&a.account_name).is_some_and(|pw| same(pw, &a.password));
     let Some(turn) = take_turn(s, &a.account_name).await else {
@@ -38,7 +38,7 @@ pub(crate) async fn authenticate(s: &mut Session, a: Authenticate) -> Flow {
         turn.give_back(s);
         s.login = Login::Anonymous { authenticated: Some(a.account_name) };
         s.ok();
-        return s.flow();
+        return Flow::Continue;
     }
     s.login = Login::Anonymous { authenticated: None };
     s.failed_logins += 1;
@@ -53,7 +53,7 @@ pub(crate) async fn authenticate(s: &mut Session, a: Authenticate) -> Flow {
         return Flow::Close;
     }
     s.error(ResponseCode::WRONG_CREDENTIALS, "wrong login or password (see §authenticate)");
-    s.flow()
+    Flow::Continue
 }
 
 /// A password attempt's turn, taken from its account's bucket.
@@ -150,7 +150,7 @@ pub(crate) async fn challenge_answer(s: &mut Session, bin: Option<String>) -> Fl
         return Flow::Close;
     }
     crate::cmd::presence::login(s, name, pubkey).await;
-    s.flow()
+    Flow::Continue
 }
 
 /// The course-login key of an account, computed once (PBKDF2 runs off the async workers).

@@ -16,7 +16,7 @@ pub(crate) async fn apply(s: &mut Session, c: Chat) -> Flow {
         // per request by the connection) larger, with or without a database.
         Box::pin(db.write(op)).await;
     }
-    s.flow()
+    Flow::Continue
 }
 
 /// Relays `c` and queues the sender's answer; returns the history record to store, when there

@@ -11,7 +11,7 @@ use crate::store::DbOp;
 
 /// Answers 202 with the session's contact list, sorted.
 pub(crate) fn get(s: &mut Session) -> Flow {
-    let Some(me) = s.name() else { return s.flow() };
+    let Some(me) = s.name() else { return Flow::Continue };
     let list: Vec<String> = s
         .shared
         .registry()
@@ -20,12 +20,12 @@ pub(crate) fn get(s: &mut Session) -> Flow {
         .map(|c| c.iter().cloned().collect())
         .unwrap_or_default();
     s.respond(Response::list(list));
-    s.flow()
+    Flow::Continue
 }
 
 /// Adds a known user to the session's contacts, as long as the list still fits in one message.
 pub(crate) async fn add(s: &mut Session, c: ContactChange) -> Flow {
-    let Some(me) = s.name().map(str::to_owned) else { return s.flow() };
+    let Some(me) = s.name().map(str::to_owned) else { return Flow::Continue };
     let shared = s.shared.clone();
     let outcome = {
         let mut reg = shared.registry();
@@ -70,7 +70,7 @@ pub(crate) async fn add(s: &mut Session, c: ContactChange) -> Flow {
             }
         }
     }
-    s.flow()
+    Flow::Continue
 }
 
 /// True when `list` plus `name` still fits in one list response ([`MAX_LIST_BYTES`]).
@@ -81,7 +81,7 @@ fn fits(list: &BTreeSet<String>, name: &str) -> bool {
 
 /// Removes a contact; 404 when it is not in the list.
 pub(crate) async fn del(s: &mut Session, c: ContactChange) -> Flow {
-    let Some(me) = s.name().map(str::to_owned) else { return s.flow() };
+    let Some(me) = s.name().map(str::to_owned) else { return Flow::Continue };
     let shared = s.shared.clone();
     let removed = {
         let mut reg = shared.registry();
@@ -103,5 +103,5 @@ pub(crate) async fn del(s: &mut Session, c: ContactChange) -> Flow {
         let text = format!("{:?} is not in your contacts (see §contacts)", c.contact);
         s.error(ResponseCode::NOT_FOUND, text);
     }
-    s.flow()
+    Flow::Continue
 }

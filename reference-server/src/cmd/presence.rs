@@ -26,17 +26,17 @@ pub(crate) async fn apply(s: &mut Session, p: Presence) -> Flow {
             let text = format!("name already set: this connection is {current:?} (see §presence)");
             s.error(ResponseCode::BAD_REQUEST, text);
         }
-        return s.flow();
+        return Flow::Continue;
     }
     let name = p.account_name;
     if name.starts_with('#') {
         let text = "user.account_name must not start with '#': that names a room (see §limits)";
         s.error(ResponseCode::BAD_REQUEST, text);
-        return s.flow();
+        return Flow::Continue;
     }
     if is_taken(s, &name) {
         conflict(s, &name);
-        return s.flow();
+        return Flow::Continue;
     }
     let authenticated = match &s.login {
         Login::Anonymous { authenticated } => authenticated.clone(),
@@ -59,7 +59,7 @@ pub(crate) async fn apply(s: &mut Session, p: Presence) -> Flow {
         }
         None => Box::pin(login(s, name, p.pubkey)).await,
     }
-    s.flow()
+    Flow::Continue
 }
 
 /// True when `name` is logged in on another connection (and duplicates are not allowed).

@@ -11,11 +11,11 @@ use crate::state::{MAX_ROOMS_PER_SESSION, Registry, shrink};
 
 /// Joins a room, creating it if needed (already a member is fine).
 pub(crate) fn join(s: &mut Session, r: RoomRequest) -> Flow {
-    let Some(name) = s.name().map(str::to_owned) else { return s.flow() };
+    let Some(name) = s.name().map(str::to_owned) else { return Flow::Continue };
     if !s.rooms.contains(&r.room) && s.rooms.len() >= MAX_ROOMS_PER_SESSION {
         let text = format!("too many rooms: the limit is {MAX_ROOMS_PER_SESSION} (see §limits)");
         s.error(ResponseCode::BAD_REQUEST, text);
-        return s.flow();
+        return Flow::Continue;
     }
     let max_rooms = s.shared.config.max_rooms;
     let joined = {
@@ -32,24 +32,24 @@ pub(crate) fn join(s: &mut Session, r: RoomRequest) -> Flow {
              (see §limits)"
         );
         s.error(ResponseCode::BAD_REQUEST, text);
-        return s.flow();
+        return Flow::Continue;
     }
     s.rooms.insert(r.room);
     s.ok();
-    s.flow()
+    Flow::Continue
 }
 
 /// Leaves a room; 404 when not a member.
 pub(crate) fn leave(s: &mut Session, r: RoomRequest) -> Flow {
-    let Some(name) = s.name().map(str::to_owned) else { return s.flow() };
+    let Some(name) = s.name().map(str::to_owned) else { return Flow::Continue };
     if !s.rooms.remove(&r.room) {
         let text = format!("you are not in {}: nothing to leave (see §rooms)", r.room);
         s.error(ResponseCode::NOT_FOUND, text);
-        return s.flow();
+        return Flow::Continue;
     }
     remove_member(&mut s.shared.registry(), &r.room, &name);
     s.ok();
-    s.flow()
+    Flow::Continue
 }
 
 /// Takes `name` out of `room`, and frees the room when it was the last member.

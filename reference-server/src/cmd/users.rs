@@ -27,7 +27,7 @@ pub(crate) struct UserList {
 /// the accounts, then everyone else known, as many as fit (`§get-users`): a peer that registers
 /// many names cannot make the answer unreadable for everyone else.
 pub(crate) fn get_users(s: &mut Session) -> Flow {
-    let Some(me) = s.name().map(str::to_owned) else { return s.flow() };
+    let Some(me) = s.name().map(str::to_owned) else { return Flow::Continue };
     let mut list = shared_list(s);
     if list.names.binary_search(&me).is_err() {
         // The connected users alone overflow the answer and the requester was cut: this answer
@@ -38,7 +38,7 @@ pub(crate) fn get_users(s: &mut Session) -> Flow {
         Some(bytes) => s.push(bytes),
         None => s.respond(Response::list(list.names.clone())),
     }
-    s.flow()
+    Flow::Continue
 }
 
 /// The list shared by every requester while nobody logs in or out.
@@ -103,5 +103,5 @@ pub(crate) fn pubkey_need(s: &mut Session, p: PubkeyNeed) -> Flow {
             s.error(ResponseCode::BAD_REQUEST, text);
         }
     }
-    s.flow()
+    Flow::Continue
 }
