@@ -122,6 +122,9 @@ fn round_trip(session: &Session, r: &Reply, before: usize) -> Option<String> {
         Reply::Ok { code, list, .. } => {
             Some(format!("(\"round\", {code}, {}, {before})", list_check(session, list.as_ref())))
         }
+        Reply::Refused { codes } if codes.len() == 1 => {
+            codes.first().map(|code| format!("(\"round\", {code}, None, {before})"))
+        }
         _ => reply(session, r),
     }
 }
@@ -630,6 +633,22 @@ pub fn script(
                 } else {
                     let _ = writeln!(o, "    {send}");
                     emit_effects(&mut o, session, &e, cl, k, branch);
+                    if let Some(kind) =
+                        traits.barrier.filter(|_| e.unobserved() && branch != Branch::Closed)
+                    {
+                        // As the explorer does: nothing showed this request processed, so a
+                        // round trip does before another client acts.
+                        let probe = barrier_op(kind, cl);
+                        let pe = model.expect(i, &probe);
+                        if let (Some(v), Some(r)) = (
+                            wire_form::request_at(session, &tag, &model, &probe, time.clone())
+                                .and_then(|r| r.value),
+                            round_trip(session, &pe.reply, k),
+                        ) {
+                            let _ = writeln!(o, "    c[{cl}].send({})", py_value(&v));
+                            let _ = writeln!(o, "    expect({k}, c[{cl}], [{r}])");
+                        }
+                    }
                     let settles = traits.barrier.filter(|_| branch == Branch::Refused);
                     match (op, settles) {
                         (Op::Presence { .. }, Some(kind)) => {
