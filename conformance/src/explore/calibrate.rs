@@ -217,17 +217,17 @@ pub async fn calibrate(
     };
     let mut unknown_barrier = true;
     for (i, d) in dialects.iter().enumerate() {
-        let found = one(&p, *d, &format!("{tag}{i}")).await.map_err(|why| Finding {
-            obligation: Obligation::PresenceAccepted,
-            level: Level::Must,
-            step: 0,
-            client: 0,
-            sentence: t(
-                format!("exploration could not start: {why}"),
-                format!("исследование не началось: {why}"),
-            ),
-            expected: t("200 to a presence with a fresh name", "200 на presence со свежим именем"),
-            observed: t(why.clone(), why),
+        let found = one(&p, *d, &format!("{tag}{i}")).await.map_err(|why| {
+            Finding::new(Obligation::PresenceAccepted, Level::Must)
+                .sentence(t(
+                    format!("exploration could not start: {why}"),
+                    format!("исследование не началось: {why}"),
+                ))
+                .expected(t(
+                    "200 to a presence with a fresh name",
+                    "200 на presence со свежим именем",
+                ))
+                .observed(t(why.clone(), why))
         })?;
         traits.rooms |= found.rooms;
         traits.users |= found.users;

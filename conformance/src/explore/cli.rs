@@ -242,41 +242,41 @@ async fn run_inner(
             .map_err(|e| (2, format!("cannot write {}: {e}", p.display())))?;
     }
     if let Some(p) = &a.junit {
-        let report = as_report(
-            &explored,
-            &cfg,
-            cases,
-            &describe,
-            kind,
-            &addr.to_string(),
-            code,
-            detection,
-            &profile,
+        let ran = Ran {
+            target: TargetInfo { kind, description: describe.clone(), address: addr.to_string() },
+            detected: detection,
+            profile: &profile,
             lang,
-        );
+        };
+        let report = as_report(&explored, &cfg, ran, cases, code);
         std::fs::write(p, crate::report::junit::to_string(&report))
             .map_err(|e| (2, format!("cannot write {}: {e}", p.display())))?;
     }
     Ok(code)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the run knew besides the exploration: the target, the preflight's detection, the
+/// profile and the language.
+struct Ran<'a> {
+    target: TargetInfo,
+    detected: crate::preflight::Detection,
+    profile: &'a crate::profile::Profile,
+    lang: Lang,
+}
+
+/// The exploration as a suite report (for `--junit`), with its cases and exit code.
 fn as_report(
     ex: &Explored,
     cfg: &Config,
+    ran: Ran<'_>,
     cases: Vec<crate::report::CaseResult>,
-    describe: &str,
-    kind: crate::vocab::TargetKind,
-    addr: &str,
     code: i32,
-    detected: crate::preflight::Detection,
-    profile: &crate::profile::Profile,
-    lang: Lang,
 ) -> Report {
+    let Ran { target, detected, profile, lang } = ran;
     let mut r = Report {
         schema: REPORT_SCHEMA,
         tool: format!("jim-conformance {} explore", env!("CARGO_PKG_VERSION")),
-        target: TargetInfo { kind, description: describe.to_owned(), address: addr.to_owned() },
+        target,
         detected,
         profile: ProfileInfo {
             name: profile.name.clone(),

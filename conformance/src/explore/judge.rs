@@ -34,6 +34,47 @@ pub struct Finding {
     pub observed: Text,
 }
 
+impl Finding {
+    /// A finding of `obligation` at `level`, built one named part at a time: where with
+    /// [`Finding::at`], then [`Finding::sentence`], [`Finding::expected`], [`Finding::observed`].
+    pub fn new(obligation: Obligation, level: Level) -> Self {
+        Self {
+            obligation,
+            level,
+            step: 0,
+            client: 0,
+            sentence: Text::default(),
+            expected: Text::default(),
+            observed: Text::default(),
+        }
+    }
+
+    /// Seen at `step` (0-based), on `client`'s connection.
+    pub fn at(mut self, step: usize, client: ClientId) -> Self {
+        self.step = step;
+        self.client = client;
+        self
+    }
+
+    /// The contradiction, in one sentence.
+    pub fn sentence(mut self, text: Text) -> Self {
+        self.sentence = text;
+        self
+    }
+
+    /// What the model expected.
+    pub fn expected(mut self, text: Text) -> Self {
+        self.expected = text;
+        self
+    }
+
+    /// What was observed.
+    pub fn observed(mut self, text: Text) -> Self {
+        self.observed = text;
+        self
+    }
+}
+
 /// Builds a [`Text`].
 pub fn t(en: impl Into<String>, ru: impl Into<String>) -> Text {
     Text { en: en.into(), ru: ru.into() }
@@ -220,12 +261,7 @@ pub fn altered(
         let sent = Words::quote(&r.text);
         if view.to == Some(to.as_str()) && view.text == Some(r.text.as_str()) {
             let got = view.from.map_or_else(|| "nothing".to_owned(), |f| words.unwire(f));
-            return Some(Finding {
-                obligation: Obligation::FromIsSender,
-                level: Level::Must,
-                step,
-                client: at,
-                sentence: t(
+            return Some(Finding::new(Obligation::FromIsSender, Level::Must).at(step, at).sentence(t(
                     format!(
                         "{sender} sent {sent} to {dest} at step {}, yet it reached {} with \"from\" {got:?}",
                         r.step + 1,
@@ -236,39 +272,36 @@ pub fn altered(
                         r.step + 1,
                         who.ru
                     ),
-                ),
-                expected: t(
+                ))
+                .expected(t(
                     format!("\"from\": {sender:?} (the sender's login name)"),
                     format!("\"from\": {sender:?} (имя, под которым вошёл отправитель)"),
-                ),
-                observed: t(shown.clone(), shown),
-            });
+                ))
+                .observed(t(shown.clone(), shown)));
         }
         if view.to == Some(to.as_str()) && view.from == Some(from.as_str()) {
             let got = view.text.map_or_else(|| "no text".to_owned(), Words::quote);
-            return Some(Finding {
-                obligation: Obligation::TextUnchanged,
-                level: Level::Must,
-                step,
-                client: at,
-                sentence: t(
-                    format!(
-                        "{sender} sent {sent} to {dest} at step {}, but {} received {got}",
-                        r.step + 1,
-                        who.en
-                    ),
-                    format!(
-                        "{sender} отправил {sent} для {dest} на шаге {}, а {} получил {got}",
-                        r.step + 1,
-                        who.ru
-                    ),
-                ),
-                expected: t(
-                    format!("the text {sent}, unchanged"),
-                    format!("текст {sent} без изменений"),
-                ),
-                observed: t(shown.clone(), shown),
-            });
+            return Some(
+                Finding::new(Obligation::TextUnchanged, Level::Must)
+                    .at(step, at)
+                    .sentence(t(
+                        format!(
+                            "{sender} sent {sent} to {dest} at step {}, but {} received {got}",
+                            r.step + 1,
+                            who.en
+                        ),
+                        format!(
+                            "{sender} отправил {sent} для {dest} на шаге {}, а {} получил {got}",
+                            r.step + 1,
+                            who.ru
+                        ),
+                    ))
+                    .expected(t(
+                        format!("the text {sent}, unchanged"),
+                        format!("текст {sent} без изменений"),
+                    ))
+                    .observed(t(shown.clone(), shown)),
+            );
         }
     }
     None
@@ -281,14 +314,12 @@ pub fn explain(model: &Model, words: &Words<'_>, at: ClientId, v: &Value, step: 
     let who = words.who(at);
     let shown = words.unwire(&show(v, 240));
     let observed = t(shown.clone(), shown);
-    let finding = |obligation, sentence: Text, expected: Text| Finding {
-        obligation,
-        level: Level::Must,
-        step,
-        client: at,
-        sentence,
-        expected,
-        observed: observed.clone(),
+    let finding = |obligation, sentence: Text, expected: Text| {
+        Finding::new(obligation, Level::Must)
+            .at(step, at)
+            .sentence(sentence)
+            .expected(expected)
+            .observed(observed.clone())
     };
     let nothing =
         t(format!("nothing more for {}", who.en), format!("для {} больше ничего", who.ru));
@@ -526,7 +557,12 @@ mod tests {
         };
         let mut m = Model::new(
             &session,
-            Rules { ack_optional: false, echo_allowed: false, close_on_bad: false },
+            Rules {
+                ack_optional: false,
+                echo_allowed: false,
+                close_on_bad: false,
+                close_witness: true,
+            },
         );
         for c in 0..3 {
             m.commit(0, &Op::Connect { c }, Branch::Accepted);

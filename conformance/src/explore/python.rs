@@ -104,19 +104,37 @@ fn relay(session: &Session, r: &Relay) -> String {
     )
 }
 
+/// The Python form of a list check (None: no list).
+fn list_check(session: &Session, list: Option<&ListCheck>) -> String {
+    let names = |l: &[usize]| l.iter().map(|n| name(session, *n)).collect::<Vec<_>>().join(", ");
+    match list {
+        None => "None".into(),
+        Some(ListCheck::Equals(l)) => format!("(\"equals\", [{}], [])", names(l)),
+        Some(ListCheck::Includes { must, never }) => {
+            format!("(\"includes\", [{}], [{}])", names(must), names(never))
+        }
+    }
+}
+
+/// The Python form of a round trip's answer, after the request of step `before`.
+fn round_trip(session: &Session, r: &Reply, before: usize) -> Option<String> {
+    match r {
+        Reply::Ok { code, list, .. } => {
+            Some(format!("(\"round\", {code}, {}, {before})", list_check(session, list.as_ref())))
+        }
+        Reply::Refused { codes } if codes.len() == 1 => {
+            codes.first().map(|code| format!("(\"round\", {code}, None, {before})"))
+        }
+        _ => reply(session, r),
+    }
+}
+
 fn reply(session: &Session, r: &Reply) -> Option<String> {
     Some(match r {
         Reply::Ok { optional: true, .. } | Reply::None | Reply::Eventually => return None,
-        Reply::Ok { code, list: None, .. } => format!("(\"ok\", {code}, None)"),
-        Reply::Ok { code, list: Some(ListCheck::Equals(names)), .. } => format!(
-            "(\"ok\", {code}, (\"equals\", [{}], []))",
-            names.iter().map(|n| name(session, *n)).collect::<Vec<_>>().join(", ")
-        ),
-        Reply::Ok { code, list: Some(ListCheck::Includes { must, never }), .. } => format!(
-            "(\"ok\", {code}, (\"includes\", [{}], [{}]))",
-            must.iter().map(|n| name(session, *n)).collect::<Vec<_>>().join(", "),
-            never.iter().map(|n| name(session, *n)).collect::<Vec<_>>().join(", ")
-        ),
+        Reply::Ok { code, list, .. } => {
+            format!("(\"ok\", {code}, {})", list_check(session, list.as_ref()))
+        }
         Reply::Refused { .. } => "(\"refused\",)".into(),
         Reply::Either { silent_ok: false, .. } => "(\"either\",)".into(),
         Reply::Either { silent_ok: true, .. } => "(\"either-or-silence\",)".into(),
@@ -328,7 +346,7 @@ def describe(want):
 
 def judge_reply(step, conn, want, v, deadline):
     c = code(v)
-    if want[0] == "ok":
+    if want[0] in ("ok", "round"):
         if c != want[1]:
             bug(step, "%s got %s where %s is due: %s" % (conn.label, c, want[1], show(v)))
         if want[2] is not None:
@@ -382,6 +400,11 @@ def expect(step, conn, wants, may_close=False):
             continue
         if code(v) is not None:
             replies = [w for w in wants if w[0] != "relay"]
+            if replies and replies[0][0] == "round" and code(v) != replies[0][1]:
+                # Not the answer to this round trip: a second response to the request before.
+                if take_pending(conn, v):
+                    continue
+                bug(step, "%s: the request of step %s got a second response: %s" % (conn.label, replies[0][3], show(v)))
             if replies:
                 outcome = judge_reply(step, conn, replies[0], v, deadline)
                 wants.remove(replies[0])
@@ -423,6 +446,25 @@ def login_eventually(step, label, conn, presence):
         time.sleep(pause)
         pause = min(pause * 2, 0.2)
     bug(step, "the name %s was still refused after %s s: %s" % (presence["user"]["account_name"][len(TAG):], TIMEOUT, last))
+
+
+def settle(step, conn, request):
+    """After a refused presence: a round trip tells whether the server kept the connection."""
+    conn.send(request)
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        kind, v = conn.next(deadline)
+        if kind == "closed":
+            return False
+        if kind == "nothing":
+            bug(step, "after the refusal, %s's next request got no answer within %s s and the connection stayed open" % (conn.label, TIMEOUT))
+        if kind == "bad":
+            bug(step, "%s received bytes that are not JSON: %r" % (conn.label, v))
+        if is_push(v) or take_pending(conn, v):
+            continue
+        if code(v) is not None:
+            return True
+        bug(step, "%s received what nobody sent to it: %s" % (conn.label, show(v)))
 
 
 def quit_and_wait(step, conn, request, closes):
@@ -489,6 +531,8 @@ pub fn script(
     let tag = NAME_MARK.to_string();
     let time = Value::String(TIME_MARK.into());
     let mut first_connect = true;
+    // Each client's last request (its step number), for round trips.
+    let mut last_request: Vec<Option<usize>> = vec![None; session.dialects.len()];
     for (i, step) in session.steps.iter().enumerate() {
         if !model.applicable(&step.op) {
             continue;
@@ -528,11 +572,24 @@ pub fn script(
                     );
                 }
             }
-            Op::Close { .. } => {
-                let _ = writeln!(o, "    c[{cl}].close()");
-            }
-            Op::Reset { .. } => {
-                let _ = writeln!(o, "    c[{cl}].reset()");
+            Op::Close { .. } | Op::Reset { .. } => {
+                let how = if matches!(op, Op::Close { .. }) { "close" } else { "reset" };
+                let _ = writeln!(o, "    c[{cl}].{how}()");
+                if let Some(w) = model.witness(cl) {
+                    // Another client's round trip: the server has taken the close in.
+                    let probe = Op::GetContacts { c: w };
+                    let pe = model.expect(i, &probe);
+                    let req = wire_form::request_at(session, &tag, &model, &probe, time.clone());
+                    if let (Some(v), Some(r)) =
+                        (req.and_then(|r| r.value), reply(session, &pe.reply))
+                    {
+                        let _ = writeln!(o, "    c[{w}].send({})", py_value(&v));
+                        let _ = writeln!(o, "    expect({k}, c[{w}], [{r}])");
+                    }
+                    if let Some(slot) = last_request.get_mut(w) {
+                        *slot = Some(k);
+                    }
+                }
             }
             _ => {
                 let Some(req) = wire_form::request_at(session, &tag, &model, op, time.clone())
@@ -567,14 +624,59 @@ pub fn script(
                         o,
                         "    c[{cl}] = login_eventually({k}, {label}, c.get({cl}), {v})"
                     );
+                } else if let Op::Check { .. } = op {
+                    let before = last_request.get(cl).copied().flatten().unwrap_or(0);
+                    let _ = writeln!(o, "    {send}");
+                    if let Some(r) = round_trip(session, &e.reply, before) {
+                        let _ = writeln!(o, "    expect({k}, c[{cl}], [{r}])");
+                    }
                 } else {
                     let _ = writeln!(o, "    {send}");
                     emit_effects(&mut o, session, &e, cl, k, branch);
-                    if (matches!(op, Op::Presence { .. }) && branch != Branch::Accepted)
-                        || (matches!(op, Op::Bad { .. }) && rules.close_on_bad)
+                    if let Some(kind) =
+                        traits.barrier.filter(|_| e.unobserved() && branch != Branch::Closed)
                     {
-                        let _ = writeln!(o, "    c[{cl}].close()");
+                        // As the explorer does: nothing showed this request processed, so a
+                        // round trip does before another client acts.
+                        let probe = barrier_op(kind, cl);
+                        let pe = model.expect(i, &probe);
+                        if let (Some(v), Some(r)) = (
+                            wire_form::request_at(session, &tag, &model, &probe, time.clone())
+                                .and_then(|r| r.value),
+                            round_trip(session, &pe.reply, k),
+                        ) {
+                            let _ = writeln!(o, "    c[{cl}].send({})", py_value(&v));
+                            let _ = writeln!(o, "    expect({k}, c[{cl}], [{r}])");
+                        }
                     }
+                    let settles = traits.barrier.filter(|_| branch == Branch::Refused);
+                    match (op, settles) {
+                        (Op::Presence { .. }, Some(kind)) => {
+                            // As the explorer does: a round trip tells whether the server kept
+                            // the connection after the refusal.
+                            let probe = barrier_op(kind, cl);
+                            if let Some(v) =
+                                wire_form::request_at(session, &tag, &model, &probe, time.clone())
+                                    .and_then(|r| r.value)
+                            {
+                                let _ = writeln!(
+                                    o,
+                                    "    if not settle({k}, c[{cl}], {}):\n        other_path({k}, \"the server closed the connection after the refusal\")",
+                                    py_value(&v)
+                                );
+                            }
+                        }
+                        (Op::Presence { .. }, None) if branch != Branch::Accepted => {
+                            let _ = writeln!(o, "    c[{cl}].close()");
+                        }
+                        (Op::Bad { .. }, _) if rules.close_on_bad => {
+                            let _ = writeln!(o, "    c[{cl}].close()");
+                        }
+                        _ => {}
+                    }
+                }
+                if let Some(slot) = last_request.get_mut(cl) {
+                    *slot = Some(k);
                 }
             }
         }
@@ -591,7 +693,7 @@ pub fn script(
             );
             let k = session.steps.len() + 1;
             for cl in 0..session.dialects.len() {
-                if model.client(cl).map(|s| s.link) != Some(Link::In) {
+                if model.client(cl).is_none_or(|s| s.link == Link::Down) {
                     continue;
                 }
                 let op = barrier_op(kind, cl);

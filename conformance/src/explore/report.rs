@@ -34,13 +34,16 @@ pub fn step_words(session: &Session, model: &Model, op: &Op) -> Text {
         ),
         Op::Presence { name, .. } => {
             let n = words.name(*name);
-            if me.is_some_and(|s| s.link == Link::In) {
-                t(
+            match me.map(|s| (s.link, s.tried)) {
+                Some((Link::In, _)) => t(
                     format!("{who} sends another presence, as {n}"),
                     format!("{who} отправляет ещё один presence, как {n}"),
-                )
-            } else {
-                t(format!("{who} logs in as {n}"), format!("{who} входит как {n}"))
+                ),
+                Some((Link::Up, Some(_))) => t(
+                    format!("{who}, still on the connection that was refused, logs in as {n}"),
+                    format!("{who}, всё на том же соединении, где был отказ, входит как {n}"),
+                ),
+                _ => t(format!("{who} logs in as {n}"), format!("{who} входит как {n}")),
             }
         }
         Op::Msg { to, text, forged, raw, .. } => {
@@ -77,6 +80,14 @@ pub fn step_words(session: &Session, model: &Model, op: &Op) -> Text {
         Op::GetContacts { .. } => {
             t(format!("{who} asks for their contacts"), format!("{who} запрашивает свои контакты"))
         }
+        Op::Check { .. } => t(
+            format!(
+                "{who} asks for their contacts, a round trip that shows whether anything else was still on its way"
+            ),
+            format!(
+                "{who} запрашивает свои контакты: запрос-ответ показывает, не шло ли к нему ещё что-то"
+            ),
+        ),
         Op::AddContact { who: w, .. } => t(
             format!("{who} adds {} to their contacts", words.name(*w)),
             format!("{who} добавляет {} в контакты", words.name(*w)),
@@ -93,14 +104,31 @@ pub fn step_words(session: &Session, model: &Model, op: &Op) -> Text {
             format!("{who} quits ({})", if course { "exit" } else { "quit" }),
             format!("{who} выходит ({})", if course { "exit" } else { "quit" }),
         ),
-        Op::Close { .. } => t(
-            format!("{who} closes the connection without quit"),
-            format!("{who} закрывает соединение без quit"),
-        ),
-        Op::Reset { .. } => t(
-            format!("{who} resets the connection (RST)"),
-            format!("{who} сбрасывает соединение (RST)"),
-        ),
+        Op::Close { .. } | Op::Reset { .. } => {
+            let (en, ru) = if matches!(op, Op::Close { .. }) {
+                ("closes the connection without quit", "закрывает соединение без quit")
+            } else {
+                ("resets the connection (RST)", "сбрасывает соединение (RST)")
+            };
+            let (then_en, then_ru) = match model.witness(c) {
+                Some(w) => {
+                    let other = match model.client(w).and_then(|s| s.name) {
+                        Some(n) => format!("{} ({})", words.name(n), letter(w)),
+                        None => letter(w).to_string(),
+                    };
+                    (
+                        format!(
+                            "; then {other} asks for their contacts, a round trip that gives the server time to notice"
+                        ),
+                        format!(
+                            "; затем {other} запрашивает свои контакты: запрос-ответ даёт серверу время это заметить"
+                        ),
+                    )
+                }
+                None => (String::new(), String::new()),
+            };
+            t(format!("{who} {en}{then_en}"), format!("{who} {ru}{then_ru}"))
+        }
         Op::Bad { kind, .. } => {
             let (en, ru) = match kind {
                 super::model::BadKind::UnknownAction => {
@@ -200,14 +228,23 @@ pub fn jim_client(
         let course = model.client(c).is_some_and(|s| s.dialect == Dialect::Course);
         let dialect = if course { " --dialect course" } else { "" };
         let logged = model.client(c).is_some_and(|s| s.link == Link::In);
+        let refused_here = model.client(c).is_some_and(|s| s.link == Link::Up && s.tried.is_some());
         let line = match op {
+            // jim-client leaves after a refused login; the connection lives on in the script.
+            _ if refused_here && op.is_request() => Some(format!(
+                "{l}: (jim-client leaves after a refused login: the Python script goes on with that connection)"
+            )),
             Op::Connect { .. } => None,
             Op::Presence { name, .. } if !logged => Some(format!(
                 "{l}$ jim-client chat {host} {port} --name {}{dialect}",
                 session.name(tag, *name)
             )),
             Op::Close { .. } => {
-                Some(format!("{l}: press Ctrl-C (the connection closes without quit)"))
+                let then = model
+                    .witness(c)
+                    .map(|w| format!("; then {}> /contacts", letter(w)))
+                    .unwrap_or_default();
+                Some(format!("{l}: press Ctrl-C (the connection closes without quit){then}"))
             }
             Op::Reset { .. } => {
                 Some(format!("{l}: (jim-client cannot reset a connection: the Python script does)"))
@@ -215,7 +252,7 @@ pub fn jim_client(
             Op::Quit { .. } => Some(format!("{l}> /quit")),
             Op::Join { room, .. } => Some(format!("{l}> /join {}", session.room(tag, *room))),
             Op::Leave { room, .. } => Some(format!("{l}> /leave {}", session.room(tag, *room))),
-            Op::GetContacts { .. } => Some(format!("{l}> /contacts")),
+            Op::GetContacts { .. } | Op::Check { .. } => Some(format!("{l}> /contacts")),
             Op::AddContact { who, .. } => Some(format!("{l}> /add {}", session.name(tag, *who))),
             Op::DelContact { who, .. } => Some(format!("{l}> /del {}", session.name(tag, *who))),
             Op::GetUsers { .. } => Some(format!("{l}> /users")),
@@ -241,7 +278,7 @@ pub fn jim_client(
                 })
             }
         };
-        if let Some(line) = line {
+        if let Some(line) = line.filter(|l| out.last() != Some(l)) {
             out.push(line);
         }
         if let Some(b) = branch {
@@ -470,10 +507,79 @@ pub fn rules_of(ex: &Explored, cfg: &Config) -> super::model::Rules {
         ack_optional: cfg.tolerances.mode(crate::vocab::Tolerance::NoMsgAck).is_some() && !acks,
         echo_allowed: cfg.tolerances.mode(crate::vocab::Tolerance::RoomEcho).is_some(),
         close_on_bad: cfg.tolerances.mode(crate::vocab::Tolerance::CloseOnBadInput).is_some(),
+        close_witness: ex
+            .traits
+            .as_ref()
+            .is_some_and(|t| t.barrier == Some(super::model::BarrierKind::Contacts)),
     }
 }
 
-/// The exploration as report cases (for the default `server` run).
+/// A report case of the exploration, built from the parts that vary; the rest of a
+/// [`CaseResult`] (no spec sections, whole delivery, no transcript) is the same for all.
+struct Case(CaseResult);
+
+impl Case {
+    /// Case `explore/ID` titled `title`, at `level`: a failure until [`Case::verdict`] says
+    /// otherwise.
+    fn new(id: &str, title: &str, level: Level) -> Self {
+        Self(CaseResult {
+            id: format!("explore/{id}"),
+            title: title.to_owned(),
+            level,
+            spec: Vec::new(),
+            delivery: Delivery::Whole,
+            verdict: Verdict::Fail,
+            reason: None,
+            tolerances: Vec::new(),
+            impact: Impact::None,
+            failure: None,
+            hint: Text::default(),
+            duration_ms: 0,
+            transcript: Vec::new(),
+            mode_note: None,
+            liveness: None,
+            process: None,
+        })
+    }
+
+    fn verdict(mut self, verdict: Verdict, impact: Impact) -> Self {
+        self.0.verdict = verdict;
+        self.0.impact = impact;
+        self
+    }
+
+    fn reason(mut self, reason: Option<String>) -> Self {
+        self.0.reason = reason;
+        self
+    }
+
+    fn tolerances(mut self, tolerances: Vec<crate::vocab::Tolerance>) -> Self {
+        self.0.tolerances = tolerances;
+        self
+    }
+
+    fn failure(mut self, failure: crate::case::Failure) -> Self {
+        self.0.failure = Some(failure);
+        self
+    }
+
+    fn hint(mut self, hint: Text) -> Self {
+        self.0.hint = hint;
+        self
+    }
+
+    fn took(mut self, ms: u64) -> Self {
+        self.0.duration_ms = ms;
+        self
+    }
+
+    fn build(self) -> CaseResult {
+        self.0
+    }
+}
+
+/// The exploration as report cases (for the default `server` run): one per failure, one per
+/// style note, or one passing case `explore/sessions`.
 pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<CaseResult> {
     let ru = lang.is_ru();
     let (host, port) = shown_addr.rsplit_once(':').unwrap_or((shown_addr, "7777"));
@@ -482,90 +588,74 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
     let mut out = Vec::new();
     for f in &ex.findings {
         let level = f.finding.level;
-        let impact = crate::run::verdict::impact(level, Verdict::Fail, cfg.strict);
         let steps = steps(f, &rules);
         let mut reproduce = jim_client(f, &rules, host, port);
         reproduce.push(format!("# {}", replay_command(cfg, &target)));
-        let script = ex.traits.as_ref().map(|tr| {
-            super::python::script(
-                f,
-                tr,
-                &rules,
-                cfg.timeout.as_secs_f64(),
-                cfg.seed,
-                &replay_command(cfg, &target),
-            )
-        });
+        let script = ex
+            .traits
+            .as_ref()
+            .map(|tr| {
+                super::python::script(
+                    f,
+                    tr,
+                    &rules,
+                    cfg.timeout.as_secs_f64(),
+                    cfg.seed,
+                    &replay_command(cfg, &target),
+                )
+            })
+            .unwrap_or_default();
         let hint = Text {
             en: format!(
-                "{}\n{}\nexpected: {}\nobserved: {}\nPython script (exit 1 while the bug is there):\n{}",
+                "{}\n{}\nexpected: {}\nobserved: {}\nPython script (exit 1 while the bug is there):\n{script}",
                 f.finding.obligation.title().en,
                 steps.en,
                 f.finding.expected.en,
                 f.finding.observed.en,
-                script.clone().unwrap_or_default()
             ),
             ru: format!(
-                "{}\n{}\nожидалось: {}\nпришло: {}\nскрипт Python (выход 1, пока ошибка есть):\n{}",
+                "{}\n{}\nожидалось: {}\nпришло: {}\nскрипт Python (выход 1, пока ошибка есть):\n{script}",
                 f.finding.obligation.title().ru,
                 steps.ru,
                 f.finding.expected.ru,
                 f.finding.observed.ru,
-                script.unwrap_or_default()
             ),
         };
-        out.push(CaseResult {
-            id: format!("explore/{}", f.finding.obligation.id()),
-            title: f.finding.sentence.get(ru).to_owned(),
-            level,
-            spec: Vec::new(),
-            delivery: Delivery::Whole,
-            verdict: Verdict::Fail,
-            reason: Some(f.finding.sentence.en.clone()),
-            tolerances: Vec::new(),
-            impact,
-            failure: Some(crate::case::Failure {
-                step: f.finding.step + 1,
-                conn: letter(f.finding.client).to_string(),
-                action: crate::case::FailedAction::Explore,
-                note: Some(f.finding.obligation.title()),
-                sent: Vec::new(),
-                expected: vec![serde_json::Value::String(f.finding.expected.get(ru).to_owned())],
-                arrived: crate::case::Arrived::Problem {
-                    message: f.finding.observed.get(ru).to_owned(),
-                },
-                mismatches: vec![f.finding.sentence.get(ru).to_owned()],
-                would_need: Vec::new(),
-                reproduce,
-                unknown_action: false,
-            }),
-            hint,
-            duration_ms: ex.total_ms,
-            transcript: Vec::new(),
-            mode_note: None,
-            liveness: None,
-            process: None,
-        });
+        let failure = crate::case::Failure {
+            step: f.finding.step + 1,
+            conn: letter(f.finding.client).to_string(),
+            action: crate::case::FailedAction::Explore,
+            note: Some(f.finding.obligation.title()),
+            sent: Vec::new(),
+            expected: vec![serde_json::Value::String(f.finding.expected.get(ru).to_owned())],
+            arrived: crate::case::Arrived::Problem {
+                message: f.finding.observed.get(ru).to_owned(),
+            },
+            mismatches: vec![f.finding.sentence.get(ru).to_owned()],
+            would_need: Vec::new(),
+            reproduce,
+            unknown_action: false,
+        };
+        let impact = crate::run::verdict::impact(level, Verdict::Fail, cfg.strict);
+        out.push(
+            Case::new(f.finding.obligation.id(), f.finding.sentence.get(ru), level)
+                .verdict(Verdict::Fail, impact)
+                .reason(Some(f.finding.sentence.en.clone()))
+                .failure(failure)
+                .hint(hint)
+                .took(ex.total_ms)
+                .build(),
+        );
     }
     for n in &ex.notes {
-        out.push(CaseResult {
-            id: format!("explore/{}", n.obligation.id()),
-            title: n.sentence.get(ru).to_owned(),
-            level: Level::Should,
-            spec: Vec::new(),
-            delivery: Delivery::Whole,
-            verdict: Verdict::Fail,
-            reason: Some(n.sentence.en.clone()),
-            tolerances: Vec::new(),
-            impact: crate::run::verdict::impact(Level::Should, Verdict::Fail, cfg.strict),
-            failure: None,
-            hint: n.sentence.clone(),
-            duration_ms: 0,
-            transcript: Vec::new(),
-            mode_note: None,
-            liveness: None,
-            process: None,
-        });
+        let impact = crate::run::verdict::impact(Level::Should, Verdict::Fail, cfg.strict);
+        out.push(
+            Case::new(n.obligation.id(), n.sentence.get(ru), Level::Should)
+                .verdict(Verdict::Fail, impact)
+                .reason(Some(n.sentence.en.clone()))
+                .hint(n.sentence.clone())
+                .build(),
+        );
     }
     if out.is_empty() {
         let title = if ru {
@@ -581,24 +671,15 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
         };
         let lenient: Vec<crate::vocab::Tolerance> =
             ex.lenient.iter().filter_map(|n| crate::vocab::Tolerance::parse(n)).collect();
-        out.push(CaseResult {
-            id: "explore/sessions".into(),
-            title,
-            level: Level::Must,
-            spec: Vec::new(),
-            delivery: Delivery::Whole,
-            verdict: if lenient.is_empty() { Verdict::Pass } else { Verdict::PassLenient },
-            reason: ex.cut_short.clone(),
-            tolerances: lenient,
-            impact: Impact::None,
-            failure: None,
-            hint: Text::default(),
-            duration_ms: ex.total_ms,
-            transcript: Vec::new(),
-            mode_note: None,
-            liveness: None,
-            process: None,
-        });
+        let verdict = if lenient.is_empty() { Verdict::Pass } else { Verdict::PassLenient };
+        out.push(
+            Case::new("sessions", &title, Level::Must)
+                .verdict(verdict, Impact::None)
+                .reason(ex.cut_short.clone())
+                .tolerances(lenient)
+                .took(ex.total_ms)
+                .build(),
+        );
     }
     out
 }

@@ -163,27 +163,33 @@ fn without_client(s: &Session, c: usize) -> Session {
         .filter(|st| st.op.client() != c)
         .map(|st| {
             let mut st = st.clone();
-            let shift = |x: &mut usize| {
-                if *x > c {
-                    *x -= 1;
-                }
-            };
-            match &mut st.op {
-                Op::Connect { c }
-                | Op::Presence { c, .. }
-                | Op::Msg { c, .. }
-                | Op::Join { c, .. }
-                | Op::Leave { c, .. }
-                | Op::GetContacts { c }
-                | Op::AddContact { c, .. }
-                | Op::DelContact { c, .. }
-                | Op::GetUsers { c }
-                | Op::Quit { c }
-                | Op::Close { c }
-                | Op::Reset { c }
-                | Op::Bad { c, .. } => shift(c),
+            let actor = st.op.client_mut();
+            if *actor > c {
+                *actor -= 1;
             }
             st
+        })
+        .collect();
+    out
+}
+
+/// `s` up to its failing step, with a round trip ([`Op::Check`]) after each request: the
+/// careful replay that tells which request a stray response answered.
+pub fn with_checks(s: &Session, failed: usize) -> Session {
+    let mut out = truncate(s, failed);
+    out.steps = out
+        .steps
+        .iter()
+        .flat_map(|st| {
+            let check = match st.op {
+                Op::Connect { .. }
+                | Op::Close { .. }
+                | Op::Reset { .. }
+                | Op::Quit { .. }
+                | Op::Check { .. } => None,
+                _ => Some(Step { op: Op::Check { c: st.op.client() }, delivery: Delivery::Whole }),
+            };
+            std::iter::once(st.clone()).chain(check)
         })
         .collect();
     out
@@ -300,14 +306,10 @@ mod tests {
             s.steps
                 .iter()
                 .position(|st| matches!(&st.op, Op::Msg { c: 1, text, .. } if text.contains("}{")))
-                .map(|step| Finding {
-                    obligation: Obligation::TextUnchanged,
-                    level: Level::Must,
-                    step,
-                    client: 1,
-                    sentence: t("x", "x"),
-                    expected: t("x", "x"),
-                    observed: t("x", "x"),
+                .map(|step| {
+                    Finding::new(Obligation::TextUnchanged, Level::Must)
+                        .at(step, 1)
+                        .sentence(t("x", "x"))
                 })
         }
     }

@@ -57,7 +57,8 @@ pub fn request_at(
     let me = model.client(c)?;
     let spec = me.dialect == Dialect::Spec;
     let name = |n| session.name(tag, n);
-    let own = me.name.map(name).unwrap_or_else(|| name(0));
+    // Not logged in (yet), a client writes the name it asked for, as course clients do.
+    let own = me.name.or(me.tried).map(name).unwrap_or_else(|| name(0));
     let (value, raw_utf8) = match op {
         Op::Connect { .. } | Op::Close { .. } | Op::Reset { .. } => return None,
         Op::Presence { name: n, .. } => (presence(spec, &name(*n), &time), false),
@@ -75,8 +76,10 @@ pub fn request_at(
         Op::Leave { room, .. } => {
             (json!({"action": "leave", "time": time, "room": session.room(tag, *room)}), false)
         }
-        Op::GetContacts { .. } if spec => (json!({"action": "get_contacts", "time": time}), false),
-        Op::GetContacts { .. } => {
+        Op::GetContacts { .. } | Op::Check { .. } if spec => {
+            (json!({"action": "get_contacts", "time": time}), false)
+        }
+        Op::GetContacts { .. } | Op::Check { .. } => {
             (json!({"action": "get_contacts", "time": time, "user": own}), false)
         }
         Op::AddContact { who, .. } if spec => {
@@ -131,7 +134,13 @@ fn msg(spec: bool, to: &str, from: &str, text: &str, time: &Value) -> Value {
     }
 }
 
+/// A `time` as long as any real one (13 characters until the year 2286), for sizes: they,
+/// and so what the generator makes of them, must not depend on the clock.
+pub fn longest_time() -> Value {
+    json!(9_999_999_999.99_f64)
+}
+
 /// Bytes of a message request with these (longest) names and text.
 pub fn msg_size(spec: bool, to: &str, from: &str, text: &str, raw_utf8: bool) -> usize {
-    encode(&msg(spec, &format!("#{to}"), from, text, &json!(now_seconds())), raw_utf8).len()
+    encode(&msg(spec, &format!("#{to}"), from, text, &longest_time()), raw_utf8).len()
 }
