@@ -37,6 +37,10 @@ use crate::step::ClientStep;
 use crate::target::TargetError;
 use crate::vocab::{Capability, Delivery, TargetKind};
 
+/// One run of a case other cases compare their output with: its run (None: no such fixture)
+/// and what the client showed.
+type BaselineRun = Arc<(Option<CaseRun>, Arc<Baseline>)>;
+
 /// The case that judges the client's first message, and reports a root cause found in it.
 pub const PRESENCE_CASE: &str = "client/common/presence";
 
@@ -47,8 +51,10 @@ pub struct ClientMode {
     tag: String,
     /// What is wrong with the client's first message, as the first contact saw it.
     first: Option<FirstProblem>,
-    /// What the client shows in a case another case compares with, by fixture id: run once.
-    baselines: Mutex<BTreeMap<String, Arc<OnceCell<Arc<Baseline>>>>>,
+    /// Fixtures other cases compare their output with (`expect_output`).
+    baseline_ids: Vec<String>,
+    /// The run of each of them (whole delivery), made once.
+    baselines: Mutex<BTreeMap<String, Arc<OnceCell<BaselineRun>>>>,
 }
 
 /// What is wrong with a client's first message: `value` when it was JSON, else `bytes` (the
@@ -161,21 +167,23 @@ impl Run<ClientMode> {
             command: command.to_owned(),
             tag,
             first,
+            baseline_ids: start.suite.fixtures.iter().filter_map(|f| baseline_of(f)).collect(),
             baselines: Mutex::new(BTreeMap::new()),
         };
         Run::new(start, detect(&contact), mode)
     }
 
-    /// What the client shows in case `id` (run once per run, whole delivery), for the cases
-    /// that compare with it.
-    async fn baseline(&self, id: &str) -> Arc<Baseline> {
+    /// The run of case `id` in whole delivery, made once per run: it is that case's result
+    /// and, when it passed, the baseline of what the client shows for the cases that compare
+    /// with it (so a case and its baseline can never disagree about one run).
+    async fn baseline_run(&self, id: &str) -> BaselineRun {
         let cell = match self.mode.baselines.lock() {
             Ok(mut m) => Arc::clone(m.entry(id.to_owned()).or_default()),
             Err(_) => Arc::new(OnceCell::new()),
         };
         let made = cell.get_or_init(|| async {
             let Some(fx) = self.suite.fixtures.iter().find(|f| f.id == id) else {
-                return Arc::new(Baseline { id: id.to_owned(), output: None });
+                return Arc::new((None, Arc::new(Baseline { id: id.to_owned(), output: None })));
             };
             let (env, case) = self.env(Delivery::Whole);
             let ran = run_case(fx, env, case).await;
@@ -183,7 +191,7 @@ impl Run<ClientMode> {
                 (Outcome::Pass(_), Some(p)) => Some(format!("{}\n{}", p.stdout, p.stderr)),
                 _ => None,
             };
-            Arc::new(Baseline { id: id.to_owned(), output })
+            Arc::new((Some(ran), Arc::new(Baseline { id: id.to_owned(), output })))
         });
         Arc::clone(made.await)
     }
@@ -214,9 +222,14 @@ impl Mode for ClientMode {
     const PROFILES: ProfileTarget = ProfileTarget::Client;
 
     async fn execute(run: &Run<Self>, fx: &Fixture, delivery: Delivery) -> CaseRun {
+        if delivery == Delivery::Whole && run.mode.baseline_ids.contains(&fx.id) {
+            if let Some(ran) = &run.baseline_run(&fx.id).await.0 {
+                return ran.clone();
+            }
+        }
         let (env, mut case) = run.env(delivery);
         if let Some(id) = baseline_of(fx) {
-            case.baseline = Some(run.baseline(&id).await);
+            case.baseline = Some(Arc::clone(&run.baseline_run(&id).await.1));
         }
         run_case(fx, env, case).await
     }
