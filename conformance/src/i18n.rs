@@ -14,6 +14,9 @@ use serde::Serialize;
 use crate::model::Text;
 use crate::vocab::{Delivery, DetectedDialect, DetectedFraming, FrameProblem};
 
+mod client;
+pub use client::{ClientMsg, FirstProblem};
+
 /// The language of the human report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -370,6 +373,8 @@ pub enum Msg {
         /// Why.
         reason: String,
     },
+    /// Client mode: what the runner says about a client it starts.
+    Client(ClientMsg),
 }
 
 impl std::fmt::Display for Msg {
@@ -454,6 +459,7 @@ impl Msg {
             Self::DurationLine { secs, code, reason } => {
                 format!("duration {secs:.2} s; exit code {code} ({reason})")
             }
+            Self::Client(m) => m.en(),
         }
     }
 
@@ -534,6 +540,7 @@ impl Msg {
             Self::DurationLine { secs, code, reason } => {
                 format!("время {secs:.2} с; код выхода {code} ({reason})")
             }
+            Self::Client(m) => m.ru(),
         }
     }
 }

@@ -248,6 +248,10 @@ vocabulary! {
         ListenMs = "listen_ms",
         /// Skip values matching a pattern under a tolerance from now on.
         Tolerate = "tolerate",
+        /// Client mode: wait until the client waits for its user (reads its stdin) or exits.
+        AwaitInput = "await_input",
+        /// Client mode: the client shows what it shows in another case for the reply alone.
+        ExpectOutput = "expect_output",
     }
 }
 

@@ -13,14 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, ChildStdin};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::stdin_wait::{InputWait, input_wait};
 use super::{
     Arrived, At, Case, CaseEnv, CaseRun, Details, FailedAction, Failure, Outcome, Side, StepResult,
 };
+use crate::i18n::ClientMsg;
 use crate::jim::auto_reply;
 use crate::matcher::show;
 use crate::model::Fixture;
@@ -46,6 +48,17 @@ const CRASH_MARKERS: &[&str] = &[
     "Segmentation fault",
 ];
 
+/// What the client showed in a case that another case compares with (`expect_output`): the
+/// output of the same client for the same reply alone.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    /// The fixture that produced it.
+    pub id: String,
+    /// Its output (stdout, then stderr); None when that case did not pass, so that it says
+    /// nothing about what the client shows for a reply it understood.
+    pub output: Option<String>,
+}
+
 /// What a client-mode case needs from the run besides [`super::CaseEnv`].
 #[derive(Debug, Clone)]
 pub struct ClientCase {
@@ -57,6 +70,8 @@ pub struct ClientCase {
     pub stdin: Option<Arc<Vec<u8>>>,
     /// How long the client may take to start and connect.
     pub startup: Duration,
+    /// What the client showed for the reply alone, when a step compares with it.
+    pub baseline: Option<Arc<Baseline>>,
 }
 
 /// A started client: its process, its output, and the runner's listener for its connection.
@@ -65,6 +80,7 @@ pub struct ClientProcess {
     line: String,
     listener: Option<TcpListener>,
     child: Child,
+    pid: Option<u32>,
     guard: GroupGuard,
     /// Its standard input, until `close_stdin`.
     pub stdin: Option<ChildStdin>,
@@ -76,20 +92,20 @@ pub struct ClientProcess {
 
 impl ClientProcess {
     /// Listens on a fresh loopback port and starts `command` for it.
-    pub async fn start(command: &str, name: &str) -> Result<Self, String> {
+    pub async fn start(command: &str, name: &str) -> Result<Self, ClientMsg> {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
-            .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+            .map_err(|e| ClientMsg::CannotListen { error: e.to_string() })?;
         let port = listener
             .local_addr()
-            .map_err(|e| format!("cannot read the listening port: {e}"))?
+            .map_err(|e| ClientMsg::CannotListen { error: e.to_string() })?
             .port();
         let line = command
             .replace("{host}", "127.0.0.1")
             .replace("{port}", &port.to_string())
             .replace("{name}", name);
-        let mut child =
-            spawn_group(&line, true).map_err(|e| format!("cannot start `{line}`: {e}"))?;
+        let mut child = spawn_group(&line, true)
+            .map_err(|e| ClientMsg::CannotStart { command: line.clone(), error: e.to_string() })?;
         let guard = GroupGuard::new(&child);
         let stdout: SharedTail = Arc::default();
         let stderr: SharedTail = Arc::default();
@@ -101,10 +117,12 @@ impl ClientProcess {
             readers.push(capture(err, Arc::clone(&stderr), ""));
         }
         let stdin = child.stdin.take();
+        let pid = child.id();
         Ok(Self {
             line,
             listener: Some(listener),
             child,
+            pid,
             guard,
             stdin,
             stdout,
@@ -133,12 +151,20 @@ impl ClientProcess {
         status
     }
 
+    /// Whether it waits for its user (reads its stdin); see [`super::stdin_wait`].
+    pub fn input_wait(&mut self) -> InputWait {
+        match (self.poll_exit(), self.pid) {
+            (None, Some(pid)) => input_wait(pid),
+            _ => InputWait::Unknown,
+        }
+    }
+
     /// Waits for its one connection. The listener is closed afterwards, whatever happened: a
     /// client that connects again is refused (one connection per case, so a client cannot flood
     /// the runner with connections). Err: why it never came.
-    pub async fn accept(&mut self, within: Duration) -> Result<Conn, String> {
+    pub async fn accept(&mut self, within: Duration) -> Result<TcpStream, ClientMsg> {
         let Some(listener) = self.listener.take() else {
-            return Err("the runner is not listening".into());
+            return Err(ClientMsg::NotListening);
         };
         let until = Instant::now() + within;
         let child = &mut self.child;
@@ -151,20 +177,14 @@ impl ClientProcess {
         match accepted {
             Ok(Ok((stream, _))) => {
                 let _ = stream.set_nodelay(true);
-                Ok(Conn::new(stream))
+                Ok(stream)
             }
-            Ok(Err(e)) => Err(format!("accepting the client's connection failed: {e}")),
+            Ok(Err(e)) => Err(ClientMsg::AcceptFailed { error: e.to_string() }),
             Err(Some(status)) => {
                 self.exit = Some(status);
-                Err(format!(
-                    "the client exited ({}) without connecting: does the command use {{host}} and {{port}}? (its output is below)",
-                    describe_status(status)
-                ))
+                Err(ClientMsg::ExitedWithoutConnecting { status: describe_status(status) })
             }
-            Err(None) => Err(format!(
-                "the client did not connect within {} s: does the command use {{host}} and {{port}}?",
-                within.as_secs_f64()
-            )),
+            Err(None) => Err(ClientMsg::DidNotConnect { secs: within.as_secs_f64() }),
         }
     }
 
@@ -173,6 +193,11 @@ impl ClientProcess {
         for reader in self.readers.drain(..) {
             let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
         }
+    }
+
+    /// What it printed so far: standard output, then standard error.
+    pub fn output(&self) -> String {
+        format!("{}\n{}", tail_text(&self.stdout), tail_text(&self.stderr))
     }
 
     /// The last line of a crash (a traceback, a panic) in its output, if it crashed.
@@ -200,7 +225,7 @@ impl ClientProcess {
                 self.guard.kill_now();
                 let _ = self.child.start_kill();
                 let _ = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
-                "still running at the end of the case: stopped by the runner".to_owned()
+                ClientMsg::StoppedByRunner.en()
             }
         };
         // A group member may survive its leader; the guard kills the whole group.
@@ -253,7 +278,7 @@ pub async fn run_case(fx: &Fixture, env: CaseEnv, case: ClientCase) -> CaseRun {
 }
 
 /// The run of a case whose client could not be started: a target error.
-fn not_started(case: &ClientCase, message: String, started: Instant) -> CaseRun {
+fn not_started(case: &ClientCase, saw: ClientMsg, started: Instant) -> CaseRun {
     let failure = Failure {
         step: 1,
         conn: "a".into(),
@@ -261,7 +286,7 @@ fn not_started(case: &ClientCase, message: String, started: Instant) -> CaseRun 
         note: None,
         sent: Vec::new(),
         expected: Vec::new(),
-        arrived: Arrived::Problem { message },
+        arrived: Arrived::Client { saw },
         mismatches: Vec::new(),
         would_need: Vec::new(),
         reproduce: Vec::new(),
@@ -274,7 +299,7 @@ fn not_started(case: &ClientCase, message: String, started: Instant) -> CaseRun 
         inputs: Vec::new(),
         process: Some(ProcessReport {
             command: case.command.clone(),
-            exit: "not started".into(),
+            exit: ClientMsg::NotStarted.en(),
             stdout: String::new(),
             stderr: String::new(),
         }),
@@ -298,7 +323,8 @@ impl ClientSide {
     pub async fn answer(cx: &mut Case<'_, Self>, value: &Value) -> bool {
         let Some(reply) = auto_reply(value) else { return false };
         let bytes = jim_protocol::codec::to_bytes(&reply, cx.env.framing);
-        cx.log("a", Direction::Sent, format!("{} (generic answer)", show(&reply, 200)));
+        let shown = format!("{} {}", show(&reply, 200), ClientMsg::GenericAnswer.en());
+        cx.log("a", Direction::Sent, shown);
         let deadline = Instant::now() + cx.env.timeout;
         cx.write("a", &bytes, Sent::Json(reply), Delivery::Whole, deadline).await.is_ok()
     }
@@ -319,25 +345,23 @@ impl Side for ClientSide {
 
     /// The step's time starts once the client is connected (its start-up has its own bound).
     async fn open(cx: &mut Case<'_, Self>, at: &At, _reopen: bool) -> Result<Instant, Outcome> {
-        if !cx.side.accepted {
-            let startup = cx.side.case.startup;
-            let accepted = match cx.side.process() {
-                Some(p) => p.accept(startup).await,
-                None => Err("the client is not running".into()),
-            };
-            match accepted {
-                Ok(conn) => {
-                    cx.side.accepted = true;
-                    cx.attach("a", conn);
-                    cx.log("a", Direction::Event, "the client connected".into());
-                }
-                Err(message) => {
-                    let arrived = Arrived::Problem { message };
-                    return Err(cx.fail(at, arrived, Details::default()));
-                }
-            }
+        if cx.side.accepted {
+            return Ok(Instant::now() + at.within);
         }
-        Ok(Instant::now() + at.within)
+        let startup = cx.side.case.startup;
+        let accepted = match cx.side.process() {
+            Some(p) => p.accept(startup).await,
+            None => Err(ClientMsg::NotRunning),
+        };
+        let stream = match accepted {
+            Ok(stream) => stream,
+            Err(saw) => return Err(cx.fail(at, Arrived::Client { saw }, Details::default())),
+        };
+        cx.side.accepted = true;
+        let deadline = Instant::now() + at.within;
+        cx.attach("a", Conn::new(stream));
+        cx.log("a", Direction::Event, ClientMsg::Connected.en());
+        Ok(deadline)
     }
 
     fn unsolicited(_: &mut Case<'_, Self>, _: &str, _: &Value, _: bool) -> bool {
@@ -367,17 +391,14 @@ impl Side for ClientSide {
                 | std::io::ErrorKind::NotConnected
         );
         if gone {
-            let note = format!(
-                "the client closed the connection while the runner was still sending step {}",
-                at.number
-            );
+            let note = ClientMsg::WhyLeftEarly { step: at.number }.en();
             cx.log("a", Direction::Event, note.clone());
             cx.side.left_early = Some(note);
             // The connection is gone: later reads see it closed.
             drop(cx.conns.get_mut("a").and_then(|c| c.conn.take()));
             return Ok(());
         }
-        let arrived = Arrived::Problem { message: format!("sending to the client failed: {e}") };
+        let arrived = Arrived::Client { saw: ClientMsg::SendFailed { error: e.to_string() } };
         Err(cx.fail(at, arrived, Details::default()))
     }
 
@@ -385,10 +406,8 @@ impl Side for ClientSide {
         if let Some(note) = &cx.side.left_early {
             failure.mismatches.push(note.clone());
         }
-        if let Some(exit) = cx.side.exit_text() {
-            failure
-                .mismatches
-                .push(format!("the client process has ended ({exit}); its output is below"));
+        if let Some(status) = cx.side.exit_text() {
+            failure.mismatches.push(ClientMsg::WhyEnded { status }.en());
         }
         // Client profiles enable no tolerance: naming one a client "would need" would send the
         // student looking for an option that does not exist.
@@ -404,10 +423,7 @@ impl Side for ClientSide {
             .replace("{host}", "127.0.0.1")
             .replace("{port}", "7777")
             .replace("{name}", &cx.side.case.name);
-        vec![
-            "jim-server --port 7777 &   # a correct server to try the client against".into(),
-            shown,
-        ]
+        vec![format!("jim-server --port 7777 &   # {}", ClientMsg::ReproduceServer.en()), shown]
     }
 
     async fn finish(cx: &mut Case<'_, Self>) -> Option<ProcessReport> {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::i18n::{Lang, Looks, Msg};
+use crate::i18n::{ClientMsg, Lang, Looks, Msg};
 use crate::matcher::show;
 use crate::model::Text;
 use crate::vocab::{FrameProblem, StepKeyword, Tolerance};
@@ -55,6 +55,12 @@ pub enum Arrived {
     Problem {
         /// What happened.
         message: String,
+    },
+    /// Client mode: what the runner saw of the client process (it did not connect, exited,
+    /// crashed ...), in the catalog's words.
+    Client {
+        /// What.
+        saw: ClientMsg,
     },
 }
 
@@ -106,6 +112,7 @@ impl Arrived {
             Self::Refused { message } | Self::Problem { message } => {
                 Msg::Detail { text: message.clone() }
             }
+            Self::Client { saw } => Msg::Client(saw.clone()),
         }
     }
 

@@ -29,6 +29,7 @@ pub mod client;
 mod failure;
 mod reproduce;
 pub mod server;
+pub mod stdin_wait;
 mod transcript;
 
 pub use failure::{Arrived, Details, FailedAction, Failure};

@@ -3,10 +3,20 @@
 //! interactive one (`--profile auto`), then every selected fixture with role `server` in every
 //! delivery mode, each against a fresh run of the client, in parallel up to `--jobs`, within
 //! `--deadline`; verdicts, levels and exit codes as in server mode.
+//!
+//! Two facts of a run decide more than one case, and are established once, so that identical
+//! client code gets identical verdicts: what the client's first message is (from the first
+//! contact: a `str(dict)`, a bytes repr or a presence without `account_name` is one root cause,
+//! reported once by `client/common/presence` with the hint for what was seen, and the cases that
+//! cannot be judged without a JSON presence are folded under it as skipped), and what the client
+//! shows for a reply alone (the baseline an `expect_output` step compares with, from one run of
+//! the case it names).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use serde_json::Value;
 
 use tokio::sync::OnceCell;
 
@@ -16,20 +26,91 @@ use super::notes::{ModeNotes, Peer};
 use super::options::{ClientOptions, RunOptions};
 use super::report::ReportParts;
 use super::session::{Mode, Run, Start};
-use crate::case::client::{ClientCase, run_case};
-use crate::case::{CaseEnv, CaseRun};
+use crate::case::client::{Baseline, ClientCase, run_case};
+use crate::case::{CaseEnv, CaseRun, Outcome};
+use crate::i18n::{ClientMsg, FirstProblem};
 use crate::model::Fixture;
 use crate::placeholders::Vars;
 use crate::profile::ProfileTarget;
 use crate::report::{CaseResult, TargetInfo, Verdict};
+use crate::step::ClientStep;
 use crate::target::TargetError;
 use crate::vocab::{Capability, Delivery, TargetKind};
+
+/// One run of a case other cases compare their output with: its run (None: no such fixture)
+/// and what the client showed.
+type BaselineRun = Arc<(Option<CaseRun>, Arc<Baseline>)>;
+
+/// The case that judges the client's first message, and reports a root cause found in it.
+pub const PRESENCE_CASE: &str = "client/common/presence";
 
 /// Client mode: a client command the runner starts once per case.
 #[derive(Debug)]
 pub struct ClientMode {
     command: String,
     tag: String,
+    /// What is wrong with the client's first message, as the first contact saw it.
+    first: Option<FirstProblem>,
+    /// Fixtures other cases compare their output with (`expect_output`).
+    baseline_ids: Vec<String>,
+    /// The run of each of them (whole delivery), made once.
+    baselines: Mutex<BTreeMap<String, Arc<OnceCell<BaselineRun>>>>,
+}
+
+/// What is wrong with a client's first message: `value` when it was JSON, else `bytes` (the
+/// start of its first write). None for a presence with `user.account_name`, or nothing sent.
+pub fn first_problem(value: Option<&Value>, bytes: &[u8]) -> Option<FirstProblem> {
+    if let Some(v) = value {
+        if v.get("action").and_then(Value::as_str) != Some("presence") {
+            return Some(FirstProblem::NotPresence);
+        }
+        let user = v.get("user");
+        let named = |k: &str| user.and_then(|u| u.get(k)).is_some();
+        return (!named("account_name") && named("client_name"))
+            .then_some(FirstProblem::ClientName);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_start();
+    if text.starts_with("b'") || text.starts_with("b\"") {
+        Some(FirstProblem::BytesRepr)
+    } else if text.contains("{'") || text.contains("': ") {
+        let client_name = text.contains("'client_name'") && !text.contains("'account_name'");
+        Some(FirstProblem::PythonRepr { client_name })
+    } else {
+        Some(FirstProblem::NotJson)
+    }
+}
+
+/// A result as the root cause `first` makes it: the presence case gets the hint for what was
+/// seen; a case that cannot be judged without a JSON presence and did not pass is folded
+/// under it (skipped, with the reason). Pure: the same result and cause give the same output.
+pub fn fold(mut r: CaseResult, first: Option<FirstProblem>) -> CaseResult {
+    let Some(p) = first else { return r };
+    if r.id == PRESENCE_CASE {
+        if !r.verdict.passed() {
+            r.hint = p.hint();
+        }
+    } else if p.blocks_everything() && !r.verdict.passed() && r.verdict != Verdict::Skip {
+        let why = ClientMsg::Folded { what: Box::new(p.what()), root: PRESENCE_CASE.into() };
+        r.verdict = Verdict::Skip;
+        r.impact = crate::vocab::Impact::None;
+        r.reason = Some(why.en());
+        r.failure = None;
+        r.transcript.clear();
+        r.hint = why.text();
+    }
+    r
+}
+
+/// The fixture an `expect_output` step of `fx` compares with, if any.
+fn baseline_of(fx: &Fixture) -> Option<String> {
+    fx.client_steps()?.iter().find_map(|s| match &s.kind {
+        ClientStep::ExpectOutput(o) => Some(o.as_in.clone()),
+        _ => None,
+    })
 }
 
 impl Run<ClientMode> {
@@ -56,6 +137,7 @@ impl Run<ClientMode> {
             name: o.name.clone().unwrap_or_else(|| "Guest".into()),
             stdin: None,
             startup: o.startup.min(o.deadline),
+            baseline: None,
         };
         // Under --profile auto the first run also tells one-shot from interactive clients;
         // otherwise it only checks that the client starts, connects and speaks.
@@ -80,7 +162,38 @@ impl Run<ClientMode> {
             }));
         }
         let tag = format!("{:x}", std::process::id() % 0xfff);
-        Run::new(start, detect(&contact), ClientMode { command: command.to_owned(), tag })
+        let first = first_problem(contact.first_value.as_ref(), &contact.first_bytes);
+        let mode = ClientMode {
+            command: command.to_owned(),
+            tag,
+            first,
+            baseline_ids: start.suite.fixtures.iter().filter_map(|f| baseline_of(f)).collect(),
+            baselines: Mutex::new(BTreeMap::new()),
+        };
+        Run::new(start, detect(&contact), mode)
+    }
+
+    /// The run of case `id` in whole delivery, made once per run: it is that case's result
+    /// and, when it passed, the baseline of what the client shows for the cases that compare
+    /// with it (so a case and its baseline can never disagree about one run).
+    async fn baseline_run(&self, id: &str) -> BaselineRun {
+        let cell = match self.mode.baselines.lock() {
+            Ok(mut m) => Arc::clone(m.entry(id.to_owned()).or_default()),
+            Err(_) => Arc::new(OnceCell::new()),
+        };
+        let made = cell.get_or_init(|| async {
+            let Some(fx) = self.suite.fixtures.iter().find(|f| f.id == id) else {
+                return Arc::new((None, Arc::new(Baseline { id: id.to_owned(), output: None })));
+            };
+            let (env, case) = self.env(Delivery::Whole);
+            let ran = run_case(fx, env, case).await;
+            let output = match (&ran.outcome, &ran.process) {
+                (Outcome::Pass(_), Some(p)) => Some(format!("{}\n{}", p.stdout, p.stderr)),
+                _ => None,
+            };
+            Arc::new((Some(ran), Arc::new(Baseline { id: id.to_owned(), output })))
+        });
+        Arc::clone(made.await)
     }
 
     fn env(&self, delivery: Delivery) -> (CaseEnv, ClientCase) {
@@ -97,6 +210,7 @@ impl Run<ClientMode> {
             name: self.opts.name.clone().unwrap_or_else(|| "Guest".into()),
             stdin: self.opts.mode.stdin.clone().map(Arc::new),
             startup: self.opts.startup,
+            baseline: None,
         };
         (env, case)
     }
@@ -108,12 +222,29 @@ impl Mode for ClientMode {
     const PROFILES: ProfileTarget = ProfileTarget::Client;
 
     async fn execute(run: &Run<Self>, fx: &Fixture, delivery: Delivery) -> CaseRun {
-        let (env, case) = run.env(delivery);
+        if delivery == Delivery::Whole && run.mode.baseline_ids.contains(&fx.id) {
+            if let Some(ran) = &run.baseline_run(&fx.id).await.0 {
+                return ran.clone();
+            }
+        }
+        let (env, mut case) = run.env(delivery);
+        if let Some(id) = baseline_of(fx) {
+            case.baseline = Some(Arc::clone(&run.baseline_run(&id).await.1));
+        }
         run_case(fx, env, case).await
     }
 
-    async fn precheck(_: &Run<Self>, _: &Fixture) -> Result<(), (Verdict, String)> {
-        Ok(())
+    /// A case that cannot be judged without a JSON presence is not run when the first message
+    /// was not one: it is folded under the presence case (see [`fold`]).
+    async fn precheck(run: &Run<Self>, fx: &Fixture) -> Result<(), (Verdict, String)> {
+        match run.mode.first {
+            Some(p) if p.blocks_everything() && fx.id != PRESENCE_CASE => {
+                let why =
+                    ClientMsg::Folded { what: Box::new(p.what()), root: PRESENCE_CASE.into() };
+                Err((Verdict::Skip, why.en()))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn memo(_: &Run<Self>, _: &Fixture, _: Delivery) -> Option<Arc<OnceCell<CaseResult>>> {
@@ -132,7 +263,10 @@ impl Mode for ClientMode {
         on_result: &mut F,
     ) -> (Vec<CaseResult>, Option<(i32, String)>) {
         let mut notes = ModeNotes::new(Self::PEER);
-        (run.run_parallel(&selected, &mut notes, on_result).await, None)
+        let first = run.mode.first;
+        let mut show = |r: &CaseResult| on_result(&fold(r.clone(), first));
+        let results = run.run_parallel(&selected, &mut notes, &mut show).await;
+        (results.into_iter().map(|r| fold(r, first)).collect(), None)
     }
 
     async fn report_parts(run: &Run<Self>, _: &[CaseResult]) -> ReportParts {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::case::client::{ClientCase, ClientProcess, MAX_AUTO_ANSWERS};
+use crate::case::stdin_wait::InputWait;
 use crate::jim::auto_reply;
 use crate::placeholders::now_seconds;
 use crate::preflight::Detection;
@@ -31,6 +32,8 @@ pub struct FirstContact {
     pub error: Option<String>,
     /// Its first message, as received (escaped).
     pub first: Option<String>,
+    /// The start of its first write as sent, at most [`FIRST_BYTES`].
+    pub first_bytes: Vec<u8>,
     /// Its first message as JSON, if it was JSON.
     pub first_value: Option<Value>,
     /// Whether a newline followed the first message.
@@ -45,31 +48,73 @@ pub struct FirstContact {
     pub process: Option<crate::report::ProcessReport>,
 }
 
-/// Waits up to `settle` for the client to exit, answering its requests generically meanwhile;
-/// true if it exited. It waits on the process and the connection at once (no polling).
+/// Most bytes of a client's first write the first contact keeps to say what it was.
+pub const FIRST_BYTES: usize = 4096;
+
+/// The bytes of the client's first write, without taking them from the connection: waits until
+/// something arrives (or `deadline`), then keeps what is there, at most [`FIRST_BYTES`].
+async fn peek_first(stream: &tokio::net::TcpStream, deadline: Instant) -> Vec<u8> {
+    let mut buf = vec![0u8; FIRST_BYTES];
+    match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+        Ok(Ok(n)) => {
+            buf.truncate(n);
+            buf
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// How often the first contact looks whether the client waits for its user.
+const LOOK_EVERY: Duration = Duration::from_millis(10);
+
+/// What a client did after its reply, as far as the first contact watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    /// It exited.
+    Exited,
+    /// One of its threads blocks reading its stdin: an interactive client, waiting for its user.
+    WaitsForInput,
+    /// Neither, within the bound.
+    Neither,
+}
+
+/// Waits for the client to exit or (when `look`) to block reading its stdin, answering its
+/// requests generically meanwhile. Both are observable events: the bound is `until` when the
+/// system shows the stdin state, and `blind` (the old fixed settle time) when it does not.
 async fn settle_and_watch(
     process: &mut ClientProcess,
     conn: &mut Option<Conn>,
     framing: Framing,
     timeout: Duration,
-    settle: Duration,
+    (until, blind): (Instant, Instant),
+    look: bool,
     answered: &mut usize,
-) -> bool {
-    let until = Instant::now() + settle;
+) -> Settled {
+    let mut until = until;
     loop {
         if process.poll_exit().is_some() {
-            return true;
+            return Settled::Exited;
         }
+        if look {
+            match process.input_wait() {
+                InputWait::Waiting => return Settled::WaitsForInput,
+                InputWait::Unknown => until = until.min(blind),
+                InputWait::NotWaiting => {}
+            }
+        }
+        let next_look = if look { (Instant::now() + LOOK_EVERY).min(until) } else { until };
         let read = async {
             match conn.as_mut() {
-                Some(c) => Some(c.next(until).await),
+                Some(c) => Some(c.next(next_look).await),
                 None => std::future::pending().await,
             }
         };
         let arrival = tokio::select! {
-            status = process.wait() => return status.is_some(),
+            status = process.wait() => {
+                return if status.is_some() { Settled::Exited } else { Settled::Neither };
+            }
             a = read => a,
-            () = tokio::time::sleep_until(until) => return false,
+            () = tokio::time::sleep_until(next_look) => None,
         };
         match arrival {
             Some(Arrival::Closed { .. }) => *conn = None,
@@ -80,8 +125,10 @@ async fn settle_and_watch(
                     *answered += 1;
                 }
             }
-            Some(Arrival::Nothing) => return process.poll_exit().is_some(),
             _ => {}
+        }
+        if Instant::now() >= until {
+            return if process.poll_exit().is_some() { Settled::Exited } else { Settled::Neither };
         }
     }
 }
@@ -98,14 +145,19 @@ pub async fn first_contact(
     let mut process = match ClientProcess::start(&case.command, &case.name).await {
         Ok(p) => p,
         Err(e) => {
-            contact.error = Some(e);
+            contact.error = Some(e.en());
             return contact;
         }
     };
     let mut conn = match process.accept(case.startup).await {
-        Ok(c) => Some(c),
+        Ok(c) => {
+            // The start of the first write, as sent (the reader's report shows only 80
+            // escaped bytes; a Python repr names its user key further in).
+            contact.first_bytes = peek_first(&c, Instant::now() + timeout).await;
+            Some(Conn::new(c))
+        }
         Err(e) => {
-            contact.error = Some(e);
+            contact.error = Some(e.en());
             contact.process = Some(process.finish().await);
             return contact;
         }
@@ -125,13 +177,34 @@ pub async fn first_contact(
                 let _ = c.write(&bytes, Delivery::Whole, Instant::now() + timeout).await;
             }
             let mut answered = 0;
-            let exited =
-                settle_and_watch(&mut process, &mut conn, framing, timeout, settle, &mut answered)
-                    .await;
-            let exited = if exited {
+            // After its 200 a one-shot client exits (or waits for the close), an interactive
+            // one blocks reading its stdin: wait for whichever of these events happens, not for
+            // a guessed pause (a loaded machine delays both).
+            let bound = case.startup.max(timeout);
+            let now = Instant::now();
+            let settled = if settle.is_zero() {
+                Settled::Neither
+            } else {
+                let limits = (now + bound, now + settle);
+                settle_and_watch(
+                    &mut process,
+                    &mut conn,
+                    framing,
+                    timeout,
+                    limits,
+                    true,
+                    &mut answered,
+                )
+                .await
+            };
+            let exited = if settled == Settled::Exited {
                 true
-            } else if settle.is_zero() {
-                contact.exited_after_reply = None;
+            } else if settle.is_zero() || settled == Settled::WaitsForInput {
+                if settle.is_zero() {
+                    contact.exited_after_reply = None;
+                } else {
+                    contact.exited_after_reply = Some(false);
+                }
                 contact.process = Some(process.finish().await);
                 return contact;
             } else {
@@ -144,16 +217,18 @@ pub async fn first_contact(
                 if let Some(mut c) = conn.take() {
                     c.disconnect(DisconnectKind::Close).await;
                 }
-                let bound = case.startup.max(timeout);
+                let until = Instant::now() + bound;
                 let zero = settle_and_watch(
                     &mut process,
                     &mut conn,
                     framing,
                     timeout,
-                    bound,
+                    (until, until),
+                    false,
                     &mut answered,
                 )
                 .await
+                    == Settled::Exited
                     && process.poll_exit().is_some_and(|s| s.success());
                 contact.waited_for_close = zero;
                 zero

@@ -6,6 +6,7 @@ use tokio::io::AsyncWriteExt;
 use super::{Body, Kind, StepResult};
 use crate::case::client::ClientSide;
 use crate::case::{At, Case};
+use crate::i18n::ClientMsg;
 use crate::vocab::{Direction, StepKeyword};
 
 /// The `close_stdin` step.
@@ -23,17 +24,17 @@ impl CloseStdin {
         let Some(mut stdin) = cx.side.process().and_then(|p| p.stdin.take()) else {
             return Ok(());
         };
-        let mut note = String::from("stdin closed");
+        let mut note = ClientMsg::StdinClosed;
         if let Some(text) = text.filter(|t| !t.is_empty()) {
             let write = tokio::time::timeout_at(at.deadline, stdin.write_all(&text));
             note = match write.await {
-                Ok(Ok(())) => format!("wrote {} bytes of --stdin, then closed stdin", text.len()),
-                Ok(Err(e)) => format!("writing --stdin failed ({e}); stdin closed"),
-                Err(_) => "the client did not read its stdin in time; stdin closed".into(),
+                Ok(Ok(())) => ClientMsg::StdinWrote { bytes: text.len() },
+                Ok(Err(e)) => ClientMsg::StdinFailed { error: e.to_string() },
+                Err(_) => ClientMsg::StdinUnread,
             };
         }
         drop(stdin);
-        cx.log("a", Direction::Event, note);
+        cx.log("a", Direction::Event, note.en());
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::{Body, Kind, StepResult};
 use crate::case::client::{ClientSide, MAX_AUTO_ANSWERS};
 use crate::case::{Arrived, At, Case, Details, Outcome};
+use crate::i18n::ClientMsg;
 use crate::jim::auto_reply;
 use crate::process::describe_status;
 use crate::vocab::{Direction, StepKeyword};
@@ -83,7 +84,7 @@ impl ExpectExit {
         let expected = vec![json!({"$exit": self.code.describe()})];
         let status = self.wait_exit(cx, at, &expected).await?;
         let shown = describe_status(status);
-        cx.log("a", Direction::Event, format!("the client exited ({shown})"));
+        cx.log("a", Direction::Event, ClientMsg::Exited { status: shown.clone() }.en());
         let crash = match cx.side.process() {
             Some(p) => {
                 p.drain_output().await;
@@ -91,17 +92,15 @@ impl ExpectExit {
             }
             None => None,
         };
-        let (arrived, why) = if let Some(line) = crash {
-            let message = format!("the client crashed ({shown}): {line}");
-            let why = "a crash (traceback or panic) is never a correct way to handle a reply";
-            (Arrived::Problem { message }, why.to_owned())
+        let (saw, why) = if let Some(line) = crash {
+            (ClientMsg::Crashed { status: shown, line }, ClientMsg::WhyCrash)
         } else if !self.code.accepts(status.code()) {
-            let message = format!("the client ended with {shown}");
-            (Arrived::Problem { message }, format!("expected exit status {}", self.code.describe()))
+            (ClientMsg::Ended { status: shown }, ClientMsg::WhyExit { want: self.code.describe() })
         } else {
             return Ok(());
         };
-        Err(cx.fail(at, arrived, Details { expected, why: vec![why], ..Details::default() }))
+        let details = Details { expected, why: vec![why.en()], ..Details::default() };
+        Err(cx.fail(at, Arrived::Client { saw }, details))
     }
 
     /// Waits for the client to exit, answering its requests under `auto_answer` meanwhile.
@@ -118,7 +117,11 @@ impl ExpectExit {
         };
         loop {
             let Some(process) = cx.side.process() else {
-                return Err(cx.problem(at, "the client is not running".into()));
+                return Err(cx.fail(
+                    at,
+                    Arrived::Client { saw: ClientMsg::NotRunning },
+                    Details::default(),
+                ));
             };
             if let Some(status) = process.poll_exit() {
                 return Ok(status);
@@ -126,8 +129,7 @@ impl ExpectExit {
             match next_event(cx, at).await {
                 Event::Exited(Some(status)) => return Ok(status),
                 Event::Exited(None) => {
-                    let message = "cannot wait for the client process".to_owned();
-                    let arrived = Arrived::Problem { message };
+                    let arrived = Arrived::Client { saw: ClientMsg::CannotWait };
                     return Err(cx.fail(at, arrived, Details::expected(expected.to_vec())));
                 }
                 Event::Arrived(a) => {
@@ -144,17 +146,15 @@ impl ExpectExit {
                         }
                         Arrival::Bad { .. } => {
                             let arrived = cx.arrived("a", a, at.within);
-                            let why = "while waiting for the client to exit".to_owned();
+                            let why = ClientMsg::WhyWhileExiting.en();
                             return Err(cx.fail(at, arrived, details(why)));
                         }
                         Arrival::Value { .. } | Arrival::Closed { .. } | Arrival::Nothing => {}
                     }
                 }
                 Event::Timeout => {
-                    let why =
-                        format!("the client did not exit within {} s", at.within.as_secs_f64());
-                    let arrived =
-                        Arrived::Problem { message: "the client is still running".into() };
+                    let why = ClientMsg::WhyNoExit { secs: at.within.as_secs_f64() }.en();
+                    let arrived = Arrived::Client { saw: ClientMsg::StillRunning };
                     return Err(cx.fail(at, arrived, details(why)));
                 }
             }

@@ -18,6 +18,7 @@ use crate::placeholders::Mode;
 use crate::vocab::{Delivery, StepKeyword, StepModifier, Tolerance};
 
 pub mod auto_answer;
+pub mod await_input;
 pub mod close_stdin;
 pub mod connect;
 pub mod disconnect;
@@ -25,12 +26,14 @@ pub mod expect;
 pub mod expect_close;
 pub mod expect_exit;
 pub mod expect_list;
+pub mod expect_output;
 pub mod expect_silence;
 pub mod listen;
 pub mod send;
 pub mod tolerate;
 
 pub use auto_answer::AutoAnswer;
+pub use await_input::AwaitInput;
 pub use close_stdin::CloseStdin;
 pub use connect::Connect;
 pub use disconnect::Disconnect;
@@ -38,6 +41,7 @@ pub use expect::Expect;
 pub use expect_close::ExpectClose;
 pub use expect_exit::{ExitCode, ExpectExit};
 pub use expect_list::ExpectList;
+pub use expect_output::ExpectOutput;
 pub use expect_silence::{ExpectSilence, SilenceFor};
 pub use listen::Listen;
 pub use send::{Payload, Send};
@@ -78,6 +82,8 @@ pub fn modifiers(keyword: StepKeyword) -> &'static [StepModifier] {
         | StepKeyword::CloseStdin
         | StepKeyword::ExpectExit
         | StepKeyword::AutoAnswer
+        | StepKeyword::AwaitInput
+        | StepKeyword::ExpectOutput
         | StepKeyword::ListenMs
         | StepKeyword::Tolerate => COMMON,
     }
@@ -262,6 +268,10 @@ pub enum ClientStep {
     ExpectExit(ExpectExit),
     /// `auto_answer`.
     AutoAnswer(AutoAnswer),
+    /// `await_input`: wait until the client waits for its user.
+    AwaitInput(AwaitInput),
+    /// `expect_output`: the client shows what it shows for the reply alone.
+    ExpectOutput(ExpectOutput),
 }
 
 fn only_in(keyword: StepKeyword, mode: &str, role: &str) -> String {
@@ -289,7 +299,11 @@ impl RoleStep for ServerStep {
             StepKeyword::Disconnect => Self::Disconnect(Disconnect::parse(b)?),
             StepKeyword::ListenMs => Self::Listen(Listen::parse(b)?),
             StepKeyword::Tolerate => Self::Tolerate(Tolerate::parse(b)?),
-            StepKeyword::CloseStdin | StepKeyword::ExpectExit | StepKeyword::AutoAnswer => {
+            StepKeyword::CloseStdin
+            | StepKeyword::ExpectExit
+            | StepKeyword::AutoAnswer
+            | StepKeyword::AwaitInput
+            | StepKeyword::ExpectOutput => {
                 return Err(b.error(only_in(b.keyword, "client", "server")));
             }
         })
@@ -341,6 +355,8 @@ impl RoleStep for ClientStep {
             StepKeyword::CloseStdin => Self::CloseStdin(CloseStdin::parse(b)?),
             StepKeyword::ExpectExit => Self::ExpectExit(ExpectExit::parse(b)?),
             StepKeyword::AutoAnswer => Self::AutoAnswer(AutoAnswer::parse(b)?),
+            StepKeyword::AwaitInput => Self::AwaitInput(AwaitInput::parse(b)?),
+            StepKeyword::ExpectOutput => Self::ExpectOutput(ExpectOutput::parse(b)?),
             StepKeyword::ExpectList | StepKeyword::ListenMs | StepKeyword::Tolerate => {
                 return Err(b.error(format!("\"{}\" is not available in client mode", b.keyword)));
             }
@@ -359,6 +375,8 @@ impl RoleStep for ClientStep {
             Self::CloseStdin(s) => s,
             Self::ExpectExit(s) => s,
             Self::AutoAnswer(s) => s,
+            Self::AwaitInput(s) => s,
+            Self::ExpectOutput(s) => s,
         }
     }
 }
@@ -391,6 +409,8 @@ impl ClientStep {
             Self::CloseStdin(s) => s.run(cx, at).await,
             Self::ExpectExit(s) => s.run(cx, at).await,
             Self::AutoAnswer(s) => s.run(cx),
+            Self::AwaitInput(s) => s.run(cx, at).await,
+            Self::ExpectOutput(s) => s.run(cx, at).await,
         }
     }
 }
