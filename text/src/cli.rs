@@ -53,10 +53,10 @@ pub struct Common {
     #[arg(long, value_enum, global = true, value_name = "LANG")]
     pub lang: Option<Lang>,
     /// Print a completion script for SHELL and exit.
-    #[arg(long, value_enum, value_name = "SHELL", exclusive = true)]
+    #[arg(long, value_enum, value_name = "SHELL")]
     pub completions: Option<clap_complete::Shell>,
     /// Print the man page (roff) and exit.
-    #[arg(long, exclusive = true)]
+    #[arg(long)]
     pub man: bool,
 }
 
@@ -295,22 +295,17 @@ fn missing_at(cmd: &Command, path: &str, text: HelpText<'_>, out: &mut Vec<Strin
     }
 }
 
-/// The "Examples" and "Exit status" sections of a `--help`, in `lang`: each example is a
-/// command and what it does, each status a code and what it means.
+/// The "Examples" and "Exit status" sections of a `--help`, in `lang`: each example is what it
+/// does (a `#` comment line, so the block can be pasted into a shell) above the command, each
+/// status a code and what it means. Short lines, so that clap's wrapping keeps them whole.
 pub fn sections(lang: Lang, examples: &[(&str, String)], statuses: &[(u8, String)]) -> String {
     let (ex, st) = match lang {
         Lang::En => ("Examples:", "Exit status:"),
         Lang::Ru => ("Примеры:", "Код выхода:"),
     };
-    let width = examples.iter().map(|(c, _)| c.chars().count()).max().unwrap_or(0).min(44);
     let mut out = String::from(ex);
     for (command, what) in examples {
-        let pad = width.saturating_sub(command.chars().count());
-        if command.chars().count() > width {
-            out.push_str(&format!("\n  {command}\n  {:width$}  # {what}", ""));
-        } else {
-            out.push_str(&format!("\n  {command}{:pad$}  # {what}", ""));
-        }
+        out.push_str(&format!("\n  # {what}\n  {command}"));
     }
     out.push_str("\n\n");
     out.push_str(st);
@@ -375,7 +370,13 @@ fn error_ru(err: &clap::Error) -> String {
             m
         }
         ErrorKind::ValueValidation => {
-            let why = std::error::Error::source(err).map(|e| format!(": {e}")).unwrap_or_default();
+            // The validator's own words when they are Russian (the binaries' parsers); the
+            // standard library's English ("invalid digit found in string") is left out.
+            let why = std::error::Error::source(err)
+                .map(ToString::to_string)
+                .filter(|e| crate::reads_as_russian(e))
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
             format!("ошибка: недопустимое значение «{value}» для {arg}{why}")
         }
         ErrorKind::MissingRequiredArgument => {
@@ -383,8 +384,10 @@ fn error_ru(err: &clap::Error) -> String {
         }
         ErrorKind::MissingSubcommand => "ошибка: не указана команда".to_owned(),
         ErrorKind::ArgumentConflict => {
-            let other = context(ContextKind::PriorArg).unwrap_or_default();
-            format!("ошибка: {arg} нельзя указывать вместе с {other}")
+            match context(ContextKind::PriorArg).filter(|o| !o.is_empty()) {
+                Some(other) => format!("ошибка: {arg} нельзя указывать вместе с {other}"),
+                None => format!("ошибка: {arg} нельзя указывать вместе с другими аргументами"),
+            }
         }
         ErrorKind::TooManyValues | ErrorKind::TooFewValues | ErrorKind::WrongNumberOfValues => {
             format!("ошибка: неверное число значений у {arg}")
@@ -479,7 +482,7 @@ mod tests {
     fn english_help_keeps_clap_words_and_takes_the_catalog() {
         let help = localize(Demo::command(), Lang::En, &text).render_help().to_string();
         assert!(help.contains("Usage:") && help.contains("[default: 7777]"), "{help}");
-        assert!(help.contains("Examples:\n  demo -p 1  # port 1"), "{help}");
+        assert!(help.contains("Examples:\n  # port 1\n  demo -p 1"), "{help}");
         assert!(help.contains("Language of everything printed"), "{help}");
     }
 

@@ -22,12 +22,14 @@
 
 pub mod cli;
 pub mod colour;
+pub mod io;
 pub mod plural;
 
 use std::ffi::OsString;
 
 use serde::Serialize;
 
+pub use io::io_error;
 pub use plural::Noun;
 
 /// The language of what a binary prints.
@@ -120,6 +122,16 @@ impl Lang {
     /// Says `message` in this language.
     pub fn say<M: Localized + ?Sized>(self, message: &M) -> String {
         message.text(self)
+    }
+
+    /// One of two fixed texts: `en` in English, `ru` in Russian. For catalogs of plain
+    /// strings, where both texts stand side by side at the call (leaving one out does not
+    /// compile either).
+    pub fn pick(self, en: &'static str, ru: &'static str) -> &'static str {
+        match self {
+            Self::En => en,
+            Self::Ru => ru,
+        }
     }
 
     /// True for Russian.
