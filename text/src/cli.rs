@@ -71,18 +71,21 @@ impl Common {
     pub fn generate(&self, cmd: Command) -> std::io::Result<bool> {
         let mut cmd = cmd;
         let name = cmd.get_name().to_owned();
-        let mut out = std::io::stdout().lock();
+        // Rendered in memory first: clap_complete panics when its writer fails, and stdout
+        // fails as soon as the reader of a pipe is gone (`jim-server --completions bash | head`).
+        let mut text = Vec::new();
         if let Some(shell) = self.completions {
-            clap_complete::generate(shell, &mut cmd, name, &mut out);
-            out.flush()?;
-            return Ok(true);
+            clap_complete::generate(shell, &mut cmd, name, &mut text);
+        } else if self.man {
+            clap_mangen::Man::new(cmd).render(&mut text)?;
+        } else {
+            return Ok(false);
         }
-        if self.man {
-            clap_mangen::Man::new(cmd).render(&mut out)?;
-            out.flush()?;
-            return Ok(true);
+        let mut out = std::io::stdout().lock();
+        match out.write_all(&text).and_then(|()| out.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
+            other => other.map(|()| true),
         }
-        Ok(false)
     }
 }
 
@@ -332,14 +335,19 @@ where
     let result = cmd.try_get_matches_from(args).and_then(|m| T::from_arg_matches(&m));
     match result {
         Ok(value) => value,
-        Err(err) => {
-            if lang == Lang::En || !err.use_stderr() {
-                err.exit();
-            }
-            eprintln!("{}", error_ru(&err));
-            std::process::exit(2);
-        }
+        Err(err) => exit_with(&err, lang),
     }
+}
+
+/// Ends the process for a clap error: `--help` and `--version` print and exit 0, a usage error
+/// is printed in `lang` (clap's English in English) and exits 2. For binaries that need the
+/// `ArgMatches` themselves instead of [`parse`].
+pub fn exit_with(err: &clap::Error, lang: Lang) -> ! {
+    if lang == Lang::En || !err.use_stderr() {
+        err.exit();
+    }
+    eprintln!("{}", error_ru(err));
+    std::process::exit(2);
 }
 
 /// A clap usage error in Russian.

@@ -20,7 +20,7 @@ pub fn io_error(error: &Error, lang: Lang) -> String {
     let kind = match error.kind() {
         ErrorKind::NotFound => "нет такого файла или каталога",
         ErrorKind::PermissionDenied => "нет прав доступа",
-        ErrorKind::ConnectionRefused => "в соединении отказано (сервер не запущен или порт не тот)",
+        ErrorKind::ConnectionRefused => "в соединении отказано",
         ErrorKind::ConnectionReset => "соединение сброшено другой стороной",
         ErrorKind::ConnectionAborted => "соединение прервано",
         ErrorKind::NotConnected => "нет соединения",

@@ -180,7 +180,18 @@ pub trait Localized {
 /// English text copied into a Russian arm.
 pub fn reads_as_russian(text: &str) -> bool {
     let cyrillic = text.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c));
-    cyrillic || !has_english_words(text)
+    cyrillic || text.lines().all(|line| is_command(line) || !has_english_words(line))
+}
+
+/// True when `line` is a command line to type (an example in a help text): its first word is
+/// a hyphenated program name (`jim-client ping localhost`), an environment assignment
+/// (`RUST_LOG=debug jim-server`) or a program students run (`python3`, `printf`).
+fn is_command(line: &str) -> bool {
+    let Some(first) = line.split_whitespace().next() else { return false };
+    let hyphenated = first.contains('-')
+        && !first.starts_with('-')
+        && first.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+    hyphenated || first.contains('=') || ["python3", "python", "printf", "pip"].contains(&first)
 }
 
 /// True when `text` has a run of Latin words that looks like an English phrase (two or more
@@ -240,5 +251,7 @@ mod tests {
         assert!(reads_as_russian("{\"response\": 200}"));
         assert!(!reads_as_russian("listening on 127.0.0.1:7777"));
         assert!(reads_as_russian("`listening on ADDR` — строка готовности"));
+        assert!(reads_as_russian("  jim-client ping localhost"));
+        assert!(!reads_as_russian("  the server closed the connection"));
     }
 }

@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 use crate::ServerAddr;
 use crate::connection::{Connection, Incoming, Reader};
 use crate::error::{ClientError, ExitStatus};
-use crate::output::{Format, LineSink, eprint_line};
+use crate::output::{Format, LineSink};
 use crate::pattern;
 use jim_protocol::Framing;
 
@@ -179,7 +179,7 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
     let conn = match Connection::connect(&opts.server.host, opts.server.port, opts.timeout).await {
         Ok(c) => c,
         Err(e) => {
-            eprint_line(&format!("jim-client: {e}"));
+            crate::output::eprint_error(&e);
             if opts.format == Format::Json {
                 out.line(&json!({"ok": false, "error": e.to_string(), "exit": 3}).to_string());
             }
