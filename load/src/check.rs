@@ -17,7 +17,7 @@ use crate::traffic::{self, TrafficOptions, TrafficReport, TrafficShape};
 use crate::{Names, block_on_local};
 
 /// What happened to one traffic phase.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum PhaseOutcome {
     /// The phase ran; here is its report.
@@ -45,7 +45,7 @@ impl PhaseOutcome {
 }
 
 /// Everything a load check found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LoadReport {
     /// The address measured.
     pub target: String,

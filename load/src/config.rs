@@ -10,7 +10,7 @@ use serde::{Serialize, Serializer};
 use crate::error::LoadError;
 
 /// Settings of [`crate::run`]. `LoadConfig::default()` is a gentle check of 127.0.0.1:7777.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LoadConfig {
     /// The target host: an IP address or a name. Only this host is ever contacted.
     pub host: String,
@@ -34,14 +34,17 @@ pub struct LoadConfig {
     pub message_bytes: usize,
     /// How long each traffic phase sends.
     #[serde(serialize_with = "secs")]
+    #[schemars(with = "f64")]
     pub phase_duration: Duration,
     /// Cap on messages sent in each traffic phase.
     pub max_messages: u64,
     /// Bound on one TCP connect.
     #[serde(serialize_with = "secs")]
+    #[schemars(with = "f64")]
     pub connect_timeout: Duration,
     /// Bound on each reply, and each message's delivery deadline (later = lost).
     #[serde(serialize_with = "secs")]
+    #[schemars(with = "f64")]
     pub reply_timeout: Duration,
     /// Start of every account and room name (letters and digits, at most 10).
     pub name_prefix: String,

@@ -43,7 +43,7 @@ pub struct HoldOptions {
 }
 
 /// What [`hold`] achieved.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HoldReport {
     /// Connections asked for.
     pub requested: usize,
@@ -216,7 +216,7 @@ async fn open_one(
 }
 
 /// Sequential presence round trips on one connection.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RoundTripReport {
     /// Round trips completed.
     pub completed: u64,

@@ -112,7 +112,7 @@ impl Histogram {
 }
 
 /// The usual latency figures, in microseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LatencySummary {
     /// How many samples.
     pub count: u64,

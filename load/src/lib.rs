@@ -21,6 +21,7 @@ pub mod echo;
 pub mod error;
 pub mod hold;
 pub mod latency;
+pub mod schema;
 pub mod traffic;
 mod wire;
 
@@ -29,7 +30,7 @@ pub use config::LoadConfig;
 pub use error::LoadError;
 pub use hold::{HoldOptions, HoldReport, PresenceClient, RoundTripReport};
 pub use latency::{Histogram, LatencySummary};
-pub use traffic::{TrafficOptions, TrafficReport, TrafficShape};
+pub use traffic::{LossReasons, TrafficOptions, TrafficReport, TrafficShape};
 
 use std::future::Future;
 

@@ -11,7 +11,7 @@
 //! so a caller can sample the target's CPU time right around it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ use crate::wire::{self, ChatTemplate, Inbox, Incoming};
 const MAX_SAMPLES: usize = 5;
 
 /// Which traffic pattern to generate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrafficShape {
     /// `pairs` sender/recipient pairs; each sender writes to its own recipient.
@@ -188,8 +188,75 @@ pub async fn prepare(addr: SocketAddr, opts: TrafficOptions) -> Result<PreparedT
     Ok(PreparedTraffic { opts, conns, names, room })
 }
 
+/// Why deliveries were lost, each lost delivery counted once under the first reason that
+/// explains it, in this order: the recipient's connection ended, the sender's connection ended,
+/// the target refused the message (an error response to the sender, by code: 410 when the
+/// recipient is gone, 400, ...), the target never answered the message, the target answered 2xx
+/// but never delivered. Responses carry no message id, so refusals and missing answers are
+/// matched to a sender's lost messages by count (a JIM server answers each message once, in
+/// order): the totals are exact, which message got which reason is not claimed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct LossReasons {
+    /// The target closed the recipient's connection (EOF).
+    pub recipient_closed: u64,
+    /// The recipient's connection was reset or failed.
+    pub recipient_reset: u64,
+    /// The target closed the sender's connection.
+    pub sender_closed: u64,
+    /// The sender's connection was reset or failed.
+    pub sender_reset: u64,
+    /// Refused with an error response, by code (`"410"`: the recipient is gone).
+    pub refused: BTreeMap<String, u64>,
+    /// The sender got no response at all for the message.
+    pub never_acknowledged: u64,
+    /// The sender got a 2xx, but the delivery never came.
+    pub acknowledged_not_delivered: u64,
+}
+
+impl LossReasons {
+    /// Every lost delivery counted here.
+    pub fn total(&self) -> u64 {
+        self.recipient_closed
+            + self.recipient_reset
+            + self.sender_closed
+            + self.sender_reset
+            + self.refused.values().sum::<u64>()
+            + self.never_acknowledged
+            + self.acknowledged_not_delivered
+    }
+}
+
+impl std::fmt::Display for LossReasons {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        let mut add = |n: u64, what: &str| {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        };
+        add(self.recipient_closed, "recipient's connection closed by the target");
+        add(self.recipient_reset, "recipient's connection reset");
+        add(self.sender_closed, "sender's connection closed by the target");
+        add(self.sender_reset, "sender's connection reset");
+        for (code, n) in &self.refused {
+            add(*n, &format!("refused with {code}"));
+        }
+        add(self.never_acknowledged, "never acknowledged");
+        add(self.acknowledged_not_delivered, "acknowledged (2xx) but never delivered");
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// How a connection ended during a measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnEnd {
+    Open,
+    Closed,
+    Reset,
+}
+
 /// The result of one traffic measurement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TrafficReport {
     /// `direct relay` or `room fan-out`.
     pub shape: &'static str,
@@ -209,6 +276,8 @@ pub struct TrafficReport {
     pub delivered: u64,
     /// Expected deliveries never seen before the end (after waiting out each deadline).
     pub lost: u64,
+    /// Why they were lost (the counts add up to `lost`).
+    pub lost_because: LossReasons,
     /// Deliveries seen after their deadline (they also count as delivered).
     pub late: u64,
     /// Chat messages that were duplicates, went to a connection that should not get them, or
@@ -267,6 +336,9 @@ impl std::fmt::Display for TrafficReport {
             self.expected_deliveries,
             self.lost
         )?;
+        if self.lost > 0 {
+            writeln!(f, "    lost because: {}", self.lost_because)?;
+        }
         write!(
             f,
             "    {:.0} deliveries/s over {:.2} s; latency {}",
@@ -352,6 +424,12 @@ struct Tracker {
     bad_frames: u64,
     disconnects: u64,
     send_errors: u64,
+    /// How each connection ended (by connection index).
+    ends: Vec<ConnEnd>,
+    /// 2xx responses per connection.
+    acks_by_conn: Vec<u64>,
+    /// Error responses per connection, by code.
+    refusals_by_conn: Vec<BTreeMap<u16, u64>>,
     latency: Histogram,
     first_send: Option<Instant>,
     last_delivery: Option<Instant>,
@@ -462,6 +540,81 @@ impl Tracker {
         None
     }
 
+    /// Why the deliveries still missing were lost (see [`LossReasons`]).
+    fn loss_reasons(&self) -> LossReasons {
+        let mut reasons = LossReasons::default();
+        let mut lost: Vec<(&u64, &Pending)> =
+            self.pending.iter().chain(self.expired.iter()).filter(|(_, p)| p.missing > 0).collect();
+        lost.sort_by_key(|(k, _)| **k);
+        // What each sender's responses can still explain: refusals by code, then silence.
+        let senders = self.next_seq.len();
+        let mut refusals: Vec<BTreeMap<u16, u64>> = (0..senders)
+            .map(|s| {
+                self.refusals_by_conn.get(self.shape.sender_conn(s)).cloned().unwrap_or_default()
+            })
+            .collect();
+        let mut unanswered: Vec<u64> = (0..senders)
+            .map(|s| {
+                let conn = self.shape.sender_conn(s);
+                let answered = self.acks_by_conn.get(conn).copied().unwrap_or(0)
+                    + refusals[s].values().sum::<u64>();
+                self.next_seq[s].saturating_sub(answered)
+            })
+            .collect();
+        for (k, p) in lost {
+            let s = (*k >> 40) as usize;
+            let sender_end =
+                self.ends.get(self.shape.sender_conn(s)).copied().unwrap_or(ConnEnd::Open);
+            let mut open_recipients = 0u64;
+            for r in self.missing_recipients(s, p) {
+                match self.ends.get(r).copied().unwrap_or(ConnEnd::Open) {
+                    ConnEnd::Closed => reasons.recipient_closed += 1,
+                    ConnEnd::Reset => reasons.recipient_reset += 1,
+                    ConnEnd::Open => open_recipients += 1,
+                }
+            }
+            if open_recipients == 0 {
+                continue;
+            }
+            let n = open_recipients;
+            match sender_end {
+                ConnEnd::Closed => reasons.sender_closed += n,
+                ConnEnd::Reset => reasons.sender_reset += n,
+                ConnEnd::Open => {
+                    let refused = refusals.get_mut(s).and_then(|codes| {
+                        let code = codes.iter().find(|(_, c)| **c > 0).map(|(code, _)| *code)?;
+                        if let Some(c) = codes.get_mut(&code) {
+                            *c -= 1;
+                        }
+                        Some(code)
+                    });
+                    if let Some(code) = refused {
+                        *reasons.refused.entry(code.to_string()).or_default() += n;
+                    } else if unanswered.get(s).is_some_and(|u| *u > 0) {
+                        if let Some(u) = unanswered.get_mut(s) {
+                            *u -= 1;
+                        }
+                        reasons.never_acknowledged += n;
+                    } else {
+                        reasons.acknowledged_not_delivered += n;
+                    }
+                }
+            }
+        }
+        reasons
+    }
+
+    /// The connections that should have got message `p` of sender `s` and did not.
+    fn missing_recipients(&self, s: usize, p: &Pending) -> Vec<usize> {
+        match self.shape {
+            TrafficShape::Direct { .. } => vec![s * 2 + 1],
+            TrafficShape::Room { members, .. } => (0..members)
+                .filter(|&c| c != s)
+                .filter(|&c| p.got.get(c / 64).is_none_or(|w| w & (1u64 << (c % 64)) == 0))
+                .collect(),
+        }
+    }
+
     /// Moves messages past their deadline out of the windows; returns the freed senders.
     fn expire(&mut self, now: Instant) -> Vec<u32> {
         let overdue: Vec<u64> =
@@ -534,6 +687,9 @@ impl PreparedTraffic {
                 bad_frames: 0,
                 disconnects: 0,
                 send_errors: 0,
+                ends: vec![ConnEnd::Open; conns.len()],
+                acks_by_conn: vec![0; conns.len()],
+                refusals_by_conn: vec![BTreeMap::new(); conns.len()],
                 latency: Histogram::new(),
                 first_send: None,
                 last_delivery: None,
@@ -616,9 +772,10 @@ impl PreparedTraffic {
         let end = t.last_delivery.unwrap_or_else(Instant::now);
         let elapsed = end.saturating_duration_since(start).as_secs_f64().max(1e-9);
         let lost = t.expected.saturating_sub(t.delivered);
+        let lost_because = t.loss_reasons();
         if lost > 0 {
             let p = format!(
-                "{lost} deliveries never arrived within {:.1} s",
+                "{lost} deliveries never arrived within {:.1} s: {lost_because}",
                 opts.reply_timeout.as_secs_f64()
             );
             t.problem(p);
@@ -633,6 +790,7 @@ impl PreparedTraffic {
             expected_deliveries: t.expected,
             delivered: t.delivered,
             lost,
+            lost_because,
             late: t.late,
             unexpected: t.unexpected,
             acks: t.acks,
@@ -675,6 +833,9 @@ async fn read_loop(
                 handle_buffered(conn, &mut inbox, &shared);
                 if !*stop.borrow() {
                     let mut t = shared.tracker.borrow_mut();
+                    if let Some(end) = t.ends.get_mut(conn) {
+                        *end = ConnEnd::Closed;
+                    }
                     t.disconnects += 1;
                     t.problem(format!("the target closed connection {conn}"));
                 }
@@ -682,6 +843,9 @@ async fn read_loop(
             }
             Err(e) => {
                 let mut t = shared.tracker.borrow_mut();
+                if let Some(end) = t.ends.get_mut(conn) {
+                    *end = ConnEnd::Reset;
+                }
                 t.disconnects += 1;
                 t.problem(format!("read on connection {conn} failed: {e}"));
                 return;
@@ -735,10 +899,16 @@ fn handle_frame(
         },
         Some(Incoming::Response(code)) if (200..300).contains(&code) => {
             t.acks += 1;
+            if let Some(n) = t.acks_by_conn.get_mut(conn) {
+                *n += 1;
+            }
             None
         }
         Some(Incoming::Response(code)) => {
             t.error_responses += 1;
+            if let Some(codes) = t.refusals_by_conn.get_mut(conn) {
+                *codes.entry(code).or_default() += 1;
+            }
             let text = wire::error_text(&raw);
             t.problem(format!("connection {conn} got response {code}: {text}"));
             None

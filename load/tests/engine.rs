@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use jim_load::hold::{self, HoldOptions};
 use jim_load::traffic::{self, TrafficOptions, TrafficShape};
-use jim_load::{LoadConfig, Names, block_on_local};
+use jim_load::{LoadConfig, LossReasons, Names, block_on_local};
 use jim_protocol::FrameDecoder;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,6 +27,10 @@ struct Faults {
     drop_every: Option<u64>,
     /// Answer 409 to presences past this many users.
     max_users: Option<usize>,
+    /// Answer every k-th `msg` with 410 and relay nothing (counted over the whole server).
+    refuse_every: Option<u64>,
+    /// Neither answer nor relay every k-th `msg`.
+    ignore_every: Option<u64>,
 }
 
 #[derive(Default)]
@@ -34,6 +38,7 @@ struct State {
     users: HashMap<String, mpsc::UnboundedSender<Vec<u8>>>,
     rooms: HashMap<String, Vec<String>>,
     relays: u64,
+    msgs: u64,
 }
 
 fn encode(v: &Value) -> Vec<u8> {
@@ -110,6 +115,14 @@ async fn serve_one(stream: TcpStream, state: Arc<Mutex<State>>, faults: Faults) 
                     let relay = encode(&json!({"action": "msg", "time": 1.0, "to": to,
                         "from": from, "message": v["message"]}));
                     let mut s = state.lock().unwrap();
+                    s.msgs += 1;
+                    if faults.refuse_every.is_some_and(|k| s.msgs % k == 0) {
+                        let _ = out_tx.send(encode(&json!({"response": 410, "error": "gone"})));
+                        continue;
+                    }
+                    if faults.ignore_every.is_some_and(|k| s.msgs % k == 0) {
+                        continue;
+                    }
                     let recipients: Vec<String> = if to.starts_with('#') {
                         s.rooms[&to].iter().filter(|m| **m != from).cloned().collect()
                     } else {
@@ -151,16 +164,19 @@ fn traffic_opts(shape: TrafficShape, max_messages: u64) -> TrafficOptions {
     }
 }
 
+/// `messages` direct messages over one pair against a fake with `faults`.
+fn one_pair(faults: Faults, messages: u64) -> traffic::TrafficReport {
+    let addr = start_fake(faults);
+    block_on_local(async {
+        let opts = traffic_opts(TrafficShape::Direct { pairs: 1 }, messages);
+        traffic::prepare(addr, opts).await.unwrap().run().await
+    })
+    .unwrap()
+}
+
 #[test]
 fn direct_relay_counts_every_third_message_lost() {
-    let addr = start_fake(Faults { drop_every: Some(3), ..Faults::default() });
-    let report = block_on_local(async {
-        let prepared = traffic::prepare(addr, traffic_opts(TrafficShape::Direct { pairs: 1 }, 30))
-            .await
-            .unwrap();
-        prepared.run().await
-    })
-    .unwrap();
+    let report = one_pair(Faults { drop_every: Some(3), ..Faults::default() }, 30);
     assert_eq!(report.sent, 30, "{report}");
     assert_eq!(report.expected_deliveries, 30, "{report}");
     assert_eq!(report.delivered, 20, "{report}");
@@ -169,6 +185,24 @@ fn direct_relay_counts_every_third_message_lost() {
     assert_eq!(report.unexpected, 0, "{report}");
     assert!(!report.clean());
     assert_eq!(report.latency.count, 20);
+    let because = LossReasons { acknowledged_not_delivered: 10, ..LossReasons::default() };
+    assert_eq!(report.lost_because, because, "{report}");
+}
+
+/// Issue 15 item 6: the report says why messages were lost, and the reasons add up.
+#[test]
+fn losses_are_told_apart_refused_and_never_answered() {
+    let faults = Faults { refuse_every: Some(5), ignore_every: Some(7), ..Faults::default() };
+    let report = one_pair(faults, 30);
+    // Messages 5, 10, ..., 30 refused with 410; 7, 14, 21, 28 neither answered nor relayed.
+    assert_eq!((report.sent, report.delivered, report.lost), (30, 20, 10), "{report}");
+    let mut refused = std::collections::BTreeMap::new();
+    refused.insert("410".to_owned(), 6);
+    let because = LossReasons { refused, never_acknowledged: 4, ..LossReasons::default() };
+    assert_eq!(report.lost_because, because, "{report}");
+    assert_eq!(report.lost_because.total(), report.lost);
+    let text = report.to_string();
+    assert!(text.contains("lost because: 6 refused with 410, 4 never acknowledged"), "{text}");
 }
 
 #[test]
@@ -185,6 +219,8 @@ fn room_fan_out_counts_every_delivery() {
     assert_eq!(report.delivered, 24, "{report}");
     assert_eq!(report.lost, 12, "{report}");
     assert_eq!(report.unexpected, 0, "{report}");
+    assert_eq!(report.lost_because.acknowledged_not_delivered, 12, "{report}");
+    assert_eq!(report.lost_because.total(), 12, "{report}");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use jim_text::Lang;
 use thiserror::Error;
 
 /// Process exit statuses shared by every subcommand (documented in `jim-client --help`).
@@ -108,7 +109,7 @@ pub enum ClientError {
         detail: String,
     },
     /// The server refused the login.
-    #[error("login as {name:?} refused by {peer}: {code} {text}{}", hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default())]
+    #[error("login as {name:?} refused by {peer}: {code} {text}{}", hint.map(|h| format!("; {h}")).unwrap_or_default())]
     LoginRefused {
         /// The server's address.
         peer: SocketAddr,
@@ -119,11 +120,153 @@ pub enum ClientError {
         /// The response text (or the code's standard text).
         text: String,
         /// What to try.
-        hint: Option<String>,
+        hint: Option<Hint>,
     },
     /// The command line or an input file is wrong.
     #[error("{0}")]
     Usage(String),
+}
+
+/// What to try after a refusal (`jim-client ping`'s `hint:` line, a refused login).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// 400 to a name other than Guest: lesson-3 servers know only Guest.
+    OnlyGuest,
+    /// 409: the name is taken.
+    NameTaken,
+    /// 401 or 511 to a plain presence: the server wants a password login.
+    WantsPasswordLogin,
+    /// 401 in `chat`/`listen`: add `--password`.
+    AddPassword,
+    /// The password or course-511 answer was refused.
+    WrongPassword,
+    /// `authenticate` was refused.
+    CheckNameAndPassword,
+    /// A 511 without the `bin` challenge.
+    NoBinChallenge,
+    /// A 511 challenge and no `--password`.
+    ChallengeWantsPassword,
+}
+
+impl jim_text::Localized for Hint {
+    fn text(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (Self::OnlyGuest, Lang::En) => {
+                "the lesson-3 reference server accepts only the name Guest: try --name Guest"
+            }
+            (Self::OnlyGuest, Lang::Ru) => {
+                "эталонный сервер урока 3 принимает только имя Guest: попробуйте --name Guest"
+            }
+            (Self::NameTaken, Lang::En) => "that name is already connected: choose another --name",
+            (Self::NameTaken, Lang::Ru) => "под этим именем уже подключены: возьмите другое --name",
+            (Self::WantsPasswordLogin, Lang::En) => {
+                "the server wants a password login: try `jim-client chat HOST PORT --name N --password P`"
+            }
+            (Self::WantsPasswordLogin, Lang::Ru) => {
+                "сервер требует вход с паролем: попробуйте `jim-client chat HOST PORT --name N --password P`"
+            }
+            (Self::AddPassword, Lang::En) => "the server wants a password: add --password",
+            (Self::AddPassword, Lang::Ru) => "сервер требует пароль: добавьте --password",
+            (Self::WrongPassword, Lang::En) => "wrong password, or no such account",
+            (Self::WrongPassword, Lang::Ru) => "неверный пароль или нет такой учётной записи",
+            (Self::CheckNameAndPassword, Lang::En) => "check --name and --password",
+            (Self::CheckNameAndPassword, Lang::Ru) => "проверьте --name и --password",
+            (Self::NoBinChallenge, Lang::En) => {
+                "the 511 has no \"bin\" challenge (see §course-login)"
+            }
+            (Self::NoBinChallenge, Lang::Ru) => {
+                "в ответе 511 нет вызова \"bin\" (см. §course-login)"
+            }
+            (Self::ChallengeWantsPassword, Lang::En) => {
+                "the server asks for a password (511 challenge): add --password"
+            }
+            (Self::ChallengeWantsPassword, Lang::Ru) => {
+                "сервер просит пароль (вызов 511): добавьте --password"
+            }
+        }
+        .to_owned()
+    }
+}
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&Lang::En.say(self))
+    }
+}
+
+/// What the client was doing, in Russian, from the English phrase the library passes around
+/// ("sending presence", "quitting", "the 511 answer"); a phrase without a translation stays as
+/// it is (they are few, and most name a JIM action).
+fn doing_ru(doing: &str) -> String {
+    let fixed = match doing {
+        "quitting" => Some("выход".to_owned()),
+        "answering a probe" => Some("ответ на probe".to_owned()),
+        "answering the 511 challenge" => Some("ответ на вызов 511".to_owned()),
+        "the 511 answer" => Some("ответ на вызов 511".to_owned()),
+        _ => None,
+    };
+    if let Some(text) = fixed {
+        return text;
+    }
+    if let Some(rest) = doing.strip_prefix("sending line ") {
+        return format!("отправка строки {rest}");
+    }
+    if let Some(rest) = doing.strip_prefix("sending message ") {
+        return format!("отправка сообщения {rest}");
+    }
+    if let Some(rest) = doing.strip_prefix("sending ") {
+        return format!("отправка {rest}");
+    }
+    doing.to_owned()
+}
+
+impl jim_text::Localized for ClientError {
+    fn text(&self, lang: Lang) -> String {
+        let io = |e: &std::io::Error| jim_text::io_error(e, lang);
+        match (self, lang) {
+            (_, Lang::En) => self.to_string(),
+            (Self::Resolve { host, source }, Lang::Ru) => format!(
+                "не удаётся найти адрес {host}: {}; проверьте написание или укажите IP-адрес, \
+                 например 127.0.0.1",
+                io(source)
+            ),
+            (Self::Connect { target, source }, Lang::Ru) => format!(
+                "не удаётся подключиться к {target}: {}; сервер запущен и слушает этот порт?",
+                io(source)
+            ),
+            (Self::ConnectTimeout { target, after }, Lang::Ru) => format!(
+                "нет TCP-соединения с {target} за {}; проверьте адрес, порт и брандмауэр",
+                secs(*after)
+            ),
+            (Self::NoAnswer { peer, after, waiting_for }, Lang::Ru) => format!(
+                "{peer} не ответил за {} на {}; сервер, возможно, завис (попробуйте больший \
+                 --timeout или посмотрите его консоль)",
+                secs(*after),
+                doing_ru(waiting_for)
+            ),
+            (Self::ClosedEarly { peer, waiting_for }, Lang::Ru) => format!(
+                "{peer} закрыл соединение, не ответив на {}; сервер, возможно, упал на нём \
+                 (посмотрите его консоль)",
+                doing_ru(waiting_for)
+            ),
+            (Self::Io { peer, doing, source }, Lang::Ru) => {
+                format!("соединение с {peer} оборвалось ({}): {}", doing_ru(doing), io(source))
+            }
+            (Self::WriteTimeout { peer, doing, after }, Lang::Ru) => format!(
+                "{peer} перестал читать: запись не завершилась за {} ({})",
+                secs(*after),
+                doing_ru(doing)
+            ),
+            (Self::NotJim { peer, detail }, Lang::Ru) => {
+                format!("{peer} отвечает, но не по JIM: {detail}")
+            }
+            (Self::LoginRefused { peer, name, code, text, hint }, Lang::Ru) => format!(
+                "{peer} отказал во входе под именем {name:?}: {code} {text}{}",
+                hint.map(|h| format!("; {}", lang.say(&h))).unwrap_or_default()
+            ),
+            (Self::Usage(text), Lang::Ru) => text.clone(),
+        }
+    }
 }
 
 impl ClientError {

@@ -10,7 +10,7 @@ use jim_protocol::{Dialect, Response, ResponseCode};
 use serde_json::Value;
 
 use crate::connection::{Arrival, Connection, Incoming, Reader, Writer};
-use crate::error::ClientError;
+use crate::error::{ClientError, Hint};
 use crate::messages::{self, Received, classify};
 
 /// Most pushes, probes and relays kept while waiting for a response; the rest are counted,
@@ -57,7 +57,7 @@ pub async fn login(conn: Connection, opts: &LoginOptions) -> Result<Session, Cli
     let Connection { mut reader, mut writer } = conn;
     let peer = reader.peer();
     let mut early = Vec::new();
-    let refused = |r: &Response, hint: Option<String>| ClientError::LoginRefused {
+    let refused = |r: &Response, hint: Option<Hint>| ClientError::LoginRefused {
         peer,
         name: opts.name.clone(),
         code: r.code().as_u16(),
@@ -70,7 +70,7 @@ pub async fn login(conn: Connection, opts: &LoginOptions) -> Result<Session, Cli
         writer.send_value(&auth, "sending authenticate").await?;
         let r = await_response(&mut reader, opts.timeout, "authenticate", &mut early).await?;
         if !is_2xx(&r) {
-            return Err(refused(&r, Some("check --name and --password".into())));
+            return Err(refused(&r, Some(Hint::CheckNameAndPassword)));
         }
     }
 
@@ -80,33 +80,24 @@ pub async fn login(conn: Connection, opts: &LoginOptions) -> Result<Session, Cli
 
     if r.code() == ResponseCode::AUTH_CHALLENGE {
         let Some(challenge) = r.bin.clone() else {
-            return Err(refused(
-                &r,
-                Some("the 511 has no \"bin\" challenge (see §course-login)".into()),
-            ));
+            return Err(refused(&r, Some(Hint::NoBinChallenge)));
         };
         let Some(password) = &opts.password else {
-            return Err(refused(
-                &r,
-                Some("the server asks for a password (511 challenge): add --password".into()),
-            ));
+            return Err(refused(&r, Some(Hint::ChallengeWantsPassword)));
         };
         let answer = messages::challenge_answer(&opts.name, password, &challenge);
         writer.send_value(&answer, "answering the 511 challenge").await?;
         r = await_response(&mut reader, opts.timeout, "the 511 answer", &mut early).await?;
         if !is_2xx(&r) {
-            return Err(refused(&r, Some("wrong password, or no such account".into())));
+            return Err(refused(&r, Some(Hint::WrongPassword)));
         }
     }
 
     if !is_2xx(&r) {
         let hint = match r.code().as_u16() {
-            409 => Some("that name is already connected: choose another --name".to_owned()),
-            401 => Some("the server wants a password: add --password".to_owned()),
-            400 if opts.name != messages::DEFAULT_NAME => Some(
-                "the lesson-3 reference server accepts only the name Guest: try --name Guest"
-                    .to_owned(),
-            ),
+            409 => Some(Hint::NameTaken),
+            401 => Some(Hint::AddPassword),
+            400 if opts.name != messages::DEFAULT_NAME => Some(Hint::OnlyGuest),
             _ => None,
         };
         return Err(refused(&r, hint));

@@ -1,5 +1,7 @@
-//! `jim-client`: the command line of the reference JIM client. Parsing and help text live here;
-//! everything else is in the library (`jim_client`).
+//! `jim-client`: the command line of the reference JIM client. Parsing lives here and the help
+//! text, in English and Russian, in `cli_text`; everything else is in the library (`jim_client`).
+
+mod cli_text;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -15,128 +17,24 @@ use jim_client::output::{Format, Stdout, eprint_line};
 use jim_client::{ClientError, ExitStatus, ServerAddr};
 use jim_protocol::limits::DEFAULT_PORT;
 use jim_protocol::{Dialect, Framing};
-
-const ABOUT: &str =
-    "The reference JIM client: check a JIM (JSON Instant Messaging) server by hand.";
-
-const TOP_HELP: &str = "\
-Examples:
-  jim-client ping 127.0.0.1 7777                    # lesson 3: presence as Guest -> \"200 OK (3 ms)\"
-  jim-client chat 127.0.0.1 7777 --name Alice       # interactive chat, /help inside
-  jim-client send 127.0.0.1 7777 '{\"action\":\"presence\",\"time\":1,\"user\":{\"account_name\":\"Guest\"}}'
-  jim-client script 127.0.0.1 7777 checks.jsonl     # scripted checks for CI (fixture steps)
-  jim-client listen 127.0.0.1 7777 --name Bob       # print every message as a JSON line
-
-PORT defaults to 7777. Add --json (anywhere) for machine-readable output.
-
-Exit status (every command):
-  0  success (ping: a 2xx answer; script: every expectation held)
-  1  the server answered, but not as hoped (another code, not JIM, a script mismatch)
-  2  usage error (bad arguments, bad script)
-  3  the server cannot be reached, closed without answering, or did not answer in time";
-
-const PING_HELP: &str = "\
-Sends one presence (one write), prints the answer and closes: the lesson-3 exchange.
-
-Examples:
-  jim-client ping localhost                     # 200 OK (2 ms)
-  jim-client ping 127.0.0.1 8888 --name Alice   # lesson-3 servers accept only Guest
-  jim-client ping 127.0.0.1 7777 --dialect course --json
-
-Exit status: 0 for 2xx; 1 for any other code, or a reply that is not a JIM response
-(plain text, broken JSON, an object without \"response\": the message says which);
-2 usage; 3 unreachable, closed without answering, or no answer within --timeout.";
-
-const CHAT_HELP: &str = "\
-Logs in (presence; with --password: spec `authenticate` first, or the course 511 challenge
-answered), then reads commands. Messages from the server are printed as they arrive.
-
-Commands (type /help inside):
-  /msg USER TEXT    /to NAME    TEXT (to the current target)    /join #ROOM    /leave #ROOM
-  /contacts    /add USER    /del USER    /users    /raw JSON    /help    /quit
-
-One request is sent at a time: the next one waits for the previous answer (or --timeout).
-A probe from the server is answered with a presence. When stdin is not a terminal, commands
-are read line by line and end of input quits, so it can be scripted:
-
-  printf '/join #lobby\\nhello all\\n/quit\\n' | jim-client chat 127.0.0.1 7777 --name Alice
-  jim-client chat 127.0.0.1 7777 --name Alice --password secret --dialect course
-
-Exit status: 0 after /quit or end of input; 1 if the login is refused or the server ends the
-session first; 3 if the server cannot be reached or does not answer.";
-
-const SEND_HELP: &str = "\
-Sends each JSON argument as its own write (followed by \\n unless --framing bare), then prints
-everything received, with its arrival time in ms since connecting. Before each next message
-it waits until something arrives or --gap passes; after the last one it reads for --wait or
-until the server closes. Bytes that are not JSON are shown as an error line with a preview.
-
-Examples:
-  jim-client send 127.0.0.1 7777 '{\"action\":\"presence\",\"time\":1,\"user\":{\"account_name\":\"Guest\"}}'
-  jim-client send 127.0.0.1 7777 --raw '{\"action\":\"pres' --raw 'ence\"}\\n'     # raw bytes
-  jim-client send 127.0.0.1 7777 --raw '\\xff\\xfe\\n' '{\"action\":\"quit\"}'        # order kept
-  jim-client send 127.0.0.1 7777 --coalesce MSG1 MSG2     # both in ONE write (pipelining)
-  jim-client send 127.0.0.1 7777 --split 5 MSG            # 5-byte writes, 20 ms apart
-  jim-client send 127.0.0.1 7777 --trickle 50 MSG         # one byte every 50 ms
-
---raw escapes: \\n \\r \\t \\0 \\\\ \\xNN \\u{HEX}. If the first message is a bare number, give
-PORT explicitly. Exit status: 0 when everything was sent; 1 when the connection closed or
-failed first; 2 usage; 3 unreachable.";
-
-const SCRIPT_HELP: &str = "\
-Runs a scenario (FILE, or - for stdin) written in the conformance suite's fixture language:
-one step per line (blank lines and lines starting with // or # are comments), or a whole
-fixture file. Steps use connection \"a\" unless they say \"conn\":
-
-  {\"send\": {\"action\":\"presence\",\"time\":\"$now\",\"user\":{\"account_name\":\"Guest\"}}}
-  {\"expect\": {\"response\": 200}}                 next value must match (pushes are skipped)
-  {\"expect\": {\"response\": 200}, \"timeout_ms\": 5000}
-  {\"expect_any\": [{\"response\": 200}, {\"response\": 202}]}
-  {\"send_raw\": \"{\\\"action\\\":\\\"quit\\\"}\\n\"}         bytes with escapes (\\n \\xNN \\u{HEX})
-  {\"expect_silence\": {\"for_ms\": 500}}           nothing may arrive for 500 ms
-  {\"expect_close\": true}                         the server closes the connection next
-  {\"listen_ms\": 100}                             keep reading for 100 ms
-
-Patterns (fixtures/README.md): every key of the pattern must match, extra keys are fine,
-numbers match by value (200 = 200.0); \"$any\", \"$number\", \"$string\", \"$array\",
-\"$object\", {\"$in\": [...]}, {\"$regex\": ...} and the other operators match by rule.
-Placeholders: \"$now\" is the current time, \"$user:alice\" a unique name per run.
-
-Example:
-  jim-client script 127.0.0.1 7777 checks.jsonl
-  printf '%s\\n' '{\"send\":{\"action\":\"presence\",\"time\":\"$now\",\"user\":{\"account_name\":\"Guest\"}}}' \\
-    '{\"expect\":{\"response\":200}}' | jim-client script 127.0.0.1 7777 -
-
-Exit status: 0 when every expectation held; 1 at the first mismatch (line number, expected,
-got, why); 2 for a bad script; 3 when the server cannot be reached.";
-
-const LISTEN_HELP: &str = "\
-Logs in like chat, joins the --join rooms, then prints every message that arrives as one
-compact JSON line on stdout (flushed per line, with or without --json); status goes to
-stderr. Answers probes.
-Stops when the server closes, on Ctrl-C, after --count messages or after --duration.
-
-Examples:
-  jim-client listen 127.0.0.1 7777 --name Bob
-  jim-client listen 127.0.0.1 7777 --name Bob --join '#lobby' | jq .
-  jim-client listen 127.0.0.1 7777 --name Bob --count 1 --duration 10   # for scripts
-
-Exit status: 0 when it stops normally; 1 when the login or a join is refused; 3 unreachable.";
+use jim_text::Lang;
 
 #[derive(Debug, Parser)]
-#[command(name = "jim-client", version, about = ABOUT, after_help = TOP_HELP)]
+#[command(name = "jim-client", version)]
 struct Cli {
-    /// Machine-readable output: JSON objects, one per line.
-    #[arg(long, global = true)]
-    json: bool,
+    /// Machine-readable output: JSON objects, one per line, on stdout (`--json` or `--json -`).
+    #[arg(long, global = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "-", value_name = "-", value_parser = parse_json_target)]
+    json: Option<String>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    common: jim_text::cli::Common,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Send a presence, print the answer code (lesson 3).
-    #[command(after_help = PING_HELP)]
     Ping {
         #[command(flatten)]
         server: ServerArgs,
@@ -151,7 +49,6 @@ enum Command {
         timeout: Duration,
     },
     /// Interactive chat (or commands from a pipe).
-    #[command(after_help = CHAT_HELP)]
     Chat {
         #[command(flatten)]
         server: ServerArgs,
@@ -159,7 +56,6 @@ enum Command {
         login: LoginArgs,
     },
     /// Send raw JSON or bytes and print what comes back, with timings.
-    #[command(after_help = SEND_HELP)]
     Send {
         /// Server host name or IP address.
         host: String,
@@ -195,7 +91,6 @@ enum Command {
         timeout: Duration,
     },
     /// Run a JSON-lines script of sends and expectations (for CI).
-    #[command(after_help = SCRIPT_HELP)]
     Script {
         /// Server host name or IP address.
         host: String,
@@ -210,7 +105,6 @@ enum Command {
         framing: Framing,
     },
     /// Log in and print every message that arrives, as JSON lines.
-    #[command(after_help = LISTEN_HELP)]
     Listen {
         #[command(flatten)]
         server: ServerArgs,
@@ -270,6 +164,47 @@ impl LoginArgs {
     }
 }
 
+/// `--json` takes only `-` (stdout): the client has no other place to write JSON to.
+fn parse_json_target(s: &str) -> Result<String, String> {
+    if s == "-" {
+        Ok(s.to_owned())
+    } else {
+        Err(jim_client::output::lang()
+            .pick(
+                "JSON goes to stdout only: write --json or --json -",
+                "JSON выводится только в stdout: пишите --json или --json -",
+            )
+            .to_owned())
+    }
+}
+
+/// `--json -` as `--json=-`: clap's optional value needs the `=`, and without it `-` would be
+/// taken for a positional argument (`script` reads stdin from `-`: write `script HOST PORT -`
+/// before `--json`, or `--json` after it, as before).
+fn join_json_dash(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut args = args.into_iter().peekable();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            out.push(arg);
+            out.extend(args);
+            break;
+        }
+        if arg == "--json" && args.peek().is_some_and(|next| next == "-") {
+            args.next();
+            out.push("--json=-".into());
+        } else {
+            out.push(arg);
+        }
+    }
+    out
+}
+
+/// The command line in `lang`.
+fn command(lang: Lang) -> clap::Command {
+    jim_text::cli::localize(Cli::command(), lang, &cli_text::help)
+}
+
 fn parse_dialect(s: &str) -> Result<Dialect, String> {
     s.parse()
 }
@@ -279,15 +214,36 @@ fn parse_framing(s: &str) -> Result<Framing, String> {
 }
 
 fn main() -> ExitCode {
-    let matches = match Cli::command().try_get_matches() {
+    let lang = Lang::detect();
+    jim_client::output::set_lang(lang);
+    let args = join_json_dash(std::env::args_os().collect());
+    let matches = match command(lang).try_get_matches_from(&args) {
         Ok(m) => m,
-        Err(e) => e.exit(),
+        Err(e) => jim_text::cli::exit_with(&e, lang),
     };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
-        Err(e) => e.exit(),
+        Err(e) => jim_text::cli::exit_with(&e, lang),
     };
-    match run(cli, &matches) {
+    match cli.common.generate(command(lang)) {
+        Ok(true) => return ExitCode::SUCCESS,
+        Ok(false) => {}
+        Err(e) => {
+            eprint_line(&format!("jim-client: {}", jim_text::io_error(&e, lang)));
+            return ExitCode::FAILURE;
+        }
+    }
+    let Some(subcommand) = cli.command else {
+        eprint_line(&format!(
+            "jim-client: {}",
+            lang.pick(
+                "give a command: ping, chat, send, script or listen (see --help)",
+                "укажите команду: ping, chat, send, script или listen (см. --help)",
+            )
+        ));
+        return ExitCode::from(ExitStatus::Usage.code());
+    };
+    match run(subcommand, cli.json.is_some(), &matches) {
         Ok(status) => ExitCode::from(status.code()),
         Err(e) => {
             eprint_line(&format!("jim-client: {e:#}"));
@@ -296,14 +252,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitStatus> {
-    let format = if cli.json { Format::Json } else { Format::Human };
+fn run(subcommand: Command, json: bool, matches: &ArgMatches) -> anyhow::Result<ExitStatus> {
+    let lang = jim_client::output::lang();
+    let format = if json { Format::Json } else { Format::Human };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let mut stdout = Stdout::default();
-    let status = match cli.command {
+    let status = match subcommand {
         Command::Ping { server, name, dialect, timeout } => {
             let opts = ping::Options { server: server.addr(), name, dialect, timeout, format };
             runtime.block_on(ping::run(&opts, &mut stdout))
@@ -340,7 +297,11 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitStatus> {
             };
             if messages.is_empty() {
                 return Ok(usage(&ClientError::Usage(
-                    "nothing to send: give JSON messages or --raw BYTES (see --help)".into(),
+                    lang.pick(
+                        "nothing to send: give JSON messages or --raw BYTES (see --help)",
+                        "нечего отправлять: дайте сообщения JSON или --raw BYTES (см. --help)",
+                    )
+                    .into(),
                 )));
             }
             let delivery = match (split, trickle) {
@@ -371,13 +332,21 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitStatus> {
                     Ok(p) => (p, path.clone()),
                     Err(_) => {
                         return Ok(usage(&ClientError::Usage(format!(
-                            "{port:?} is not a port number (usage: script HOST [PORT] FILE|-)"
+                            "{port:?} {}",
+                            lang.pick(
+                                "is not a port number (usage: script HOST [PORT] FILE|-)",
+                                "— не номер порта (использование: script HOST [PORT] FILE|-)",
+                            )
                         ))));
                     }
                 },
                 _ => {
                     return Ok(usage(&ClientError::Usage(
-                        "usage: script HOST [PORT] FILE|-".into(),
+                        lang.pick(
+                            "usage: script HOST [PORT] FILE|-",
+                            "использование: script HOST [PORT] FILE|-",
+                        )
+                        .into(),
                     )));
                 }
             };
@@ -402,7 +371,8 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitStatus> {
             for room in &join {
                 if !room.starts_with('#') || room.len() < 2 {
                     return Ok(usage(&ClientError::Usage(format!(
-                        "room names start with '#': --join '#{room}'"
+                        "{}: --join '#{room}'",
+                        lang.pick("room names start with '#'", "имена комнат начинаются с '#'")
                     ))));
                 }
             }
@@ -424,7 +394,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitStatus> {
 }
 
 fn usage(e: &ClientError) -> ExitStatus {
-    eprint_line(&format!("jim-client: {e}"));
+    jim_client::output::eprint_error(e);
     e.exit_status()
 }
 
@@ -444,7 +414,9 @@ fn send_messages(
     if let Some(first) = args.first() {
         if !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()) {
             port = first.parse().map_err(|_| {
-                ClientError::Usage(format!("{first} is not a port number (1-65535)"))
+                let why = jim_client::output::lang()
+                    .pick("is not a port number (1-65535)", "— не номер порта (1-65535)");
+                ClientError::Usage(format!("{first} {why}"))
             })?;
             json_args = &args[1..];
             if !positions.is_empty() {
@@ -475,7 +447,10 @@ fn run_interactive_chat(
     let chat::LineEditor { input, mut printer, prompt, thread } = editor;
     let status = runtime.block_on(chat::run(opts, input, printer.as_mut(), Some(prompt)));
     if !thread.is_finished() {
-        printer.line("* session over: press Enter to exit");
+        printer.line(jim_client::output::lang().pick(
+            "* session over: press Enter to exit",
+            "* сеанс окончен: нажмите Enter, чтобы выйти",
+        ));
         let _ = thread.join();
     }
     Ok(status)

@@ -3,12 +3,35 @@
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::sync::OnceLock;
+
+use jim_text::Lang;
 
 use jim_protocol::FrameError;
 use jim_protocol::terminal::terminal_safe;
 use serde_json::{Value, json};
 
 use crate::connection::{Arrival, Incoming};
+
+/// The language of the human lines, set once by the binary from `--lang` or the locale. It is
+/// process-wide like the locale it stands for, so every subcommand's messages follow it without
+/// a language field threaded through each of them; JSON output is the same in every language.
+static LANG: OnceLock<Lang> = OnceLock::new();
+
+/// Sets the language of the human lines (the first call wins).
+pub fn set_lang(lang: Lang) {
+    let _ = LANG.set(lang);
+}
+
+/// The language of the human lines: English until [`set_lang`].
+pub fn lang() -> Lang {
+    LANG.get().copied().unwrap_or_default()
+}
+
+/// `jim-client: ERROR` in the chosen language, on stderr.
+pub fn eprint_error(error: &dyn jim_text::Localized) {
+    eprint_line(&format!("jim-client: {}", lang().say(error)));
+}
 
 /// Human text or one JSON object per line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

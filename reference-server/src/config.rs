@@ -80,6 +80,8 @@ pub struct Config {
     /// A fixed course-login challenge (128 hex characters) instead of fresh random bytes, so
     /// tests can use known answers. Never set this on a real server.
     pub fixed_challenge: Option<String>,
+    /// The language of the operator's log lines (`jim-server --lang`); English by default.
+    pub lang: jim_text::Lang,
 }
 
 impl Default for Config {
@@ -102,6 +104,7 @@ impl Default for Config {
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
             misbehave: Vec::new(),
             fixed_challenge: None,
+            lang: jim_text::Lang::En,
         }
     }
 }
@@ -151,13 +154,57 @@ pub enum AccountsError {
         source: std::io::Error,
     },
     /// A line is not `name:password` or the name breaks the name rules of `§limits`.
-    #[error("users file line {line}: {reason} (expected `name:password`, see §authenticate)")]
+    #[error("users file line {line}: {problem} (expected `name:password`, see §authenticate)")]
     Line {
         /// 1-based line number.
         line: usize,
         /// What is wrong with it.
-        reason: String,
+        problem: LineProblem,
     },
+}
+
+/// What is wrong with a line of a users file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LineProblem {
+    /// No `:` between name and password.
+    #[error("no ':' between name and password")]
+    NoColon,
+    /// Nothing before the `:`.
+    #[error("empty name")]
+    EmptyName,
+    /// More than 25 characters.
+    #[error("name longer than 25 characters")]
+    TooLong,
+    /// A name cannot start with `#` (that is a room).
+    #[error("name starts with '#'")]
+    RoomName,
+}
+
+impl jim_text::Localized for AccountsError {
+    fn text(&self, lang: jim_text::Lang) -> String {
+        use jim_text::Lang::{En, Ru};
+        match (self, lang) {
+            (Self::Read { .. } | Self::Line { .. }, En) => self.to_string(),
+            (Self::Read { path, source }, Ru) => {
+                format!(
+                    "не удаётся прочитать файл пользователей {}: {}",
+                    path.display(),
+                    jim_text::io_error(source, Ru)
+                )
+            }
+            (Self::Line { line, problem }, Ru) => {
+                let problem = match problem {
+                    LineProblem::NoColon => "нет ':' между именем и паролем",
+                    LineProblem::EmptyName => "пустое имя",
+                    LineProblem::TooLong => "имя длиннее 25 символов",
+                    LineProblem::RoomName => "имя начинается с '#'",
+                };
+                format!(
+                    "файл пользователей, строка {line}: {problem} (нужно `имя:пароль`, см. §authenticate)"
+                )
+            }
+        }
+    }
 }
 
 impl Accounts {
@@ -177,20 +224,20 @@ impl Accounts {
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
-            let bad = |reason: &str| AccountsError::Line { line: i + 1, reason: reason.into() };
+            let bad = |problem| AccountsError::Line { line: i + 1, problem };
             let Some((name, password)) = line.split_once(':') else {
-                return Err(bad("no ':' between name and password"));
+                return Err(bad(LineProblem::NoColon));
             };
             let name = name.trim();
             let chars = name.chars().count();
             if chars == 0 {
-                return Err(bad("empty name"));
+                return Err(bad(LineProblem::EmptyName));
             }
             if chars > jim_protocol::limits::MAX_NAME_CHARS {
-                return Err(bad("name longer than 25 characters"));
+                return Err(bad(LineProblem::TooLong));
             }
             if name.starts_with('#') {
-                return Err(bad("name starts with '#'"));
+                return Err(bad(LineProblem::RoomName));
             }
             passwords.insert(name.to_owned(), password.to_owned());
         }

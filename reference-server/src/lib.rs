@@ -35,6 +35,7 @@ mod cmd;
 pub mod config;
 mod connection;
 pub mod misbehave;
+mod notes;
 mod render;
 mod server;
 mod session;
@@ -42,8 +43,8 @@ mod state;
 pub mod store;
 mod writer;
 
-pub use config::{Accounts, AccountsError, Config};
-pub use misbehave::Misbehave;
+pub use config::{Accounts, AccountsError, Config, LineProblem};
+pub use misbehave::{Misbehave, MisbehaveError};
 pub use store::DbError;
 
 /// Why the server could not start or stopped abnormally.
@@ -64,6 +65,22 @@ pub enum ServerError {
         /// What triggered it, in the words of the Python error it imitates.
         reason: String,
     },
+}
+
+impl jim_text::Localized for ServerError {
+    fn text(&self, lang: jim_text::Lang) -> String {
+        use jim_text::Lang::{En, Ru};
+        match (self, lang) {
+            (Self::Accounts(e), lang) => e.text(lang),
+            (Self::Db(e), En) => e.to_string(),
+            (Self::Db(e), Ru) => format!("база данных {}: {}", e.path.display(), e.source),
+            (Self::Io(_) | Self::Crashed { .. }, En) => self.to_string(),
+            (Self::Io(e), Ru) => format!("ошибка ввода-вывода: {}", jim_text::io_error(e, Ru)),
+            (Self::Crashed { reason }, Ru) => {
+                format!("упал намеренно (--misbehave): {reason}")
+            }
+        }
+    }
 }
 
 /// Counters of a running server ([`RunningServer::stats`]).

@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use jim_protocol::codec::encode_value;
 use jim_protocol::{Dialect, Framing, Message, Response, ResponseCode};
+use jim_text::{Lang, Localized};
 use serde_json::Value;
 use tokio::net::TcpStream;
 
@@ -129,70 +130,141 @@ impl Misbehave {
 
     /// One line: what the server does wrong, and what a client or the suite should notice.
     pub fn description(self) -> &'static str {
-        match self {
-            Self::WrongCode => {
+        self.description_in(Lang::En)
+    }
+
+    /// [`Misbehave::description`] in `lang`.
+    pub fn description_in(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Self::WrongCode, Lang::En) => {
                 "swaps codes: 200 where an error is due, 400 where 200 is due; a client must show the real outcome, the suite fails every code check"
             }
-            Self::StringCode => {
+            (Self::WrongCode, Lang::Ru) => {
+                "меняет коды местами: 200 там, где положена ошибка, 400 там, где положен 200; клиент должен показать настоящий исход, набор проверок проваливает каждую проверку кода"
+            }
+            (Self::StringCode, Lang::En) => {
                 "writes \"response\":\"200\" (a string); tolerant clients cope, strict readers and the suite's strict profile flag it"
             }
-            Self::NoTime => {
+            (Self::StringCode, Lang::Ru) => {
+                "пишет \"response\":\"200\" (строкой); терпимые клиенты справляются, строгие читатели и строгий профиль набора это замечают"
+            }
+            (Self::NoTime, Lang::En) => {
                 "leaves \"time\" out of responses; clients must not require it, the suite reports it"
             }
-            Self::PlainText => {
+            (Self::NoTime, Lang::Ru) => {
+                "не пишет \"time\" в ответах; клиенты не должны его требовать, набор об этом сообщает"
+            }
+            (Self::PlainText, Lang::En) => {
                 "answers `message received` in plain text; a client must report a non-JSON reply instead of crashing"
             }
-            Self::PythonRepr => {
+            (Self::PlainText, Lang::Ru) => {
+                "отвечает `message received` простым текстом; клиент должен сообщить об ответе не в JSON, а не упасть"
+            }
+            (Self::PythonRepr, Lang::En) => {
                 "writes {'response': 200} (Python repr, single quotes); a client must report invalid JSON and keep going"
             }
-            Self::OneShot => {
+            (Self::PythonRepr, Lang::Ru) => {
+                "пишет {'response': 200} (repr Python, одинарные кавычки); клиент должен сообщить о неверном JSON и продолжить"
+            }
+            (Self::OneShot, Lang::En) => {
                 "closes the connection after its first reply (lesson 3); a client must notice the close"
             }
-            Self::NeverAnswer => {
+            (Self::OneShot, Lang::Ru) => {
+                "закрывает соединение после первого ответа (урок 3); клиент должен заметить закрытие"
+            }
+            (Self::NeverAnswer, Lang::En) => {
                 "reads but never answers (zombie); a client must time out instead of hanging"
             }
-            Self::CloseOnAccept => {
+            (Self::NeverAnswer, Lang::Ru) => {
+                "читает, но никогда не отвечает (зомби); клиент должен выйти по таймауту, а не зависнуть"
+            }
+            (Self::CloseOnAccept, Lang::En) => {
                 "closes every connection at once; a client must report the close, not hang"
             }
-            Self::LateReplies(_) => {
+            (Self::CloseOnAccept, Lang::Ru) => {
+                "сразу закрывает каждое соединение; клиент должен сообщить о закрытии, а не зависнуть"
+            }
+            (Self::LateReplies(_), Lang::En) => {
                 "sends every reply N seconds late (late-replies=N, default 2); a client must wait patiently, the suite flags slow replies"
             }
-            Self::SplitWrites => {
+            (Self::LateReplies(_), Lang::Ru) => {
+                "отправляет каждый ответ с опозданием на N секунд (late-replies=N, по умолчанию 2); клиент должен терпеливо ждать, набор отмечает медленные ответы"
+            }
+            (Self::SplitWrites, Lang::En) => {
                 "writes each reply in small pieces with pauses; a client that does one recv() + json.loads breaks"
             }
-            Self::CoalescedWrites => {
+            (Self::SplitWrites, Lang::Ru) => {
+                "пишет каждый ответ мелкими кусками с паузами; клиент, который делает один recv() + json.loads, ломается"
+            }
+            (Self::CoalescedWrites, Lang::En) => {
                 "glues consecutive replies into one write with no newline; a client must decode a stream of JSON values"
             }
-            Self::CrashOnMalformed => {
+            (Self::CoalescedWrites, Lang::Ru) => {
+                "склеивает идущие подряд ответы в одну запись без перевода строки; клиент должен разбирать поток JSON-значений"
+            }
+            (Self::CrashOnMalformed, Lang::En) => {
                 "exits (non-zero) on malformed JSON; the suite sees connection refused afterwards"
             }
-            Self::CrashOnMissingField => {
+            (Self::CrashOnMalformed, Lang::Ru) => {
+                "завершается (с ненулевым кодом) на неверном JSON; набор затем видит отказ в соединении"
+            }
+            (Self::CrashOnMissingField, Lang::En) => {
                 "exits (non-zero) when a required field is missing; the suite sees connection refused afterwards"
             }
-            Self::ReadIsMessage => {
+            (Self::CrashOnMissingField, Lang::Ru) => {
+                "завершается (с ненулевым кодом), когда нет обязательного поля; набор затем видит отказ в соединении"
+            }
+            (Self::ReadIsMessage, Lang::En) => {
                 "treats each read as one message: split requests get 400, coalesced ones are lost"
             }
-            Self::OneClientAtATime => {
+            (Self::ReadIsMessage, Lang::Ru) => {
+                "считает каждое чтение одним сообщением: разрезанные запросы получают 400, склеенные теряются"
+            }
+            (Self::OneClientAtATime, Lang::En) => {
                 "serves one connection at a time; a second client waits until the first leaves"
             }
-            Self::DropRelays => "acks messages with 200 but never delivers them",
-            Self::BroadcastDirect => {
+            (Self::OneClientAtATime, Lang::Ru) => {
+                "обслуживает одно соединение за раз; второй клиент ждёт, пока первый не уйдёт"
+            }
+            (Self::DropRelays, Lang::En) => "acks messages with 200 but never delivers them",
+            (Self::DropRelays, Lang::Ru) => {
+                "подтверждает сообщения кодом 200, но никогда их не доставляет"
+            }
+            (Self::BroadcastDirect, Lang::En) => {
                 "delivers a direct message to every logged-in user; bystanders see mail not meant for them"
             }
-            Self::RoomLeak => {
+            (Self::BroadcastDirect, Lang::Ru) => {
+                "доставляет личное сообщение всем вошедшим; посторонние видят чужую почту"
+            }
+            (Self::RoomLeak, Lang::En) => {
                 "delivers room messages to everyone, members or not; non-members see room traffic"
             }
-            Self::SpoofableFrom => {
+            (Self::RoomLeak, Lang::Ru) => {
+                "доставляет сообщения комнаты всем, участникам и нет; не участники видят трафик комнаты"
+            }
+            (Self::SpoofableFrom, Lang::En) => {
                 "relays the \"from\" the client wrote; anyone can pose as anyone"
             }
-            Self::DuplicateNames => {
+            (Self::SpoofableFrom, Lang::Ru) => {
+                "пересылает \"from\", который написал клиент; любой может выдать себя за любого"
+            }
+            (Self::DuplicateNames, Lang::En) => {
                 "lets two connections use the same name (no 409); relays go to one of them"
             }
-            Self::SilentErrors => {
+            (Self::DuplicateNames, Lang::Ru) => {
+                "пускает два соединения под одним именем (без 409); пересылки идут одному из них"
+            }
+            (Self::SilentErrors, Lang::En) => {
                 "ignores bad input silently (no 400); a client waiting for an answer must time out"
             }
-            Self::IgnoreQuit => {
+            (Self::SilentErrors, Lang::Ru) => {
+                "молча игнорирует неверный ввод (без 400); клиент, ждущий ответа, должен выйти по таймауту"
+            }
+            (Self::IgnoreQuit, Lang::En) => {
                 "ignores quit/exit: the connection stays open and the name stays taken"
+            }
+            (Self::IgnoreQuit, Lang::Ru) => {
+                "игнорирует quit/exit: соединение остаётся открытым, имя остаётся занятым"
             }
         }
     }
@@ -206,22 +278,23 @@ impl Misbehave {
     }
 
     /// The help text printed by `--misbehave help`: one line per kind.
-    pub fn help() -> String {
-        let mut out = String::from(
+    pub fn help(lang: Lang) -> String {
+        let mut out = String::from(lang.pick(
             "Deliberate defects for --misbehave KIND[,KIND...] (each is a real student bug):\n\n",
-        );
+            "Намеренные дефекты для --misbehave ВИД[,ВИД...] (каждый — настоящая ошибка студентов):\n\n",
+        ));
         for kind in Self::ALL {
             let name = match kind {
                 Self::LateReplies(_) => "late-replies[=SECS]".to_owned(),
                 other => other.name().to_owned(),
             };
-            out.push_str(&format!("  {name:<24} {}\n", kind.description()));
+            out.push_str(&format!("  {name:<24} {}\n", kind.description_in(lang)));
         }
         out
     }
 
     /// Parses a comma-separated list such as `wrong-code,late-replies=3`.
-    pub fn parse_list(list: &str) -> Result<Vec<Self>, String> {
+    pub fn parse_list(list: &str) -> Result<Vec<Self>, MisbehaveError> {
         list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse).collect()
     }
 }
@@ -235,25 +308,67 @@ impl fmt::Display for Misbehave {
     }
 }
 
+/// Why a `--misbehave` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MisbehaveError {
+    /// No kind has that name.
+    #[error("unknown misbehaviour {0:?}; `--misbehave help` lists the kinds")]
+    Unknown(String),
+    /// A kind without a value was given one.
+    #[error("{kind} takes no value (got {value:?})")]
+    NoValue {
+        /// The kind.
+        kind: String,
+        /// The value given.
+        value: String,
+    },
+    /// `late-replies=` with something other than whole seconds up to an hour.
+    #[error("late-replies={0}: give whole seconds, 0 to 3600")]
+    BadDelay(String),
+}
+
+impl Localized for MisbehaveError {
+    fn text(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (Self::Unknown(_) | Self::NoValue { .. } | Self::BadDelay(_), Lang::En) => {
+                self.to_string()
+            }
+            (Self::Unknown(name), Lang::Ru) => {
+                format!("неизвестный дефект {name:?}; список видов: `--misbehave help`")
+            }
+            (Self::NoValue { kind, value }, Lang::Ru) => {
+                format!("{kind} не принимает значения (дано {value:?})")
+            }
+            (Self::BadDelay(value), Lang::Ru) => {
+                format!("late-replies={value}: укажите целое число секунд от 0 до 3600")
+            }
+        }
+    }
+}
+
 impl FromStr for Misbehave {
-    type Err = String;
+    type Err = MisbehaveError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (name, arg) = match s.split_once('=') {
             Some((n, a)) => (n.trim(), Some(a.trim())),
             None => (s.trim(), None),
         };
-        let kind = Self::ALL.iter().copied().find(|k| k.name() == name).ok_or_else(|| {
-            format!("unknown misbehaviour {name:?}; `--misbehave help` lists the kinds")
-        })?;
+        let kind = Self::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| MisbehaveError::Unknown(name.to_owned()))?;
         match (kind, arg) {
             (Self::LateReplies(_), Some(a)) => a
                 .parse::<u64>()
                 .ok()
                 .filter(|n| *n <= 3600)
                 .map(Self::LateReplies)
-                .ok_or_else(|| format!("late-replies={a}: give whole seconds, 0 to 3600")),
-            (_, Some(a)) => Err(format!("{name} takes no value (got {a:?})")),
+                .ok_or_else(|| MisbehaveError::BadDelay(a.to_owned())),
+            (_, Some(a)) => {
+                Err(MisbehaveError::NoValue { kind: name.to_owned(), value: a.to_owned() })
+            }
             (k, None) => Ok(k),
         }
     }
@@ -643,7 +758,8 @@ mod tests {
         );
         assert!(Misbehave::parse_list("bogus").is_err());
         assert!(Misbehave::parse_list("no-time=1").is_err());
-        assert!(Misbehave::help().contains("ignore-quit"));
+        assert!(Misbehave::help(Lang::En).contains("ignore-quit"));
+        assert!(Misbehave::help(Lang::Ru).contains("ignore-quit"));
     }
 
     #[test]

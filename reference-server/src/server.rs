@@ -16,6 +16,7 @@ use crate::ServerError;
 use crate::config::Config;
 use crate::connection::{self, Guards};
 use crate::misbehave::Misbehave;
+use crate::notes::Note;
 use crate::state::Shared;
 use crate::store::Db;
 
@@ -28,9 +29,12 @@ pub(crate) async fn prepare(config: Config) -> Result<Arc<Shared>, ServerError> 
     };
     let db = match config.db.clone() {
         Some(path) => Some(
-            tokio::task::spawn_blocking(move || Db::open(&path))
-                .await
-                .map_err(|e| ServerError::Io(std::io::Error::other(e)))??,
+            {
+                let lang = config.lang;
+                tokio::task::spawn_blocking(move || Db::open(&path, lang))
+            }
+            .await
+            .map_err(|e| ServerError::Io(std::io::Error::other(e)))??,
         ),
         None => None,
     };
@@ -62,7 +66,10 @@ pub(crate) async fn serve(
             Ok((socket, _)) => socket,
             Err(e) => {
                 // Out of file descriptors and the like: wait a little, never give up.
-                tracing::warn!("accept failed: {e}");
+                tracing::warn!(
+                    "{}",
+                    shared.config.lang.say(&Note::AcceptFailed { error: e.to_string() })
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -73,7 +80,7 @@ pub(crate) async fn serve(
         }
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             drop(socket);
-            rejected.note(shared.config.max_connections);
+            rejected.note(shared.config.max_connections, shared.config.lang);
             continue;
         };
         let _ = socket.set_nodelay(true);
@@ -91,7 +98,7 @@ pub(crate) async fn serve(
     match crashed {
         Some(reason) => Err(ServerError::Crashed { reason }),
         None => {
-            tracing::info!("shut down");
+            tracing::info!("{}", shared.config.lang.say(&Note::ShutDown));
             Ok(())
         }
     }
@@ -109,17 +116,14 @@ struct Rejections {
 }
 
 impl Rejections {
-    fn note(&mut self, max: usize) {
+    fn note(&mut self, max: usize, lang: jim_text::Lang) {
         self.unlogged += 1;
         let now = tokio::time::Instant::now();
         if self.last_logged.is_some_and(|at| now.duration_since(at) < REJECTION_LOG_EVERY) {
             return;
         }
-        tracing::warn!(
-            max,
-            closed = self.unlogged,
-            "connection limit reached: closing new connections"
-        );
+        let note = Note::LimitReached { max, closed: self.unlogged };
+        tracing::warn!(max, closed = self.unlogged, "{}", lang.say(&note));
         self.unlogged = 0;
         self.last_logged = Some(now);
     }

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Accounts, Config};
 use crate::misbehave::{Misbehave, Wire};
+use crate::notes::Note;
 use crate::store::Db;
 
 /// Identifies one connection for the lifetime of the server.
@@ -255,12 +256,18 @@ pub(crate) struct Limit {
     pub bytes: usize,
     /// Longest time bytes may wait without the client taking any.
     pub stall: Duration,
+    /// The language of the log line that says so.
+    pub lang: jim_text::Lang,
 }
 
 impl Limit {
     /// The limit `config` sets.
     pub fn of(config: &Config) -> Self {
-        Self { bytes: config.outbound_queue_bytes.max(1), stall: config.stall_timeout }
+        Self {
+            bytes: config.outbound_queue_bytes.max(1),
+            stall: config.stall_timeout,
+            lang: config.lang,
+        }
     }
 }
 
@@ -272,10 +279,8 @@ impl Peer {
             Pushed::Queued => true,
             Pushed::Overflowed => {
                 // Once per connection: a busy room must not turn one slow reader into a flood.
-                tracing::warn!(
-                    conn = self.conn,
-                    "outbound queue full or not read: disconnecting a client that stopped reading"
-                );
+                let note = Note::StoppedReading { conn: self.conn };
+                tracing::warn!(conn = self.conn, "{}", self.limit.lang.say(&note));
                 false
             }
             Pushed::Refused => false,
@@ -458,7 +463,7 @@ impl Shared {
 
     /// Stops the whole server at once (used by the `crash-*` misbehaviours).
     pub fn crash(&self, reason: String) {
-        tracing::error!("crashing on purpose (--misbehave): {reason}");
+        tracing::error!("{}", self.config.lang.say(&Note::Crashing { reason: reason.clone() }));
         let mut slot = self.crash_reason.lock().unwrap_or_else(|p| p.into_inner());
         slot.get_or_insert(reason);
         self.kill.cancel();
@@ -506,7 +511,7 @@ mod tests {
             outbox: Arc::new(Outbox::default()),
             dialect: Dialect::Spec,
             pubkey: None,
-            limit: Limit { bytes: 40, stall: Duration::from_secs(3600) },
+            limit: Limit { bytes: 40, stall: Duration::from_secs(3600), lang: jim_text::Lang::En },
         };
         let probe = Message::Probe(Probe { time: None });
         let wire = Wire::new(&[], jim_protocol::Framing::Newline);

@@ -8,9 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
+use jim_text::Lang;
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::notes::Note;
 use crate::state::Loaded;
 
 /// Pending writes the channel holds before writers wait.
@@ -58,12 +60,13 @@ pub(crate) enum DbOp {
 #[derive(Debug)]
 pub(crate) struct Db {
     tx: mpsc::Sender<DbOp>,
+    lang: Lang,
 }
 
 impl Db {
     /// Opens (creating if needed) the database, loads users and contacts, and starts the writer
     /// thread. Blocking: call it from `spawn_blocking`.
-    pub fn open(path: &Path) -> Result<(Self, Loaded), DbError> {
+    pub fn open(path: &Path, lang: Lang) -> Result<(Self, Loaded), DbError> {
         let err = |source| DbError { path: path.to_owned(), source };
         let conn = Connection::open(path).map_err(err)?;
         conn.execute_batch(
@@ -92,15 +95,15 @@ impl Db {
         let display = path.display().to_string();
         std::thread::Builder::new()
             .name("jim-db".into())
-            .spawn(move || writer(conn, rx, &display))
+            .spawn(move || writer(conn, rx, &display, lang))
             .map_err(|e| err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
-        Ok((Self { tx }, loaded))
+        Ok((Self { tx, lang }, loaded))
     }
 
     /// Queues a write; waits only when the writer is behind.
     pub async fn write(&self, op: DbOp) {
         if self.tx.send(op).await.is_err() {
-            tracing::error!("database writer is gone; a write was lost");
+            tracing::error!("{}", self.lang.say(&Note::DbGone));
         }
     }
 
@@ -129,7 +132,7 @@ fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
 }
 
 /// The writer thread: takes ops in batches, one transaction per batch.
-fn writer(mut conn: Connection, mut rx: mpsc::Receiver<DbOp>, path: &str) {
+fn writer(mut conn: Connection, mut rx: mpsc::Receiver<DbOp>, path: &str, lang: Lang) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -140,7 +143,8 @@ fn writer(mut conn: Connection, mut rx: mpsc::Receiver<DbOp>, path: &str) {
         }
         let mut acks = Vec::new();
         if let Err(e) = write_batch(&mut conn, batch, &mut acks) {
-            tracing::error!("database {path}: write failed: {e}");
+            let note = Note::DbWriteFailed { path: path.to_owned(), error: e.to_string() };
+            tracing::error!("{}", lang.say(&note));
         }
         for ack in acks {
             let _ = ack.send(());

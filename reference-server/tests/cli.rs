@@ -240,3 +240,236 @@ fn a_full_stderr_pipe_does_not_stop_the_server() {
     let _ = child.wait();
     assert_eq!(answered, 3_000, "the server stopped answering with its log pipe full");
 }
+
+/// Issue 15 item 5: Russian everywhere, from `--lang` or the locale.
+#[test]
+fn help_and_defects_speak_russian() {
+    for (args, env) in [(&["--lang", "ru", "--help"][..], None), (&["--help"], Some("ru_RU.UTF-8"))]
+    {
+        let mut cmd = Command::cargo_bin("jim-server").unwrap();
+        cmd.args(args).env_remove("LC_ALL").env_remove("LC_MESSAGES");
+        if let Some(locale) = env {
+            cmd.env("LANG", locale);
+        }
+        let out = cmd.assert().success().get_output().stdout.clone();
+        let help = String::from_utf8(out).unwrap();
+        for word in ["Использование:", "Параметры:", "Примеры:", "Код выхода:", "по умолчанию"]
+        {
+            assert!(help.contains(word), "{word:?} missing:\n{help}");
+        }
+        for word in ["Usage:", "Options:", "Examples:", "Exit status:", "[default:", "Print help"] {
+            assert!(!help.contains(word), "{word:?} in Russian help:\n{help}");
+        }
+    }
+    let out = Command::cargo_bin("jim-server")
+        .unwrap()
+        .args(["--misbehave", "help", "--lang", "ru"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(jim_text::reads_as_russian(line), "an English line: {line}");
+    }
+    Command::cargo_bin("jim-server")
+        .unwrap()
+        .args(["--lang", "ru", "--misbehave", "bogus"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("неизвестный дефект"));
+    Command::cargo_bin("jim-server")
+        .unwrap()
+        .args(["--lang", "ru", "--no-such-flag"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("неизвестный аргумент «--no-such-flag»"));
+}
+
+/// Issue 15 item 6: the help says how to use it and what the exit codes mean.
+#[test]
+fn help_has_examples_and_exit_status() {
+    let out = Command::cargo_bin("jim-server")
+        .unwrap()
+        .args(["--lang", "en", "--help"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let help = String::from_utf8(out).unwrap();
+    assert!(help.contains("Examples:\n"), "{help}");
+    assert!(help.contains("Exit status:\n  0  stopped by Ctrl-C or SIGTERM"), "{help}");
+    assert!(help.contains("  2  usage error"), "{help}");
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    for (shell, marker) in [
+        ("bash", "_jim__server()"),
+        ("zsh", "#compdef jim-server"),
+        ("fish", "complete -c jim-server"),
+    ] {
+        Command::cargo_bin("jim-server")
+            .unwrap()
+            .args(["--completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(marker).and(predicate::str::contains("misbehave")));
+    }
+    Command::cargo_bin("jim-server").unwrap().args(["--man"]).assert().success().stdout(
+        predicate::str::contains(".TH jim-server 1").and(predicate::str::contains("\\-\\-users")),
+    );
+    Command::cargo_bin("jim-server")
+        .unwrap()
+        .args(["--man", "--lang", "ru"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Эталонный сервер JIM"));
+}
+
+/// NO_COLOR wins over everything, even CLICOLOR_FORCE (no-color.org).
+#[test]
+fn no_color_keeps_escape_codes_out_of_the_log() {
+    let log_of = |no_color: bool| {
+        let mut cmd = Command::cargo_bin("jim-server").unwrap();
+        cmd.args(["-p", "0"])
+            .env("CLICOLOR_FORCE", "1")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut ready = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+        signal(&child, "-TERM");
+        assert!(wait_exit(&mut child).success());
+        let mut log = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+        log
+    };
+    assert!(log_of(false).contains('\u{1b}'), "CLICOLOR_FORCE gives colour");
+    let plain = log_of(true);
+    assert!(!plain.contains('\u{1b}') && plain.contains("listening on"), "{plain}");
+}
+
+/// `-a 0.0.0.0` tells the teacher what students type; a loopback server says nothing of it.
+#[test]
+fn a_classroom_server_says_what_students_type() {
+    let mut child = Command::cargo_bin("jim-server")
+        .unwrap()
+        .args(["-a", "0.0.0.0", "-p", "0", "--lang", "en"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    assert!(ready.starts_with("listening on 0.0.0.0:"), "the machine line stays: {ready}");
+    signal(&child, "-TERM");
+    assert!(wait_exit(&mut child).success());
+    let mut log = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    // Which of the two depends on this machine's interfaces; both name the port.
+    let port = ready.trim_end().rsplit(':').next().unwrap().to_owned();
+    assert!(
+        log.contains("students type: jim-client ping ") && log.contains(&port)
+            || log.contains(&format!("only this machine can connect (127.0.0.1 {port})")),
+        "{log}"
+    );
+}
+
+/// The lines of a tracing log without their `TIME LEVEL target:` prefix.
+fn log_messages(log: &str) -> Vec<String> {
+    log.lines()
+        .map(|line| {
+            if line.starts_with(|c: char| c.is_ascii_digit()) {
+                line.split_whitespace().skip(3).collect::<Vec<_>>().join(" ")
+            } else {
+                line.to_owned()
+            }
+        })
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
+
+fn english_lines(lines: &[String]) -> Vec<String> {
+    lines.iter().filter(|l| !jim_text::reads_as_russian(l)).cloned().collect()
+}
+
+/// Issue 15 item 5, the acceptance scan: under `--lang ru` no line of the help, the startup
+/// log or a usage error is English (option names, commands, addresses and JSON aside). The one
+/// exception is the machine line on stdout, `listening on ADDR`, which scripts wait for.
+#[test]
+fn russian_help_startup_and_errors_have_no_english_line() {
+    let help = Command::cargo_bin("jim-server")
+        .unwrap()
+        .args(["--lang", "ru", "--help"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let help: Vec<String> = String::from_utf8(help).unwrap().lines().map(str::to_owned).collect();
+    assert!(help.len() > 50, "{help:?}");
+    assert_eq!(english_lines(&help), Vec::<String>::new());
+
+    for addr in ["0.0.0.0", "127.0.0.1"] {
+        let mut child = Command::cargo_bin("jim-server")
+            .unwrap()
+            .args(["--lang", "ru", "-a", addr, "-p", "0", "--misbehave", "no-time"])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut ready = String::new();
+        stdout.read_line(&mut ready).unwrap();
+        assert!(ready.starts_with("listening on "), "{ready}");
+        signal(&child, "-TERM");
+        assert!(wait_exit(&mut child).success());
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "", "stdout has only the ready line");
+        let mut log = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+        let lines = log_messages(&log);
+        assert!(lines.len() >= 3, "{log}");
+        assert!(log.contains("сервер останавливается"), "{log}");
+        assert_eq!(english_lines(&lines), Vec::<String>::new(), "{log}");
+    }
+
+    let missing = tempfile::tempdir().unwrap().path().join("no-such-users.txt");
+    let missing = missing.to_str().unwrap();
+    for (args, code) in [
+        (&["--lang", "ru", "-p", "x"][..], 2),
+        (&["--lang", "ru", "--max-connections", "0"], 2),
+        (&["--lang", "ru", "--max-message-bytes", "0"], 2),
+        (&["--lang", "ru", "--framing", "crlf"], 2),
+        (&["--lang", "ru", "--misbehave", "late-replies=x"], 2),
+        (&["--lang", "ru", "-p", "0", "--users", missing], 1),
+    ] {
+        let out = Command::cargo_bin("jim-server")
+            .unwrap()
+            .args(args)
+            .env("NO_COLOR", "1")
+            .assert()
+            .code(code)
+            .get_output()
+            .stderr
+            .clone();
+        let log = String::from_utf8(out).unwrap();
+        let lines = log_messages(&log);
+        assert!(lines.iter().any(|l| l.contains("ошибка")), "{args:?}: {log}");
+        assert_eq!(english_lines(&lines), Vec::<String>::new(), "{args:?}: {log}");
+    }
+}

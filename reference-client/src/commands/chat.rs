@@ -22,7 +22,7 @@ use crate::connection::{Arrival, Connection, Incoming, Reader, Writer};
 use crate::error::{ClientError, ExitStatus};
 use crate::login::{self, LoginOptions, is_2xx, response_text};
 use crate::messages::{self, Received, classify};
-use crate::output::{Format, LineSink, arrival_json, bounded, eprint_line};
+use crate::output::{Format, LineSink, arrival_json, bounded};
 
 /// The commands, as `/help` prints them.
 pub const HELP: &str = "\
@@ -209,7 +209,7 @@ pub async fn run(
     match chat(opts, input, out, prompt).await {
         Ok(status) => status,
         Err(e) => {
-            eprint_line(&format!("jim-client: {e}"));
+            crate::output::eprint_error(&e);
             e.exit_status()
         }
     }

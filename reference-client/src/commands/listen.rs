@@ -34,7 +34,7 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
     match listen(opts, out).await {
         Ok(status) => status,
         Err(e) => {
-            eprint_line(&format!("jim-client: {e}"));
+            crate::output::eprint_error(&e);
             e.exit_status()
         }
     }

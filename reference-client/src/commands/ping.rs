@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use crate::ServerAddr;
 use crate::connection::{Connection, Incoming, format_target};
-use crate::error::{ClientError, ExitStatus};
+use crate::error::{ClientError, ExitStatus, Hint};
 use crate::login::{is_2xx, not_jim_detail, response_text};
 use crate::messages::{self, Received, classify};
-use crate::output::{Format, LineSink, eprint_line};
+use crate::output::{self, Format, LineSink, eprint_line};
 
 /// How long to keep reading after a non-JSON reply, to show the whole of it.
 const NOT_JIM_GRACE: Duration = Duration::from_millis(300);
@@ -58,8 +58,9 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
             match opts.format {
                 Format::Human => {
                     out.line(&format!("{code} {text} ({} ms)", elapsed.as_millis()));
-                    if let (Some(h), false) = (&hint, ok) {
-                        eprint_line(&format!("hint: {h}"));
+                    if let (Some(h), false) = (hint, ok) {
+                        let lead = output::lang().pick("hint", "подсказка");
+                        eprint_line(&format!("{lead}: {}", output::lang().say(&h)));
                     }
                 }
                 Format::Json => {
@@ -67,7 +68,8 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
                         &json!({
                             "ok": ok, "outcome": "response", "server": target,
                             "code": code, "text": text, "ms": elapsed.as_millis() as u64,
-                            "sent": presence, "received": raw, "hint": hint,
+                            "sent": presence, "received": raw,
+                            "hint": hint.map(|h| h.to_string()),
                         })
                         .to_string(),
                     );
@@ -79,16 +81,11 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
     }
 }
 
-fn hint_for(code: u16, name: &str) -> Option<String> {
+fn hint_for(code: u16, name: &str) -> Option<Hint> {
     match code {
-        400 if name != messages::DEFAULT_NAME => {
-            Some("the lesson-3 reference server accepts only the name Guest: try --name Guest".into())
-        }
-        409 => Some("that name is already connected: try another --name".into()),
-        511 | 401 => Some(
-            "the server wants a password login: try `jim-client chat HOST PORT --name N --password P`"
-                .into(),
-        ),
+        400 if name != messages::DEFAULT_NAME => Some(Hint::OnlyGuest),
+        409 => Some(Hint::NameTaken),
+        511 | 401 => Some(Hint::WantsPasswordLogin),
         _ => None,
     }
 }
@@ -102,7 +99,7 @@ fn report_error(
 ) -> ExitStatus {
     let status = err.exit_status();
     match opts.format {
-        Format::Human => eprint_line(&format!("jim-client: {err}")),
+        Format::Human => output::eprint_error(err),
         Format::Json => {
             let outcome = match err {
                 ClientError::NotJim { .. } => "not_jim",

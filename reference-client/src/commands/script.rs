@@ -104,7 +104,7 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
 }
 
 fn unreachable(e: ClientError) -> ExitStatus {
-    eprint_line(&format!("jim-client: {e}"));
+    crate::output::eprint_error(&e);
     e.exit_status()
 }
 

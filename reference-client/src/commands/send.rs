@@ -99,7 +99,7 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
     let conn = match Connection::connect(&opts.server.host, opts.server.port, opts.timeout).await {
         Ok(c) => c,
         Err(e) => {
-            eprint_line(&format!("jim-client: {e}"));
+            crate::output::eprint_error(&e);
             if opts.format == Format::Json {
                 out.line(&json!({"event": "error", "error": e.to_string()}).to_string());
             }

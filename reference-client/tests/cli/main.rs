@@ -7,6 +7,7 @@
 mod common;
 
 mod chat;
+mod lang;
 mod listen;
 mod ping;
 mod script;
