@@ -289,3 +289,29 @@ impl Mode for ClientMode {
 
     async fn finish(_: &Run<Self>) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_first_message_is_classified_by_what_was_seen() {
+        let ok = json!({"action": "presence", "user": {"account_name": "a"}});
+        assert_eq!(first_problem(Some(&ok), b""), None);
+        let cn = json!({"action": "presence", "user": {"client_name": "a"}});
+        assert_eq!(first_problem(Some(&cn), b""), Some(FirstProblem::ClientName));
+        let msg = json!({"action": "msg"});
+        assert_eq!(first_problem(Some(&msg), b""), Some(FirstProblem::NotPresence));
+        let repr = b"{'action': 'presence', 'time': 1.5, 'user': {'client_name': 'Guest'}}";
+        assert_eq!(first_problem(None, repr), Some(FirstProblem::PythonRepr { client_name: true }));
+        let repr = b"{'action': 'presence', 'user': {'account_name': 'Guest'}}";
+        assert_eq!(
+            first_problem(None, repr),
+            Some(FirstProblem::PythonRepr { client_name: false })
+        );
+        assert_eq!(first_problem(None, b"b'{\"action\": 1}'"), Some(FirstProblem::BytesRepr));
+        assert_eq!(first_problem(None, b"hello"), Some(FirstProblem::NotJson));
+        assert_eq!(first_problem(None, b""), None, "nothing sent is not a first message");
+    }
+}

@@ -22,7 +22,9 @@ pub const ONE_SHOT_PROFILE: &str = "client-lesson3";
 /// The profile `--profile auto` picks for a client that stays after its reply.
 pub const INTERACTIVE_PROFILE: &str = "client-interactive";
 
-/// How long the first contact waits for a client to exit by itself after its reply.
+/// How long the first contact waits for a client to exit by itself after its reply where the
+/// system does not show whether the client reads its stdin (no `/proc`): elsewhere the first
+/// contact waits for the exit or for the client to block on its stdin, whichever happens.
 pub const SETTLE: Duration = Duration::from_millis(1000);
 
 /// What the first run of a client showed (the client-mode preflight).
