@@ -3,8 +3,9 @@
 //! the suite (every fixture and profile), the runner binary itself, and the report language.
 //! Change any of them and the key changes; nothing is ever invalidated by time.
 //!
-//! Only outcomes that are facts about the code are kept (a report, a program that cannot
-//! start); a timeout or a runner failure may be the machine's and is tried again next time.
+//! Only outcomes that are facts about the code are kept (a report, a missing command); a
+//! timeout, a runner failure or a program that did not start may be the machine's and is tried
+//! again next time.
 
 use std::path::{Path, PathBuf};
 

@@ -399,7 +399,9 @@ fn first_failure(roles: &[RoleResult], assignment: &Assignment) -> Option<FirstF
                 .map(|c| FirstFailure {
                     role: r.role,
                     case: Some(c.name()),
-                    line: c.reason.clone().unwrap_or_else(|| c.verdict.as_str().to_owned()),
+                    line: student::without_ports(
+                        c.reason.as_deref().unwrap_or_else(|| c.verdict.as_str()),
+                    ),
                     hint: Some(c.hint.clone()),
                 })
         })

@@ -70,10 +70,12 @@ impl Outcome {
         }
     }
 
-    /// True when the outcome says something stable about the code (worth caching): a report
-    /// or a program that cannot start. A timeout or a runner failure may be the machine's.
+    /// True when the outcome says something stable about the code or the roster (worth
+    /// caching): a report, or no command. A timeout, a runner failure or a program that did
+    /// not start may be the machine's (a server that did not listen within 10 s on a loaded
+    /// machine) and is tried again; it costs one start.
     pub fn is_cacheable(&self) -> bool {
-        matches!(self, Self::Judged { .. } | Self::CannotStart { .. })
+        matches!(self, Self::Judged { .. } | Self::NoCommand)
     }
 }
 
@@ -343,6 +345,7 @@ pub async fn run(job: &Job) -> Outcome {
                 crate::process::describe_status(status)
             )
         });
+    let line = without_ports(&line);
     match status.code() {
         Some(3) => Outcome::CannotStart {
             line,
@@ -358,4 +361,43 @@ fn read_report(path: &Path) -> Option<ReportView> {
     let mut text = String::new();
     file.take(MAX_REPORT_BYTES).read_to_string(&mut text).ok()?;
     serde_json::from_str(&text).ok()
+}
+
+/// `line` with the free port the runner picked replaced by `{port}`, so that the same program
+/// gets the same line on every run (and a cache key is not needed to compare two runs).
+pub fn without_ports(line: &str) -> String {
+    static PORT: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\bport (\d{2,5})\b|(?:127\.0\.0\.1|localhost|\[::1\]):(\d{2,5})\b").ok()
+    });
+    let Some(re) = PORT.as_ref() else { return line.to_owned() };
+    let ports: std::collections::BTreeSet<&str> = re
+        .captures_iter(line)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)).map(|m| m.as_str()))
+        .collect();
+    let mut out = line.to_owned();
+    for p in ports {
+        if let Ok(word) = regex::Regex::new(&format!(r"\b{p}\b")) {
+            out = word.replace_all(&out, "{port}").into_owned();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn the_picked_port_leaves_the_line() {
+        assert_eq!(
+            without_ports("`python3 server.py -p 35319` exited before listening on port 35319: X"),
+            "`python3 server.py -p {port}` exited before listening on port {port}: X"
+        );
+        assert_eq!(
+            without_ports("connection refused: server down? (127.0.0.1:33867)"),
+            "connection refused: server down? (127.0.0.1:{port})"
+        );
+        assert_eq!(without_ports("step 2: nothing within 2 s"), "step 2: nothing within 2 s");
+    }
 }
