@@ -143,3 +143,16 @@ fn a_schema_refuses_what_gradescope_would_not_read() {
         )
     );
 }
+
+#[test]
+fn the_classroom_example_reads_the_file_its_roster_makes() {
+    let dir = repo().join("examples/classroom");
+    let roster = jim_conformance::grade::roster::load(&dir.join("roster.csv")).unwrap();
+    assert_eq!(roster.students.len(), 1);
+    let id = &roster.students[0].id;
+    let workflow = std::fs::read_to_string(dir.join(".github/workflows/classroom.yml")).unwrap();
+    assert!(workflow.contains(&format!("jim-grades/classroom/{id}.json")), "{workflow}");
+    assert!(workflow.contains("--roster roster.csv"));
+    // The reporter reads runner `jim`'s result from JIM_RESULTS.
+    assert!(workflow.contains("JIM_RESULTS:") && workflow.contains("runners: jim"));
+}
