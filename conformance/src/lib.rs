@@ -27,6 +27,7 @@
 //! - [`run`]: the run, by concern: modes, options, capabilities, liveness, verdicts, the
 //!   parallel executor, the report builder ([`run_suite`], [`run_client_suite`]);
 //! - [`report`]: the report model and its human, JSON and JUnit writers;
+//! - [`grade`]: a class in one command: roster, assignment, pages, gradebook files;
 //! - [`explore`]: model-based multi-client sessions that find what no fixture was written for.
 
 pub mod case;
@@ -34,6 +35,7 @@ pub mod catalog;
 pub mod course_login;
 pub mod escape;
 pub mod explore;
+pub mod grade;
 pub mod i18n;
 pub mod jim;
 pub mod lint;

@@ -4,7 +4,10 @@
 //! (target unreachable: a server that is down, a client that cannot be started or never
 //! connects).
 
+mod cli_help;
+mod grade_cli;
 mod load_cli;
+mod progress;
 mod target_args;
 
 use std::io::Write as _;
@@ -38,10 +41,17 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the suite against a server (no target: the embedded reference server).
+    #[command(after_help = cli_help::SERVER)]
     Server(Box<ServerArgs>),
     /// Run the client suite against a client: the runner plays the server on 127.0.0.1 and
     /// starts the client once per case.
+    #[command(after_help = cli_help::CLIENT)]
     Client(Box<ClientArgs>),
+    /// Grade a class: every student's server and client from a roster, points per case group
+    /// from an assignment; writes an HTML class page, a page per student, a CSV, Gradescope
+    /// and GitHub Classroom results.
+    #[command(after_help = cli_help::GRADE)]
+    Grade(Box<grade_cli::GradeArgs>),
     /// A bounded load check of a server: N held connections, direct relay between pairs and
     /// room fan-out with a window in flight; reports what was held, delivered and lost,
     /// throughput, latency, and whether the target survived.
@@ -49,6 +59,7 @@ enum Command {
     /// Model-based exploration: seeded random sessions of 2-6 clients judged against a model of
     /// JIM's obligations; a failure is shrunk to a few steps, told in words, with a Python
     /// script and jim-client commands that reproduce it.
+    #[command(after_help = cli_help::EXPLORE)]
     Explore(Box<ExploreCmd>),
     /// Check every fixture and profile (schema, ids, citations, placeholders, reachability).
     Lint {
@@ -56,6 +67,14 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         fixtures: Option<PathBuf>,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    #[command(after_help = cli_help::COMPLETIONS)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout: `jim-conformance man > jim-conformance.1`.
+    Man,
 }
 
 #[derive(Args, Debug)]
@@ -135,10 +154,11 @@ struct CommonArgs {
     /// Deadline for the whole run in seconds.
     #[arg(long, default_value_t = 300.0, value_name = "SECS")]
     deadline: f64,
-    /// Write the JSON report here.
+    /// Write the JSON report here ("-": standard output; the human report then goes to
+    /// standard error).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-    /// Write a JUnit XML report here.
+    /// Write a JUnit XML report here ("-": standard output, as for --json).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
     /// Independent cases run in parallel (default: the profile's, 4; 1 for lesson3; at most 16).
@@ -189,6 +209,26 @@ fn load_suite(dir: Option<&PathBuf>) -> Result<Suite, RunError> {
         Some(d) => Suite::from_dir(d)?,
         None => Suite::embedded()?,
     })
+}
+
+/// True when a machine-readable report goes to standard output (`--json -` or `--junit -`): the
+/// human report then goes to standard error, so that stdout stays one parsable document.
+fn reports_to_stdout(a: &CommonArgs) -> bool {
+    let dash = |p: &Option<PathBuf>| p.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    dash(&a.json) || dash(&a.junit)
+}
+
+/// Writes human text to stdout, or to stderr when stdout carries a report.
+fn human_out(to_stderr: bool, text: &str) {
+    if to_stderr {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{text}");
+        let _ = err.flush();
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "{text}");
+        let _ = out.flush();
+    }
 }
 
 fn usage(msg: impl Into<String>) -> RunError {
@@ -299,33 +339,44 @@ async fn server(a: ServerArgs) -> Result<i32, RunError> {
         return Ok(code);
     }
     let style = Style::detect(lang);
+    let to_stderr = reports_to_stdout(&a.common);
     let card = session.report(Vec::new(), 0, String::new()).await;
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "{}", human::card(&card, style));
+    human_out(to_stderr, &format!("{}\n", human::card(&card, style)));
+    let bar = progress::CaseBar::start();
     let result = session
         .run_all(|c| {
-            let mut out = std::io::stdout().lock();
-            let _ = write!(out, "{}", human::case(c, style));
-            let _ = out.flush();
+            bar.case_done(|| human_out(to_stderr, &human::case(c, style)));
         })
         .await;
+    bar.finish();
     session.finish().await;
     let report = result?;
-    let _ = writeln!(out, "\n{}", human::summary(&report, style));
+    human_out(to_stderr, &format!("\n{}\n", human::summary(&report, style)));
     write_reports(&report, &a.common)?;
     Ok(report.exit_code)
 }
 
 fn write_reports(report: &jim_conformance::Report, a: &CommonArgs) -> Result<(), RunError> {
     if let Some(p) = &a.json {
-        std::fs::write(p, jim_conformance::report::json::to_string(report))
-            .map_err(|e| usage(format!("cannot write {}: {e}", p.display())))?;
+        write_file_or_stdout(p, &jim_conformance::report::json::to_string(report))?;
     }
     if let Some(p) = &a.junit {
-        std::fs::write(p, jim_conformance::report::junit::to_string(report))
-            .map_err(|e| usage(format!("cannot write {}: {e}", p.display())))?;
+        write_file_or_stdout(p, &jim_conformance::report::junit::to_string(report))?;
     }
     Ok(())
+}
+
+/// Writes `text` to the file `path`, or to standard output when `path` is "-".
+fn write_file_or_stdout(path: &std::path::Path, text: &str) -> Result<(), RunError> {
+    if path.as_os_str() == "-" {
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(text.as_bytes())
+            .and_then(|()| if text.ends_with('\n') { Ok(()) } else { out.write_all(b"\n") })
+            .and_then(|()| out.flush())
+            .map_err(|e| usage(format!("cannot write the report to standard output: {e}")));
+    }
+    std::fs::write(path, text).map_err(|e| usage(format!("cannot write {}: {e}", path.display())))
 }
 
 /// `client --list`: the selection of the given profile (or of every client profile under
@@ -377,17 +428,18 @@ async fn client(a: ClientArgs) -> Result<i32, RunError> {
     let lang = opts.lang;
     let session = Arc::new(ClientSession::prepare(&a.spawn, opts).await?);
     let style = Style::detect(lang);
-    let mut out = std::io::stdout();
+    let to_stderr = reports_to_stdout(&a.common);
     let card = session.report(Vec::new(), 0, String::new()).await;
-    let _ = writeln!(out, "{}", human::card(&card, style));
-    let report = session
+    human_out(to_stderr, &format!("{}\n", human::card(&card, style)));
+    let bar = progress::CaseBar::start();
+    let result = session
         .run_all(|c| {
-            let mut out = std::io::stdout().lock();
-            let _ = write!(out, "{}", human::case(c, style));
-            let _ = out.flush();
+            bar.case_done(|| human_out(to_stderr, &human::case(c, style)));
         })
-        .await?;
-    let _ = writeln!(out, "\n{}", human::summary(&report, style));
+        .await;
+    bar.finish();
+    let report = result?;
+    human_out(to_stderr, &format!("\n{}\n", human::summary(&report, style)));
     write_reports(&report, &a.common)?;
     Ok(report.exit_code)
 }
@@ -435,7 +487,23 @@ async fn run_command(command: Command) -> i32 {
         }
         Command::Server(args) => server(*args).await,
         Command::Client(args) => client(*args).await,
+        Command::Grade(args) => return grade_cli::grade(*args).await,
         Command::Lint { fixtures } => return lint(fixtures),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "jim-conformance", &mut std::io::stdout());
+            return 0;
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            return match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("jim-conformance man: cannot write the manual page: {e}");
+                    2
+                }
+            };
+        }
     };
     match result {
         Ok(c) => c,
@@ -455,6 +523,7 @@ async fn run_command(command: Command) -> i32 {
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM; what arrived and the conventional exit code.
+#[cfg(unix)]
 async fn interrupted() -> (&'static str, i32) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).ok();
@@ -472,6 +541,15 @@ async fn interrupted() -> (&'static str, i32) {
             Err(_) => std::future::pending().await,
         },
         () = terminate => ("terminated (SIGTERM)", 143),
+    }
+}
+
+/// Waits for Ctrl-C (Windows has no SIGTERM); what arrived and the conventional exit code.
+#[cfg(not(unix))]
+async fn interrupted() -> (&'static str, i32) {
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => ("interrupted (Ctrl-C)", 130),
+        Err(_) => std::future::pending().await,
     }
 }
 

@@ -1,6 +1,8 @@
 //! JUnit XML for CI: one `<testsuite>` per run, one `<testcase>` per case (and delivery mode).
 //! Cases that fail the run are `<failure>`, target errors `<error>`, skipped and unimplemented
-//! cases `<skipped>`; warnings pass with the warning in `<system-out>`.
+//! cases `<skipped>`. A case that failed a `should` (or `may`) requirement is a `<failure>` too,
+//! of type `warning`: the case did fail, and a CI that shows it as green hides what the human
+//! report says; the exit code (0 without `--strict`) stays the runner's word on the run.
 
 use std::fmt::Write as _;
 
@@ -27,11 +29,7 @@ fn esc(s: &str) -> String {
 /// Renders the report as JUnit XML.
 pub fn to_string(report: &Report) -> String {
     let tests = report.cases.len();
-    let failures = report
-        .cases
-        .iter()
-        .filter(|c| c.impact == Impact::Failure && c.verdict != Verdict::Error)
-        .count();
+    let failures = report.cases.iter().filter(|c| is_failure(c)).count();
     let errors = report.cases.iter().filter(|c| c.verdict == Verdict::Error).count();
     let skipped = report
         .cases
@@ -68,6 +66,14 @@ pub fn to_string(report: &Report) -> String {
     x
 }
 
+/// True when the case is a `<failure>`: it fails the run, or it failed a requirement that only
+/// warns (a `should` without `--strict`).
+fn is_failure(c: &CaseResult) -> bool {
+    c.verdict != Verdict::Error
+        && (c.impact == Impact::Failure
+            || (c.impact == Impact::Warning && c.verdict == Verdict::Fail))
+}
+
 /// One `<testcase>`: failures and errors with their details, skips, warnings.
 fn testcase(x: &mut String, c: &CaseResult) {
     let area = c.id.split('/').next().unwrap_or("jim");
@@ -97,6 +103,15 @@ fn testcase(x: &mut String, c: &CaseResult) {
                 x,
                 ">\n      <failure message=\"{message}\" type=\"{}\">{}</failure>\n    </testcase>",
                 c.verdict.as_str(),
+                esc(&detail(c))
+            );
+        }
+        (Verdict::Fail, Impact::Warning) => {
+            let _ = writeln!(
+                x,
+                ">\n      <failure message=\"{} ({}; a warning, fails the run only with --strict)\" type=\"warning\">{}</failure>\n    </testcase>",
+                message,
+                c.level.as_str(),
                 esc(&detail(c))
             );
         }

@@ -354,12 +354,16 @@ mod tests {
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
         assert_eq!(cases.len(), 5);
-        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("failure")).count(), 1);
+        // presence/basic fails the run; msg/y failed a `should`: a warning, but a failed case.
+        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("failure")).count(), 2);
+        let should = cases.iter().find(|n| n.attribute("name") == Some("msg/y")).unwrap();
+        let failure = should.children().find(|n| n.has_tag_name("failure")).unwrap();
+        assert_eq!(failure.attribute("type"), Some("warning"));
         assert_eq!(doc.descendants().filter(|n| n.has_tag_name("error")).count(), 1);
         assert_eq!(doc.descendants().filter(|n| n.has_tag_name("skipped")).count(), 1);
         let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
         assert_eq!(suite.attribute("tests"), Some("5"));
-        assert_eq!(suite.attribute("failures"), Some("1"));
+        assert_eq!(suite.attribute("failures"), Some("2"));
         assert_eq!(suite.attribute("errors"), Some("1"));
     }
 
