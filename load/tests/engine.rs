@@ -161,6 +161,7 @@ fn traffic_opts(shape: TrafficShape, max_messages: u64) -> TrafficOptions {
         // A delivery later than this counts as lost: generous, so a slow CI machine cannot lose one.
         reply_timeout: Duration::from_secs(1),
         names: Names::new("t").unwrap(),
+        dialect: jim_protocol::Dialect::Spec,
     }
 }
 
@@ -256,6 +257,7 @@ fn refused_logins_are_counted_and_the_ramp_stops() {
             reply_timeout: Duration::from_secs(5),
             stop_after_failures: 10,
             names: Names::new("t").unwrap(),
+            dialect: jim_protocol::Dialect::Spec,
         };
         let held = hold::hold(addr, &opts).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -311,6 +313,7 @@ fn an_unreachable_target_is_an_error_not_a_report() {
     let alive = block_on_local(hold::alive(
         SocketAddr::from(([127, 0, 0, 1], port)),
         "x",
+        jim_protocol::Dialect::Spec,
         Duration::from_secs(1),
         Duration::from_secs(1),
     ))
