@@ -232,22 +232,7 @@ impl LossReasons {
 
 impl std::fmt::Display for LossReasons {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut parts: Vec<String> = Vec::new();
-        let mut add = |n: u64, what: &str| {
-            if n > 0 {
-                parts.push(format!("{n} {what}"));
-            }
-        };
-        add(self.recipient_closed, "recipient's connection closed by the target");
-        add(self.recipient_reset, "recipient's connection reset");
-        add(self.sender_closed, "sender's connection closed by the target");
-        add(self.sender_reset, "sender's connection reset");
-        for (code, n) in &self.refused {
-            add(*n, &format!("refused with {code}"));
-        }
-        add(self.never_acknowledged, "never acknowledged");
-        add(self.acknowledged_not_delivered, "acknowledged (2xx) but never delivered");
-        f.write_str(&parts.join(", "))
+        f.write_str(&jim_text::Lang::En.say(self))
     }
 }
 

@@ -204,6 +204,9 @@ fn losses_are_told_apart_refused_and_never_answered() {
     assert_eq!(report.lost_because.total(), report.lost);
     let text = report.to_string();
     assert!(text.contains("lost because: 6 refused with 410, 4 never acknowledged"), "{text}");
+    let ru = jim_text::Lang::Ru.say(&report.lost_because);
+    assert_eq!(ru, "отказ с кодом 410: 6, ответа не было: 4");
+    assert!(jim_text::Lang::Ru.say(&report).contains("причины потерь: отказ с кодом 410: 6"));
 }
 
 #[test]

@@ -98,6 +98,11 @@ fn a_course_dialect_check_passes_on_the_reference() {
 #[test]
 fn a_real_report_and_a_failure_validate() {
     let report = check_the_reference(Dialect::Spec);
+    // The report in Russian (issue 15 item 5): no English line.
+    let ru = jim_text::Lang::Ru.say(&report);
+    assert!(ru.contains("итог: ПРОЙДЕНО"), "{ru}");
+    let english: Vec<&str> = ru.lines().filter(|l| !jim_text::reads_as_russian(l)).collect();
+    assert_eq!(english, Vec::<&str>::new(), "{ru}");
     let (value, errors) = validate(&report);
     assert!(value["direct"]["lost_because"].is_object(), "{value}");
     assert_eq!(errors, Vec::<String>::new(), "{value:#}");
