@@ -27,6 +27,8 @@ Examples:
   jim-conformance load --spawn \"python3 server.py -p {port}\"
   # how many clients does it survive? 1,000 held connections, ramped 100 per second
   jim-conformance load --port 7777 --connections 1000 --connects-per-sec 100
+  # a server written to the course's dialect (message/mess_text)
+  jim-conformance load --port 7777 --dialect course
   # a classmate's laptop (only the host you name is ever contacted)
   jim-conformance load --host 192.168.1.20 --port 7777 --json load.json
 
@@ -75,6 +77,10 @@ pub struct LoadArgs {
     /// Start of every account and room name the check uses (letters and digits, at most 10).
     #[arg(long, value_name = "PREFIX", default_value_t = d().name_prefix)]
     name_prefix: String,
+    /// What the check writes: spec (presence with type and status, msg, rooms) or course
+    /// (bare presence, message with mess_text; no room phase: the course has no rooms).
+    #[arg(long, value_name = "DIALECT", default_value = "spec", value_parser = parse_dialect)]
+    dialect: jim_protocol::Dialect,
     /// Stop the whole check after this many seconds, counted once the target is up (default:
     /// 60 s plus the ramp at --connects-per-sec, both phases and two of each timeout).
     #[arg(long, value_name = "SECS")]
@@ -82,6 +88,10 @@ pub struct LoadArgs {
     /// Write the report as JSON to this file (`-`: to standard output instead of the text).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+}
+
+fn parse_dialect(s: &str) -> Result<jim_protocol::Dialect, String> {
+    s.parse()
 }
 
 /// What went wrong before anything could be measured, with its exit code.
@@ -122,6 +132,7 @@ impl LoadArgs {
             connect_timeout: secs(self.connect_timeout, "connect-timeout")?,
             reply_timeout: secs(self.reply_timeout, "reply-timeout")?,
             name_prefix: self.name_prefix.clone(),
+            dialect: self.dialect,
         };
         config.validate().map_err(|e| Failure::usage(e.to_string()))?;
         Ok(config)

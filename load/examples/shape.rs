@@ -49,13 +49,19 @@ fn main() -> ExitCode {
             connect_timeout: timeout,
             reply_timeout: timeout,
             names: names.clone(),
+            dialect: jim_protocol::Dialect::Spec,
         };
         let text = match shape.as_str() {
             "round-trip" => {
-                let mut client =
-                    PresenceClient::connect(addr, &names.user('p', 0), timeout, timeout)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                let mut client = PresenceClient::connect(
+                    addr,
+                    &names.user('p', 0),
+                    jim_protocol::Dialect::Spec,
+                    timeout,
+                    timeout,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
                 let report = client.round_trips(u64::MAX, duration).await;
                 client.quit().await;
                 format!("{report:?}")

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use jim_protocol::Dialect;
 use serde::Serialize;
 
 use crate::config::LoadConfig;
@@ -182,7 +183,8 @@ pub async fn run_local(config: LoadConfig) -> Result<LoadReport, LoadError> {
     let addr = resolve(&config.host, config.port).await?;
     let names = Names::new(&config.name_prefix)?;
     let (ct, rt) = (config.connect_timeout, config.reply_timeout);
-    let mut probe = PresenceClient::connect(addr, &names.user('p', 0), ct, rt).await?;
+    let dialect = config.dialect;
+    let mut probe = PresenceClient::connect(addr, &names.user('p', 0), dialect, ct, rt).await?;
 
     let held = hold::hold(
         addr,
@@ -194,6 +196,7 @@ pub async fn run_local(config: LoadConfig) -> Result<LoadReport, LoadError> {
             reply_timeout: rt,
             stop_after_failures: config.connects_in_flight.max(20),
             names: names.clone(),
+            dialect,
         },
     )
     .await;
@@ -208,6 +211,7 @@ pub async fn run_local(config: LoadConfig) -> Result<LoadReport, LoadError> {
         connect_timeout: ct,
         reply_timeout: rt,
         names: names.clone(),
+        dialect,
     };
     let direct = if config.pairs == 0 {
         PhaseOutcome::Skipped { reason: "direct relay: no pairs configured".to_owned() }
@@ -216,6 +220,8 @@ pub async fn run_local(config: LoadConfig) -> Result<LoadReport, LoadError> {
     };
     let room = if config.room_members == 0 {
         PhaseOutcome::Skipped { reason: "room fan-out: no room members configured".to_owned() }
+    } else if dialect == Dialect::Course {
+        PhaseOutcome::Skipped { reason: "room fan-out: the course dialect has no rooms".to_owned() }
     } else {
         let shape =
             TrafficShape::Room { members: config.room_members, senders: config.room_senders };
@@ -226,7 +232,7 @@ pub async fn run_local(config: LoadConfig) -> Result<LoadReport, LoadError> {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let still_open = held.still_open();
     let first = probe.once().await;
-    let fresh = hold::alive(addr, &names.user('p', 1), ct, rt).await;
+    let fresh = hold::alive(addr, &names.user('p', 1), dialect, ct, rt).await;
     let survived = fresh.is_ok();
     let first_client_answered = first.is_ok();
     let liveness = match (&first, &fresh) {

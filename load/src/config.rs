@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use jim_protocol::Dialect;
 use serde::{Serialize, Serializer};
 
 use crate::error::LoadError;
@@ -48,6 +49,25 @@ pub struct LoadConfig {
     pub reply_timeout: Duration,
     /// Start of every account and room name (letters and digits, at most 10).
     pub name_prefix: String,
+    /// The dialect written: `spec` (presence with `type` and `user.status`, `msg`, rooms) or
+    /// `course` (bare presence, `message` with `mess_text`, no room phase), as students' servers
+    /// of either generation expect.
+    #[serde(serialize_with = "dialect_name")]
+    #[schemars(with = "DialectName")]
+    pub dialect: Dialect,
+}
+
+/// How a dialect is written in the report (`spec` or `course`).
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum DialectName {
+    Spec,
+    Course,
+}
+
+fn dialect_name<S: Serializer>(d: &Dialect, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(d.name())
 }
 
 fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -72,6 +92,7 @@ impl Default for LoadConfig {
             connect_timeout: Duration::from_secs(3),
             reply_timeout: Duration::from_secs(5),
             name_prefix: "load".to_owned(),
+            dialect: Dialect::Spec,
         }
     }
 }

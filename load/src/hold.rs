@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use jim_protocol::Dialect;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -40,6 +41,8 @@ pub struct HoldOptions {
     pub stop_after_failures: usize,
     /// Account names.
     pub names: Names,
+    /// The dialect of the presences.
+    pub dialect: Dialect,
 }
 
 /// What [`hold`] achieved.
@@ -156,7 +159,13 @@ pub async fn hold(addr: SocketAddr, opts: &HoldOptions) -> Held {
                 }
             }
             let name = opts.names.user('h', next);
-            in_flight.push(open_one(addr, name, opts.connect_timeout, opts.reply_timeout));
+            in_flight.push(open_one(
+                addr,
+                name,
+                opts.dialect,
+                opts.connect_timeout,
+                opts.reply_timeout,
+            ));
             next += 1;
         }
         let Some(result) = in_flight.next().await else {
@@ -201,6 +210,7 @@ pub async fn hold(addr: SocketAddr, opts: &HoldOptions) -> Held {
 async fn open_one(
     addr: SocketAddr,
     name: String,
+    dialect: Dialect,
     connect_timeout: Duration,
     reply_timeout: Duration,
 ) -> Result<(TcpStream, Duration), String> {
@@ -208,7 +218,9 @@ async fn open_one(
     let mut stream =
         wire::connect(addr, connect_timeout).await.map_err(|e| format!("connect failed: {e}"))?;
     let mut inbox = Inbox::default();
-    match wire::request(&mut stream, &mut inbox, &wire::presence(&name), reply_timeout).await {
+    match wire::request(&mut stream, &mut inbox, &wire::presence(&name, dialect), reply_timeout)
+        .await
+    {
         Ok(code) if (200..300).contains(&code) => Ok((stream, t0.elapsed())),
         Ok(code) => Err(format!("presence of {name} answered {code}")),
         Err(why) => Err(format!("presence of {name}: {why}")),
@@ -253,21 +265,31 @@ pub struct PresenceClient {
     inbox: Inbox,
     request: Vec<u8>,
     reply_timeout: Duration,
+    name: String,
+    dialect: Dialect,
 }
 
 impl PresenceClient {
-    /// Connects and logs in as `name` (the first presence must be answered with success).
+    /// Connects and logs in as `name` with `dialect`'s presence (the first presence must be
+    /// answered with success).
     pub async fn connect(
         addr: SocketAddr,
         name: &str,
+        dialect: Dialect,
         connect_timeout: Duration,
         reply_timeout: Duration,
     ) -> Result<Self, LoadError> {
         let stream = wire::connect(addr, connect_timeout)
             .await
             .map_err(|e| LoadError::Unreachable { addr, detail: e.to_string() })?;
-        let mut client =
-            Self { stream, inbox: Inbox::default(), request: wire::presence(name), reply_timeout };
+        let mut client = Self {
+            stream,
+            inbox: Inbox::default(),
+            request: wire::presence(name, dialect),
+            reply_timeout,
+            name: name.to_owned(),
+            dialect,
+        };
         match client.once().await {
             Ok(_) => Ok(client),
             Err(detail) => Err(LoadError::Setup { addr, shape: "presence", detail }),
@@ -310,9 +332,9 @@ impl PresenceClient {
         }
     }
 
-    /// Says goodbye with a `quit` and closes.
+    /// Says goodbye with a `quit` (course: `exit`) and closes.
     pub async fn quit(mut self) {
-        let quit = wire::quit();
+        let quit = wire::quit(&self.name, self.dialect);
         let _ = tokio::time::timeout(self.reply_timeout, self.stream.write_all(&quit)).await;
     }
 }
@@ -322,6 +344,7 @@ impl PresenceClient {
 pub async fn alive(
     addr: SocketAddr,
     name: &str,
+    dialect: Dialect,
     connect_timeout: Duration,
     reply_timeout: Duration,
 ) -> Result<Duration, String> {
@@ -329,7 +352,9 @@ pub async fn alive(
     let mut stream =
         wire::connect(addr, connect_timeout).await.map_err(|e| format!("connect failed: {e}"))?;
     let mut inbox = Inbox::default();
-    match wire::request(&mut stream, &mut inbox, &wire::presence(name), reply_timeout).await {
+    match wire::request(&mut stream, &mut inbox, &wire::presence(name, dialect), reply_timeout)
+        .await
+    {
         Ok(code) if (200..300).contains(&code) => Ok(t0.elapsed()),
         Ok(code) => Err(format!("presence answered {code}")),
         Err(why) => Err(why),

@@ -22,6 +22,7 @@ pub mod error;
 pub mod hold;
 pub mod latency;
 pub mod schema;
+mod text;
 pub mod traffic;
 mod wire;
 

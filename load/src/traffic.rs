@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use jim_protocol::FrameError;
+use jim_protocol::{Dialect, FrameError};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -113,6 +113,9 @@ pub struct TrafficOptions {
     pub reply_timeout: Duration,
     /// Account and room names.
     pub names: Names,
+    /// The dialect written: presences and chat messages in its shape (the room phase is
+    /// spec-only: the course has no rooms).
+    pub dialect: Dialect,
 }
 
 /// Connections set up for a traffic measurement, not yet sending.
@@ -137,6 +140,7 @@ pub async fn prepare(addr: SocketAddr, opts: TrafficOptions) -> Result<PreparedT
     let room = opts.names.room();
     let is_room = matches!(opts.shape, TrafficShape::Room { .. });
     let (connect_timeout, reply_timeout) = (opts.connect_timeout, opts.reply_timeout);
+    let dialect = opts.dialect;
     let room_name = room.clone();
     let conns = {
         let setups = futures::stream::iter(names.clone())
@@ -150,7 +154,7 @@ pub async fn prepare(addr: SocketAddr, opts: TrafficOptions) -> Result<PreparedT
                     let code = wire::request(
                         &mut stream,
                         &mut inbox,
-                        &wire::presence(&name),
+                        &wire::presence(&name, dialect),
                         reply_timeout,
                     )
                     .await?;
@@ -228,22 +232,7 @@ impl LossReasons {
 
 impl std::fmt::Display for LossReasons {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut parts: Vec<String> = Vec::new();
-        let mut add = |n: u64, what: &str| {
-            if n > 0 {
-                parts.push(format!("{n} {what}"));
-            }
-        };
-        add(self.recipient_closed, "recipient's connection closed by the target");
-        add(self.recipient_reset, "recipient's connection reset");
-        add(self.sender_closed, "sender's connection closed by the target");
-        add(self.sender_reset, "sender's connection reset");
-        for (code, n) in &self.refused {
-            add(*n, &format!("refused with {code}"));
-        }
-        add(self.never_acknowledged, "never acknowledged");
-        add(self.acknowledged_not_delivered, "acknowledged (2xx) but never delivered");
-        f.write_str(&parts.join(", "))
+        f.write_str(&jim_text::Lang::En.say(self))
     }
 }
 
@@ -719,7 +708,13 @@ impl PreparedTraffic {
                         TrafficShape::Direct { .. } => names[i + 1].clone(),
                         TrafficShape::Room { .. } => room.clone(),
                     };
-                    let template = ChatTemplate::new(s as u32, &names[i], &to, opts.message_bytes);
+                    let template = ChatTemplate::new(
+                        s as u32,
+                        &names[i],
+                        &to,
+                        opts.message_bytes,
+                        opts.dialect,
+                    );
                     writers.push(tokio::task::spawn_local(write_loop(
                         s as u32,
                         write_half,
@@ -785,7 +780,8 @@ impl PreparedTraffic {
             pattern: shape,
             connections: names.len(),
             window: opts.window,
-            message_bytes: ChatTemplate::new(0, &names[0], &room, opts.message_bytes).len(),
+            message_bytes: ChatTemplate::new(0, &names[0], &room, opts.message_bytes, opts.dialect)
+                .len(),
             sent: t.sent,
             expected_deliveries: t.expected,
             delivered: t.delivered,

@@ -336,25 +336,28 @@ pub(crate) fn error_text(raw: &[u8]) -> String {
     text.chars().take(120).collect()
 }
 
-/// A spec-dialect presence for `name`, encoded with a trailing newline.
-pub(crate) fn presence(name: &str) -> Vec<u8> {
+/// A presence for `name` in `dialect` (spec: with `type` and `user.status`; course: just
+/// `user.account_name`), encoded with a trailing newline.
+pub(crate) fn presence(name: &str, dialect: Dialect) -> Vec<u8> {
+    let spec = dialect == Dialect::Spec;
     let msg = Message::Presence(Presence {
         time: Some(Timestamp::now()),
         account_name: name.to_owned(),
-        status: Some("Yep, I am here!".to_owned()),
-        kind: Some("status".to_owned()),
+        status: spec.then(|| "Yep, I am here!".to_owned()),
+        kind: spec.then(|| "status".to_owned()),
         pubkey: None,
     });
-    to_bytes(&msg.to_value(Dialect::Spec), Framing::Newline)
+    to_bytes(&msg.to_value(dialect), Framing::Newline)
 }
 
-/// A spec-dialect `quit`, encoded with a trailing newline.
-pub(crate) fn quit() -> Vec<u8> {
-    let msg = Message::Quit(Quit { time: Some(Timestamp::now()), account_name: None });
-    to_bytes(&msg.to_value(Dialect::Spec), Framing::Newline)
+/// A `quit` (spec) or `exit` with the account name (course), encoded with a trailing newline.
+pub(crate) fn quit(name: &str, dialect: Dialect) -> Vec<u8> {
+    let account_name = (dialect == Dialect::Course).then(|| name.to_owned());
+    let msg = Message::Quit(Quit { time: Some(Timestamp::now()), account_name });
+    to_bytes(&msg.to_value(dialect), Framing::Newline)
 }
 
-/// A `join` of `room`, encoded with a trailing newline.
+/// A spec-dialect `join` of `room`, encoded with a trailing newline (the course has no rooms).
 pub(crate) fn join(room: &str) -> Vec<u8> {
     let msg = Message::Join(RoomRequest { time: Some(Timestamp::now()), room: room.to_owned() });
     to_bytes(&msg.to_value(Dialect::Spec), Framing::Newline)
@@ -377,9 +380,9 @@ pub(crate) struct ChatTemplate {
 }
 
 impl ChatTemplate {
-    /// Builds a `msg` from `from` to `to` whose encoded size is `size` bytes (newline included)
-    /// when possible, or as small as the tag allows.
-    pub(crate) fn new(sender: u32, from: &str, to: &str, size: usize) -> Self {
+    /// Builds a `msg` (course: `message` with `mess_text`) from `from` to `to` whose encoded
+    /// size is `size` bytes (newline included) when possible, or as small as the tag allows.
+    pub(crate) fn new(sender: u32, from: &str, to: &str, size: usize, dialect: Dialect) -> Self {
         let tag = format!("L{:05}:{}:", sender.min(MAX_SENDER), "0".repeat(SEQ_DIGITS));
         // A whole-second time keeps the encoded length fixed.
         let time = Timestamp(Timestamp::now().0.floor());
@@ -391,7 +394,7 @@ impl ChatTemplate {
                 encoding: None,
                 text,
             });
-            to_bytes(&msg.to_value(Dialect::Spec), Framing::Newline)
+            to_bytes(&msg.to_value(dialect), Framing::Newline)
         };
         let bare = encode(tag.clone());
         let pad = size.saturating_sub(bare.len());
@@ -477,9 +480,38 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// `--dialect course` writes what the course's servers read (jim-protocol.md §2b).
+    #[test]
+    fn the_course_dialect_writes_course_shapes() {
+        let course: serde_json::Value =
+            serde_json::from_slice(&presence("ld1", Dialect::Course)).unwrap();
+        assert_eq!(course["action"], "presence");
+        assert_eq!(course["user"], serde_json::json!({"account_name": "ld1"}));
+        assert!(course.get("type").is_none(), "{course}");
+        let spec: serde_json::Value =
+            serde_json::from_slice(&presence("ld1", Dialect::Spec)).unwrap();
+        assert_eq!(spec["type"], "status");
+        let mut t = ChatTemplate::new(7, "ld1", "ld2", 150, Dialect::Course);
+        assert_eq!(t.len(), 150);
+        let bytes = t.stamp(99).to_vec();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(value["action"], "message", "{value}");
+        assert_eq!((&value["from"], &value["to"]), (&"ld1".into(), &"ld2".into()));
+        let text = value["mess_text"].as_str().unwrap();
+        assert_eq!(parse_tag(text), Some((7, 99)));
+        // A course server relays it verbatim: the engine reads the tag back.
+        match classify(&bytes) {
+            Some(Incoming::Chat(text)) => assert_eq!(parse_tag(&text), Some((7, 99))),
+            _ => panic!("a relayed course message is not read as chat"),
+        }
+        let exit: serde_json::Value =
+            serde_json::from_slice(&quit("ld1", Dialect::Course)).unwrap();
+        assert_eq!((&exit["action"], &exit["account_name"]), (&"exit".into(), &"ld1".into()));
+    }
+
     #[test]
     fn template_has_the_asked_size_and_a_parsable_tag() {
-        let mut t = ChatTemplate::new(42, "ld-0001-d1", "ld-0001-d2", 150);
+        let mut t = ChatTemplate::new(42, "ld-0001-d1", "ld-0001-d2", 150, Dialect::Spec);
         assert_eq!(t.len(), 150);
         let bytes = t.stamp(1_234_567).to_vec();
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
@@ -488,7 +520,7 @@ mod tests {
         let text = value["message"].as_str().unwrap();
         assert_eq!(parse_tag(text), Some((42, 1_234_567)));
         // Too small a size still yields a whole message with its tag.
-        let mut small = ChatTemplate::new(1, "a", "b", 10);
+        let mut small = ChatTemplate::new(1, "a", "b", 10, Dialect::Spec);
         let v: serde_json::Value = serde_json::from_slice(small.stamp(7)).unwrap();
         assert_eq!(parse_tag(v["message"].as_str().unwrap()), Some((1, 7)));
     }

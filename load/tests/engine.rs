@@ -161,6 +161,7 @@ fn traffic_opts(shape: TrafficShape, max_messages: u64) -> TrafficOptions {
         // A delivery later than this counts as lost: generous, so a slow CI machine cannot lose one.
         reply_timeout: Duration::from_secs(1),
         names: Names::new("t").unwrap(),
+        dialect: jim_protocol::Dialect::Spec,
     }
 }
 
@@ -203,6 +204,9 @@ fn losses_are_told_apart_refused_and_never_answered() {
     assert_eq!(report.lost_because.total(), report.lost);
     let text = report.to_string();
     assert!(text.contains("lost because: 6 refused with 410, 4 never acknowledged"), "{text}");
+    let ru = jim_text::Lang::Ru.say(&report.lost_because);
+    assert_eq!(ru, "отказ с кодом 410: 6, ответа не было: 4");
+    assert!(jim_text::Lang::Ru.say(&report).contains("причины потерь: отказ с кодом 410: 6"));
 }
 
 #[test]
@@ -256,6 +260,7 @@ fn refused_logins_are_counted_and_the_ramp_stops() {
             reply_timeout: Duration::from_secs(5),
             stop_after_failures: 10,
             names: Names::new("t").unwrap(),
+            dialect: jim_protocol::Dialect::Spec,
         };
         let held = hold::hold(addr, &opts).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -311,6 +316,7 @@ fn an_unreachable_target_is_an_error_not_a_report() {
     let alive = block_on_local(hold::alive(
         SocketAddr::from(([127, 0, 0, 1], port)),
         "x",
+        jim_protocol::Dialect::Spec,
         Duration::from_secs(1),
         Duration::from_secs(1),
     ))

@@ -343,10 +343,15 @@ async fn presence_round_trips(
     sample: &mut Sample,
 ) -> Result<(), String> {
     let timeout = secs(s.reply_timeout_secs);
-    let mut client =
-        PresenceClient::connect(target.addr, &names.user('p', 0), CONNECT_TIMEOUT, timeout)
-            .await
-            .map_err(|e| e.to_string())?;
+    let mut client = PresenceClient::connect(
+        target.addr,
+        &names.user('p', 0),
+        jim_protocol::Dialect::Spec,
+        CONNECT_TIMEOUT,
+        timeout,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let _ = client.round_trips(200, secs(1.0)).await; // warm-up
     let meter = Meter::start(target);
     let r = client.round_trips(u64::MAX, secs(s.round_trip_secs)).await;
@@ -374,6 +379,7 @@ async fn traffic_shape(
         connect_timeout: CONNECT_TIMEOUT,
         reply_timeout: secs(s.reply_timeout_secs),
         names: names.clone(),
+        dialect: jim_protocol::Dialect::Spec,
     };
     let prepared = traffic::prepare(target.addr, opts).await.map_err(|e| e.to_string())?;
     let meter = Meter::start(target);
@@ -402,10 +408,15 @@ async fn hold_shape(
     sample: &mut Sample,
 ) -> Result<(), String> {
     let timeout = secs(s.reply_timeout_secs);
-    let mut probe =
-        PresenceClient::connect(target.addr, &names.user('p', 0), CONNECT_TIMEOUT, timeout)
-            .await
-            .map_err(|e| e.to_string())?;
+    let mut probe = PresenceClient::connect(
+        target.addr,
+        &names.user('p', 0),
+        jim_protocol::Dialect::Spec,
+        CONNECT_TIMEOUT,
+        timeout,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let _ = probe.round_trips(100, secs(0.5)).await; // warm-up
     let idle = target.rss_kib();
     let opts = HoldOptions {
@@ -416,6 +427,7 @@ async fn hold_shape(
         reply_timeout: timeout,
         stop_after_failures: 200,
         names: names.clone(),
+        dialect: jim_protocol::Dialect::Spec,
     };
     let held = hold::hold(target.addr, &opts).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -424,7 +436,14 @@ async fn hold_shape(
     let peak = target.peak_rss_kib();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let still_open = held.still_open();
-    let alive = hold::alive(target.addr, &names.user('p', 1), CONNECT_TIMEOUT, timeout).await;
+    let alive = hold::alive(
+        target.addr,
+        &names.user('p', 1),
+        jim_protocol::Dialect::Spec,
+        CONNECT_TIMEOUT,
+        timeout,
+    )
+    .await;
 
     sample.set("requested", Some(n as f64));
     sample.set("handshakes", Some(held.report.held as f64));
