@@ -27,6 +27,9 @@ const RIGHT: &[&str] = &[
     "dies_after_first",
     "dies_on_reset",
     "no_reuseaddr_crashy",
+    "zombie_after_first",
+    "string_time_server",
+    "flood_200",
 ];
 
 /// Runner calls at the same time (each runner itself runs several cases at once).
