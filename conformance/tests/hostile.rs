@@ -342,14 +342,6 @@ impl Run {
         let reason = c.reason.clone().unwrap_or_default();
         assert!(reason.contains("stopped answering in"), "{reason}\n{}", self.text);
     }
-
-    fn liveness(&self, id: &str) -> LivenessState {
-        self.case(id, Delivery::Whole)
-            .liveness
-            .as_ref()
-            .unwrap_or_else(|| panic!("{id} has no liveness check:\n{}", self.text))
-            .state
-    }
 }
 
 /// Runs the suite (spec profile) against a fake with a short timeout and deadline.
