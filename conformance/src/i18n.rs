@@ -321,6 +321,13 @@ pub enum Msg {
     },
     /// Liveness: new connections are closed unanswered.
     ZombieCloses,
+    /// A case not run: the target went down in an earlier case and cannot be restarted.
+    NotRunTargetDown {
+        /// The case in which it went down.
+        case: String,
+        /// Died or zombie.
+        state: crate::report::LivenessState,
+    },
     /// Liveness: what did it.
     After {
         /// The liveness text.
@@ -430,6 +437,15 @@ impl Msg {
                 "after this case the server closes new connections without answering (a zombie)"
                     .into()
             }
+            Self::NotRunTargetDown { case, state } => {
+                let how = match state {
+                    crate::report::LivenessState::Zombie => "stopped answering",
+                    _ => "died",
+                };
+                format!(
+                    "not run: the target {how} in {case}, and a target the runner did not start cannot be restarted (fix that case first, or run with --spawn)"
+                )
+            }
             Self::After { detail, input } => format!("{}; after: {input}", detail.en()),
             Self::ModeNote { delivery, whole_passed, peer } => {
                 mode_note_en(*delivery, *whole_passed, *peer)
@@ -508,6 +524,15 @@ impl Msg {
             ),
             Self::ZombieCloses => {
                 "после этого случая сервер закрывает новые соединения, не отвечая (зомби)".into()
+            }
+            Self::NotRunTargetDown { case, state } => {
+                let how = match state {
+                    crate::report::LivenessState::Zombie => "перестал отвечать",
+                    _ => "упал",
+                };
+                format!(
+                    "не запускался: сервер {how} в случае {case}, а сервер, запущенный не проверяющим, перезапустить нельзя (сначала исправьте тот случай или запускайте с --spawn)"
+                )
             }
             Self::After { detail, input } => format!("{}; после: {input}", detail.ru()),
             Self::ModeNote { delivery, whole_passed, peer } => mode_note_ru(*delivery, *whole_passed, *peer),
@@ -612,6 +637,10 @@ mod tests {
             Msg::ZombieSilent { secs: 2.0 },
             Msg::ZombieCloses,
             Msg::After { detail: Box::new(Msg::ZombieCloses), input: "step 1".into() },
+            Msg::NotRunTargetDown {
+                case: "robustness/abrupt-reset".into(),
+                state: crate::report::LivenessState::Died,
+            },
             Msg::GuestOnly,
             Msg::Unreachable,
             Msg::MostFailedAtLogin,

@@ -93,6 +93,71 @@ pub struct RunningTarget {
     startup: Duration,
 }
 
+/// How often a starting command's port is looked up in the socket tables.
+const READY_POLL: Duration = Duration::from_millis(20);
+
+/// Most bytes of a socket table (or of `netstat`'s output) read to find a listener.
+const MAX_TABLE_BYTES: u64 = 16 << 20;
+
+/// Whether a socket listens on TCP `port` of this machine, found in the kernel's socket tables
+/// without connecting to it: a connection opened and closed without a byte kills the classic
+/// lesson-3 server (`json.loads(conn.recv(1024))` on an empty read), so readiness must not
+/// touch the target. Linux: `/proc/net/tcp` and `/proc/net/tcp6`; elsewhere the output of
+/// `netstat -an`. None when neither can be read.
+pub async fn listening(port: u16) -> Option<bool> {
+    use tokio::io::AsyncReadExt as _;
+    let mut any_table = false;
+    for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(file) = tokio::fs::File::open(path).await else { continue };
+        let mut text = String::new();
+        if file.take(MAX_TABLE_BYTES).read_to_string(&mut text).await.is_err() {
+            continue;
+        }
+        any_table = true;
+        if proc_table_listens(&text, port) {
+            return Some(true);
+        }
+    }
+    if any_table {
+        return Some(false);
+    }
+    let netstat = tokio::process::Command::new("netstat")
+        .arg("-an")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(2), netstat).await.ok()?.ok()?;
+    let text =
+        String::from_utf8_lossy(&out.stdout[..out.stdout.len().min(MAX_TABLE_BYTES as usize)]);
+    Some(netstat_listens(&text, port))
+}
+
+/// A `/proc/net/tcp` table has a LISTEN socket (state `0A`) on `port` (the local address is
+/// `HEXIP:HEXPORT`).
+fn proc_table_listens(table: &str, port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    table.lines().skip(1).any(|line| {
+        let mut fields = line.split_whitespace();
+        let local = fields.nth(1).unwrap_or_default();
+        let state = fields.nth(1).unwrap_or_default();
+        local.ends_with(&want) && state == "0A"
+    })
+}
+
+/// `netstat -an` lists a LISTEN(ING) TCP socket whose local address ends in `.PORT` (BSD,
+/// macOS) or `:PORT` (Windows, Linux).
+fn netstat_listens(text: &str, port: u16) -> bool {
+    let (dot, colon) = (format!(".{port}"), format!(":{port}"));
+    text.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let tcp = fields.first().is_some_and(|p| p.to_ascii_lowercase().starts_with("tcp"));
+        let listen = fields.iter().any(|f| f.starts_with("LISTEN"));
+        let local = fields.iter().skip(1).take(3).any(|f| f.ends_with(&dot) || f.ends_with(&colon));
+        tcp && listen && local
+    })
+}
+
 fn free_port() -> std::io::Result<u16> {
     let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(l.local_addr()?.port())
@@ -202,14 +267,21 @@ impl RunningTarget {
                     });
                 }
             }
-            if let Ok(Ok(s)) = tokio::time::timeout(
-                Duration::from_millis(300),
-                tokio::net::TcpStream::connect(self.addr),
-            )
-            .await
-            {
-                drop(s);
-                return Ok(());
+            match listening(port).await {
+                Some(true) => return Ok(()),
+                Some(false) => {}
+                // No socket table to read: the last resort is a connection, made and closed
+                // without a byte (it can kill the classic lesson-3 server; Linux, macOS and
+                // Windows never get here).
+                None => {
+                    let connect = tokio::net::TcpStream::connect(self.addr);
+                    if let Ok(Ok(s)) =
+                        tokio::time::timeout(Duration::from_millis(300), connect).await
+                    {
+                        drop(s);
+                        return Ok(());
+                    }
+                }
             }
             if Instant::now() >= deadline {
                 self.kill().await;
@@ -221,7 +293,7 @@ impl RunningTarget {
                     output: self.output_tail(),
                 });
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(READY_POLL).await;
         }
     }
 
@@ -329,5 +401,41 @@ impl RunningTarget {
     /// The last lines a spawned target printed.
     pub fn output_tail(&self) -> String {
         tail_text(&self.output)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn a_listener_is_found_in_the_socket_tables_by_port_and_state() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000\n   1: 0100007F:1F91 0100007F:D2F0 01 00000000:00000000\n";
+        assert!(proc_table_listens(table, 0x1F90));
+        assert!(!proc_table_listens(table, 0x1F91), "an established socket is not a listener");
+        assert!(!proc_table_listens(table, 80));
+        let bsd = "Proto Recv-Q Send-Q  Local Address          Foreign Address        (state)\ntcp4       0      0  127.0.0.1.7777         *.*                    LISTEN\ntcp4       0      0  127.0.0.1.7778         127.0.0.1.5000         ESTABLISHED\n";
+        assert!(netstat_listens(bsd, 7777));
+        assert!(!netstat_listens(bsd, 7778));
+        let windows = "  Proto  Local Address          Foreign Address        State\n  TCP    0.0.0.0:7777           0.0.0.0:0              LISTENING\n";
+        assert!(netstat_listens(windows, 7777));
+        assert!(!netstat_listens(windows, 777));
+    }
+
+    #[tokio::test]
+    async fn readiness_sees_a_listener_without_connecting_to_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if listening(port).await.is_none() {
+            eprintln!("no socket table here: nothing to check");
+            return;
+        }
+        assert_eq!(listening(port).await, Some(true));
+        // Nothing connected: a connect-and-drop would be waiting in the accept queue.
+        assert!(listener.accept().is_err(), "readiness must not connect");
+        drop(listener);
+        assert_eq!(listening(port).await, Some(false));
     }
 }

@@ -350,6 +350,9 @@ vocabulary! {
         UnexpectedPass = "unexpected-pass",
         /// The target could not be reached or died.
         Error = "error",
+        /// Not run because the target went down (died or stopped answering) in an earlier
+        /// case that the report names, and the runner cannot restart it (host mode).
+        NotRun = "not-run",
     }
 }
 

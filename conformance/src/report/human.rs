@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 
+use jim_protocol::terminal::terminal_safe;
+
 use super::{CaseResult, Impact, LivenessState, Report, Verdict};
 use crate::i18n::{Kept, Label, Lang, Msg};
 use crate::matcher::show;
@@ -138,7 +140,11 @@ pub fn case(c: &CaseResult, s: Style) -> String {
         extra.push_str(&format!("  [{}]", crate::vocab::join(&c.tolerances)));
     } else if matches!(
         c.verdict,
-        Verdict::Unimplemented | Verdict::Skip | Verdict::ExpectedFail | Verdict::UnexpectedPass
+        Verdict::Unimplemented
+            | Verdict::Skip
+            | Verdict::ExpectedFail
+            | Verdict::UnexpectedPass
+            | Verdict::NotRun
     ) {
         extra.push_str(&format!("  ({})", c.reason.clone().unwrap_or_default()));
     }
@@ -232,6 +238,12 @@ fn details(c: &CaseResult, s: Style) -> String {
     {
         let (state, detail) = (live.state.as_str(), l.pick(&live.detail));
         let _ = writeln!(o, "{}{state}: {detail}", pad(l, Some(Label::Liveness)));
+        if let Some(out) = &live.output {
+            let lines: Vec<String> =
+                out.lines().map(|x| terminal_safe(x).chars().take(200).collect()).collect();
+            let skip = lines.len().saturating_sub(15);
+            labelled(&mut o, l, Label::ServerOutput, lines.iter().skip(skip).map(String::as_str));
+        }
     }
     if let Some(p) = &c.process {
         let _ = writeln!(o, "{}{} ({})", pad(l, Some(Label::Client)), p.command, p.exit);
@@ -303,6 +315,13 @@ pub fn summary(r: &Report, s: Style) -> String {
         code: r.exit_code,
         reason: r.exit_reason.clone(),
     };
+    if let Some(cause) = &r.summary.root_cause {
+        let first = match l {
+            Lang::Ru => "Исправьте сначала",
+            _ => "Fix this first",
+        };
+        let _ = writeln!(o, "{}: {}", s.paint("1", first), terminal_safe(l.pick(cause)));
+    }
     let _ = writeln!(o, "{}", l.say(&duration));
     if r.exit_code != 0 {
         if let Some(out) = &r.target_output {

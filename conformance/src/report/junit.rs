@@ -35,7 +35,10 @@ pub fn to_string(report: &Report) -> String {
         .cases
         .iter()
         .filter(|c| {
-            matches!(c.verdict, Verdict::Skip | Verdict::Unimplemented | Verdict::ExpectedFail)
+            matches!(
+                c.verdict,
+                Verdict::Skip | Verdict::Unimplemented | Verdict::ExpectedFail | Verdict::NotRun
+            )
         })
         .count();
     let time = report.duration_ms as f64 / 1000.0;
@@ -115,7 +118,7 @@ fn testcase(x: &mut String, c: &CaseResult) {
                 esc(&detail(c))
             );
         }
-        (Verdict::Skip | Verdict::Unimplemented | Verdict::ExpectedFail, _) => {
+        (Verdict::Skip | Verdict::Unimplemented | Verdict::ExpectedFail | Verdict::NotRun, _) => {
             let _ = writeln!(
                 x,
                 ">\n      <skipped message=\"{}: {message}\"/>\n    </testcase>",

@@ -110,6 +110,10 @@ pub struct Liveness {
     /// Everything the case did to the server, in order (bounded).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<String>,
+    /// The last lines a spawned target printed when it was found down (its traceback, before
+    /// a restart adds the next instance's lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// A process the runner started for one case (client mode): how it ended and what it printed.
@@ -137,6 +141,40 @@ pub struct Summary {
     pub failures: usize,
     /// Cases that only warn.
     pub warnings: usize,
+    /// What to fix first: the case that took the target down, else the first case that fails
+    /// the run (its reason and hint), else nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_cause: Option<Text>,
+}
+
+/// What the report tells the student to fix first (see [`Summary::root_cause`]): the first
+/// case in run order that fails the run or took the target down (a death or a zombie explains
+/// the failures after it, not those before it).
+fn root_cause(cases: &[CaseResult]) -> Option<Text> {
+    let down = |c: &CaseResult| {
+        c.liveness
+            .as_ref()
+            .is_some_and(|l| matches!(l.state, LivenessState::Died | LivenessState::Zombie))
+    };
+    let first = cases.iter().find(|c| {
+        matches!(c.verdict, Verdict::Fail | Verdict::Error)
+            && (c.impact == Impact::Failure || down(c))
+    })?;
+    if let (true, Some(live)) = (down(first), first.liveness.as_ref()) {
+        let (en, ru) = match live.state {
+            LivenessState::Zombie => ("stopped answering (a zombie)", "перестал отвечать (зомби)"),
+            _ => ("died", "упал"),
+        };
+        return Some(Text {
+            en: format!("the server {en} in {}: {} {}", first.id, live.detail.en, first.hint.en),
+            ru: format!("сервер {ru} в случае {}: {} {}", first.id, live.detail.ru, first.hint.ru),
+        });
+    }
+    let reason = first.reason.clone().unwrap_or_default();
+    Some(Text {
+        en: format!("{}: {reason} {}", first.id, first.hint.en),
+        ru: format!("{}: {reason} {}", first.id, first.hint.ru),
+    })
 }
 
 /// The target as the report describes it.
@@ -243,6 +281,7 @@ impl Report {
                 Impact::None => {}
             }
         }
+        s.root_cause = root_cause(&self.cases);
         self.summary = s;
     }
 }

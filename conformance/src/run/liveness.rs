@@ -53,10 +53,56 @@ impl Run<ServerMode> {
         }
     }
 
+    /// After a case that failed: did it take the target down? Only a death or a zombie is
+    /// recorded on the result (a survivor of an ordinary failure gets no liveness line), so that
+    /// the case that caused it is the one the report names.
+    pub(crate) async fn after_failure(&self, r: CaseResult) -> CaseResult {
+        if !matches!(r.verdict, Verdict::Fail | Verdict::Error) || r.liveness.is_some() {
+            return r;
+        }
+        let checked = self.after_destructive(r).await;
+        match checked.liveness.as_ref().map(|l| l.state) {
+            Some(LivenessState::Survived) => CaseResult { liveness: None, ..checked },
+            _ => checked,
+        }
+    }
+
+    /// Makes a target that went down in an earlier case usable again: a target the runner
+    /// owns is restarted (a zombie is alive, so [`Self::revive`] would keep it); a target it
+    /// does not own cannot be, and the case is "not run". `down` is cleared by a restart (or
+    /// left to the caller when `restarts_anyway`: a destructive case gets a fresh start).
+    pub(crate) async fn handle_down(
+        &self,
+        down: &mut Option<Down>,
+        fx: &Fixture,
+        delivery: Delivery,
+        restarts_anyway: bool,
+    ) -> Option<CaseResult> {
+        let d = down.as_ref()?;
+        let mut t = self.mode.target.lock().await;
+        if restarts_anyway && t.can_restart() {
+            *down = None;
+            return None;
+        }
+        if t.can_restart() && Instant::now() < self.deadline {
+            let why = format!("before {} (the target went down in {})", fx.id, d.case);
+            if let Ok(Ok(())) = tokio::time::timeout_at(self.deadline, t.restart(&why)).await {
+                self.mode.set_addr(t.addr());
+                *down = None;
+                return None;
+            }
+        }
+        drop(t);
+        let reason = Msg::NotRunTargetDown { case: d.case.clone(), state: d.state };
+        let r = self.result(fx, delivery, Verdict::NotRun, Some(reason.en()));
+        Some(self.finalize(r))
+    }
+
     /// After a destructive case: does the target still serve a new client? The verdict fails
     /// when it does not, naming the input that broke it.
     pub(crate) async fn after_destructive(&self, mut r: CaseResult) -> CaseResult {
-        let checkable = !matches!(r.verdict, Verdict::Skip | Verdict::Unimplemented);
+        let checkable =
+            !matches!(r.verdict, Verdict::Skip | Verdict::Unimplemented | Verdict::NotRun);
         if !checkable || Instant::now() >= self.deadline {
             return r;
         }
@@ -69,11 +115,18 @@ impl Run<ServerMode> {
             detail: Text::default(),
             input: None,
             inputs: Vec::new(),
+            output: None,
         });
         live.state = state;
         if state == LivenessState::Survived {
             live.detail = detail.text();
             return r;
+        }
+        {
+            let t = self.mode.target.lock().await;
+            if t.kind() == TargetKind::Spawn {
+                live.output = Some(t.output_tail()).filter(|o| !o.is_empty());
+            }
         }
         let detail = match &live.input {
             Some(input) => Msg::After { detail: Box::new(detail), input: input.clone() },
@@ -92,7 +145,7 @@ impl Run<ServerMode> {
     }
 
     /// Does the target still serve a new client? (A presence must get any answer.)
-    async fn liveness(&self) -> (LivenessState, Msg) {
+    pub(crate) async fn liveness(&self) -> (LivenessState, Msg) {
         let died = |status: String| (LivenessState::Died, Msg::ProcessDied { status });
         {
             let mut t = self.mode.target.lock().await;
@@ -133,6 +186,22 @@ impl Run<ServerMode> {
         let _ =
             conn.write(&jim_protocol::codec::to_bytes(&bye, framing), Delivery::Whole, until).await;
         answer
+    }
+}
+
+/// The case in which the target went down (died, or became a zombie), for the cases after it.
+#[derive(Debug, Clone)]
+pub(crate) struct Down {
+    pub case: String,
+    pub state: LivenessState,
+}
+
+impl Down {
+    /// The target went down in `r`'s case, if its liveness says so.
+    pub fn of(r: &CaseResult) -> Option<Self> {
+        let state = r.liveness.as_ref()?.state;
+        matches!(state, LivenessState::Died | LivenessState::Zombie)
+            .then(|| Self { case: r.id.clone(), state })
     }
 }
 

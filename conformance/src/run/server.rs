@@ -8,8 +8,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
 
 use super::RunError;
+use super::liveness::Down;
 use super::notes::{ModeNotes, Peer};
 use super::options::{RunOptions, ServerOptions};
 use super::report::ReportParts;
@@ -20,7 +22,7 @@ use crate::model::Fixture;
 use crate::placeholders::Vars;
 use crate::preflight::{Detection, PreflightInput, preflight};
 use crate::profile::ProfileTarget;
-use crate::report::{CaseResult, Impact, TargetInfo, Verdict};
+use crate::report::{CaseResult, Impact, LivenessState, TargetInfo, Verdict};
 use crate::target::{RunningTarget, TargetSpec};
 use crate::vocab::{Capability, Delivery, DetectedDialect, DetectedFraming, Dialect};
 
@@ -195,6 +197,26 @@ impl Run<ServerMode> {
         (env, side)
     }
 
+    /// One case run on its own: not run when the target is down and cannot be restarted, else
+    /// run (after a revival), followed by a liveness check when it failed.
+    async fn sequential_case(
+        &self,
+        fx: &Fixture,
+        delivery: Delivery,
+        down: &mut Option<Down>,
+        notes: &mut ModeNotes,
+    ) -> CaseResult {
+        if let Some(r) = self.handle_down(down, fx, delivery, false).await {
+            return r;
+        }
+        self.revive(&fx.id).await;
+        let r = self.run_case(fx, delivery).await;
+        let mut r = self.after_failure(r).await;
+        *down = Down::of(&r);
+        notes.apply(&mut r);
+        r
+    }
+
     /// Every selected case is an error: the target cannot be reached (exit code 3).
     fn unreachable(
         &self,
@@ -265,20 +287,61 @@ impl Mode for ServerMode {
         let (exclusive, destructive): (Vec<_>, Vec<_>) =
             serial.into_iter().partition(|f| !f.destructive);
         let mut notes = ModeNotes::new(Self::PEER);
-        let mut results = run.run_parallel(&parallel, &mut notes, on_result).await;
+        let mut down = None;
+        let mut results = if run.jobs() == 1 {
+            // One at a time: a case that fails is followed by a liveness check, so that a
+            // death or a zombie is pinned on the case that caused it, once.
+            let mut results = Vec::new();
+            for fx in &parallel {
+                for d in &run.opts.delivery {
+                    let r = run.sequential_case(fx, *d, &mut down, &mut notes).await;
+                    on_result(&r);
+                    results.push(r);
+                }
+            }
+            results
+        } else {
+            let results = run.run_parallel(&parallel, &mut notes, on_result).await;
+            // In parallel, a death cannot be pinned on one case: one check after them all
+            // keeps the cases that follow from failing one by one on a target that is down.
+            if results.iter().any(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error))
+                && Instant::now() < run.deadline
+            {
+                if let Ok((state, _)) = tokio::time::timeout_at(run.deadline, run.liveness()).await
+                {
+                    if matches!(state, LivenessState::Died | LivenessState::Zombie) {
+                        let first = results.iter().find(|r| {
+                            matches!(r.verdict, Verdict::Fail | Verdict::Error)
+                                && r.impact == Impact::Failure
+                        });
+                        let first = first.or_else(|| {
+                            results
+                                .iter()
+                                .find(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error))
+                        });
+                        down = first.map(|r| Down { case: r.id.clone(), state });
+                    }
+                }
+            }
+            results
+        };
         for fx in &exclusive {
             for d in &run.opts.delivery {
-                run.revive(&fx.id).await;
-                let mut r = run.run_case(fx, *d).await;
-                notes.apply(&mut r);
+                let r = run.sequential_case(fx, *d, &mut down, &mut notes).await;
                 on_result(&r);
                 results.push(r);
             }
         }
         for fx in &destructive {
+            if let Some(r) = run.handle_down(&mut down, fx, Delivery::Whole, true).await {
+                on_result(&r);
+                results.push(r);
+                continue;
+            }
             run.prepare_destructive(fx).await;
             let r = run.run_case(fx, Delivery::Whole).await;
             let r = run.after_destructive(r).await;
+            down = Down::of(&r);
             on_result(&r);
             results.push(r);
         }

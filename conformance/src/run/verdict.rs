@@ -52,6 +52,15 @@ pub fn finalize(
         }
     }
     r.impact = impact(r.level, r.verdict, strict);
+    // A case that killed the target (or made it a zombie) fails the run whatever its level:
+    // a server that dies on a client's input is broken for every later client.
+    let took_it_down = r
+        .liveness
+        .as_ref()
+        .is_some_and(|l| matches!(l.state, LivenessState::Died | LivenessState::Zombie));
+    if took_it_down && matches!(r.verdict, Verdict::Fail | Verdict::Error) {
+        r.impact = Impact::Failure;
+    }
     r
 }
 
@@ -71,7 +80,9 @@ pub fn lost_case(
 
 /// The exit code of a run and why: 1 if a case fails the run, 2 if no case ran, else 0.
 pub fn exit_code(results: &[CaseResult]) -> (i32, String) {
-    let ran = results.iter().any(|r| !matches!(r.verdict, Verdict::Skip | Verdict::Unimplemented));
+    let ran = results
+        .iter()
+        .any(|r| !matches!(r.verdict, Verdict::Skip | Verdict::Unimplemented | Verdict::NotRun));
     let failures = results.iter().filter(|r| r.impact == Impact::Failure).count();
     if failures > 0 {
         (1, format!("{failures} case(s) fail the run"))
@@ -97,6 +108,7 @@ pub fn judge(mut r: CaseResult, fx: &Fixture, run: CaseRun, expected: &[Capabili
             detail: Text::default(),
             input: suspect(&run.inputs, failed_at),
             inputs: run.inputs.iter().map(ToString::to_string).collect(),
+            output: None,
         });
     }
     match run.outcome {

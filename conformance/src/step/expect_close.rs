@@ -37,8 +37,14 @@ impl ExpectClose {
         let mut replied = false;
         loop {
             let arrival = cx.next_for_step(&at.conn, at.deadline, false).await;
-            let answer =
-                matches!(&arrival, Arrival::Value { value, .. } if value.get("response").is_some());
+            let code = match &arrival {
+                Arrival::Value { value, .. } => value.get("response").map(response_code),
+                _ => None,
+            };
+            // Only a success may be tolerated as a reply to quit: an error reply says the
+            // server did not understand quit, and no tolerance turns that into a goodbye.
+            let answer = matches!(code, Some(Some(200..=299)));
+            let refused = matches!(code, Some(c) if !matches!(c, Some(200..=299)));
             match arrival {
                 Arrival::Closed { .. } => {
                     if replied {
@@ -68,7 +74,13 @@ impl ExpectClose {
                     } else if answer {
                         would_need.insert(Tolerance::ReplyToQuit);
                     }
-                    let why = vec!["the server should close the connection".to_owned()];
+                    let mut why = vec!["the server should close the connection".to_owned()];
+                    if refused {
+                        why.push(
+                            "it answered quit/exit with an error: it does not know the action, so it neither ends the session nor frees the name"
+                                .to_owned(),
+                        );
+                    }
                     let arrived = cx.arrived(&at.conn, other, at.within);
                     let details = Details { expected: expected(), why, would_need };
                     return Err(cx.fail(at, arrived, details));
@@ -118,5 +130,14 @@ impl Kind for ExpectClose {
 
     fn checks(&self) -> bool {
         true
+    }
+}
+
+/// The code of a `response` value: an integer or a numeric string (None otherwise).
+fn response_code(v: &serde_json::Value) -> Option<i64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }

@@ -1,7 +1,9 @@
 //! `expect_silence`: nothing may arrive on the connection. `{"before": PATTERN}` is a
 //! round-trip barrier that an earlier step set in motion (nothing may arrive before a value
 //! matching PATTERN: proof without a sleep that a message did not come); `{"for_ms": N}` waits N
-//! milliseconds, only where no barrier is possible (client mode has none).
+//! milliseconds, only where no barrier is possible (client mode has none; before a client's
+//! first message nothing can make a server answer), with `"close_ok": true` when a close is no
+//! value (a lesson-3 server closes after its one reply).
 
 use serde_json::{Value, json};
 
@@ -29,6 +31,8 @@ pub enum ExpectSilence {
 pub struct SilenceFor {
     /// How long, in milliseconds.
     pub ms: u64,
+    /// A close (or reset) within that time is fine: only a value breaks the silence.
+    pub close_ok: bool,
 }
 
 impl ExpectSilence {
@@ -37,13 +41,23 @@ impl ExpectSilence {
             Value::Object(s) if s.len() == 1 && s.contains_key("before") => {
                 Ok(Self::Before(s["before"].clone()))
             }
-            Value::Object(s) if s.len() == 1 && s.contains_key("for_ms") => {
+            Value::Object(s)
+                if s.contains_key("for_ms")
+                    && s.keys().all(|k| k == "for_ms" || k == "close_ok") =>
+            {
+                let close_ok = match s.get("close_ok") {
+                    None => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => return Err(b.error("close_ok must be true or false")),
+                };
                 match s["for_ms"].as_u64() {
-                    Some(ms) if ms <= MAX_SILENCE_MS => Ok(Self::For(SilenceFor { ms })),
+                    Some(ms) if ms <= MAX_SILENCE_MS => Ok(Self::For(SilenceFor { ms, close_ok })),
                     _ => Err(b.error("for_ms must be 0..=10000")),
                 }
             }
-            _ => Err(b.error("expect_silence takes {\"before\": PATTERN} or {\"for_ms\": N}")),
+            _ => Err(b.error(
+                "expect_silence takes {\"before\": PATTERN} or {\"for_ms\": N[, \"close_ok\": true]}",
+            )),
         }
     }
 
@@ -77,7 +91,9 @@ impl SilenceFor {
         let ms = self.ms;
         let until = tokio::time::Instant::now() + std::time::Duration::from_millis(ms);
         let arrival = cx.next_for_step(&at.conn, until, false).await;
-        if matches!(arrival, Arrival::Nothing) {
+        if matches!(arrival, Arrival::Nothing)
+            || (self.close_ok && matches!(arrival, Arrival::Closed { .. }))
+        {
             return Ok(());
         }
         let mut why = vec![format!("nothing should arrive within {ms} ms")];

@@ -51,3 +51,4 @@ pub fn jim_client() -> PathBuf {
     assert!(bin.exists(), "no jim-client at {}", bin.display());
     bin
 }
+pub mod field;
