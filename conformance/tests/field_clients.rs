@@ -268,8 +268,19 @@ fn fill(template: &str, dir: &Path) -> String {
     template.replace("{dir}", &dir.to_string_lossy())
 }
 
+/// CI's share: every field client twice (the acceptance run, 5 each, is `field_clients_5x`).
 #[test]
 fn field_clients_get_the_manifest_verdicts_in_every_run() {
+    field_clients(2);
+}
+
+#[test]
+#[ignore = "issue 13 acceptance: every field client in 5 runs (about 2 minutes on a busy machine)"]
+fn field_clients_5x() {
+    field_clients(FIELD_RUNS);
+}
+
+fn field_clients(runs: usize) {
     common::python3();
     let m = manifest();
     let dir = PathBuf::from(FIELD);
@@ -286,7 +297,7 @@ fn field_clients_get_the_manifest_verdicts_in_every_run() {
                 "options are not handled here yet: {}",
                 t["id"]
             );
-            for n in 0..FIELD_RUNS {
+            for n in 0..runs {
                 jobs.push(Job {
                     group: format!("{}/{}", t["id"].as_str().unwrap(), run["name"]),
                     who: format!("run {n}"),
@@ -298,12 +309,24 @@ fn field_clients_get_the_manifest_verdicts_in_every_run() {
             }
         }
     }
-    assert!(jobs.len() >= 4 * FIELD_RUNS, "the manifest lists at least 4 client targets");
+    assert!(jobs.len() >= 4 * runs, "the manifest lists at least 4 client targets");
     check(jobs);
 }
 
+/// CI's share: the first two students of each style (copies of one program), once with
+/// `--jobs 1` and once with the default jobs, all run 8 at a time.
 #[test]
+fn the_class_clients_two_per_style_agree() {
+    class_clients(1, 2);
+}
+
+#[test]
+#[ignore = "issue 13 acceptance: 25 clients x (3 runs --jobs 1 + 3 default), about 19 minutes at load 20"]
 fn the_class_clients_get_one_verdict_per_style_whatever_the_jobs_and_the_load() {
+    class_clients(CLASS_RUNS, usize::MAX);
+}
+
+fn class_clients(runs: usize, per_style: usize) {
     common::python3();
     let m = manifest();
     let class = &m["class"];
@@ -318,10 +341,19 @@ fn the_class_clients_get_one_verdict_per_style_whatever_the_jobs_and_the_load() 
     }
     let students = class["students"].as_object().unwrap();
     assert!(students.len() >= 20, "a class of at least 20");
+    let mut taken: BTreeMap<&str, usize> = BTreeMap::new();
+    let chosen: Vec<(&String, &Value)> = students
+        .iter()
+        .filter(|(_, style)| {
+            let n = taken.entry(style.as_str().unwrap_or("")).or_default();
+            *n += 1;
+            *n <= per_style
+        })
+        .collect();
     let mut jobs = Vec::new();
     for (batch, job_count) in [("jobs 1", Some(1)), ("default jobs", None)] {
-        for n in 0..CLASS_RUNS {
-            for (id, style) in students {
+        for n in 0..runs {
+            for &(id, style) in &chosen {
                 let style = style.as_str().unwrap();
                 let spec = &class["styles"][style]["client"];
                 let profile = spec["profile"].as_str().filter(|p| *p != "auto").map(str::to_owned);
