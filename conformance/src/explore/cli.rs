@@ -201,8 +201,13 @@ async fn run_inner(
         if auto { " (auto)" } else { "" },
         if a.strict { ", strict" } else { "" }
     );
-    let _ =
-        write!(out, "{}", super::report::human(&explored, &cfg, &shown_target, &host, &port, lang));
+    // What the target sent (texts, names) reaches the terminal escaped (issue 16 item 8);
+    // line breaks are the report's own.
+    let human = super::report::human(&explored, &cfg, &shown_target, &host, &port, lang);
+    for line in human.split_inclusive('\n') {
+        let (text, end) = line.strip_suffix('\n').map_or((line, ""), |t| (t, "\n"));
+        let _ = write!(out, "{}{end}", jim_protocol::terminal::terminal_safe(text));
+    }
     let fails = explored.fails(a.strict);
     let code = i32::from(fails);
     let _ = writeln!(out, "exit code {code}");

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use jim_protocol::terminal::terminal_safe;
+use jim_protocol::terminal::{is_unsafe_on_terminal, terminal_safe};
 
 use super::{CaseResult, Impact, LivenessState, Report, Verdict};
 use crate::i18n::{Kept, Label, Lang, Msg};
@@ -30,9 +30,48 @@ impl Style {
         Self { color: std::io::stdout().is_terminal() && !no_color, lang }
     }
 
+    /// `text` as it may reach a terminal: every control, bidi override and other character
+    /// [`is_unsafe_on_terminal`] lists is escaped (`\u{9b}`), whoever wrote it (a target's
+    /// reply, output tail or name; issue 16 item 8), except line breaks and, with colour on,
+    /// the `ESC [ digits m` colour sequences [`Style::paint`] itself writes.
+    fn finish(&self, text: String) -> String {
+        if !text.chars().any(|c| c != '\n' && is_unsafe_on_terminal(c)) {
+            return text;
+        }
+        let mut out = String::with_capacity(text.len() + 16);
+        let mut rest = text.as_str();
+        while let Some(c) = rest.chars().next() {
+            if self.color && c == '\x1b' {
+                if let Some((sgr, after)) = sgr_len(rest).and_then(|n| rest.split_at_checked(n)) {
+                    out.push_str(sgr);
+                    rest = after;
+                    continue;
+                }
+            }
+            if c != '\n' && is_unsafe_on_terminal(c) {
+                out.extend(c.escape_unicode());
+            } else {
+                out.push(c);
+            }
+            rest = rest.get(c.len_utf8()..).unwrap_or_default();
+        }
+        out
+    }
+
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() }
     }
+}
+
+/// Length of the colour sequence `ESC [ 0-9; m` (at most 8 parameter bytes) at the start of
+/// `s`, the only escape sequence the report writes.
+fn sgr_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    if b.get(..2) != Some(b"\x1b[") {
+        return None;
+    }
+    let params = b[2..].iter().take(9).take_while(|c| c.is_ascii_digit() || **c == b';').count();
+    (params <= 8 && b.get(2 + params) == Some(&b'm')).then_some(3 + params)
 }
 
 fn verdict_color(v: Verdict, impact: Impact) -> &'static str {
@@ -78,7 +117,7 @@ pub fn card(r: &Report, s: Style) -> String {
         framing: r.options.framing.clone(),
     };
     let _ = writeln!(o, "  {:<13}{}", l.label(Label::Options), l.say(&options));
-    o
+    s.finish(o)
 }
 
 /// What the first contact found, in words.
@@ -158,7 +197,7 @@ pub fn case(c: &CaseResult, s: Style) -> String {
     if matches!(c.verdict, Verdict::Fail | Verdict::Error | Verdict::UnexpectedPass) {
         o.push_str(&details(c, s));
     }
-    o
+    s.finish(o)
 }
 
 /// A label padded to the details column ("" for a continuation line).
@@ -333,7 +372,7 @@ pub fn summary(r: &Report, s: Style) -> String {
             }
         }
     }
-    o
+    s.finish(o)
 }
 
 /// The whole report at once.

@@ -417,6 +417,34 @@ mod tests {
         assert_eq!(v["cases"][1]["verdict"], "pass-lenient");
     }
 
+    /// Issue 16 item 8: what a target controls (its replies, names, output) reaches the
+    /// terminal with C0/C1 controls and bidi overrides escaped, colour on or off.
+    #[test]
+    fn target_text_reaches_the_terminal_escaped() {
+        let evil = "a\u{9b}31m\u{202e}txt\u{1b}]0;title\u{7}\u{feff}\u{2028}z";
+        let mut r = sample();
+        r.target.description = evil.into();
+        r.cases[0].title = evil.into();
+        if let Some(f) = r.cases[0].failure.as_mut() {
+            f.arrived = Arrived::Problem { message: evil.into() };
+            f.mismatches.push(evil.into());
+        }
+        for color in [false, true] {
+            let text = human::render(&r, human::Style { color, lang: Lang::Ru });
+            let raw: Vec<char> = text
+                .chars()
+                .filter(|&c| {
+                    c != '\n' && c != '\u{1b}' && jim_protocol::terminal::is_unsafe_on_terminal(c)
+                })
+                .collect();
+            assert!(raw.is_empty(), "raw {raw:?} in:\n{text}");
+            assert!(text.contains("\\u{9b}31m") && text.contains("\\u{202e}txt"), "{text}");
+            // The only ESC left is the report's own colour, and only with colour on.
+            assert_eq!(text.contains('\u{1b}'), color, "{text}");
+            assert!(!text.contains("\u{1b}]0;"), "an OSC sequence got through:\n{text}");
+        }
+    }
+
     #[test]
     fn human_report_shows_every_part_of_a_failure() {
         let text = human::render(&sample(), human::Style { color: false, lang: Lang::En });
