@@ -38,6 +38,9 @@ cannot be reached (or started).")]
 pub struct LoadArgs {
     #[command(flatten)]
     target: crate::target_args::TargetArgs,
+    /// Report language: en or ru (default: from the locale, LC_ALL/LC_MESSAGES/LANG).
+    #[arg(long, value_name = "LANG")]
+    lang: Option<String>,
     /// Idle connections held (each logged in with a presence) for the whole check.
     #[arg(long, value_name = "N", default_value_t = d().connections)]
     connections: usize,
@@ -287,7 +290,12 @@ async fn run(args: &LoadArgs) -> Result<i32, Failure> {
         Some((s, o)) => (Some(s.as_str()), o.as_str()),
         None => (None, ""),
     };
-    print(&report, &described, status, output, args.json.as_ref())?;
+    let lang = match &args.lang {
+        Some(l) => jim_text::Lang::parse(l)
+            .ok_or_else(|| Failure::usage(format!("--lang {l}: use en or ru")))?,
+        None => jim_text::Lang::from_env(),
+    };
+    print(&report, &described, status, output, args.json.as_ref(), lang)?;
     Ok(if report.passed() && exited.is_none() { 0 } else { 1 })
 }
 
@@ -324,6 +332,7 @@ fn print(
     exited: Option<&str>,
     output: &str,
     json: Option<&PathBuf>,
+    lang: jim_text::Lang,
 ) -> Result<(), Failure> {
     if let Some(path) = json {
         let mut value = serde_json::to_value(report)
@@ -340,13 +349,18 @@ fn print(
         }
     }
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "target: {target}");
+    let _ = writeln!(out, "{} {target}", lang.pick("target:", "цель:"));
     if let Some(status) = exited {
-        let _ = writeln!(out, "the target process EXITED during the check: {status}");
+        let what = lang.pick(
+            "the target process EXITED during the check:",
+            "процесс цели ЗАВЕРШИЛСЯ во время проверки:",
+        );
+        let _ = writeln!(out, "{what} {status}");
         if !output.is_empty() {
-            let _ = writeln!(out, "its last output:\n{output}");
+            let last = lang.pick("its last output:", "его последний вывод:");
+            let _ = writeln!(out, "{last}\n{}", jim_protocol::terminal::terminal_safe(output));
         }
     }
-    let _ = writeln!(out, "{report}");
+    let _ = writeln!(out, "{}", lang.say(report));
     Ok(())
 }
