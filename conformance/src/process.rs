@@ -144,7 +144,7 @@ fn start(mut cmd: Command, stdin: bool) -> std::io::Result<Child> {
 const SHELL_SYNTAX: &[char] =
     &['|', '&', ';', '<', '>', '(', ')', '$', '`', '*', '?', '[', ']', '~', '\n', '#', '%', '!'];
 
-/// True when `line` needs a shell to mean what it says (see [`SHELL_SYNTAX`]; a first word with
+/// True when `line` needs a shell to mean what it says (see `SHELL_SYNTAX`; a first word with
 /// `=` is a `VAR=value` prefix).
 pub fn needs_shell(line: &str) -> bool {
     // Windows paths use backslashes, which POSIX splitting would read as escapes.

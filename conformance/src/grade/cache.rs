@@ -94,7 +94,7 @@ fn hash_file(h: &mut Sha256, path: &Path, limit: u64) -> bool {
 }
 
 /// The digest of a student's folder: every file's relative path and contents, in sorted order
-/// (see [`SKIP_DIRS`] and [`SKIP_SUFFIXES`] for what is left out).
+/// (see `SKIP_DIRS` and `SKIP_SUFFIXES` for what is left out).
 pub fn folder_digest(folder: &Path) -> Vec<u8> {
     let mut files = Vec::new();
     walk(folder, folder, &mut files, 0);
