@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 use jim_conformance::i18n::Lang;
 use jim_conformance::report::human::{self, Style};
 use jim_conformance::run::{
-    ClientOptions, RunOptions, ServerOptions, Session, parse_known_failures,
+    ClientOptions, Mode, Run, RunOptions, ServerOptions, Session, parse_known_failures,
 };
 use jim_conformance::suite::Suite;
 use jim_conformance::vocab::Capability;
@@ -338,8 +338,18 @@ async fn server(a: ServerArgs) -> Result<i32, RunError> {
         session.finish().await;
         return Ok(code);
     }
-    let style = Style::detect(lang);
-    let to_stderr = reports_to_stdout(&a.common);
+    run_and_report(&session, &a.common, Style::detect(lang)).await
+}
+
+/// Either mode's run as the user sees it: the card, one line per case as it ends (under a
+/// progress bar on a terminal), the totals, then the report files; the target is stopped
+/// before the totals.
+async fn run_and_report<M: Mode>(
+    session: &Arc<Run<M>>,
+    common: &CommonArgs,
+    style: Style,
+) -> Result<i32, RunError> {
+    let to_stderr = reports_to_stdout(common);
     let card = session.report(Vec::new(), 0, String::new()).await;
     human_out(to_stderr, &format!("{}\n", human::card(&card, style)));
     let bar = progress::CaseBar::start();
@@ -352,7 +362,7 @@ async fn server(a: ServerArgs) -> Result<i32, RunError> {
     session.finish().await;
     let report = result?;
     human_out(to_stderr, &format!("\n{}\n", human::summary(&report, style)));
-    write_reports(&report, &a.common)?;
+    write_reports(&report, common)?;
     Ok(report.exit_code)
 }
 
@@ -427,21 +437,7 @@ async fn client(a: ClientArgs) -> Result<i32, RunError> {
     }
     let lang = opts.lang;
     let session = Arc::new(ClientSession::prepare(&a.spawn, opts).await?);
-    let style = Style::detect(lang);
-    let to_stderr = reports_to_stdout(&a.common);
-    let card = session.report(Vec::new(), 0, String::new()).await;
-    human_out(to_stderr, &format!("{}\n", human::card(&card, style)));
-    let bar = progress::CaseBar::start();
-    let result = session
-        .run_all(|c| {
-            bar.case_done(|| human_out(to_stderr, &human::case(c, style)));
-        })
-        .await;
-    bar.finish();
-    let report = result?;
-    human_out(to_stderr, &format!("\n{}\n", human::summary(&report, style)));
-    write_reports(&report, &a.common)?;
-    Ok(report.exit_code)
+    run_and_report(&session, &a.common, Style::detect(lang)).await
 }
 
 fn lint(dir: Option<PathBuf>) -> i32 {
