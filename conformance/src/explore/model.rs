@@ -753,6 +753,14 @@ impl Model {
         match (op, self.link(c)) {
             (Op::Connect { .. }, Link::Down) => true,
             (Op::Check { .. }, link) => link == Link::In,
+            // Course clients never send a second presence (the generator draws renames for
+            // spec clients only), and the course's own server keeps both names when one comes:
+            // a presence meant for a connection the server closed after a refusal, applied to
+            // a later logged-in one, would judge the course solution on a request no course
+            // client makes.
+            (Op::Presence { .. }, Link::In) => {
+                self.clients.get(c).is_none_or(|s| s.dialect != Dialect::Course)
+            }
             (Op::Connect { .. }, _) | (_, Link::Down) => false,
             _ => true,
         }
@@ -1166,6 +1174,21 @@ mod tests {
         login(&mut m, 0, 0);
         m.commit(1, &Op::Join { c: 0, room: 0 }, Branch::Accepted);
         assert!(!m.expect(2, &to_room).unobserved());
+    }
+
+    /// A presence on a logged-in connection is a spec client's rename; course clients make
+    /// none (a step drawn for a connection the server closed is skipped on a later one).
+    #[test]
+    fn only_spec_clients_send_a_second_presence() {
+        let mut s = session();
+        s.dialects[1] = Dialect::Course;
+        let mut m = Model::new(&s, rules());
+        login(&mut m, 0, 0);
+        login(&mut m, 1, 1);
+        assert!(m.applicable(&Op::Presence { c: 0, name: 2 }));
+        assert!(!m.applicable(&Op::Presence { c: 1, name: 2 }));
+        m.commit(2, &Op::Connect { c: 2 }, Branch::Accepted);
+        assert!(m.applicable(&Op::Presence { c: 2, name: 2 }));
     }
 
     #[test]
