@@ -169,6 +169,8 @@ table { border-collapse: collapse; margin: .5rem 0; }
 th, td { border: 1px solid #999; padding: .25rem .5rem; text-align: left; vertical-align: top; }
 th { background: #eee; }
 td.num { text-align: right; white-space: nowrap; }
+td.num .muted { display: block; font-size: .85em; }
+td.first { min-width: 24ch; max-width: 60ch; overflow-wrap: anywhere; }
 .full { background: #c8efc8; } .partial { background: #fbe7a1; } .zero { background: #f6c1c1; } .none { background: #ddd; }
 .fix { border: 2px solid #b00; padding: .5rem 1rem; margin: 1rem 0; }
 .ok { border: 2px solid #070; padding: .5rem 1rem; margin: 1rem 0; }
@@ -239,9 +241,10 @@ pub fn class_page(class: &ClassResult) -> String {
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default()),
         class.students.len(),
-        match lang {
-            Lang::En => "students",
-            Lang::Ru => "студентов",
+        match (lang, class.students.len()) {
+            (Lang::En, 1) => "student",
+            (Lang::En, _) => "students",
+            (Lang::Ru, n) => crate::i18n::plural_ru(n as u64, "студент", "студента", "студентов"),
         }
     );
     let _ = writeln!(
@@ -295,7 +298,7 @@ pub fn class_page(class: &ClassResult) -> String {
         }
         let _ = write!(
             out,
-            "<td class=\"num\"><strong>{}/{}</strong></td><td>",
+            "<td class=\"num\"><strong>{}/{}</strong></td><td class=\"first\">",
             num(s.points),
             num(s.max_points)
         );

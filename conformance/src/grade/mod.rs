@@ -20,7 +20,7 @@ pub mod outputs;
 pub mod roster;
 pub mod student;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -194,6 +194,12 @@ pub struct Progress {
     pub role: Role,
 }
 
+/// `path` made absolute against the current directory (not resolved: symlinks stay).
+fn absolute(path: &Path) -> Result<PathBuf, GradeError> {
+    std::path::absolute(path)
+        .map_err(|e| GradeError::Write { path: path.display().to_string(), message: e.to_string() })
+}
+
 /// Grades the class; `progress` is called as each program finishes.
 pub async fn grade(
     opts: &GradeOptions,
@@ -214,7 +220,13 @@ pub async fn grade(
     if !opts.only.is_empty() {
         roster.students.retain(|s| opts.only.contains(&s.id));
     }
-    let work = opts.out.join(".work");
+    // Each runner works in its student's folder: every path handed to it must be absolute, or
+    // a relative `--out` (what a teacher types) sends its report into the student's folder.
+    let work = absolute(&opts.out.join(".work"))?;
+    let fixtures = match &opts.fixtures {
+        Some(d) => Some(absolute(d)?),
+        None => None,
+    };
     std::fs::create_dir_all(&work).map_err(|e| GradeError::Write {
         path: work.display().to_string(),
         message: e.to_string(),
@@ -236,7 +248,7 @@ pub async fn grade(
                 deadline,
                 lang: opts.lang,
                 runner: opts.runner.clone(),
-                fixtures: opts.fixtures.clone(),
+                fixtures: fixtures.clone(),
                 report_path: work.join(format!("{}-{}.json", student.id, role.as_str())),
             };
             let key = class_key.job_key(&job, &digest);
