@@ -139,6 +139,10 @@ fn explore_sessions_and_skip_switch_it_off_and_lesson3_skips_it() {
     assert_eq!(cases[0]["verdict"], "pass");
     let title = cases[0]["title"].as_str().unwrap();
     assert!(title.contains("5 random") && title.contains("seed 7"), "{title}");
+    let hint = cases[0]["hint"]["en"].as_str().unwrap();
+    // The embedded reference (no target options), the profile the preflight picked.
+    assert!(hint.contains("jim-conformance explore --seed 7 --profile "), "{hint}");
+    assert!(hint.contains(" --sessions 5 --no-bad-input"), "{hint}");
 
     let off = server_run(&[&quick[..], &["--explore-sessions", "0"]].concat());
     assert!(explore_cases(&off).is_empty(), "{}", off.stdout);

@@ -705,10 +705,15 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
         let lenient: Vec<crate::vocab::Tolerance> =
             ex.lenient.iter().filter_map(|n| crate::vocab::Tolerance::parse(n)).collect();
         let verdict = if lenient.is_empty() { Verdict::Pass } else { Verdict::PassLenient };
+        let replay = replay_command(cfg, &target);
         out.push(
             Case::new("sessions", &title, Level::Must)
                 .verdict(verdict, Impact::None)
                 .reason(ex.cut_short.clone())
+                .hint(Text {
+                    en: format!("replay these sessions: {replay}"),
+                    ru: format!("повторить эти сессии: {replay}"),
+                })
                 .tolerances(lenient)
                 .took(ex.total_ms)
                 .build(),
