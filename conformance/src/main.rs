@@ -101,6 +101,13 @@ struct ServerArgs {
     /// Account name for one-shot/lesson-3 presence (default Guest for lesson 3).
     #[arg(long)]
     name: Option<String>,
+    /// Random multi-client sessions explored after the fixture cases, judged against a model of
+    /// the protocol (cases explore/...); 0 switches exploration off.
+    #[arg(long, value_name = "N", default_value_t = jim_conformance::explore::Budget::default().sessions)]
+    explore_sessions: usize,
+    /// The exploration's seed: the same seed against the same server gives the same sessions.
+    #[arg(long, default_value_t = jim_conformance::explore::DEFAULT_SEED)]
+    seed: u64,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -330,6 +337,11 @@ async fn server(a: ServerArgs) -> Result<i32, RunError> {
             })
         })
         .collect::<Result<_, _>>()?;
+    opts.mode.explore = jim_conformance::explore::InRun {
+        seed: a.seed,
+        target: Some(a.target.shown()),
+        ..jim_conformance::explore::InRun::with_sessions(a.explore_sessions)
+    };
     let lang = opts.lang;
     let target = a.target.spec().map_err(usage)?;
     let session = Arc::new(Session::prepare(target, opts).await?);

@@ -170,6 +170,8 @@ async fn run_inner(
         pieces,
         shrink_replays: a.shrink_replays,
         max_findings: 3,
+        profile: (!auto).then(|| profile.name.clone()),
+        replay_target: None,
     };
     let tty = std::io::stderr().is_terminal();
     let explored = super::explore(&mut target, &cfg, |done, total, failing| {

@@ -19,14 +19,17 @@
 //! an earlier request is first replayed with a round trip after every request, so that the
 //! response is blamed on the request that caused it ([`shrink::with_checks`]).
 //!
-//! Entry points: [`explore`] (the `explore` subcommand, [`cli`]) and [`within_run`], the hook
-//! for the default `server` run, whose [`Budget`] is counted in sessions and replays, never in
-//! seconds, so that its verdict does not depend on the machine's speed.
+//! Entry points: [`explore`] (the `explore` subcommand, [`cli`]) and `within_run`, the hook the
+//! default `server` run calls after its fixture cases (`in_run.rs`; configured by [`InRun`]:
+//! `--explore-sessions`, `--seed`), whose [`Budget`] is counted in sessions and replays, so that
+//! its verdict does not depend on the machine's speed (a time cap only stops a target so slow
+//! that every step waits for the timeout, and the report says so).
 
 pub mod calibrate;
 pub mod cli;
 pub mod drive;
 pub mod generator;
+mod in_run;
 pub mod judge;
 pub mod model;
 pub mod python;
@@ -82,6 +85,10 @@ pub struct Config {
     pub shrink_replays: usize,
     /// Most failures shrunk and reported.
     pub max_findings: usize,
+    /// The profile named in the replay command (None: `auto`, as the preflight decides).
+    pub profile: Option<String>,
+    /// The target as the replay command names it (None: the address explored).
+    pub replay_target: Option<String>,
 }
 
 impl Default for Config {
@@ -102,6 +109,8 @@ impl Default for Config {
             pieces: Vec::new(),
             shrink_replays: 300,
             max_findings: 3,
+            profile: None,
+            replay_target: None,
         }
     }
 }
@@ -513,11 +522,12 @@ pub struct Budget {
 }
 
 impl Default for Budget {
-    /// 200 sessions: 2.4 s against the reference and 3.0 s against the Python example (release
-    /// build, busy 2-core machine); every defect of the bank is found within its first 26
-    /// (seed 14). 150 replays to shrink; at most 30 s.
+    /// 100 sessions: about 1.3 s against the reference (release build, busy 2-core machine),
+    /// which keeps the default run under 5 s; every defect of the bank is found within its
+    /// first 26 (seed 14), so 100 leaves four times that. 150 replays to shrink; the sessions
+    /// stop after 15 s (a target that makes steps wait for the timeout), and the report says so.
     fn default() -> Self {
-        Self { sessions: 200, shrink_replays: 150, max_time: Duration::from_secs(30) }
+        Self { sessions: 100, shrink_replays: 150, max_time: Duration::from_secs(15) }
     }
 }
 
@@ -546,21 +556,51 @@ pub fn in_run_config(
         pieces: Vec::new(),
         shrink_replays: budget.shrink_replays,
         max_findings: 1,
+        profile: Some(profile.name.clone()),
+        replay_target: None,
     }
 }
 
-/// The hook for the default `server` run: explores `target` with [`in_run_config`] and returns
-/// report cases: one per failure (`explore/OBLIGATION`), or one passing case `explore/sessions`.
-pub async fn within_run(
-    target: &mut RunningTarget,
-    profile: &crate::profile::Profile,
-    strict: bool,
-    timeout: Duration,
-    budget: Budget,
-    lang: crate::i18n::Lang,
-) -> Vec<crate::report::CaseResult> {
-    let cfg = in_run_config(profile, strict, timeout, budget);
-    let addr = target.addr();
-    let explored = explore(target, &cfg, |_, _, _| {}).await;
-    report::cases(&explored, &cfg, &addr.to_string(), lang)
+/// Exploration inside the default `server` run (`--explore-sessions`, `--seed`): how much, with
+/// which seed, and how the replay command names the target. `sessions` 0 switches it off (the
+/// library's default: a caller of [`crate::run_suite`] asks for it; the command line's default
+/// is [`InRun::default_run`]).
+#[derive(Debug, Clone)]
+pub struct InRun {
+    /// How much (sessions 0: no exploration).
+    pub budget: Budget,
+    /// The seed of the sessions.
+    pub seed: u64,
+    /// The target as the replay command names it (`--spawn '...'`); None: its address.
+    pub target: Option<String>,
 }
+
+impl Default for InRun {
+    /// No exploration ([`Self::off`]).
+    fn default() -> Self {
+        Self::off()
+    }
+}
+
+impl InRun {
+    /// No exploration.
+    pub fn off() -> Self {
+        Self {
+            budget: Budget { sessions: 0, ..Budget::default() },
+            seed: DEFAULT_SEED,
+            target: None,
+        }
+    }
+
+    /// What `jim-conformance server` does by default: [`Budget::default`], [`DEFAULT_SEED`].
+    pub fn default_run() -> Self {
+        Self { budget: Budget::default(), seed: DEFAULT_SEED, target: None }
+    }
+
+    /// [`Self::default_run`] with `sessions` sessions.
+    pub fn with_sessions(sessions: usize) -> Self {
+        Self { budget: Budget { sessions, ..Budget::default() }, ..Self::default_run() }
+    }
+}
+
+pub(crate) use in_run::within_run;

@@ -292,12 +292,30 @@ pub fn jim_client(
 
 /// The command that replays the search that found it.
 pub fn replay_command(cfg: &Config, target: &str) -> String {
-    let mut cmd = format!("jim-conformance explore {target} --seed {}", cfg.seed);
+    let target = cfg.replay_target.as_deref().unwrap_or(target);
+    let mut cmd = String::from("jim-conformance explore");
+    if !target.is_empty() {
+        cmd.push_str(&format!(" {target}"));
+    }
+    cmd.push_str(&format!(" --seed {}", cfg.seed));
+    let defaults = Config::default();
+    if let Some(p) = &cfg.profile {
+        cmd.push_str(&format!(" --profile {p}"));
+    }
+    if cfg.sessions != defaults.sessions {
+        cmd.push_str(&format!(" --sessions {}", cfg.sessions));
+    }
+    if cfg.timeout != defaults.timeout {
+        cmd.push_str(&format!(" --timeout {}", cfg.timeout.as_secs_f64()));
+    }
     if cfg.strict {
         cmd.push_str(" --strict");
     }
     if !cfg.pieces.is_empty() {
         cmd.push_str(" --delivery all");
+    }
+    if !cfg.hostile {
+        cmd.push_str(" --no-bad-input");
     }
     cmd
 }
@@ -516,6 +534,21 @@ pub fn rules_of(ex: &Explored, cfg: &Config) -> super::model::Rules {
 
 /// A report case of the exploration, built from the parts that vary; the rest of a
 /// [`CaseResult`] (no spec sections, whole delivery, no transcript) is the same for all.
+/// The one case of an exploration that did not run, or did not finish: `verdict` (skip, not
+/// run, fail) and why, in both languages.
+pub(crate) fn not_explored(verdict: Verdict, why: &Text, level: Level, lang: Lang) -> CaseResult {
+    let title = if lang.is_ru() {
+        "случайные многоклиентские сессии против модели"
+    } else {
+        "random multi-client sessions against the model"
+    };
+    Case::new("sessions", title, level)
+        .verdict(verdict, Impact::None)
+        .reason(Some(why.en.clone()))
+        .hint(why.clone())
+        .build()
+}
+
 struct Case(CaseResult);
 
 impl Case {
@@ -672,10 +705,15 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
         let lenient: Vec<crate::vocab::Tolerance> =
             ex.lenient.iter().filter_map(|n| crate::vocab::Tolerance::parse(n)).collect();
         let verdict = if lenient.is_empty() { Verdict::Pass } else { Verdict::PassLenient };
+        let replay = replay_command(cfg, &target);
         out.push(
             Case::new("sessions", &title, Level::Must)
                 .verdict(verdict, Impact::None)
                 .reason(ex.cut_short.clone())
+                .hint(Text {
+                    en: format!("replay these sessions: {replay}"),
+                    ru: format!("повторить эти сессии: {replay}"),
+                })
                 .tolerances(lenient)
                 .took(ex.total_ms)
                 .build(),

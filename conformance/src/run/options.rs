@@ -58,6 +58,8 @@ pub struct ServerOptions {
     pub offline_user: Option<String>,
     /// `--expect CAP`: capabilities the target must have.
     pub expect: Vec<Capability>,
+    /// Exploration after the fixture cases (`--explore-sessions`, `--seed`; default: none).
+    pub explore: crate::explore::InRun,
 }
 
 /// Options only client mode has.

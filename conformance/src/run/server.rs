@@ -332,6 +332,11 @@ impl Mode for ServerMode {
                 results.push(r);
             }
         }
+        // Exploration (issue 14): after the fixture cases, before the destructive ones.
+        for r in crate::explore::within_run(run, &mut down).await {
+            on_result(&r);
+            results.push(r);
+        }
         for fx in &destructive {
             if let Some(r) = run.handle_down(&mut down, fx, Delivery::Whole, true).await {
                 on_result(&r);

@@ -166,6 +166,11 @@ impl<M: Mode> Run<M> {
         &self.suite
     }
 
+    /// True when `--only`/`--skip` let a case with this id run.
+    pub(crate) fn allows(&self, id: &str) -> bool {
+        self.filter.allows(id)
+    }
+
     /// A number unique to this case run (for unique names).
     pub(crate) fn next_number(&self) -> u64 {
         self.counter.fetch_add(1, Ordering::Relaxed)
