@@ -371,7 +371,8 @@ impl RunningTarget {
     }
 
     /// Stops and starts the target again (a new port for a spawned command).
-    pub async fn restart(&mut self, why: &crate::i18n::Said) -> Result<(), TargetError> {
+    pub async fn restart(&mut self, why: impl Into<crate::i18n::Said>) -> Result<(), TargetError> {
+        let why = why.into();
         match &self.spec {
             TargetSpec::Address { .. } => return Ok(()),
             TargetSpec::Spawn { .. } => {
@@ -385,7 +386,9 @@ impl RunningTarget {
                 self.start_embedded().await?;
             }
         }
-        self.events.push(why.clone());
+        self.events.push(crate::i18n::Said::each(|l| {
+            format!("{} {}", l.pick("restarted", "перезапущена"), why.get(l))
+        }));
         Ok(())
     }
 

@@ -174,14 +174,14 @@ pub enum RunMsg {
         /// Before which case.
         before: String,
     },
-    /// An event: the target was restarted.
+    /// Why the target is restarted (the event says "restarted " and this).
     Restarted {
         /// Why (before which case).
         before: String,
         /// Before a destructive case.
         destructive: bool,
     },
-    /// An event: the target was restarted after it went down.
+    /// Why the target is restarted after it went down.
     RestartedAfterDown {
         /// Before which case.
         before: String,
@@ -234,18 +234,18 @@ impl Localized for RunMsg {
                 format!("the target exited ({status}); restarting it before {before}")
             }
             (Self::Restarted { before, destructive: true }, Lang::Ru) => {
-                format!("перезапущена перед разрушающим случаем {before}")
+                format!("перед разрушающим случаем {before}")
             }
             (Self::Restarted { before, destructive: true }, Lang::En) => {
-                format!("restarted before destructive case {before}")
+                format!("before destructive case {before}")
             }
-            (Self::Restarted { before, .. }, Lang::Ru) => format!("перезапущена перед {before}"),
-            (Self::Restarted { before, .. }, Lang::En) => format!("restarted before {before}"),
+            (Self::Restarted { before, .. }, Lang::Ru) => format!("перед {before}"),
+            (Self::Restarted { before, .. }, Lang::En) => format!("before {before}"),
             (Self::RestartedAfterDown { before, case }, Lang::Ru) => {
-                format!("перезапущена перед {before} (цель упала в случае {case})")
+                format!("перед {before} (цель упала в случае {case})")
             }
             (Self::RestartedAfterDown { before, case }, Lang::En) => {
-                format!("restarted before {before} (the target went down in {case})")
+                format!("before {before} (the target went down in {case})")
             }
         }
     }

@@ -111,6 +111,12 @@ impl From<&Msg> for Said {
     }
 }
 
+impl From<&Said> for Said {
+    fn from(s: &Said) -> Self {
+        s.clone()
+    }
+}
+
 impl From<Text> for Said {
     fn from(t: Text) -> Self {
         Self { en: t.en, ru: t.ru }
