@@ -9,83 +9,48 @@
 //! keys; their arguments are untyped. Here the compiler checks both, and nothing else is
 //! needed. Russian plural forms are [`plural_ru`].
 
-use serde::Serialize;
-
 use crate::model::Text;
 use crate::vocab::{Delivery, DetectedDialect, DetectedFraming, FrameProblem};
 
 mod client;
+mod runner;
+mod said;
 pub use client::{ClientMsg, FirstProblem};
+pub use runner::{RunMsg, exit_status};
+pub use said::Said;
 
-/// The language of the human report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    /// English.
-    #[default]
-    En,
-    /// Russian.
-    Ru,
+/// The language of what the runner prints: `jim_text`'s, shared with `jim-server`,
+/// `jim-client` and the load report (one enum, one locale detection). Re-exported here so that
+/// `crate::i18n::Lang` keeps naming it.
+pub use jim_text::Lang;
+
+/// The runner's own uses of [`Lang`]: its labels and the texts of fixtures. (`Lang::say`
+/// comes from `jim_text`: [`Msg`] is a [`jim_text::Localized`] message.)
+pub trait LangExt {
+    /// A label in this language.
+    fn label(self, label: Label) -> &'static str;
+
+    /// A fixture text (title, hint, note) in this language.
+    fn text(self, text: &Text) -> &str;
 }
 
-impl Lang {
-    /// Parses `en|ru`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "en" => Some(Self::En),
-            "ru" => Some(Self::Ru),
-            _ => None,
-        }
-    }
-
-    /// The language of the environment (`LC_ALL`, `LC_MESSAGES`, `LANG`): Russian if it starts
-    /// with `ru`, English otherwise.
-    pub fn from_env() -> Self {
-        for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
-            if let Ok(v) = std::env::var(var) {
-                if !v.is_empty() {
-                    return if v.starts_with("ru") { Self::Ru } else { Self::En };
-                }
-            }
-        }
-        Self::En
-    }
-
-    /// True for Russian.
-    pub fn is_ru(self) -> bool {
-        self == Self::Ru
-    }
-
-    /// A label in this language.
-    pub fn label(self, label: Label) -> &'static str {
+impl LangExt for Lang {
+    fn label(self, label: Label) -> &'static str {
         match self {
             Self::En => label.as_str(),
             Self::Ru => label.ru(),
         }
     }
 
-    /// A message in this language.
-    pub fn say(self, msg: &Msg) -> String {
-        match self {
-            Self::En => msg.en(),
-            Self::Ru => msg.ru(),
-        }
-    }
-
-    /// A fixture text (hint, note) in this language.
-    pub fn pick(self, text: &Text) -> &str {
+    fn text(self, text: &Text) -> &str {
         text.get(self.is_ru())
     }
 }
 
 /// The Russian plural form for `n`: `one` (1, 21, ...), `few` (2-4, 22-24, ...), `many` (0,
-/// 5-20, 25-30, ...), as CLDR defines it for Russian integers.
+/// 5-20, 25-30, ...), by the CLDR rules of [`jim_text::plural`].
 pub fn plural_ru(n: u64, one: &'static str, few: &'static str, many: &'static str) -> &'static str {
-    match (n % 10, n % 100) {
-        (1, r) if r != 11 => one,
-        (2..=4, r) if !(12..=14).contains(&r) => few,
-        _ => many,
-    }
+    jim_text::Noun { en: [one, many], ru: [one, few, many] }.form(Lang::Ru, n)
 }
 
 crate::vocab::vocabulary! {
@@ -310,7 +275,7 @@ pub enum Msg {
     /// Liveness: connections are refused.
     StoppedListening {
         /// The connect error.
-        error: String,
+        error: Said,
     },
     /// Liveness: a new client was answered.
     NewClientAnswered,
@@ -333,8 +298,10 @@ pub enum Msg {
         /// The liveness text.
         detail: Box<Msg>,
         /// The input that most likely did it.
-        input: String,
+        input: Said,
     },
+    /// A text already in both languages (a connect error, a step's problem).
+    Both(Said),
     /// What a failure under split or trickle delivery means.
     ModeNote {
         /// The delivery mode.
@@ -384,6 +351,15 @@ pub enum Msg {
     Client(ClientMsg),
 }
 
+impl jim_text::Localized for Msg {
+    fn text(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.en(),
+            Lang::Ru => self.ru(),
+        }
+    }
+}
+
 impl std::fmt::Display for Msg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.en())
@@ -427,7 +403,10 @@ impl Msg {
                 format!("the server process died during this case ({status})")
             }
             Self::StoppedListening { error } => {
-                format!("after this case the server died or stopped listening: {error}")
+                format!(
+                    "after this case the server died or stopped listening: {}",
+                    error.get(Lang::En)
+                )
             }
             Self::NewClientAnswered => "a new client was answered after this case".into(),
             Self::ZombieSilent { secs } => format!(
@@ -446,7 +425,10 @@ impl Msg {
                     "not run: the target {how} in {case}, and a target the runner did not start cannot be restarted (fix that case first, or run with --spawn)"
                 )
             }
-            Self::After { detail, input } => format!("{}; after: {input}", detail.en()),
+            Self::After { detail, input } => {
+                format!("{}; after: {}", detail.en(), input.get(Lang::En))
+            }
+            Self::Both(said) => said.get(Lang::En).to_owned(),
             Self::ModeNote { delivery, whole_passed, peer } => {
                 mode_note_en(*delivery, *whole_passed, *peer)
             }
@@ -516,7 +498,10 @@ impl Msg {
                 format!("процесс сервера завершился во время этого случая ({status})")
             }
             Self::StoppedListening { error } => {
-                format!("после этого случая сервер упал или перестал принимать соединения: {error}")
+                format!(
+                    "после этого случая сервер упал или перестал принимать соединения: {}",
+                    error.get(Lang::Ru)
+                )
             }
             Self::NewClientAnswered => "после этого случая новый клиент получил ответ".into(),
             Self::ZombieSilent { secs } => format!(
@@ -534,7 +519,10 @@ impl Msg {
                     "не запускался: сервер {how} в случае {case}, а сервер, запущенный не проверяющим, перезапустить нельзя (сначала исправьте тот случай или запускайте с --spawn)"
                 )
             }
-            Self::After { detail, input } => format!("{}; после: {input}", detail.ru()),
+            Self::After { detail, input } => {
+                format!("{}; после: {}", detail.ru(), input.get(Lang::Ru))
+            }
+            Self::Both(said) => said.get(Lang::Ru).to_owned(),
             Self::ModeNote { delivery, whole_passed, peer } => mode_note_ru(*delivery, *whole_passed, *peer),
             Self::Kept(k) => match k {
                 Kept::OneShotServer => "одноразовый (закрывает после одного ответа)",
@@ -632,7 +620,7 @@ mod tests {
             Msg::NothingWithin { secs: 2.0 },
             Msg::OnlyStart { secs: 2.0, partial: "`{`".into() },
             Msg::ProcessDied { status: "exit status 1".into() },
-            Msg::StoppedListening { error: "connection refused".into() },
+            Msg::StoppedListening { error: Said::new("connection refused", "отказ") },
             Msg::NewClientAnswered,
             Msg::ZombieSilent { secs: 2.0 },
             Msg::ZombieCloses,
@@ -696,6 +684,32 @@ mod tests {
         for l in Label::ALL {
             assert!(cyrillic(l.ru()) && l.ru() != l.as_str(), "label {l:?} is not in Russian");
         }
+    }
+
+    /// Every fixture of the suite has its title, hint and step notes in Russian (a title
+    /// written as a plain string has none: the report would show it in English).
+    #[test]
+    fn every_fixture_text_has_its_russian() {
+        let suite = crate::suite::Suite::embedded().expect("the embedded suite loads");
+        let mut missing = Vec::new();
+        for f in &suite.fixtures {
+            let notes: Vec<&Text> = match (f.server_steps(), f.client_steps()) {
+                (Some(steps), _) => steps.iter().filter_map(|s| s.note.as_ref()).collect(),
+                (_, Some(steps)) => steps.iter().filter_map(|s| s.note.as_ref()).collect(),
+                _ => Vec::new(),
+            };
+            let texts = [("title", &f.title), ("hint", &f.hint)]
+                .into_iter()
+                .chain(notes.into_iter().map(|n| ("step note", n)));
+            for (what, t) in texts {
+                let ru = t.ru.trim();
+                if ru.is_empty() || ru == t.en.trim() || !jim_text::reads_as_russian(ru) {
+                    missing.push(format!("{}: {what} {:?} has no Russian ({ru:?})", f.id, t.en));
+                }
+            }
+        }
+        assert!(suite.fixtures.len() > 100, "only {} fixtures", suite.fixtures.len());
+        assert!(missing.is_empty(), "{} texts:\n{}", missing.len(), missing.join("\n"));
     }
 
     #[test]

@@ -144,7 +144,8 @@ impl LoadArgs {
     /// The target to start, or `None` for a server somebody else started (then `config` gets
     /// its host and port, and the load engine resolves and reports them itself).
     fn target(&self, config: &mut LoadConfig) -> Result<Option<TargetSpec>, Failure> {
-        match self.target.spec().map_err(Failure::usage)? {
+        let spec = self.target.spec();
+        match spec.map_err(|e| Failure::usage(e.get(jim_text::Lang::detect())))? {
             TargetSpec::Address { host, port } => {
                 config.host = host;
                 config.port = port;
@@ -228,7 +229,7 @@ async fn run(args: &LoadArgs) -> Result<i32, Failure> {
         None => default_deadline(&config),
     };
     let described = match &target {
-        Some(t) => t.describe(),
+        Some(t) => t.describe().get(jim_text::Lang::detect()).to_owned(),
         None => format!("{}:{}", config.host, config.port),
     };
     let outcome = {

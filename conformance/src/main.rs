@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use jim_conformance::i18n::Lang;
+use jim_conformance::i18n::{Lang, LangExt as _, Said};
 use jim_conformance::report::human::{self, Style};
 use jim_conformance::run::{
     ClientOptions, Mode, Run, RunOptions, ServerOptions, Session, parse_known_failures,
@@ -26,6 +26,7 @@ use jim_conformance::vocab::Capability;
 use jim_conformance::wire::Delivery;
 use jim_conformance::{ClientSession, RunError};
 use jim_protocol::Framing;
+use jim_text::Localized as _;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -195,18 +196,21 @@ const MAX_OPTION_FILE: u64 = 1 << 20;
 
 fn read_small_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, RunError> {
     use std::io::Read as _;
-    let file = std::fs::File::open(path)
-        .map_err(|e| usage(format!("{what}: cannot read {}: {e}", path.display())))?;
+    let shown = path.display();
+    let cannot = |e: std::io::Error| {
+        usage2(
+            format!("{what}: cannot read {shown}: {e}"),
+            format!("{what}: не удаётся прочитать {shown}: {}", jim_text::io_error(&e, Lang::Ru)),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
     let mut bytes = Vec::new();
-    file.take(MAX_OPTION_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| usage(format!("{what}: cannot read {}: {e}", path.display())))?;
+    file.take(MAX_OPTION_FILE + 1).read_to_end(&mut bytes).map_err(cannot)?;
     if bytes.len() as u64 > MAX_OPTION_FILE {
-        return Err(usage(format!(
-            "{what}: {} is larger than {} bytes",
-            path.display(),
-            MAX_OPTION_FILE
-        )));
+        return Err(usage2(
+            format!("{what}: {shown} is larger than {MAX_OPTION_FILE} bytes"),
+            format!("{what}: {shown} больше {MAX_OPTION_FILE} байт"),
+        ));
     }
     Ok(bytes)
 }
@@ -238,8 +242,13 @@ fn human_out(to_stderr: bool, text: &str) {
     }
 }
 
-fn usage(msg: impl Into<String>) -> RunError {
+fn usage(msg: impl Into<Said>) -> RunError {
     RunError::Usage(msg.into())
+}
+
+/// A usage error in both languages.
+fn usage2(en: String, ru: String) -> RunError {
+    RunError::Usage(Said::new(en, ru))
 }
 
 fn options<M: Default>(
@@ -251,11 +260,16 @@ fn options<M: Default>(
         if v.is_finite() && v > 0.0 && v <= 86_400.0 {
             Ok(Duration::from_secs_f64(v))
         } else {
-            Err(usage(format!("--{what} must be a positive number of seconds")))
+            Err(usage2(
+                format!("--{what} must be a positive number of seconds"),
+                format!("--{what}: нужно положительное число секунд"),
+            ))
         }
     };
     let lang = match &a.lang {
-        Some(l) => Lang::parse(l).ok_or_else(|| usage(format!("--lang {l}: use en or ru")))?,
+        Some(l) => Lang::parse(l).ok_or_else(|| {
+            usage2(format!("--lang {l}: use en or ru"), format!("--lang {l}: укажите en или ru"))
+        })?,
         None => Lang::from_env(),
     };
     let delivery = if a.delivery == "all" {
@@ -265,7 +279,10 @@ fn options<M: Default>(
             .split(',')
             .map(|d| {
                 Delivery::parse(d.trim()).ok_or_else(|| {
-                    usage(format!("--delivery {d}: use whole, split, trickle or all"))
+                    usage2(
+                        format!("--delivery {d}: use whole, split, trickle or all"),
+                        format!("--delivery {d}: укажите whole, split, trickle или all"),
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?
@@ -280,7 +297,7 @@ fn options<M: Default>(
         None => Default::default(),
     };
     if a.jobs == Some(0) {
-        return Err(usage("--jobs must be at least 1"));
+        return Err(usage(Said::new("--jobs must be at least 1", "--jobs: нужно не меньше 1")));
     }
     Ok(RunOptions {
         suite: Some(load_suite(a.fixtures.as_ref())?),
@@ -301,21 +318,30 @@ fn options<M: Default>(
     })
 }
 
-fn list(session: &Session) -> i32 {
+/// `profile NAME: N fixtures`, the head of a `--list`.
+fn list_head(lang: Lang, profile: &str, n: usize) -> String {
+    let fixtures = jim_text::Noun {
+        en: ["fixture", "fixtures"],
+        ru: ["фикстура", "фикстуры", "фикстур"],
+    };
+    format!("{} {profile}: {}", lang.pick("profile", "профиль"), fixtures.count(lang, n as u64))
+}
+
+fn list(session: &Session, lang: Lang) -> i32 {
     let mut out = std::io::stdout().lock();
     let selected = session.selected();
-    let _ = writeln!(out, "profile {}: {} fixture(s)", session.profile().name, selected.len());
+    let _ = writeln!(out, "{}", list_head(lang, &session.profile().name, selected.len()));
     for f in &selected {
         let dialects: Vec<&str> = f.dialects.iter().map(|d| d.as_str()).collect();
         let mut tags = vec![f.level.as_str().to_owned(), dialects.join("+")];
         if !f.requires.is_empty() {
             let requires: Vec<&str> = f.requires.iter().map(|r| r.as_str()).collect();
-            tags.push(format!("requires {}", requires.join(",")));
+            tags.push(format!("{} {}", lang.pick("requires", "требует"), requires.join(",")));
         }
         if f.destructive {
-            tags.push("destructive".into());
+            tags.push(lang.pick("destructive", "разрушающий").into());
         }
-        let _ = writeln!(out, "  {:<40} {:<40} {}", f.id, tags.join(" "), f.title);
+        let _ = writeln!(out, "  {:<40} {:<40} {}", f.id, tags.join(" "), lang.text(&f.title));
     }
     if selected.is_empty() { 2 } else { 0 }
 }
@@ -330,10 +356,11 @@ async fn server(a: ServerArgs) -> Result<i32, RunError> {
         .iter()
         .map(|cap| {
             Capability::parse(cap).ok_or_else(|| {
-                usage(format!(
-                    "--expect {cap}: unknown capability (known: {})",
-                    Capability::names()
-                ))
+                let known = Capability::names();
+                usage2(
+                    format!("--expect {cap}: unknown capability (known: {known})"),
+                    format!("--expect {cap}: неизвестная возможность (известны: {known})"),
+                )
             })
         })
         .collect::<Result<_, _>>()?;
@@ -343,10 +370,10 @@ async fn server(a: ServerArgs) -> Result<i32, RunError> {
         ..jim_conformance::explore::InRun::with_sessions(a.explore_sessions)
     };
     let lang = opts.lang;
-    let target = a.target.spec().map_err(usage)?;
+    let target = a.target.spec().map_err(RunError::Usage)?;
     let session = Arc::new(Session::prepare(target, opts).await?);
     if a.common.list {
-        let code = list(&session);
+        let code = list(&session, lang);
         session.finish().await;
         return Ok(code);
     }
@@ -362,7 +389,7 @@ async fn run_and_report<M: Mode>(
     style: Style,
 ) -> Result<i32, RunError> {
     let to_stderr = reports_to_stdout(common);
-    let card = session.report(Vec::new(), 0, String::new()).await;
+    let card = session.report(Vec::new(), 0, Said::default()).await;
     human_out(to_stderr, &format!("{}\n", human::card(&card, style)));
     let bar = progress::CaseBar::start();
     let result = session
@@ -410,7 +437,7 @@ fn list_client(opts: &RunOptions<ClientOptions>) -> Result<i32, RunError> {
         Some(s) => s.clone(),
         None => Suite::embedded()?,
     };
-    let filter = IdFilter::new(&opts.only, &opts.skip).map_err(RunError::Usage)?;
+    let filter = IdFilter::new(&opts.only, &opts.skip).map_err(usage)?;
     let profiles: Vec<&jim_conformance::profile::Profile> = match &opts.profile {
         Some(p) => vec![suite.profile(p)?],
         None => suite.profiles.values().filter(|p| p.target == ProfileTarget::Client).collect(),
@@ -419,10 +446,11 @@ fn list_client(opts: &RunOptions<ClientOptions>) -> Result<i32, RunError> {
     for profile in profiles {
         let selected: Vec<_> =
             suite.fixtures.iter().filter(|f| profile.selects(f) && filter.allows(&f.id)).collect();
-        let _ = writeln!(out, "profile {}: {} fixture(s)", profile.name, selected.len());
+        let _ = writeln!(out, "{}", list_head(opts.lang, &profile.name, selected.len()));
         for f in &selected {
             let level = profile.level_of(f);
-            let _ = writeln!(out, "  {:<40} {:<8} {}", f.id, level.as_str(), f.title);
+            let title = opts.lang.text(&f.title);
+            let _ = writeln!(out, "  {:<40} {:<8} {title}", f.id, level.as_str());
         }
         any |= !selected.is_empty();
     }
@@ -480,7 +508,7 @@ fn lint(dir: Option<PathBuf>) -> i32 {
 }
 
 /// Runs a subcommand; its exit code.
-async fn run_command(command: Command) -> i32 {
+async fn run_command(command: Command, lang: Lang) -> i32 {
     let result = match command {
         Command::Load(args) => return load_cli::load(*args).await,
         Command::Explore(args) => {
@@ -488,7 +516,7 @@ async fn run_command(command: Command) -> i32 {
             return match args.target.spec() {
                 Ok(spec) => jim_conformance::explore::cli::run(spec, shown, args.explore).await,
                 Err(e) => {
-                    eprintln!("jim-conformance: {e}");
+                    eprintln!("jim-conformance: {}", e.get(lang));
                     2
                 }
             };
@@ -516,13 +544,13 @@ async fn run_command(command: Command) -> i32 {
     match result {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("jim-conformance: {e}");
+            eprintln!("jim-conformance: {}", e.text(lang));
             if let RunError::Target(jim_conformance::target::TargetError::Spawn {
                 output, ..
             }) = &e
             {
                 if !output.is_empty() {
-                    eprintln!("its output:\n{output}");
+                    eprintln!("{}\n{output}", lang.pick("its output:", "его вывод:"));
                 }
             }
             e.exit_code()
@@ -532,7 +560,7 @@ async fn run_command(command: Command) -> i32 {
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM; what arrived and the conventional exit code.
 #[cfg(unix)]
-async fn interrupted() -> (&'static str, i32) {
+async fn interrupted(lang: Lang) -> (&'static str, i32) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).ok();
     let terminate = async {
@@ -545,40 +573,54 @@ async fn interrupted() -> (&'static str, i32) {
     };
     tokio::select! {
         r = tokio::signal::ctrl_c() => match r {
-            Ok(()) => ("interrupted (Ctrl-C)", 130),
+            Ok(()) => (lang.pick("interrupted (Ctrl-C)", "прервано (Ctrl-C)"), 130),
             Err(_) => std::future::pending().await,
         },
-        () = terminate => ("terminated (SIGTERM)", 143),
+        () = terminate => (lang.pick("terminated (SIGTERM)", "остановлено (SIGTERM)"), 143),
     }
 }
 
 /// Waits for Ctrl-C (Windows has no SIGTERM); what arrived and the conventional exit code.
 #[cfg(not(unix))]
-async fn interrupted() -> (&'static str, i32) {
+async fn interrupted(lang: Lang) -> (&'static str, i32) {
     match tokio::signal::ctrl_c().await {
-        Ok(()) => ("interrupted (Ctrl-C)", 130),
+        Ok(()) => (lang.pick("interrupted (Ctrl-C)", "прервано (Ctrl-C)"), 130),
         Err(_) => std::future::pending().await,
     }
 }
 
 fn main() {
     let cli = Cli::parse();
+    // The language of what is printed before the options are read, and of errors: `--lang`
+    // when given (read before clap), else the locale.
+    let lang = Lang::detect();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("jim-conformance: cannot start the async runtime: {e}");
+            let what =
+                lang.pick("cannot start the async runtime", "не удаётся запустить среду async");
+            eprintln!("jim-conformance: {what}: {}", jim_text::io_error(&e, lang));
             std::process::exit(2);
         }
     };
     let code = runtime.block_on(async {
         tokio::select! {
-            code = run_command(cli.command) => code,
-            (what, code) = interrupted() => {
+            code = run_command(cli.command, lang) => code,
+            (what, code) = interrupted(lang) => {
                 // Spawned servers and clients run in process groups of their own: the
                 // terminal's SIGINT does not reach them, so end them here.
                 let ended = jim_conformance::process::kill_all_groups();
                 let also = if ended > 0 {
-                    format!("; ended the {ended} process group(s) it had started")
+                    let groups = jim_text::Noun {
+                        en: ["process group it had started", "process groups it had started"],
+                        ru: [
+                            "запущенная им группа процессов",
+                            "запущенные им группы процессов",
+                            "запущенных им групп процессов",
+                        ],
+                    };
+                    let ended = groups.count(lang, ended as u64);
+                    format!("; {} {ended}", lang.pick("ended the", "завершены"))
                 } else {
                     String::new()
                 };

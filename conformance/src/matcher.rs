@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::catalog::JIM_KEYS;
+use crate::i18n::Said;
 use crate::vocab::{ObjectOperator, StringOperator, Tolerance};
 use jim_protocol::message::json_type;
 
@@ -70,7 +71,7 @@ impl Tolerances {
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
     /// Every mismatch, each with its path; empty means a match.
-    pub mismatches: Vec<String>,
+    pub mismatches: Vec<Said>,
     /// Lenient tolerances that were needed for the match.
     pub lenient: BTreeSet<Tolerance>,
     /// Tolerances that would have turned a mismatch into a match (disabled, or `--strict`).
@@ -198,9 +199,10 @@ impl<'t> Matcher<'t> {
         self.out.captures.extend(other.out.captures);
     }
 
-    fn fail(&mut self, path: &str, msg: String) -> bool {
-        let at = if path.is_empty() { "value".to_owned() } else { path.to_owned() };
-        self.out.mismatches.push(format!("{at}: {msg}"));
+    fn fail(&mut self, path: &str, msg: impl Into<Said>) -> bool {
+        let msg = msg.into();
+        let (en, ru) = if path.is_empty() { ("value", "значение") } else { (path, path) };
+        self.out.mismatches.push(msg.prefixed(&format!("{en}: "), &format!("{ru}: ")));
         false
     }
 
@@ -237,7 +239,13 @@ impl<'t> Matcher<'t> {
             }
             Value::Object(po) => {
                 let Value::Object(ao) = a else {
-                    return self.fail(path, format!("expected an object, got {}", show(a, 120)));
+                    return self.fail(
+                        path,
+                        Said::new(
+                            format!("expected an object, got {}", show(a, 120)),
+                            format!("ожидался объект, пришло {}", show(a, 120)),
+                        ),
+                    );
                 };
                 let mut ok = true;
                 for (k, pv) in po {
@@ -250,23 +258,42 @@ impl<'t> Matcher<'t> {
                     .collect();
                 if !extra.is_empty() && !self.tolerate(Tolerance::ExtraKeys) {
                     let names: Vec<String> = extra.iter().map(|k| format!("\"{k}\"")).collect();
-                    ok &= self
-                        .fail(path, format!("keys that JIM does not define: {}", names.join(", ")));
+                    ok &= self.fail(
+                        path,
+                        Said::new(
+                            format!("keys that JIM does not define: {}", names.join(", ")),
+                            format!("ключи, которых нет в JIM: {}", names.join(", ")),
+                        ),
+                    );
                 }
                 ok
             }
             Value::Array(pa) => {
                 let Value::Array(aa) = a else {
-                    return self.fail(path, format!("expected an array, got {}", show(a, 120)));
+                    return self.fail(
+                        path,
+                        Said::new(
+                            format!("expected an array, got {}", show(a, 120)),
+                            format!("ожидался массив, пришло {}", show(a, 120)),
+                        ),
+                    );
                 };
                 if pa.len() != aa.len() {
                     return self.fail(
                         path,
-                        format!(
-                            "expected {} elements, got {}: {}",
-                            pa.len(),
-                            aa.len(),
-                            show(a, 120)
+                        Said::new(
+                            format!(
+                                "expected {} elements, got {}: {}",
+                                pa.len(),
+                                aa.len(),
+                                show(a, 120)
+                            ),
+                            format!(
+                                "ожидалось элементов: {}, пришло {}: {}",
+                                pa.len(),
+                                aa.len(),
+                                show(a, 120)
+                            ),
                         ),
                     );
                 }
@@ -282,7 +309,10 @@ impl<'t> Matcher<'t> {
                 } else {
                     self.fail(
                         path,
-                        format!("expected {}, got {}", show(literal, 120), show(a, 120)),
+                        Said::new(
+                            format!("expected {}, got {}", show(literal, 120), show(a, 120)),
+                            format!("ожидалось {}, пришло {}", show(literal, 120), show(a, 120)),
+                        ),
                     )
                 }
             }
@@ -298,7 +328,13 @@ impl<'t> Matcher<'t> {
         if pv.as_str() == Some(StringOperator::Absent.as_str()) {
             return match ao.get(k) {
                 None => true,
-                Some(v) => self.fail(kp, format!("must be absent, got {}", show(v, 120))),
+                Some(v) => self.fail(
+                    kp,
+                    Said::new(
+                        format!("must be absent, got {}", show(v, 120)),
+                        format!("должно отсутствовать, пришло {}", show(v, 120)),
+                    ),
+                ),
             };
         }
         match (k, ao.get(k)) {
@@ -307,8 +343,20 @@ impl<'t> Matcher<'t> {
                 Some(v) if usable_time(v) => true,
                 _ if optional.is_some() || self.tol.time_optional => true,
                 _ if self.tolerate(Tolerance::NoTime) => true,
-                Some(v) => self.fail(kp, format!("expected a time (number), got {}", show(v, 60))),
-                None => self.fail(kp, "missing (replies should carry \"time\")".to_owned()),
+                Some(v) => self.fail(
+                    kp,
+                    Said::new(
+                        format!("expected a time (number), got {}", show(v, 60)),
+                        format!("ожидалось время (число), пришло {}", show(v, 60)),
+                    ),
+                ),
+                None => self.fail(
+                    kp,
+                    Said::new(
+                        "missing (replies should carry \"time\")",
+                        "нет (в ответах должно быть \"time\")",
+                    ),
+                ),
             },
             ("error", None) => {
                 let alt =
@@ -321,15 +369,21 @@ impl<'t> Matcher<'t> {
                                 return true;
                             }
                         }
-                        self.fail(kp, format!("missing (the text came under \"{alt}\")"))
+                        self.fail(
+                            kp,
+                            Said::new(
+                                format!("missing (the text came under \"{alt}\")"),
+                                format!("нет (текст пришёл под ключом \"{alt}\")"),
+                            ),
+                        )
                     }
                     _ if optional.is_some() => true,
-                    _ => self.fail(kp, "missing".to_owned()),
+                    _ => self.fail(kp, Said::new("missing", "нет")),
                 }
             }
             (_, Some(a)) => self.value(kp, inner, a),
             (_, None) if optional.is_some() => true,
-            (_, None) => self.fail(kp, "missing".to_owned()),
+            (_, None) => self.fail(kp, Said::new("missing", "нет")),
         }
     }
 
@@ -340,10 +394,22 @@ impl<'t> Matcher<'t> {
             }
         }
         let Some((code, is_string)) = read_code(a) else {
-            return self.fail(kp, format!("expected a numeric response code, got {}", show(a, 60)));
+            return self.fail(
+                kp,
+                Said::new(
+                    format!("expected a numeric response code, got {}", show(a, 60)),
+                    format!("ожидался числовой код ответа, пришло {}", show(a, 60)),
+                ),
+            );
         };
         if is_string && !self.tolerate(Tolerance::StringCode) {
-            return self.fail(kp, format!("the code is the string {}; send a number", show(a, 20)));
+            return self.fail(
+                kp,
+                Said::new(
+                    format!("the code is the string {}; send a number", show(a, 20)),
+                    format!("код — строка {}; отправляйте число", show(a, 20)),
+                ),
+            );
         }
         let num = Value::from(code);
         if let Some(s) = self.try_sub(kp, p, &num) {
@@ -358,7 +424,18 @@ impl<'t> Matcher<'t> {
         if (400..=599).contains(&code) && expects_error && self.tolerate(Tolerance::AnyErrorCode) {
             return true;
         }
-        self.fail(kp, format!("expected {}, got {}", describe(p), code))
+        let expected = describe(p);
+        let expected_ru = match expected.strip_prefix("one of ") {
+            Some(list) => format!("одно из {list}"),
+            None => expected.clone(),
+        };
+        self.fail(
+            kp,
+            Said::new(
+                format!("expected {expected}, got {code}"),
+                format!("ожидалось {expected_ru}, пришло {code}"),
+            ),
+        )
     }
 
     fn string_op(&mut self, path: &str, name: &str, a: &Value) -> bool {
@@ -383,17 +460,24 @@ impl<'t> Matcher<'t> {
             StringOperator::Object if a.is_object() => return true,
             StringOperator::Array if a.is_array() => return true,
             StringOperator::Bool if a.is_boolean() => return true,
-            StringOperator::Number => "a number",
-            StringOperator::Int => "an integer",
-            StringOperator::String => "a string",
-            StringOperator::Nonempty => "a non-empty string",
-            StringOperator::Time => "a time (number or numeric string)",
-            StringOperator::Object => "an object",
-            StringOperator::Array => "an array",
-            StringOperator::Bool => "a boolean",
-            StringOperator::Absent => "nothing here",
+            StringOperator::Number => ("a number", "число"),
+            StringOperator::Int => ("an integer", "целое число"),
+            StringOperator::String => ("a string", "строка"),
+            StringOperator::Nonempty => ("a non-empty string", "непустая строка"),
+            StringOperator::Time => {
+                ("a time (number or numeric string)", "время (число или строка с числом)")
+            }
+            StringOperator::Object => ("an object", "объект"),
+            StringOperator::Array => ("an array", "массив"),
+            StringOperator::Bool => ("a boolean", "логическое значение"),
+            StringOperator::Absent => ("nothing here", "ничего"),
         };
-        self.fail(path, format!("expected {what}, got {}", show(a, 120)))
+        let (en, ru) = what;
+        let got = show(a, 120);
+        self.fail(
+            path,
+            Said::new(format!("expected {en}, got {got}"), format!("ожидалось {ru}, пришло {got}")),
+        )
     }
 
     fn object_op(&mut self, path: &str, name: &str, arg: &Value, a: &Value) -> bool {
@@ -403,14 +487,21 @@ impl<'t> Matcher<'t> {
         match op {
             ObjectOperator::In => {
                 let Value::Array(options) = arg else {
-                    return self.fail(path, "$in needs a list".into());
+                    return self.fail(path, "$in needs a list");
                 };
                 if options.iter().any(|o| json_eq(o, a)) {
                     true
                 } else {
                     self.fail(
                         path,
-                        format!("expected one of {}, got {}", show(arg, 120), show(a, 120)),
+                        Said::new(
+                            format!("expected one of {}, got {}", show(arg, 120), show(a, 120)),
+                            format!(
+                                "ожидалось одно из {}, пришло {}",
+                                show(arg, 120),
+                                show(a, 120)
+                            ),
+                        ),
                     )
                 }
             }
@@ -422,7 +513,14 @@ impl<'t> Matcher<'t> {
                     Some(s) if re.is_match(s) => true,
                     _ => self.fail(
                         path,
-                        format!("expected text matching /{}/, got {}", re.as_str(), show(a, 120)),
+                        Said::new(
+                            format!(
+                                "expected text matching /{}/, got {}",
+                                re.as_str(),
+                                show(a, 120)
+                            ),
+                            format!("ожидался текст по /{}/, пришло {}", re.as_str(), show(a, 120)),
+                        ),
                     ),
                 }
             }
@@ -431,7 +529,14 @@ impl<'t> Matcher<'t> {
                 if self.try_sub(path, arg, a).is_some() {
                     self.fail(
                         path,
-                        format!("must not match {}, got {}", show(arg, 80), show(a, 120)),
+                        Said::new(
+                            format!("must not match {}, got {}", show(arg, 80), show(a, 120)),
+                            format!(
+                                "не должно совпадать с {}, пришло {}",
+                                show(arg, 80),
+                                show(a, 120)
+                            ),
+                        ),
                     )
                 } else {
                     true
@@ -439,7 +544,7 @@ impl<'t> Matcher<'t> {
             }
             ObjectOperator::AnyOf => {
                 let Value::Array(alts) = arg else {
-                    return self.fail(path, "$anyof needs a list".into());
+                    return self.fail(path, "$anyof needs a list");
                 };
                 for alt in alts {
                     if let Some(s) = self.try_sub(path, alt, a) {
@@ -447,7 +552,13 @@ impl<'t> Matcher<'t> {
                         return true;
                     }
                 }
-                self.fail(path, format!("expected any of {}, got {}", show(arg, 160), show(a, 120)))
+                self.fail(
+                    path,
+                    Said::new(
+                        format!("expected any of {}, got {}", show(arg, 160), show(a, 120)),
+                        format!("ожидалось любое из {}, пришло {}", show(arg, 160), show(a, 120)),
+                    ),
+                )
             }
             ObjectOperator::Contains => self.contains(path, arg, a),
             ObjectOperator::Len => self.len(path, arg, a),
@@ -458,7 +569,10 @@ impl<'t> Matcher<'t> {
                 } else {
                     self.fail(
                         path,
-                        format!("expected exactly {}, got {}", show(arg, 120), show(a, 120)),
+                        Said::new(
+                            format!("expected exactly {}, got {}", show(arg, 120), show(a, 120)),
+                            format!("ожидалось ровно {}, пришло {}", show(arg, 120), show(a, 120)),
+                        ),
                     )
                 }
             }
@@ -476,10 +590,16 @@ impl<'t> Matcher<'t> {
     /// `$contains`: an array with, for each pattern, an element matching it.
     fn contains(&mut self, path: &str, arg: &Value, a: &Value) -> bool {
         let Value::Array(items) = a else {
-            return self.fail(path, format!("expected an array, got {}", show(a, 120)));
+            return self.fail(
+                path,
+                Said::new(
+                    format!("expected an array, got {}", show(a, 120)),
+                    format!("ожидался массив, пришло {}", show(a, 120)),
+                ),
+            );
         };
         let Value::Array(wanted) = arg else {
-            return self.fail(path, "$contains needs a list".into());
+            return self.fail(path, "$contains needs a list");
         };
         let mut ok = true;
         for w in wanted {
@@ -492,7 +612,14 @@ impl<'t> Matcher<'t> {
                 None => {
                     ok &= self.fail(
                         path,
-                        format!("no element matches {} in {}", show(w, 80), show(a, 160)),
+                        Said::new(
+                            format!("no element matches {} in {}", show(w, 80), show(a, 160)),
+                            format!(
+                                "ни один элемент не подходит под {} в {}",
+                                show(w, 80),
+                                show(a, 160)
+                            ),
+                        ),
                     );
                 }
             }
@@ -506,7 +633,13 @@ impl<'t> Matcher<'t> {
             Value::String(s) => s.chars().count(),
             Value::Array(v) => v.len(),
             _ => {
-                return self.fail(path, format!("expected a string or array, got {}", show(a, 80)));
+                return self.fail(
+                    path,
+                    Said::new(
+                        format!("expected a string or array, got {}", show(a, 80)),
+                        format!("ожидалась строка или массив, пришло {}", show(a, 80)),
+                    ),
+                );
             }
         };
         let (min, max) = match arg {
@@ -515,13 +648,19 @@ impl<'t> Matcher<'t> {
                 o.get("min").and_then(Value::as_u64).unwrap_or(0),
                 o.get("max").and_then(Value::as_u64).unwrap_or(u64::MAX),
             ),
-            _ => return self.fail(path, "$len needs N or {min,max}".into()),
+            _ => return self.fail(path, "$len needs N or {min,max}"),
         };
         let len = len as u64;
         if (min..=max).contains(&len) {
             true
         } else {
-            self.fail(path, format!("length {len} is outside {min}..={max}"))
+            self.fail(
+                path,
+                Said::new(
+                    format!("length {len} is outside {min}..={max}"),
+                    format!("длина {len} вне {min}..={max}"),
+                ),
+            )
         }
     }
 
@@ -533,13 +672,22 @@ impl<'t> Matcher<'t> {
         let (Some((Some(lo), Some(hi))), Some(x)) = (bounds, a.as_f64()) else {
             return self.fail(
                 path,
-                format!("expected a number in {}, got {}", show(arg, 40), show(a, 80)),
+                Said::new(
+                    format!("expected a number in {}, got {}", show(arg, 40), show(a, 80)),
+                    format!("ожидалось число в {}, пришло {}", show(arg, 40), show(a, 80)),
+                ),
             );
         };
         if (lo..=hi).contains(&x) {
             true
         } else {
-            self.fail(path, format!("expected a number in [{lo}, {hi}], got {x}"))
+            self.fail(
+                path,
+                Said::new(
+                    format!("expected a number in [{lo}, {hi}], got {x}"),
+                    format!("ожидалось число в [{lo}, {hi}], пришло {x}"),
+                ),
+            )
         }
     }
 }

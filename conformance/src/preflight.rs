@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use crate::i18n::Said;
 use crate::jim::{goodbye, is_push};
 use crate::matcher::read_code;
 use crate::placeholders::now_seconds;
@@ -24,7 +25,7 @@ pub struct Detection {
     pub reachable: bool,
     /// Why not, if not.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub connect_error: Option<String>,
+    pub connect_error: Option<Said>,
     /// The first presence got a JIM response.
     pub answered: bool,
     /// The server closed the connection after its first reply (lesson 3).
@@ -48,7 +49,7 @@ pub struct Detection {
     /// The profile `--profile auto` picks.
     pub suggested_profile: String,
     /// Observations in plain words.
-    pub notes: Vec<String>,
+    pub notes: Vec<Said>,
 }
 
 /// Where to run the preflight and with which name.
@@ -112,7 +113,7 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
     let mut conn = match open(input).await {
         Ok(c) => c,
         Err(e) => {
-            d.connect_error = Some(e.to_string());
+            d.connect_error = Some(Said::of(&e));
             d.suggested_profile = "spec".into();
             return d;
         }
@@ -143,9 +144,10 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
         (false, true) => (DetectedDialect::Course, "course"),
         (true, false) => (DetectedDialect::Spec, "spec"),
         (false, false) => {
-            d.notes.push(
-                "could not tell the dialect; assuming spec (use --profile course if needed)".into(),
-            );
+            d.notes.push(Said::new(
+                "could not tell the dialect; assuming spec (use --profile course if needed)",
+                "диалект определить не удалось; считаем, что spec (если нужно, укажите --profile course)",
+            ));
             (DetectedDialect::Unknown, "spec")
         }
     };
@@ -173,7 +175,7 @@ async fn login(input: &PreflightInput, d: &mut Detection, conn: &mut Conn) -> (S
         return (name, reply);
     }
     d.guest_only = true;
-    d.notes.push("the name Guest is accepted and another name is refused with 400: a Guest-only lesson-3 server".into());
+    d.notes.push(Said::new("the name Guest is accepted and another name is refused with 400: a Guest-only lesson-3 server", "имя Guest принимается, а другое имя отклоняется с 400: сервер урока 3 только для Guest"));
     *conn = c2;
     ("Guest".into(), r2)
 }
@@ -194,29 +196,36 @@ fn first_reply(d: &mut Detection, reply: &Arrival, t: Duration) {
                         Some(value.get("time").is_some_and(crate::matcher::usable_time));
                     match code {
                         200 => {}
-                        511 => d.notes.push("the presence was answered with a 511 challenge: the server wants a course login (give --user and --password)".into()),
-                        401 => d.notes.push("the presence was answered with 401: the server wants authentication first (give --user and --password)".into()),
-                        c => d.notes.push(format!("the first presence was answered with {c}, not 200")),
+                        511 => d.notes.push(Said::new("the presence was answered with a 511 challenge: the server wants a course login (give --user and --password)", "на presence пришёл вызов 511: сервер ждёт вход по курсу (укажите --user и --password)")),
+                        401 => d.notes.push(Said::new("the presence was answered with 401: the server wants authentication first (give --user and --password)", "на presence пришёл ответ 401: сервер сначала ждёт authenticate (укажите --user и --password)")),
+                        c => d.notes.push(Said::new(format!("the first presence was answered with {c}, not 200"), format!("на первый presence пришёл ответ {c}, а не 200"))),
                     }
                 }
-                None => d.notes.push(
-                    "the reply to a presence has no numeric \"response\": responds, but not JIM"
-                        .into(),
-                ),
+                None => d.notes.push(Said::new(
+                    "the reply to a presence has no numeric \"response\": responds, but not JIM",
+                    "в ответе на presence нет числового \"response\": отвечает, но не на JIM",
+                )),
             }
         }
         Arrival::Bad { text, .. } => {
             d.first_reply = Some(text.clone());
-            d.notes.push(format!(
-                "the reply to a presence is not JSON ({text}): responds, but not JIM"
+            d.notes.push(Said::new(
+                format!("the reply to a presence is not JSON ({text}): responds, but not JIM"),
+                format!("ответ на presence — не JSON ({text}): отвечает, но не на JIM"),
             ));
         }
-        Arrival::Nothing => d.notes.push(format!(
-            "the server accepted the connection but did not answer a presence within {} s",
-            t.as_secs_f64()
+        Arrival::Nothing => d.notes.push(Said::new(
+            format!(
+                "the server accepted the connection but did not answer a presence within {} s",
+                t.as_secs_f64()
+            ),
+            format!("сервер принял соединение, но не ответил на presence за {} с", t.as_secs_f64()),
         )),
         Arrival::Closed { .. } => {
-            d.notes.push("the server closed the connection without answering a presence".into());
+            d.notes.push(Said::new(
+                "the server closed the connection without answering a presence",
+                "сервер закрыл соединение, не ответив на presence",
+            ));
         }
     }
 }
@@ -239,10 +248,10 @@ async fn signals(
         Arrival::Closed { .. } => {
             d.one_shot = Some(true);
             d.suggested_profile = "lesson3".into();
-            d.notes.push(
-                "the server closes the connection after one reply: a one-shot lesson-3 server"
-                    .into(),
-            );
+            d.notes.push(Said::new(
+                "the server closes the connection after one reply: a one-shot lesson-3 server",
+                "сервер закрывает соединение после одного ответа: одноразовый сервер урока 3",
+            ));
             return None;
         }
         Arrival::Value { value, .. } => {
@@ -257,7 +266,10 @@ async fn signals(
         }
         Arrival::Nothing => {
             d.one_shot = Some(false);
-            d.notes.push("get_contacts got no answer (ignored silently?)".into());
+            d.notes.push(Said::new(
+                "get_contacts got no answer (ignored silently?)",
+                "на get_contacts ответа нет (молча пропущен?)",
+            ));
         }
         Arrival::Bad { .. } => d.one_shot = Some(false),
     }
@@ -316,7 +328,7 @@ async fn survives_disconnect(input: &PreflightInput, d: &mut Detection) {
     let alive = matches!(r, Arrival::Value { .. });
     d.survives_disconnect = Some(alive);
     if !alive {
-        d.notes.push("after the first client disconnected, a new client got no answer: the server stopped serving (a classic bug: json.loads(b\"\") on a closed socket kills the serving loop)".into());
+        d.notes.push(Said::new("after the first client disconnected, a new client got no answer: the server stopped serving (a classic bug: json.loads(b\"\") on a closed socket kills the serving loop)", "после отключения первого клиента новый клиент не получил ответа: сервер перестал обслуживать (классическая ошибка: json.loads(b\"\") на закрытом сокете убивает цикл обслуживания)"));
     }
     let bye = goodbye(d.dialect == DetectedDialect::Course, &probe_name);
     send(&mut c3, &bye, input.framing, t).await;

@@ -89,7 +89,7 @@ pub struct RunningTarget {
     /// Credentials of the embedded accounts-mode instance, if any.
     pub accounts: Option<EmbeddedAccounts>,
     /// Things that happened to the target (restarts, exits), for the report.
-    pub events: Vec<String>,
+    pub events: Vec<crate::i18n::Said>,
     startup: Duration,
 }
 
@@ -303,18 +303,26 @@ impl RunningTarget {
     }
 
     /// A one-line description for the summary card.
-    pub fn describe(&self) -> String {
+    pub fn describe(&self) -> crate::i18n::Said {
+        use crate::i18n::Said;
+        let addr = self.addr;
         match &self.spec {
-            TargetSpec::Address { host, port } => format!("{host}:{port} ({})", self.addr),
-            TargetSpec::Spawn { command } => format!("`{command}` on {}", self.addr),
-            TargetSpec::Embedded(c) if c.misbehave.is_empty() => {
-                format!("embedded reference server on {}", self.addr)
+            TargetSpec::Address { host, port } => format!("{host}:{port} ({addr})").into(),
+            TargetSpec::Spawn { command } => {
+                Said::new(format!("`{command}` on {addr}"), format!("`{command}` на {addr}"))
             }
-            TargetSpec::Embedded(c) => format!(
-                "embedded reference server with --misbehave {} on {}",
-                c.misbehave.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(","),
-                self.addr
+            TargetSpec::Embedded(c) if c.misbehave.is_empty() => Said::new(
+                format!("embedded reference server on {addr}"),
+                format!("встроенный эталонный сервер на {addr}"),
             ),
+            TargetSpec::Embedded(c) => {
+                let kinds =
+                    c.misbehave.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(",");
+                Said::new(
+                    format!("embedded reference server with --misbehave {kinds} on {addr}"),
+                    format!("встроенный эталонный сервер с --misbehave {kinds} на {addr}"),
+                )
+            }
         }
     }
 
@@ -363,7 +371,8 @@ impl RunningTarget {
     }
 
     /// Stops and starts the target again (a new port for a spawned command).
-    pub async fn restart(&mut self, why: &str) -> Result<(), TargetError> {
+    pub async fn restart(&mut self, why: impl Into<crate::i18n::Said>) -> Result<(), TargetError> {
+        let why = why.into();
         match &self.spec {
             TargetSpec::Address { .. } => return Ok(()),
             TargetSpec::Spawn { .. } => {
@@ -377,7 +386,9 @@ impl RunningTarget {
                 self.start_embedded().await?;
             }
         }
-        self.events.push(format!("restarted {why}"));
+        self.events.push(crate::i18n::Said::each(|l| {
+            format!("{} {}", l.pick("restarted", "перезапущена"), why.get(l))
+        }));
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 
 use clap::Args;
 use jim_conformance::TargetSpec;
+use jim_conformance::i18n::Said;
 
 /// Where the target server is.
 #[derive(Args, Debug)]
@@ -37,13 +38,13 @@ impl TargetArgs {
     }
 
     /// The target these options name, or a usage message.
-    pub fn spec(&self) -> Result<TargetSpec, String> {
+    pub fn spec(&self) -> Result<TargetSpec, Said> {
         Ok(match (&self.spawn, &self.host, self.port) {
             (Some(cmd), _, _) if !cmd.contains("{port}") => {
-                return Err(
-                    "--spawn needs {port} in the command, e.g. \"python3 server.py -p {port}\""
-                        .to_owned(),
-                );
+                return Err(Said::new(
+                    "--spawn needs {port} in the command, e.g. \"python3 server.py -p {port}\"",
+                    "в команде --spawn нужен {port}, например \"python3 server.py -p {port}\"",
+                ));
             }
             (Some(cmd), _, _) => TargetSpec::Spawn { command: cmd.clone() },
             (None, None, None) => TargetSpec::embedded(),

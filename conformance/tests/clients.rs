@@ -74,7 +74,7 @@ impl Run {
         format!(
             "{} {}",
             f.arrived.describe(jim_conformance::i18n::Lang::En),
-            f.mismatches.join("; ")
+            f.mismatches.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
         )
     }
 }

@@ -322,7 +322,7 @@ impl Run {
     }
 
     fn reason(&self, id: &str) -> String {
-        self.case(id, Delivery::Whole).reason.clone().unwrap_or_default()
+        self.case(id, Delivery::Whole).reason.as_deref().unwrap_or_default().to_owned()
     }
 
     fn failed(&self, id: &str) {

@@ -43,7 +43,7 @@ fn run(file: &str, profile: Option<&str>, only: &[&str], timeout: f64) -> Option
     let verdicts = report
         .cases
         .iter()
-        .map(|c| (c.id.clone(), (c.verdict, c.reason.clone().unwrap_or_default())))
+        .map(|c| (c.id.clone(), (c.verdict, c.reason.as_deref().unwrap_or_default().to_owned())))
         .collect();
     Some(Run { exit: report.exit_code, profile: report.profile.name, verdicts, text })
 }

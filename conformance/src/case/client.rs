@@ -220,12 +220,12 @@ impl ClientProcess {
             let _ = tokio::time::timeout(Duration::from_millis(200), self.child.wait()).await;
         }
         let exit = match self.poll_exit() {
-            Some(status) => describe_status(status),
+            Some(status) => crate::i18n::exit_status(status),
             None => {
                 self.guard.kill_now();
                 let _ = self.child.start_kill();
                 let _ = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
-                ClientMsg::StoppedByRunner.en()
+                ClientMsg::StoppedByRunner.text().into()
             }
         };
         // A group member may survive its leader; the guard kills the whole group.
@@ -255,7 +255,7 @@ pub struct ClientSide {
     /// Generic answers given in the current step.
     pub answered: usize,
     /// The client left while the runner was writing to it (said with any later failure).
-    left_early: Option<String>,
+    left_early: Option<crate::i18n::Said>,
 }
 
 /// Starts the client and runs the client-mode steps of `fx` against it.
@@ -299,7 +299,7 @@ fn not_started(case: &ClientCase, saw: ClientMsg, started: Instant) -> CaseRun {
         inputs: Vec::new(),
         process: Some(ProcessReport {
             command: case.command.clone(),
-            exit: ClientMsg::NotStarted.en(),
+            exit: ClientMsg::NotStarted.text().into(),
             stdout: String::new(),
             stderr: String::new(),
         }),
@@ -360,7 +360,7 @@ impl Side for ClientSide {
         cx.side.accepted = true;
         let deadline = Instant::now() + at.within;
         cx.attach("a", Conn::new(stream));
-        cx.log("a", Direction::Event, ClientMsg::Connected.en());
+        cx.log("a", Direction::Event, ClientMsg::Connected.text());
         Ok(deadline)
     }
 
@@ -391,7 +391,7 @@ impl Side for ClientSide {
                 | std::io::ErrorKind::NotConnected
         );
         if gone {
-            let note = ClientMsg::WhyLeftEarly { step: at.number }.en();
+            let note = crate::i18n::Said::from(ClientMsg::WhyLeftEarly { step: at.number }.text());
             cx.log("a", Direction::Event, note.clone());
             cx.side.left_early = Some(note);
             // The connection is gone: later reads see it closed.
@@ -407,7 +407,7 @@ impl Side for ClientSide {
             failure.mismatches.push(note.clone());
         }
         if let Some(status) = cx.side.exit_text() {
-            failure.mismatches.push(ClientMsg::WhyEnded { status }.en());
+            failure.mismatches.push(ClientMsg::WhyEnded { status }.text().into());
         }
         // Client profiles enable no tolerance: naming one a client "would need" would send the
         // student looking for an option that does not exist.
@@ -415,7 +415,7 @@ impl Side for ClientSide {
         failure.reproduce = Self::reproduce(cx, None);
     }
 
-    fn reproduce(cx: &Case<'_, Self>, _failing: Option<&str>) -> Vec<String> {
+    fn reproduce(cx: &Case<'_, Self>, _failing: Option<&str>) -> Vec<crate::i18n::Said> {
         let shown = cx
             .side
             .case
@@ -423,7 +423,12 @@ impl Side for ClientSide {
             .replace("{host}", "127.0.0.1")
             .replace("{port}", "7777")
             .replace("{name}", &cx.side.case.name);
-        vec![format!("jim-server --port 7777 &   # {}", ClientMsg::ReproduceServer.en()), shown]
+        let server = ClientMsg::ReproduceServer.text();
+        let server = crate::i18n::Said::new(
+            format!("jim-server --port 7777 &   # {}", server.en),
+            format!("jim-server --port 7777 &   # {}", server.ru),
+        );
+        vec![server, shown.into()]
     }
 
     async fn finish(cx: &mut Case<'_, Self>) -> Option<ProcessReport> {

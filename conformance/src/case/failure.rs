@@ -49,12 +49,12 @@ pub enum Arrived {
     /// The connection could not be opened.
     Refused {
         /// The error.
-        message: String,
+        message: crate::i18n::Said,
     },
     /// A step could not be carried out (a send failed, a placeholder is missing).
     Problem {
         /// What happened.
-        message: String,
+        message: crate::i18n::Said,
     },
     /// Client mode: what the runner saw of the client process (it did not connect, exited,
     /// crashed ...), in the catalog's words.
@@ -109,9 +109,7 @@ impl Arrived {
             }
             Self::Closed { reset: false } => Msg::ConnectionClosed,
             Self::Closed { reset: true } => Msg::ConnectionReset,
-            Self::Refused { message } | Self::Problem { message } => {
-                Msg::Detail { text: message.clone() }
-            }
+            Self::Refused { message } | Self::Problem { message } => Msg::Both(message.clone()),
             Self::Client { saw } => Msg::Client(saw.clone()),
         }
     }
@@ -172,11 +170,11 @@ pub struct Failure {
     /// What arrived instead.
     pub arrived: Arrived,
     /// Why each alternative did not match.
-    pub mismatches: Vec<String>,
+    pub mismatches: Vec<crate::i18n::Said>,
     /// Tolerances that would have accepted it (disabled in this profile, or `--strict`).
     pub would_need: Vec<Tolerance>,
     /// Commands that replay what was sent (`jim-client` lines in server mode).
-    pub reproduce: Vec<String>,
+    pub reproduce: Vec<crate::i18n::Said>,
     /// True when what arrived looks like "unknown action" (a bare 400, or a text saying so).
     pub unknown_action: bool,
 }
@@ -187,7 +185,7 @@ pub struct Details {
     /// Every acceptable alternative.
     pub expected: Vec<Value>,
     /// Why what arrived is not one of them.
-    pub why: Vec<String>,
+    pub why: Vec<crate::i18n::Said>,
     /// Tolerances that would have accepted it.
     pub would_need: BTreeSet<Tolerance>,
 }

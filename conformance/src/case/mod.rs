@@ -85,7 +85,7 @@ pub struct CaseRun {
     /// Client mode: the client process, how it ended and what it printed.
     pub process: Option<ProcessReport>,
     /// Commands that replay the case by hand (what a failure prints).
-    pub reproduce: Vec<String>,
+    pub reproduce: Vec<crate::i18n::Said>,
 }
 
 /// Where a step is and how long it may take.
@@ -162,7 +162,7 @@ pub trait Side: Sized + std::marker::Send {
     fn complete(cx: &mut Case<'_, Self>, failure: &mut Failure);
 
     /// Commands that replay the case; `failing` is the connection whose step failed, if any.
-    fn reproduce(cx: &Case<'_, Self>, failing: Option<&str>) -> Vec<String>;
+    fn reproduce(cx: &Case<'_, Self>, failing: Option<&str>) -> Vec<crate::i18n::Said>;
 
     /// Ends the case: goodbyes (server mode) or the client process (client mode).
     fn finish<'a>(
@@ -250,12 +250,13 @@ impl<S: Side> Case<'_, S> {
     }
 
     /// Adds a line to the transcript.
-    pub fn log(&mut self, conn: &str, dir: Direction, text: String) {
-        self.transcript.push(conn, dir, text);
+    pub fn log(&mut self, conn: &str, dir: Direction, text: impl Into<crate::i18n::Said>) {
+        self.transcript.push(conn, dir, text.into());
     }
 
     /// Records what the case did to the target (`routine`: an ordinary login or goodbye).
-    pub fn input(&mut self, at: &At, what: String, routine: bool) {
+    pub fn input(&mut self, at: &At, what: impl Into<crate::i18n::Said>, routine: bool) {
+        let what = what.into();
         self.inputs.push(Input { step: at.number, conn: at.conn.clone(), what, routine });
     }
 
@@ -337,10 +338,10 @@ impl<S: Side> Case<'_, S> {
     /// Logs what a read on `conn` produced (pushes after the first few silently).
     pub fn log_arrival(&mut self, conn: &str, arrival: &Arrival) {
         let text = match arrival {
-            Arrival::Value { raw, .. } => raw.clone(),
-            Arrival::Bad { kind, text, .. } => format!("{kind}: {text}"),
-            Arrival::Closed { reset: true } => "(reset)".into(),
-            Arrival::Closed { reset: false } => "(closed)".into(),
+            Arrival::Value { raw, .. } => raw.as_str().into(),
+            Arrival::Bad { kind, text, .. } => format!("{kind}: {text}").into(),
+            Arrival::Closed { reset: true } => crate::i18n::Said::new("(reset)", "(сброшено)"),
+            Arrival::Closed { reset: false } => crate::i18n::Said::new("(closed)", "(закрыто)"),
             Arrival::Nothing => return,
         };
         let push = matches!(arrival, Arrival::Value { value, .. } if is_push(value));
@@ -396,7 +397,11 @@ impl<S: Side> Case<'_, S> {
         let deadline = deadline + delivery.pacing(cuts.len());
         if delivery == Delivery::Split {
             let starts: Vec<String> = cuts.iter().map(usize::to_string).collect();
-            let text = format!("split: pieces start at bytes {}", starts.join(", "));
+            let starts = starts.join(", ");
+            let text = crate::i18n::Said::new(
+                format!("split: pieces start at bytes {starts}"),
+                format!("split: куски начинаются с байтов {starts}"),
+            );
             self.log(conn, Direction::Event, text);
         }
         match self.conn_mut(conn) {
@@ -439,8 +444,8 @@ impl<S: Side> Case<'_, S> {
     }
 
     /// The step could not be carried out (a placeholder that cannot be expanded, ...).
-    pub fn problem(&mut self, at: &At, message: String) -> Outcome {
-        self.fail(at, Arrived::Problem { message }, Details::default())
+    pub fn problem(&mut self, at: &At, message: impl Into<crate::i18n::Said>) -> Outcome {
+        self.fail(at, Arrived::Problem { message: message.into() }, Details::default())
     }
 }
 
@@ -458,7 +463,11 @@ pub(crate) fn judge(
     let mut details = Details::expected(alternatives.to_vec());
     for (i, r) in results.iter().enumerate() {
         for m in &r.mismatches {
-            details.why.push(if many { format!("alternative {}: {m}", i + 1) } else { m.clone() });
+            details.why.push(if many {
+                m.prefixed(&format!("alternative {}: ", i + 1), &format!("вариант {}: ", i + 1))
+            } else {
+                m.clone()
+            });
         }
         details.would_need.extend(r.would_need.iter().copied());
     }

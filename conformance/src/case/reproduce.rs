@@ -22,7 +22,7 @@ pub fn jim_client_lines(
     addr: &str,
     framing: Framing,
     delivery: Delivery,
-) -> Vec<String> {
+) -> Vec<crate::i18n::Said> {
     let mut out = Vec::new();
     for (name, sent) in conns {
         if sent.is_empty() {
@@ -51,10 +51,14 @@ pub fn jim_client_lines(
             cmd.push_str(flag);
             cmd.push_str(&quote(&text));
         }
-        if conns.len() > 1 {
-            cmd = format!("# connection {name}\n{cmd}");
-        }
-        out.push(cmd);
+        out.push(if conns.len() > 1 {
+            crate::i18n::Said::new(
+                format!("# connection {name}\n{cmd}"),
+                format!("# соединение {name}\n{cmd}"),
+            )
+        } else {
+            cmd.into()
+        });
     }
     out
 }

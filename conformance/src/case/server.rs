@@ -92,10 +92,11 @@ impl Side for ServerSide {
             match Conn::open(cx.side.addr, limit).await {
                 Ok(conn) => {
                     cx.attach(&at.conn, conn);
-                    cx.log(&at.conn, Direction::Event, "connected".into());
+                    let text = crate::i18n::Said::new("connected", "подключено");
+                    cx.log(&at.conn, Direction::Event, text);
                 }
                 Err(e) => {
-                    let arrived = Arrived::Refused { message: e.to_string() };
+                    let arrived = Arrived::Refused { message: crate::i18n::Said::of(&e) };
                     return Err(Outcome::Error(cx.failure(at, arrived, Details::default())));
                 }
             }
@@ -105,7 +106,10 @@ impl Side for ServerSide {
 
     fn unsolicited(cx: &mut Case<'_, Self>, conn: &str, value: &Value, wants_push: bool) -> bool {
         if cx.side.is_cross_talk(cx.env.vars.suffix(), value) {
-            let text = "ignored: a relay for another case of this run (cross-talk)".into();
+            let text = crate::i18n::Said::new(
+                "ignored: a relay for another case of this run (cross-talk)",
+                "пропущено: пересылка для другого случая этого прогона (перекрёстные сообщения)",
+            );
             cx.log(conn, Direction::Event, text);
             return true;
         }
@@ -131,7 +135,12 @@ impl Side for ServerSide {
         let arrived = if reset {
             Arrived::Closed { reset: true }
         } else {
-            Arrived::Problem { message: format!("sending failed: {e}") }
+            Arrived::Problem {
+                message: crate::i18n::Said::new(
+                    format!("sending failed: {e}"),
+                    format!("отправка не удалась: {}", jim_text::io_error(&e, jim_text::Lang::Ru)),
+                ),
+            }
         };
         Err(cx.fail(at, arrived, Details::default()))
     }
@@ -142,7 +151,7 @@ impl Side for ServerSide {
         failure.reproduce = Self::reproduce(cx, Some(&failure.conn));
     }
 
-    fn reproduce(cx: &Case<'_, Self>, failing: Option<&str>) -> Vec<String> {
+    fn reproduce(cx: &Case<'_, Self>, failing: Option<&str>) -> Vec<crate::i18n::Said> {
         let mut names: Vec<&str> =
             cx.used_conns().iter().map(String::as_str).filter(|c| Some(*c) != failing).collect();
         names.extend(failing.filter(|f| cx.used_conns().iter().any(|c| c == f)));

@@ -22,8 +22,9 @@ pub struct Line {
     pub conn: String,
     /// Sent, received, or an event.
     pub dir: Direction,
-    /// What.
-    pub text: String,
+    /// What: the value as sent or received (data, the same in both languages), or an event
+    /// in words.
+    pub text: crate::i18n::Said,
 }
 
 /// The bounded transcript of one case.
@@ -38,7 +39,7 @@ impl Transcript {
         Self { started: Instant::now(), lines: Vec::new() }
     }
 
-    pub(crate) fn push(&mut self, conn: &str, dir: Direction, text: String) {
+    pub(crate) fn push(&mut self, conn: &str, dir: Direction, text: crate::i18n::Said) {
         if self.lines.len() < MAX_LINES {
             let ms = self.started.elapsed().as_millis() as u64;
             self.lines.push(Line { ms, conn: conn.to_owned(), dir, text });
@@ -58,16 +59,28 @@ pub struct Input {
     /// The connection.
     pub conn: String,
     /// What, shown briefly ("raw `{action: presence}\n`", "closed the connection").
-    pub what: String,
+    pub what: crate::i18n::Said,
     /// An ordinary login or goodbye (a well-formed presence sent whole, a quit/exit): not a
     /// suspect when a server breaks.
     #[serde(skip)]
     pub routine: bool,
 }
 
+impl Input {
+    /// "step 2 (conn a): what" in `lang`.
+    pub fn text(&self, lang: jim_text::Lang) -> String {
+        let (step, conn) = (self.step, &self.conn);
+        let what = self.what.get(lang);
+        match lang {
+            jim_text::Lang::En => format!("step {step} (conn {conn}): {what}"),
+            jim_text::Lang::Ru => format!("шаг {step} (соединение {conn}): {what}"),
+        }
+    }
+}
+
 impl std::fmt::Display for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "step {} (conn {}): {}", self.step, self.conn, self.what)
+        f.write_str(&self.text(jim_text::Lang::En))
     }
 }
 

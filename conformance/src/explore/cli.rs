@@ -135,11 +135,14 @@ async fn run_inner(
         target.stop().await;
         return Err((
             3,
-            format!("target unreachable: {}", detection.connect_error.clone().unwrap_or_default()),
+            lang.say(&crate::i18n::RunMsg::TargetUnreachable {
+                why: detection.connect_error.clone().unwrap_or_default().get(lang).to_owned(),
+            }),
         ));
     }
     if target.can_restart() && !target.is_alive() {
-        let _ = target.restart("after the preflight").await;
+        let why = crate::i18n::Said::new("after the preflight", "после предварительной проверки");
+        let _ = target.restart(&why).await;
     }
     let auto = a.profile == "auto";
     let profile_name = if auto { detection.suggested_profile.clone() } else { a.profile.clone() };
@@ -212,7 +215,7 @@ async fn run_inner(
     }
     let fails = explored.fails(a.strict);
     let code = i32::from(fails);
-    let _ = writeln!(out, "exit code {code}");
+    let _ = writeln!(out, "{} {code}", lang.pick("exit code", "код выхода"));
     drop(out);
     if let Some(dir) = &a.save_repro {
         if let Some(tr) = &explored.traits {
@@ -291,7 +294,10 @@ fn as_report(
             strict: cfg.strict,
             dialects: profile.dialects.clone(),
             tolerances: if cfg.strict { BTreeMap::new() } else { profile.tolerances.clone() },
-            name_used: cfg.fixed_name.clone().unwrap_or_else(|| "unique per session".into()),
+            name_used: cfg.fixed_name.clone().map_or_else(
+                || crate::i18n::Said::new("unique per session", "своё в каждой сессии"),
+                Into::into,
+            ),
         },
         options: OptionsInfo {
             timeout_ms: cfg.timeout.as_millis() as u64,

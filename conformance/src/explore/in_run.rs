@@ -53,7 +53,10 @@ pub(crate) async fn within_run(run: &Run<ServerMode>, down: &mut Option<Down>) -
             && matches!(
                 tokio::time::timeout_at(
                     run.deadline,
-                    t.restart(&format!("before exploration (the target went down in {})", d.case)),
+                    t.restart(crate::i18n::Said::new(
+                        format!("before exploration (the target went down in {})", d.case),
+                        format!("перед исследованием (цель упала в {})", d.case),
+                    )),
                 )
                 .await,
                 Ok(Ok(()))

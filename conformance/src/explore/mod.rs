@@ -159,7 +159,7 @@ pub struct Explored {
     /// The sessions stopped before the budget because the target died or stopped answering.
     pub target_down: bool,
     /// Why the sessions ended early, if they did (the time budget ran out).
-    pub cut_short: Option<String>,
+    pub cut_short: Option<crate::i18n::Said>,
 }
 
 impl Explored {
@@ -218,7 +218,14 @@ impl Replayer<'_> {
     async fn revive(&mut self) {
         if !self.target.is_alive()
             && self.target.can_restart()
-            && self.target.restart("to replay a failing session").await.is_ok()
+            && self
+                .target
+                .restart(&crate::i18n::Said::new(
+                    "to replay a failing session",
+                    "чтобы повторить проваленную сессию",
+                ))
+                .await
+                .is_ok()
         {
             self.env.addr = self.target.addr();
         }
@@ -334,11 +341,16 @@ pub async fn explore(
     let mut counter: u64 = 1;
     'sessions: while next < total {
         if started.elapsed() >= cfg.budget {
-            out.cut_short = Some(format!(
-                "the time budget ({} s) ran out after {} of {} sessions",
-                cfg.budget.as_secs_f64(),
-                out.sessions,
-                cfg.sessions
+            let (budget, ran, of) = (cfg.budget.as_secs_f64(), out.sessions, cfg.sessions);
+            out.cut_short = Some(crate::i18n::Said::new(
+                format!("the time budget ({budget} s) ran out after {ran} of {of} sessions"),
+                format!(
+                    "время ({budget} с) кончилось после {} из {of}",
+                    jim_text::Noun {
+                        en: ["", ""], ru: ["сессии", "сессий", "сессий"]
+                    }
+                    .count(jim_text::Lang::Ru, ran as u64)
+                ),
             ));
             break;
         }

@@ -209,14 +209,22 @@ pub fn jim_client(
     rules: &super::model::Rules,
     host: &str,
     port: &str,
+    lang: Lang,
 ) -> Vec<String> {
     let session = &found.session;
     let tag = "try1_";
     let mut model = Model::new(session, rules.clone());
-    let mut out = vec![format!(
-        "# one terminal per client ({}), lines in this order; names carry the prefix {tag} (change it to run again)",
-        (0..session.dialects.len()).map(letter).map(String::from).collect::<Vec<_>>().join(", ")
-    )];
+    let clients =
+        (0..session.dialects.len()).map(letter).map(String::from).collect::<Vec<_>>().join(", ");
+    let mut out = vec![if lang.is_ru() {
+        format!(
+            "# по терминалу на клиента ({clients}), строки в этом порядке; имена начинаются с {tag} (измените, чтобы запустить снова)"
+        )
+    } else {
+        format!(
+            "# one terminal per client ({clients}), lines in this order; names carry the prefix {tag} (change it to run again)"
+        )
+    }];
     for (i, step) in session.steps.iter().enumerate() {
         let branch = found.branches.get(i).copied().flatten();
         if !model.applicable(&step.op) {
@@ -232,7 +240,11 @@ pub fn jim_client(
         let line = match op {
             // jim-client leaves after a refused login; the connection lives on in the script.
             _ if refused_here && op.is_request() => Some(format!(
-                "{l}: (jim-client leaves after a refused login: the Python script goes on with that connection)"
+                "{l}: ({})",
+                lang.pick(
+                    "jim-client leaves after a refused login: the Python script goes on with that connection",
+                    "jim-client выходит после отказа во входе: скрипт Python продолжает с этим соединением"
+                )
             )),
             Op::Connect { .. } => None,
             Op::Presence { name, .. } if !logged => Some(format!(
@@ -242,12 +254,22 @@ pub fn jim_client(
             Op::Close { .. } => {
                 let then = model
                     .witness(c)
-                    .map(|w| format!("; then {}> /contacts", letter(w)))
+                    .map(|w| format!("; {} {}> /contacts", lang.pick("then", "затем"), letter(w)))
                     .unwrap_or_default();
-                Some(format!("{l}: press Ctrl-C (the connection closes without quit){then}"))
+                let press = lang.pick(
+                    "press Ctrl-C (the connection closes without quit)",
+                    "нажмите Ctrl-C (соединение закроется без quit)",
+                );
+                Some(format!("{l}: {press}{then}"))
             }
             Op::Reset { .. } => {
-                Some(format!("{l}: (jim-client cannot reset a connection: the Python script does)"))
+                Some(format!(
+                    "{l}: ({})",
+                    lang.pick(
+                        "jim-client cannot reset a connection: the Python script does",
+                        "jim-client не умеет сбрасывать соединение: это делает скрипт Python"
+                    )
+                ))
             }
             Op::Quit { .. } => Some(format!("{l}> /quit")),
             Op::Join { room, .. } => Some(format!("{l}> /join {}", session.room(tag, *room))),
@@ -338,21 +360,28 @@ pub fn human(
             .filter(|(_, on)| *on)
             .map(|(n, _)| *n)
             .collect();
-        let barrier = tr.barrier.map_or("none", |b| match b {
+        let barrier = tr.barrier.map_or(lang.pick("none", "нет"), |b| match b {
             super::model::BarrierKind::Contacts => "get_contacts",
-            super::model::BarrierKind::UnknownAction => "unknown action (400)",
+            super::model::BarrierKind::UnknownAction => {
+                lang.pick("unknown action (400)", "неизвестный action (400)")
+            }
         });
+        let yes =
+            |b: bool| if b { lang.pick("true", "да") } else { lang.pick("false", "нет") };
         let _ = writeln!(
             o,
-            "{} {}; {} {}; {}: {}; acks: {}; quit closes: {}; barrier: {barrier}",
+            "{} {}; {} {}; {}: {}; {}: {}; {}: {}; {}: {barrier}",
             if ru { "диалекты" } else { "dialects" },
             tr.dialects.iter().map(|d| d.as_str()).collect::<Vec<_>>().join("+"),
             if ru { "возможности" } else { "capabilities" },
             if caps.is_empty() { "-".to_owned() } else { caps.join(", ") },
             if ru { "урок 3" } else { "lesson 3" },
-            tr.lesson3,
-            tr.acks,
-            tr.closes_on_quit,
+            yes(tr.lesson3),
+            lang.pick("acks", "подтверждения"),
+            yes(tr.acks),
+            lang.pick("quit closes", "quit закрывает"),
+            yes(tr.closes_on_quit),
+            lang.pick("barrier", "барьер"),
         );
     }
     let _ = writeln!(
@@ -376,7 +405,7 @@ pub fn human(
         }
     );
     if let Some(why) = &ex.cut_short {
-        let _ = writeln!(o, "{why}");
+        let _ = writeln!(o, "{}", why.get(lang));
     }
     for (k, f) in ex.findings.iter().enumerate() {
         let level = f.finding.level.as_str();
@@ -460,7 +489,7 @@ pub fn human(
             "    {}:",
             if ru { "вручную (jim-client)" } else { "by hand (jim-client)" }
         );
-        for line in jim_client(f, &rules, host, port) {
+        for line in jim_client(f, &rules, host, port, lang) {
             let _ = writeln!(o, "      {line}");
         }
         let _ = writeln!(
@@ -557,7 +586,7 @@ impl Case {
     fn new(id: &str, title: &str, level: Level) -> Self {
         Self(CaseResult {
             id: format!("explore/{id}"),
-            title: title.to_owned(),
+            title: title.into(),
             level,
             spec: Vec::new(),
             delivery: Delivery::Whole,
@@ -582,7 +611,7 @@ impl Case {
     }
 
     fn reason(mut self, reason: Option<String>) -> Self {
-        self.0.reason = reason;
+        self.0.reason = reason.map(Into::into);
         self
     }
 
@@ -622,7 +651,7 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
     for f in &ex.findings {
         let level = f.finding.level;
         let steps = steps(f, &rules);
-        let mut reproduce = jim_client(f, &rules, host, port);
+        let mut reproduce = jim_client(f, &rules, host, port, lang);
         reproduce.push(format!("# {}", replay_command(cfg, &target)));
         let script = ex
             .traits
@@ -662,11 +691,11 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
             sent: Vec::new(),
             expected: vec![serde_json::Value::String(f.finding.expected.get(ru).to_owned())],
             arrived: crate::case::Arrived::Problem {
-                message: f.finding.observed.get(ru).to_owned(),
+                message: f.finding.observed.get(ru).to_owned().into(),
             },
-            mismatches: vec![f.finding.sentence.get(ru).to_owned()],
+            mismatches: vec![f.finding.sentence.get(ru).to_owned().into()],
             would_need: Vec::new(),
-            reproduce,
+            reproduce: reproduce.into_iter().map(Into::into).collect(),
             unknown_action: false,
         };
         let impact = crate::run::verdict::impact(level, Verdict::Fail, cfg.strict);
@@ -709,7 +738,7 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
         out.push(
             Case::new("sessions", &title, Level::Must)
                 .verdict(verdict, Impact::None)
-                .reason(ex.cut_short.clone())
+                .reason(ex.cut_short.as_ref().map(ToString::to_string))
                 .hint(Text {
                     en: format!("replay these sessions: {replay}"),
                     ru: format!("повторить эти сессии: {replay}"),

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use jim_protocol::terminal::{is_unsafe_on_terminal, terminal_safe};
 
 use super::{CaseResult, Impact, LivenessState, Report, Verdict};
-use crate::i18n::{Kept, Label, Lang, Msg};
+use crate::i18n::{Kept, Label, Lang, LangExt, Msg};
 use crate::matcher::show;
 use crate::vocab::TargetKind;
 use crate::wire::{Delivery, Sent};
@@ -90,21 +90,25 @@ pub fn card(r: &Report, s: Style) -> String {
     let l = s.lang;
     let mut o = String::new();
     let _ = writeln!(o, "{}", s.paint("1", &r.tool));
-    let _ = writeln!(o, "  {:<13}{}", l.label(Label::Target), r.target.description);
+    let _ = writeln!(o, "  {:<13}{}", l.label(Label::Target), r.target.description.get(l));
     let d = &r.detected;
     let _ = writeln!(o, "  {:<13}{}", l.label(Label::Detected), detected(r, l).join(", "));
     for n in &d.notes {
-        let _ = writeln!(o, "  {:<13}{}", "", s.paint("33", n));
+        let _ = writeln!(o, "  {:<13}{}", "", s.paint("33", n.get(l)));
     }
     let _ = writeln!(
         o,
         "  {:<13}{}{}{}; {} {}",
         l.label(Label::Profile),
         r.profile.name,
-        if r.profile.auto { " (auto)" } else { "" },
-        if r.profile.strict { ", strict" } else { "" },
+        if r.profile.auto {
+            l.pick(" (auto)", " (выбран автоматически)")
+        } else {
+            ""
+        },
+        if r.profile.strict { l.pick(", strict", ", строго") } else { "" },
         l.label(Label::Name),
-        r.profile.name_used
+        r.profile.name_used.get(l)
     );
     let tol: Vec<&str> = r.profile.tolerances.keys().map(|t| t.as_str()).collect();
     let tol = if tol.is_empty() { l.label(Label::None).to_owned() } else { tol.join(", ") };
@@ -124,7 +128,11 @@ pub fn card(r: &Report, s: Style) -> String {
 fn detected(r: &Report, l: Lang) -> Vec<String> {
     let d = &r.detected;
     if !d.reachable {
-        return vec![d.connect_error.clone().unwrap_or_else(|| l.say(&Msg::Unreachable))];
+        return vec![
+            d.connect_error
+                .as_ref()
+                .map_or_else(|| l.say(&Msg::Unreachable), |e| e.get(l).to_owned()),
+        ];
     }
     let client = r.target.kind == TargetKind::Client;
     let kept = match (d.one_shot, client) {
@@ -185,13 +193,13 @@ pub fn case(c: &CaseResult, s: Style) -> String {
             | Verdict::UnexpectedPass
             | Verdict::NotRun
     ) {
-        extra.push_str(&format!("  ({})", c.reason.clone().unwrap_or_default()));
+        extra.push_str(&format!("  ({})", c.reason.as_ref().map_or("", |r| r.get(s.lang))));
     }
     let _ = writeln!(
         o,
         "{} {level}{name}  {}{}",
         s.paint(verdict_color(c.verdict, c.impact), &tag),
-        s.paint("2", &c.title),
+        s.paint("2", c.title.get(s.lang)),
         extra
     );
     if matches!(c.verdict, Verdict::Fail | Verdict::Error | Verdict::UnexpectedPass) {
@@ -200,11 +208,12 @@ pub fn case(c: &CaseResult, s: Style) -> String {
     s.finish(o)
 }
 
-/// A label padded to the details column ("" for a continuation line).
+/// A label padded to the details column ("" for a continuation line); a label longer than
+/// the column still gets a space before its value.
 fn pad(l: Lang, label: Option<Label>) -> String {
     match label {
         None => " ".repeat(15),
-        Some(label) => format!("    {:<11}", format!("{}:", l.label(label))),
+        Some(label) => format!("    {:<10} ", format!("{}:", l.label(label))),
     }
 }
 
@@ -219,14 +228,15 @@ fn labelled<'a>(o: &mut String, l: Lang, label: Label, lines: impl IntoIterator<
 /// The failing step: where, what was sent, what was expected, what arrived, why.
 fn failure(o: &mut String, c: &CaseResult, f: &crate::case::Failure, s: Style) {
     let l = s.lang;
-    let note = f.note.as_ref().map(|n| format!(" — {}", l.pick(n))).unwrap_or_default();
+    let note = f.note.as_ref().map(|n| format!(" — {}", l.text(n))).unwrap_or_default();
     let _ = writeln!(
         o,
-        "{}{} {} ({}, conn: {}){note}",
+        "{}{} {} ({}, {}: {}){note}",
         pad(l, Some(Label::Step)),
         f.step,
         f.action,
         c.spec.join(" "),
+        l.pick("conn", "соединение"),
         f.conn
     );
     let sent: Vec<String> = f
@@ -234,7 +244,11 @@ fn failure(o: &mut String, c: &CaseResult, f: &crate::case::Failure, s: Style) {
         .iter()
         .map(|item| match item {
             Sent::Json(v) => show(v, 300),
-            Sent::Raw(r) => format!("raw: {}", r.chars().take(300).collect::<String>()),
+            Sent::Raw(r) => format!(
+                "{}: {}",
+                l.pick("raw", "байты как есть"),
+                r.chars().take(300).collect::<String>()
+            ),
         })
         .collect();
     if sent.is_empty() {
@@ -248,7 +262,7 @@ fn failure(o: &mut String, c: &CaseResult, f: &crate::case::Failure, s: Style) {
     let _ =
         writeln!(o, "{}{}", pad(l, Some(Label::Arrived)), s.paint("31", &f.arrived.describe(l)));
     for m in &f.mismatches {
-        let _ = writeln!(o, "{}{m}", pad(l, Some(Label::Why)));
+        let _ = writeln!(o, "{}{}", pad(l, Some(Label::Why)), m.get(l));
     }
     if !f.would_need.is_empty() {
         let needed = crate::vocab::join(&f.would_need);
@@ -264,18 +278,23 @@ fn details(c: &CaseResult, s: Style) -> String {
     }
     if let (Some(reason), true) = (&c.reason, c.failure.is_none() || c.verdict == Verdict::Fail) {
         if c.failure.is_none() || reason.contains("server") {
-            let _ = writeln!(o, "{}{}", pad(l, Some(Label::Reason)), reason);
+            let _ = writeln!(o, "{}{}", pad(l, Some(Label::Reason)), reason.get(l));
         }
     }
     if let Some(note) = &c.mode_note {
-        let _ = writeln!(o, "{}{}", pad(l, Some(Label::Delivery)), s.paint("33", l.pick(note)));
+        let _ = writeln!(o, "{}{}", pad(l, Some(Label::Delivery)), s.paint("33", l.text(note)));
     }
     if let Some(live) = c
         .liveness
         .as_ref()
         .filter(|l| !matches!(l.state, LivenessState::NotChecked | LivenessState::Survived))
     {
-        let (state, detail) = (live.state.as_str(), l.pick(&live.detail));
+        let state = match (live.state, l) {
+            (LivenessState::Zombie, Lang::Ru) => "зомби",
+            (_, Lang::Ru) => "упал",
+            (state, Lang::En) => state.as_str(),
+        };
+        let detail = l.text(&live.detail);
         let _ = writeln!(o, "{}{state}: {detail}", pad(l, Some(Label::Liveness)));
         if let Some(out) = &live.output {
             let lines: Vec<String> =
@@ -285,7 +304,7 @@ fn details(c: &CaseResult, s: Style) -> String {
         }
     }
     if let Some(p) = &c.process {
-        let _ = writeln!(o, "{}{} ({})", pad(l, Some(Label::Client)), p.command, p.exit);
+        let _ = writeln!(o, "{}{} ({})", pad(l, Some(Label::Client)), p.command, p.exit.get(l));
         for (label, text) in [(Label::Stdout, &p.stdout), (Label::Stderr, &p.stderr)] {
             let lines: Vec<String> = text.lines().map(|l| l.chars().take(200).collect()).collect();
             let skip = lines.len().saturating_sub(12);
@@ -298,24 +317,42 @@ fn details(c: &CaseResult, s: Style) -> String {
         .iter()
         .skip(skip)
         .map(|line| {
-            let text: String = line.text.chars().take(160).collect();
+            let text: String = line.text.get(l).chars().take(160).collect();
             format!("{:>5} ms {} {} {text}", line.ms, line.conn, line.dir)
         })
         .collect();
     labelled(&mut o, l, Label::Transcript, lines.iter().map(String::as_str));
-    let _ = writeln!(o, "{}{}", pad(l, Some(Label::Hint)), l.pick(&c.hint));
+    let _ = writeln!(o, "{}{}", pad(l, Some(Label::Hint)), l.text(&c.hint));
     if let Some(f) = &c.failure {
-        labelled(&mut o, l, Label::Reproduce, f.reproduce.iter().flat_map(|cmd| cmd.lines()));
+        labelled(
+            &mut o,
+            l,
+            Label::Reproduce,
+            f.reproduce.iter().flat_map(|cmd| cmd.get(l).lines()),
+        );
     }
     o
 }
+
+/// Cases that fail the run, counted.
+const FAILING: jim_text::Noun = jim_text::Noun {
+    en: ["failing the run", "failing the run"],
+    ru: ["провал", "провала", "провалов"],
+};
+
+/// Cases that only warn, counted.
+const WARNINGS: jim_text::Noun = jim_text::Noun {
+    en: ["warning", "warnings"],
+    ru: ["предупреждение", "предупреждения", "предупреждений"],
+};
 
 /// Totals and the exit code.
 pub fn summary(r: &Report, s: Style) -> String {
     let l = s.lang;
     let mut o = String::new();
     if !r.events.is_empty() {
-        let _ = writeln!(o, "{}: {}", l.label(Label::Events), r.events.join("; "));
+        let events: Vec<&str> = r.events.iter().map(|e| e.get(l)).collect();
+        let _ = writeln!(o, "{}: {}", l.label(Label::Events), events.join("; "));
     }
     let caps: Vec<String> =
         r.capabilities.iter().map(|(k, v)| format!("{k}={}", v.state)).collect();
@@ -339,27 +376,25 @@ pub fn summary(r: &Report, s: Style) -> String {
     let counts: Vec<String> = r.summary.verdicts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let _ = writeln!(
         o,
-        "{}: {} {}: {}; {} {}, {} {}",
+        "{}: {} {}: {}; {}, {}",
         s.paint("1", l.label(Label::Summary)),
         r.summary.selected,
         l.label(Label::Selected),
         counts.join(", "),
-        r.summary.failures,
-        l.label(Label::FailingTheRun),
-        r.summary.warnings,
-        l.label(Label::Warnings),
+        FAILING.count(l, r.summary.failures as u64),
+        WARNINGS.count(l, r.summary.warnings as u64),
     );
     let duration = Msg::DurationLine {
         secs: r.duration_ms as f64 / 1000.0,
         code: r.exit_code,
-        reason: r.exit_reason.clone(),
+        reason: r.exit_reason.get(l).to_owned(),
     };
     if let Some(cause) = &r.summary.root_cause {
         let first = match l {
             Lang::Ru => "Исправьте сначала",
             _ => "Fix this first",
         };
-        let _ = writeln!(o, "{}: {}", s.paint("1", first), terminal_safe(l.pick(cause)));
+        let _ = writeln!(o, "{}: {}", s.paint("1", first), terminal_safe(l.text(cause)));
     }
     let _ = writeln!(o, "{}", l.say(&duration));
     if r.exit_code != 0 {

@@ -54,7 +54,7 @@ pub fn to_string(report: &Report) -> String {
     );
     let _ = writeln!(x, "    <properties>");
     for (k, v) in [
-        ("target", report.target.description.clone()),
+        ("target", report.target.description.to_string()),
         ("profile", report.profile.name.clone()),
         ("dialect", report.detected.dialect.to_string()),
         ("exit_code", report.exit_code.to_string()),
@@ -92,7 +92,7 @@ fn testcase(x: &mut String, c: &CaseResult) {
         esc(area),
         c.duration_ms as f64 / 1000.0
     );
-    let message = esc(&c.reason.clone().unwrap_or_else(|| c.verdict.as_str().to_owned()));
+    let message = esc(c.reason.as_deref().unwrap_or(c.verdict.as_str()));
     match (c.verdict, c.impact) {
         (Verdict::Error, _) => {
             let _ = writeln!(

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::case::{Failure, Line};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Said};
 use crate::matcher::ToleranceMode;
 use crate::model::{Dialect, Level, Text};
 use crate::preflight::Detection;
@@ -28,8 +28,8 @@ pub use crate::vocab::{Impact, LivenessState, Verdict};
 pub struct CaseResult {
     /// Fixture id.
     pub id: String,
-    /// Fixture title.
-    pub title: String,
+    /// Fixture title (the JSON report carries its English).
+    pub title: Said,
     /// Fixture level.
     pub level: Level,
     /// PROTOCOL.md sections.
@@ -38,9 +38,10 @@ pub struct CaseResult {
     pub delivery: Delivery,
     /// The verdict.
     pub verdict: Verdict,
-    /// Why (for unimplemented, skip, expected-fail, error and fail).
+    /// Why (for unimplemented, skip, expected-fail, error and fail; the JSON report carries
+    /// its English).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Said>,
     /// Tolerances a pass needed.
     pub tolerances: Vec<Tolerance>,
     /// Effect on the run.
@@ -73,11 +74,11 @@ impl CaseResult {
         fx: &crate::model::Fixture,
         delivery: Delivery,
         verdict: Verdict,
-        reason: Option<String>,
+        reason: Option<Said>,
     ) -> Self {
         Self {
             id: fx.id.clone(),
-            title: fx.title.clone(),
+            title: fx.title.clone().into(),
             level: fx.level,
             spec: fx.spec.clone(),
             delivery,
@@ -106,7 +107,7 @@ pub struct Liveness {
     /// The input that most likely did it: the last unusual thing the case did before the step
     /// that failed (or before the end).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub input: Option<String>,
+    pub input: Option<Said>,
     /// Everything the case did to the server, in order (bounded).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<String>,
@@ -123,7 +124,7 @@ pub struct ProcessReport {
     pub command: String,
     /// "exit status 0", "killed by signal 9 (SIGKILL)", or "still running (killed by the
     /// runner)".
-    pub exit: String,
+    pub exit: Said,
     /// The last lines of its standard output (bounded).
     pub stdout: String,
     /// The last lines of its standard error (bounded).
@@ -172,8 +173,8 @@ fn root_cause(cases: &[CaseResult]) -> Option<Text> {
     }
     let reason = first.reason.clone().unwrap_or_default();
     Some(Text {
-        en: format!("{}: {reason} {}", first.id, first.hint.en),
-        ru: format!("{}: {reason} {}", first.id, first.hint.ru),
+        en: format!("{}: {} {}", first.id, reason.get(Lang::En), first.hint.en),
+        ru: format!("{}: {} {}", first.id, reason.get(Lang::Ru), first.hint.ru),
     })
 }
 
@@ -182,8 +183,8 @@ fn root_cause(cases: &[CaseResult]) -> Option<Text> {
 pub struct TargetInfo {
     /// What kind of target.
     pub kind: TargetKind,
-    /// One line for humans.
-    pub description: String,
+    /// One line for humans (the JSON report carries its English).
+    pub description: Said,
     /// `host:port` actually used (last one, for a restarted spawn).
     pub address: String,
 }
@@ -202,7 +203,7 @@ pub struct ProfileInfo {
     /// Tolerances (empty under `--strict`).
     pub tolerances: BTreeMap<Tolerance, ToleranceMode>,
     /// The account name used for `$name`.
-    pub name_used: String,
+    pub name_used: Said,
 }
 
 /// Options of the run that shape results.
@@ -229,7 +230,7 @@ pub struct CapabilityReport {
     pub state: CapabilityState,
     /// Why.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Said>,
 }
 
 /// The whole report.
@@ -256,11 +257,11 @@ pub struct Report {
     /// 0 all required pass, 1 failures, 2 usage/fixture error, 3 target unreachable.
     pub exit_code: i32,
     /// Why that exit code.
-    pub exit_reason: String,
+    pub exit_reason: Said,
     /// Wall time of the run.
     pub duration_ms: u64,
     /// Restarts and deaths of the target.
-    pub events: Vec<String>,
+    pub events: Vec<Said>,
     /// The last lines a spawned target printed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_output: Option<String>,

@@ -12,6 +12,7 @@ use tokio::sync::OnceCell;
 use super::ServerMode;
 use super::session::Run;
 use crate::catalog::CapabilitySource;
+use crate::i18n::Said;
 use crate::model::Fixture;
 use crate::report::{CapabilityReport, CaseResult, Verdict};
 use crate::vocab::{Capability, CapabilityState, Delivery};
@@ -20,9 +21,9 @@ use crate::vocab::{Capability, CapabilityState, Delivery};
 #[derive(Debug, Clone)]
 pub(crate) enum CapState {
     Present,
-    Unimplemented(String),
+    Unimplemented(Said),
     Failed,
-    Unavailable(String),
+    Unavailable(Said),
 }
 
 impl Run<ServerMode> {
@@ -41,13 +42,17 @@ impl Run<ServerMode> {
         if cap.source() == CapabilitySource::Options {
             return match cap {
                 Capability::Credentials if self.mode.credentials.is_none() => {
-                    CapState::Unavailable(
-                        "needs --user and --password (an account on the server)".into(),
-                    )
+                    CapState::Unavailable(Said::new(
+                        "needs --user and --password (an account on the server)",
+                        "нужны --user и --password (учётная запись на сервере)",
+                    ))
                 }
-                Capability::OfflineAccount if self.mode.offline.is_none() => CapState::Unavailable(
-                    "needs --offline-user NAME (an account that is not connected)".into(),
-                ),
+                Capability::OfflineAccount if self.mode.offline.is_none() => {
+                    CapState::Unavailable(Said::new(
+                        "needs --offline-user NAME (an account that is not connected)",
+                        "нужен --offline-user ИМЯ (учётная запись, которая не подключена)",
+                    ))
+                }
                 _ => CapState::Present,
             };
         }
@@ -67,7 +72,7 @@ impl Run<ServerMode> {
     }
 
     /// Checks options and capabilities; Err((verdict, reason)) when the case cannot run.
-    pub(crate) async fn precheck(&self, fx: &Fixture) -> Result<(), (Verdict, String)> {
+    pub(crate) async fn precheck(&self, fx: &Fixture) -> Result<(), (Verdict, Said)> {
         for &cap in &fx.requires {
             if fx.probe_for == Some(cap) {
                 continue;
@@ -76,7 +81,10 @@ impl Run<ServerMode> {
                 CapState::Present | CapState::Failed => {}
                 CapState::Unavailable(r) => return Err((Verdict::Skip, r)),
                 CapState::Unimplemented(r) if !self.opts.mode.expect.contains(&cap) => {
-                    return Err((Verdict::Unimplemented, format!("{cap}: {r}")));
+                    return Err((
+                        Verdict::Unimplemented,
+                        r.prefixed(&format!("{cap}: "), &format!("{cap}: ")),
+                    ));
                 }
                 CapState::Unimplemented(_) => {}
             }

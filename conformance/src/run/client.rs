@@ -28,7 +28,7 @@ use super::report::ReportParts;
 use super::session::{Mode, Run, Start};
 use crate::case::client::{Baseline, ClientCase, run_case};
 use crate::case::{CaseEnv, CaseRun, Outcome};
-use crate::i18n::{ClientMsg, FirstProblem};
+use crate::i18n::{ClientMsg, FirstProblem, Said};
 use crate::model::Fixture;
 use crate::placeholders::Vars;
 use crate::profile::ProfileTarget;
@@ -97,7 +97,7 @@ pub fn fold(mut r: CaseResult, first: Option<FirstProblem>) -> CaseResult {
         let why = ClientMsg::Folded { what: Box::new(p.what()), root: PRESENCE_CASE.into() };
         r.verdict = Verdict::Skip;
         r.impact = crate::vocab::Impact::None;
-        r.reason = Some(why.en());
+        r.reason = Some(why.text().into());
         r.failure = None;
         r.transcript.clear();
         r.hint = why.text();
@@ -118,9 +118,10 @@ impl Run<ClientMode> {
     /// A client that cannot be started or never connects is [`RunError::Target`] (exit 3).
     pub async fn prepare(command: &str, opts: RunOptions<ClientOptions>) -> Result<Self, RunError> {
         if !command.contains("{port}") {
-            return Err(RunError::Usage(
-                "--spawn needs {port} (and usually {host}) in the command, e.g. \"python3 client.py {host} {port}\"".into(),
-            ));
+            return Err(RunError::Usage(Said::new(
+                "--spawn needs {port} (and usually {host}) in the command, e.g. \"python3 client.py {host} {port}\"",
+                "в команде --spawn нужен {port} (и обычно {host}), например \"python3 client.py {host} {port}\"",
+            )));
         }
         let start = Start::new(opts, ProfileTarget::Client, |p, suite| {
             let clients: Vec<&str> = suite
@@ -236,12 +237,12 @@ impl Mode for ClientMode {
 
     /// A case that cannot be judged without a JSON presence is not run when the first message
     /// was not one: it is folded under the presence case (see [`fold`]).
-    async fn precheck(run: &Run<Self>, fx: &Fixture) -> Result<(), (Verdict, String)> {
+    async fn precheck(run: &Run<Self>, fx: &Fixture) -> Result<(), (Verdict, Said)> {
         match run.mode.first {
             Some(p) if p.blocks_everything() && fx.id != PRESENCE_CASE => {
                 let why =
                     ClientMsg::Folded { what: Box::new(p.what()), root: PRESENCE_CASE.into() };
-                Err((Verdict::Skip, why.en()))
+                Err((Verdict::Skip, why.text().into()))
             }
             _ => Ok(()),
         }
@@ -261,7 +262,7 @@ impl Mode for ClientMode {
         run: &Arc<Run<Self>>,
         selected: Vec<Arc<Fixture>>,
         on_result: &mut F,
-    ) -> (Vec<CaseResult>, Option<(i32, String)>) {
+    ) -> (Vec<CaseResult>, Option<(i32, Said)>) {
         let mut notes = ModeNotes::new(Self::PEER);
         let first = run.mode.first;
         let mut show = |r: &CaseResult| on_result(&fold(r.clone(), first));
@@ -273,16 +274,22 @@ impl Mode for ClientMode {
         ReportParts {
             target: TargetInfo {
                 kind: TargetKind::Client,
-                description: format!(
-                    "client `{}`, started once per case against the runner on 127.0.0.1",
-                    run.mode.command
+                description: Said::new(
+                    format!(
+                        "client `{}`, started once per case against the runner on 127.0.0.1",
+                        run.mode.command
+                    ),
+                    format!(
+                        "клиент `{}`, запускается на каждый случай против проверяющего на 127.0.0.1",
+                        run.mode.command
+                    ),
                 ),
                 address: "127.0.0.1 (a new port per case)".into(),
             },
             capabilities: BTreeMap::new(),
             events: Vec::new(),
             target_output: None,
-            name_used: run.opts.name.clone().unwrap_or_else(|| "Guest".into()),
+            name_used: run.opts.name.clone().unwrap_or_else(|| "Guest".into()).into(),
             expect: Vec::new(),
         }
     }

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::case::client::{ClientCase, ClientProcess, MAX_AUTO_ANSWERS};
 use crate::case::stdin_wait::InputWait;
+use crate::i18n::ClientMsg;
 use crate::jim::auto_reply;
 use crate::placeholders::now_seconds;
 use crate::preflight::Detection;
@@ -263,31 +264,35 @@ pub fn detect(c: &FirstContact) -> Detection {
             d.answered = true;
             d.dialect = dialect_of(v);
         }
-        Some(v) => d.notes.push(format!(
-            "the client's first message is not a presence: {}",
-            crate::matcher::show(v, 120)
-        )),
+        Some(v) => {
+            let shown = crate::matcher::show(v, 120);
+            d.notes.push(crate::i18n::Said::new(
+                format!("the client's first message is not a presence: {shown}"),
+                format!("первое сообщение клиента — не presence: {shown}"),
+            ));
+        }
         None => match &c.first {
-            Some(text) => d.notes.push(format!("the client's first message is not JSON: {text}")),
-            None => d.notes.push("the client connected but sent nothing".into()),
+            Some(text) => d.notes.push(crate::i18n::Said::new(
+                format!("the client's first message is not JSON: {text}"),
+                format!("первое сообщение клиента — не JSON: {text}"),
+            )),
+            None => d.notes.push(crate::i18n::Said::new(
+                "the client connected but sent nothing",
+                "клиент подключился, но ничего не отправил",
+            )),
         },
     }
     d.suggested_profile = match c.exited_after_reply {
         Some(true) if c.waited_for_close => {
-            d.notes.push(
-                "after a 200 the client waited for the server to close, then exited with status 0: a one-shot lesson-3 client".into(),
-            );
+            d.notes.push(ClientMsg::NoteWaitedClose.text().into());
             ONE_SHOT_PROFILE.into()
         }
         Some(true) => {
-            d.notes
-                .push("after a 200 the client exited by itself: a one-shot lesson-3 client".into());
+            d.notes.push(ClientMsg::NoteExited.text().into());
             ONE_SHOT_PROFILE.into()
         }
         Some(false) => {
-            d.notes.push(
-                "after a 200 the client stayed (reading its stdin): an interactive client (a one-shot client that behaves otherwise: use --profile client-lesson3)".into(),
-            );
+            d.notes.push(ClientMsg::NoteInteractive.text().into());
             INTERACTIVE_PROFILE.into()
         }
         None => ONE_SHOT_PROFILE.into(),

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::ServerMode;
 use super::session::Run;
-use crate::i18n::Msg;
+use crate::i18n::{Msg, RunMsg, Said};
 use crate::jim::goodbye;
 use crate::model::{Fixture, Text};
 use crate::placeholders::now_seconds;
@@ -19,15 +19,15 @@ use crate::wire::{Arrival, Conn};
 
 impl Run<ServerMode> {
     /// Restarts a target the runner owns if it died. Returns an event text if it did.
-    pub(crate) async fn revive(&self, before: &str) -> Option<String> {
+    pub(crate) async fn revive(&self, before: &str) -> Option<Said> {
         let mut t = self.mode.target.lock().await;
         if t.is_alive() {
             return None;
         }
         let status = t.exit_status().unwrap_or_else(|| "stopped".into());
-        let event = format!("the target exited ({status}); restarting it before {before}");
+        let event = Said::of(&RunMsg::ExitedRestarting { status, before: before.to_owned() });
         t.events.push(event.clone());
-        let why = format!("before {before}");
+        let why = Said::of(&RunMsg::Restarted { before: before.to_owned(), destructive: false });
         let restart = t.restart(&why);
         if let Ok(Ok(())) = tokio::time::timeout_at(self.deadline, restart).await {
             self.mode.set_addr(t.addr());
@@ -43,7 +43,7 @@ impl Run<ServerMode> {
         };
         if spawned && Instant::now() < self.deadline {
             let mut t = self.mode.target.lock().await;
-            let why = format!("before destructive case {}", fx.id);
+            let why = Said::of(&RunMsg::Restarted { before: fx.id.clone(), destructive: true });
             let restart = t.restart(&why);
             if let Ok(Ok(())) = tokio::time::timeout_at(self.deadline, restart).await {
                 self.mode.set_addr(t.addr());
@@ -85,7 +85,10 @@ impl Run<ServerMode> {
             return None;
         }
         if t.can_restart() && Instant::now() < self.deadline {
-            let why = format!("before {} (the target went down in {})", fx.id, d.case);
+            let why = Said::of(&RunMsg::RestartedAfterDown {
+                before: fx.id.clone(),
+                case: d.case.clone(),
+            });
             if let Ok(Ok(())) = tokio::time::timeout_at(self.deadline, t.restart(&why)).await {
                 self.mode.set_addr(t.addr());
                 *down = None;
@@ -94,7 +97,7 @@ impl Run<ServerMode> {
         }
         drop(t);
         let reason = Msg::NotRunTargetDown { case: d.case.clone(), state: d.state };
-        let r = self.result(fx, delivery, Verdict::NotRun, Some(reason.en()));
+        let r = self.result(fx, delivery, Verdict::NotRun, Some(reason.into()));
         Some(self.finalize(r))
     }
 
@@ -133,9 +136,9 @@ impl Run<ServerMode> {
             None => detail,
         };
         live.detail = detail.text();
-        let problem = detail.en();
+        let problem = Said::from(&detail);
         r.reason = Some(match r.reason.take() {
-            Some(old) => format!("{old}; {problem}"),
+            Some(old) => Said::each(|l| format!("{}; {}", old.get(l), problem.get(l))),
             None => problem,
         });
         if r.verdict.passed() {
@@ -162,7 +165,7 @@ impl Run<ServerMode> {
                 let status = self.mode.target.lock().await.exit_status_within(bound).await;
                 return match status {
                     Some(status) => died(status),
-                    None => (LivenessState::Died, Msg::StoppedListening { error: e.to_string() }),
+                    None => (LivenessState::Died, Msg::StoppedListening { error: Said::of(&e) }),
                 };
             }
         };

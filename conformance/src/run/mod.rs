@@ -55,9 +55,9 @@ pub enum RunError {
     /// The profile does not exist or is invalid.
     #[error(transparent)]
     Profile(#[from] ProfileError),
-    /// A bad option or an empty selection.
+    /// A bad option or an empty selection (in both languages; `Display` is English).
     #[error("{0}")]
-    Usage(String),
+    Usage(crate::i18n::Said),
     /// The target could not be started.
     #[error(transparent)]
     Target(#[from] TargetError),

@@ -18,11 +18,11 @@ pub struct ReportParts {
     /// What the run learned about capabilities.
     pub capabilities: BTreeMap<Capability, CapabilityReport>,
     /// Restarts and deaths of the target.
-    pub events: Vec<String>,
+    pub events: Vec<crate::i18n::Said>,
     /// The last lines a spawned target printed.
     pub target_output: Option<String>,
     /// The account name used for `$name`.
-    pub name_used: String,
+    pub name_used: crate::i18n::Said,
     /// Capabilities declared with `--expect`.
     pub expect: Vec<Capability>,
 }
@@ -33,7 +33,7 @@ pub(crate) fn build<M: Mode>(
     parts: ReportParts,
     cases: Vec<CaseResult>,
     exit_code: i32,
-    exit_reason: String,
+    exit_reason: crate::i18n::Said,
 ) -> Report {
     let opts = &run.opts;
     let mut report = Report {

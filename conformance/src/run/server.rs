@@ -18,6 +18,7 @@ use super::report::ReportParts;
 use super::session::{Mode, Run, Start};
 use crate::case::server::{Farewell, ServerSide, run_case};
 use crate::case::{CaseEnv, CaseRun};
+use crate::i18n::{RunMsg, Said};
 use crate::model::Fixture;
 use crate::placeholders::Vars;
 use crate::preflight::{Detection, PreflightInput, preflight};
@@ -108,7 +109,10 @@ impl Run<ServerMode> {
         })?;
         let o = &start.opts;
         if o.mode.user.is_some() != o.mode.password.is_some() {
-            return Err(RunError::Usage("--user and --password go together".into()));
+            return Err(RunError::Usage(Said::new(
+                "--user and --password go together",
+                "--user и --password указываются вместе",
+            )));
         }
         let target = RunningTarget::start(spec, o.startup.min(o.deadline)).await?;
         let run_tag = random_tag();
@@ -222,9 +226,12 @@ impl Run<ServerMode> {
         &self,
         selected: &[Arc<Fixture>],
         on_result: &mut impl FnMut(&CaseResult),
-    ) -> (Vec<CaseResult>, Option<(i32, String)>) {
-        let reason =
-            self.detection.connect_error.clone().unwrap_or_else(|| "target unreachable".into());
+    ) -> (Vec<CaseResult>, Option<(i32, Said)>) {
+        let reason = self
+            .detection
+            .connect_error
+            .clone()
+            .unwrap_or_else(|| Said::new("target unreachable", "цель недоступна"));
         let results = selected
             .iter()
             .map(|fx| {
@@ -234,7 +241,8 @@ impl Run<ServerMode> {
                 r
             })
             .collect();
-        (results, Some((3, format!("target unreachable: {reason}"))))
+        let why = Said::each(|l| l.say(&RunMsg::TargetUnreachable { why: reason.get(l).into() }));
+        (results, Some((3, why)))
     }
 }
 
@@ -248,7 +256,7 @@ impl Mode for ServerMode {
         run_case(fx, env, side).await
     }
 
-    async fn precheck(run: &Run<Self>, fx: &Fixture) -> Result<(), (Verdict, String)> {
+    async fn precheck(run: &Run<Self>, fx: &Fixture) -> Result<(), (Verdict, Said)> {
         run.precheck(fx).await
     }
 
@@ -278,7 +286,7 @@ impl Mode for ServerMode {
         run: &Arc<Run<Self>>,
         selected: Vec<Arc<Fixture>>,
         on_result: &mut F,
-    ) -> (Vec<CaseResult>, Option<(i32, String)>) {
+    ) -> (Vec<CaseResult>, Option<(i32, Said)>) {
         if !run.detection.reachable {
             return run.unreachable(&selected, on_result);
         }
@@ -364,11 +372,16 @@ impl Mode for ServerMode {
             };
             (info, t.events.clone(), if output.is_empty() { None } else { Some(output) })
         };
-        let name_used = run
-            .mode
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("unique per case (guest_{}..)", run.mode.run_tag));
+        let tag = &run.mode.run_tag;
+        let name_used = run.mode.name.clone().map_or_else(
+            || {
+                Said::new(
+                    format!("unique per case (guest_{tag}..)"),
+                    format!("своё в каждом случае (guest_{tag}..)"),
+                )
+            },
+            Into::into,
+        );
         ReportParts {
             target,
             capabilities: run.capability_reports(cases).await,

@@ -17,6 +17,7 @@ use super::parallel::{MAX_JOBS, run_in_parallel};
 use super::report::ReportParts;
 use super::verdict::{exit_code, finalize, judge};
 use crate::case::CaseRun;
+use crate::i18n::Said;
 use crate::matcher::Tolerances;
 use crate::model::Fixture;
 use crate::preflight::Detection;
@@ -48,7 +49,7 @@ pub trait Mode: Sized + Send + Sync + 'static {
     fn precheck<'a>(
         run: &'a Run<Self>,
         fx: &'a Fixture,
-    ) -> impl Future<Output = Result<(), (Verdict, String)>> + Send + 'a;
+    ) -> impl Future<Output = Result<(), (Verdict, Said)>> + Send + 'a;
 
     /// Where the result of `fx` is kept when it must run at most once (a capability probe).
     fn memo(run: &Run<Self>, fx: &Fixture, delivery: Delivery)
@@ -67,7 +68,7 @@ pub trait Mode: Sized + Send + Sync + 'static {
         run: &'a Arc<Run<Self>>,
         selected: Vec<Arc<Fixture>>,
         on_result: &'a mut F,
-    ) -> impl Future<Output = (Vec<CaseResult>, Option<(i32, String)>)> + Send + 'a;
+    ) -> impl Future<Output = (Vec<CaseResult>, Option<(i32, Said)>)> + Send + 'a;
 
     /// What the report says about the target.
     fn report_parts<'a>(
@@ -119,10 +120,11 @@ impl<O> Start<O> {
         };
         if let Some(p) = &opts.profile {
             if suite.profile(p)?.target != profiles {
-                return Err(RunError::Usage(wrong_profile(p, &suite)));
+                return Err(RunError::Usage(wrong_profile(p, &suite).into()));
             }
         }
-        let filter = IdFilter::new(&opts.only, &opts.skip).map_err(RunError::Usage)?;
+        let filter =
+            IdFilter::new(&opts.only, &opts.skip).map_err(|e| RunError::Usage(e.into()))?;
         let started = Instant::now();
         let deadline = started + opts.deadline;
         Ok(Self { suite, opts, filter, started, deadline })
@@ -195,7 +197,7 @@ impl<M: Mode> Run<M> {
         fx: &Fixture,
         delivery: Delivery,
         verdict: Verdict,
-        reason: Option<String>,
+        reason: Option<Said>,
     ) -> CaseResult {
         let mut r = CaseResult::new(fx, delivery, verdict, reason);
         r.level = self.profile.level_of(fx);
@@ -207,8 +209,12 @@ impl<M: Mode> Run<M> {
         finalize(r, &self.opts.known_failures, self.opts.strict)
     }
 
-    fn deadline_reason(&self) -> String {
-        format!("not finished before --deadline ({} s)", self.opts.deadline.as_secs())
+    fn deadline_reason(&self) -> Said {
+        let secs = self.opts.deadline.as_secs();
+        Said::new(
+            format!("not finished before --deadline ({secs} s)"),
+            format!("не закончен до --deadline ({secs} с)"),
+        )
     }
 
     /// Runs one case in one delivery mode and returns its final verdict.
@@ -269,9 +275,14 @@ impl<M: Mode> Run<M> {
     ) -> Result<Report, RunError> {
         let selected = self.selected();
         if selected.is_empty() {
-            return Err(RunError::Usage(format!(
-                "nothing selected: profile {} with --only {:?} --skip {:?} matches no fixture (try --list)",
-                self.profile.name, self.opts.only, self.opts.skip
+            let (name, only, skip) = (&self.profile.name, &self.opts.only, &self.opts.skip);
+            return Err(RunError::Usage(Said::new(
+                format!(
+                    "nothing selected: profile {name} with --only {only:?} --skip {skip:?} matches no fixture (try --list)"
+                ),
+                format!(
+                    "ничего не выбрано: профиль {name} с --only {only:?} --skip {skip:?} не выбирает ни одной фикстуры (попробуйте --list)"
+                ),
             )));
         }
         let (results, decided) = M::run_selected(self, selected, &mut on_result).await;
@@ -284,7 +295,7 @@ impl<M: Mode> Run<M> {
         &self,
         cases: Vec<CaseResult>,
         exit_code: i32,
-        exit_reason: String,
+        exit_reason: Said,
     ) -> Report {
         let parts = M::report_parts(self, &cases).await;
         super::report::build(self, parts, cases, exit_code, exit_reason)

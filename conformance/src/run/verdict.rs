@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::case::{Arrived, CaseRun, Input, Outcome};
-use crate::i18n::Lang;
+use crate::i18n::{RunMsg, Said};
 use crate::model::{Fixture, Text};
 use crate::report::{CaseResult, Impact, Liveness, LivenessState, Verdict};
 use crate::vocab::{Capability, Delivery, Level, UnimplementedIf};
@@ -40,13 +40,11 @@ pub fn finalize(
         match r.verdict {
             Verdict::Fail | Verdict::Error => {
                 r.verdict = Verdict::ExpectedFail;
-                r.reason = Some(reason.clone());
+                r.reason = Some(reason.as_str().into());
             }
             v if v.passed() => {
                 r.verdict = Verdict::UnexpectedPass;
-                r.reason = Some(format!(
-                    "listed in --known-failures ({reason}) but passed: remove it from the list"
-                ));
+                r.reason = Some(Said::of(&RunMsg::KnownFailurePassed { reason: reason.clone() }));
             }
             _ => {}
         }
@@ -72,24 +70,22 @@ pub fn lost_case(
     known_failures: &BTreeMap<String, String>,
     strict: bool,
 ) -> CaseResult {
-    let reason =
-        "the runner failed while running this case (a bug in jim-conformance: please report it)";
-    let r = CaseResult::new(fx, delivery, Verdict::Error, Some(reason.to_owned()));
+    let r = CaseResult::new(fx, delivery, Verdict::Error, Some(Said::of(&RunMsg::LostCase)));
     finalize(r, known_failures, strict)
 }
 
 /// The exit code of a run and why: 1 if a case fails the run, 2 if no case ran, else 0.
-pub fn exit_code(results: &[CaseResult]) -> (i32, String) {
+pub fn exit_code(results: &[CaseResult]) -> (i32, Said) {
     let ran = results
         .iter()
         .any(|r| !matches!(r.verdict, Verdict::Skip | Verdict::Unimplemented | Verdict::NotRun));
     let failures = results.iter().filter(|r| r.impact == Impact::Failure).count();
     if failures > 0 {
-        (1, format!("{failures} case(s) fail the run"))
+        (1, Said::of(&RunMsg::CasesFail { n: failures }))
     } else if !ran {
-        (2, "no case ran (every selected case was skipped or unimplemented)".to_owned())
+        (2, Said::of(&RunMsg::NoCaseRan))
     } else {
-        (0, "every required case passes".to_owned())
+        (0, Said::of(&RunMsg::AllRequiredPass))
     }
 }
 
@@ -127,21 +123,22 @@ pub fn judge(mut r: CaseResult, fx: &Fixture, run: CaseRun, expected: &[Capabili
                 && f.step == fx.step_count();
             if let (Some(cap), true) = (cap, f.unknown_action || silent) {
                 r.verdict = Verdict::Unimplemented;
-                r.reason = Some(format!(
-                    "{cap} looks unimplemented: step {} got {} (use --expect {cap} to require it)",
-                    f.step,
-                    f.arrived.describe(Lang::En)
-                ));
+                r.reason = Some(Said::each(|l| {
+                    let got = f.arrived.describe(l);
+                    l.say(&RunMsg::LooksUnimplemented { cap: cap.to_string(), step: f.step, got })
+                }));
             } else {
                 r.verdict = Verdict::Fail;
-                r.reason = Some(format!("step {}: {}", f.step, f.arrived.describe(Lang::En)));
+                r.reason = Some(Said::each(|l| {
+                    l.say(&RunMsg::AtStep { step: f.step, got: f.arrived.describe(l) })
+                }));
                 r.failure = Some(*f);
                 r.transcript = run.transcript;
             }
         }
         Outcome::Error(f) => {
             r.verdict = Verdict::Error;
-            r.reason = Some(f.arrived.describe(Lang::En));
+            r.reason = Some(Said::each(|l| f.arrived.describe(l)));
             r.failure = Some(*f);
             r.transcript = run.transcript;
         }
@@ -156,20 +153,20 @@ pub fn judge(mut r: CaseResult, fx: &Fixture, run: CaseRun, expected: &[Capabili
 /// The inputs of a case that may have broken the server: the unusual things it did (not
 /// ordinary logins) up to the step that failed, or to the end if nothing failed; the last
 /// input if all were ordinary.
-pub fn suspect(inputs: &[Input], failed_at: Option<usize>) -> Option<String> {
+pub fn suspect(inputs: &[Input], failed_at: Option<usize>) -> Option<Said> {
     let before: Vec<&Input> =
         inputs.iter().filter(|i| failed_at.is_none_or(|step| i.step <= step)).collect();
-    let unusual: Vec<String> =
-        before.iter().filter(|i| !i.routine).map(ToString::to_string).collect();
+    let unusual: Vec<&Input> = before.iter().copied().filter(|i| !i.routine).collect();
     if unusual.is_empty() {
-        return before.last().map(ToString::to_string);
+        return before.last().map(|i| Said::each(|l| i.text(l)));
     }
     let shown = unusual.len().min(4);
-    let mut text = unusual[unusual.len() - shown..].join(", then ");
-    if unusual.len() > shown {
-        text = format!("… {text}");
-    }
-    Some(text)
+    Some(Said::each(|l| {
+        let texts: Vec<String> =
+            unusual[unusual.len() - shown..].iter().map(|i| i.text(l)).collect();
+        let text = texts.join(l.pick(", then ", ", затем "));
+        if unusual.len() > shown { format!("… {text}") } else { text }
+    }))
 }
 
 #[cfg(test)]
@@ -194,7 +191,7 @@ mod tests {
             suspect(&inputs, Some(4)).unwrap(),
             "step 3 (conn a): raw `{action: presence}\\n`"
         );
-        assert_eq!(suspect(&inputs[..1], None).unwrap(), "step 1 (conn a): login");
+        assert_eq!(suspect(&inputs[..1], None).unwrap().en(), "step 1 (conn a): login");
         assert!(suspect(&[], Some(2)).is_none());
     }
 }

@@ -88,7 +88,7 @@ impl AwaitInput {
                 Event::Look => {
                     seen = cx.side.process().map_or(InputWait::Unknown, |p| p.input_wait());
                     if seen == InputWait::Waiting {
-                        cx.log("a", Direction::Event, ClientMsg::WaitingForInput.en());
+                        cx.log("a", Direction::Event, ClientMsg::WaitingForInput.text());
                         // What it wrote before blocking is in the kernel: let the runtime's
                         // I/O driver see it (yield_now resumes after the driver ran), and give
                         // loopback delivery, which a loaded kernel defers, a short bound.
@@ -101,7 +101,7 @@ impl AwaitInput {
                 Event::Timeout => {
                     if seen == InputWait::Unknown {
                         let secs = at.within.as_secs_f64();
-                        cx.log("a", Direction::Event, ClientMsg::InputUnseen { secs }.en());
+                        cx.log("a", Direction::Event, ClientMsg::InputUnseen { secs }.text());
                     }
                     return Ok(());
                 }
@@ -137,7 +137,7 @@ impl AwaitInput {
         let value = match &a {
             Arrival::Value { value, .. } => value.clone(),
             Arrival::Closed { .. } => {
-                cx.log("a", Direction::Event, ClientMsg::ClientClosed.en());
+                cx.log("a", Direction::Event, ClientMsg::ClientClosed.text());
                 cx.mark_ended("a");
                 return Ok(true);
             }

@@ -34,7 +34,7 @@ impl CloseStdin {
             };
         }
         drop(stdin);
-        cx.log("a", Direction::Event, note.en());
+        cx.log("a", Direction::Event, note.text());
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ impl Connect {
 
     /// The executor opened the connection before this runs; what is left is to record it.
     pub(crate) async fn run<S: Side>(&self, cx: &mut Case<'_, S>, at: &At) -> StepResult {
-        cx.input(at, "opened a connection".to_owned(), false);
+        cx.input(at, crate::i18n::Said::new("opened a connection", "открыл соединение"), false);
         Ok(())
     }
 }

@@ -34,13 +34,23 @@ impl Disconnect {
         if self.how != DisconnectKind::ShutdownWrite {
             cx.mark_ended(&at.conn);
         }
-        cx.log(&at.conn, Direction::Event, format!("disconnect ({:?})", self.how));
+        let how = format!("{:?}", self.how);
+        let text =
+            crate::i18n::Said::new(format!("disconnect ({how})"), format!("отключение ({how})"));
+        cx.log(&at.conn, Direction::Event, text);
         let what = match self.how {
-            DisconnectKind::Close => "closed the connection (FIN)",
-            DisconnectKind::Reset => "reset the connection (RST, SO_LINGER 0)",
-            DisconnectKind::ShutdownWrite => "shut down its sending side",
+            DisconnectKind::Close => {
+                crate::i18n::Said::new("closed the connection (FIN)", "закрыл соединение (FIN)")
+            }
+            DisconnectKind::Reset => crate::i18n::Said::new(
+                "reset the connection (RST, SO_LINGER 0)",
+                "сбросил соединение (RST, SO_LINGER 0)",
+            ),
+            DisconnectKind::ShutdownWrite => {
+                crate::i18n::Said::new("shut down its sending side", "закрыл свою сторону отправки")
+            }
         };
-        cx.input(at, what.to_owned(), false);
+        cx.input(at, what, false);
         Ok(())
     }
 }

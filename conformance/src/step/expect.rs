@@ -72,10 +72,10 @@ impl Expect {
                 continue;
             }
             if S::FLAGS_GLUED_WRITES && *same_read {
-                details.why.push(
-                    "it came in the same read as the client's previous message: both were written at once"
-                        .into(),
-                );
+                details.why.push(crate::i18n::Said::new(
+                    "it came in the same read as the client's previous message: both were written at once",
+                    "оно пришло в одном чтении с предыдущим сообщением клиента: оба записаны разом",
+                ));
             }
             let arrived = cx.arrived(&at.conn, arrival, at.within);
             return Err(cx.fail(at, arrived, details));
@@ -96,7 +96,7 @@ impl Expect {
         let pieces = cx.conn_mut(&at.conn).and_then(|c| c.last_pieces());
         let Some(problem) = pieces.and_then(|p| p.problem()) else { return Ok(()) };
         let arrived = crate::case::Arrived::from_arrival(arrival, at.within);
-        let details = Details { expected: alts, why: vec![problem], ..Details::default() };
+        let details = Details { expected: alts, why: vec![problem.into()], ..Details::default() };
         Err(cx.fail(at, arrived, details))
     }
 

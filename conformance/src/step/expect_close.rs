@@ -74,12 +74,15 @@ impl ExpectClose {
                     } else if answer {
                         would_need.insert(Tolerance::ReplyToQuit);
                     }
-                    let mut why = vec!["the server should close the connection".to_owned()];
+                    let mut why = vec![crate::i18n::Said::new(
+                        "the server should close the connection",
+                        "сервер должен закрыть соединение",
+                    )];
                     if refused {
-                        why.push(
-                            "it answered quit/exit with an error: it does not know the action, so it neither ends the session nor frees the name"
-                                .to_owned(),
-                        );
+                        why.push(crate::i18n::Said::new(
+                            "it answered quit/exit with an error: it does not know the action, so it neither ends the session nor frees the name",
+                            "на quit/exit он ответил ошибкой: он не знает это действие, поэтому не завершает сессию и не освобождает имя",
+                        ));
                     }
                     let arrived = cx.arrived(&at.conn, other, at.within);
                     let details = Details { expected: expected(), why, would_need };
@@ -104,12 +107,21 @@ impl ExpectClose {
                 {
                     let value = value.clone();
                     if !ClientSide::answer(cx, &value).await {
-                        return Err(cx.problem(at, "cannot answer the client".into()));
+                        return Err(cx.problem(
+                            at,
+                            crate::i18n::Said::new(
+                                "cannot answer the client",
+                                "не удаётся ответить клиенту",
+                            ),
+                        ));
                     }
                     cx.side.answered += 1;
                 }
                 _ => {
-                    let why = vec!["the client should close the connection".to_owned()];
+                    let why = vec![crate::i18n::Said::new(
+                        "the client should close the connection",
+                        "клиент должен закрыть соединение",
+                    )];
                     let arrived = cx.arrived(&at.conn, arrival, at.within);
                     let details = Details { expected: expected(), why, ..Details::default() };
                     return Err(cx.fail(at, arrived, details));

@@ -84,7 +84,7 @@ impl ExpectExit {
         let expected = vec![json!({"$exit": self.code.describe()})];
         let status = self.wait_exit(cx, at, &expected).await?;
         let shown = describe_status(status);
-        cx.log("a", Direction::Event, ClientMsg::Exited { status: shown.clone() }.en());
+        cx.log("a", Direction::Event, ClientMsg::Exited { status: shown.clone() }.text());
         let crash = match cx.side.process() {
             Some(p) => {
                 p.drain_output().await;
@@ -99,7 +99,7 @@ impl ExpectExit {
         } else {
             return Ok(());
         };
-        let details = Details { expected, why: vec![why.en()], ..Details::default() };
+        let details = Details { expected, why: vec![why.text().into()], ..Details::default() };
         Err(cx.fail(at, Arrived::Client { saw }, details))
     }
 
@@ -110,7 +110,7 @@ impl ExpectExit {
         at: &At,
         expected: &[Value],
     ) -> Result<ExitStatus, Outcome> {
-        let details = |why: String| Details {
+        let details = |why: crate::i18n::Said| Details {
             expected: expected.to_vec(),
             why: vec![why],
             ..Details::default()
@@ -146,14 +146,14 @@ impl ExpectExit {
                         }
                         Arrival::Bad { .. } => {
                             let arrived = cx.arrived("a", a, at.within);
-                            let why = ClientMsg::WhyWhileExiting.en();
+                            let why = ClientMsg::WhyWhileExiting.text().into();
                             return Err(cx.fail(at, arrived, details(why)));
                         }
                         Arrival::Value { .. } | Arrival::Closed { .. } | Arrival::Nothing => {}
                     }
                 }
                 Event::Timeout => {
-                    let why = ClientMsg::WhyNoExit { secs: at.within.as_secs_f64() }.en();
+                    let why = ClientMsg::WhyNoExit { secs: at.within.as_secs_f64() }.text().into();
                     let arrived = Arrived::Client { saw: ClientMsg::StillRunning };
                     return Err(cx.fail(at, arrived, details(why)));
                 }

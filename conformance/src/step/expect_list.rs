@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Body, Kind, StepResult, Template};
 use crate::case::{Arrived, At, Case, Details, Side};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Said};
 use crate::matcher::{read_code, show};
 use crate::placeholders::Mode;
 use crate::vocab::{StepKeyword, Tolerance};
@@ -130,15 +130,23 @@ impl ExpectList {
         match value.get("response").and_then(read_code) {
             Some((code, is_string)) if code == i64::from(self.code) => {
                 if is_string && !allowed(cx, Tolerance::StringCode, would) {
-                    why.push(".response: the code is a string; send a number".to_owned());
+                    why.push(Said::new(
+                        ".response: the code is a string; send a number",
+                        ".response: код — строка; отправляйте число",
+                    ));
                 }
             }
-            Some((code, _)) => why.push(format!(".response: expected {}, got {code}", self.code)),
-            None => why.push(format!(
-                ".response: expected {}, got {}",
-                self.code,
-                show(value.get("response").unwrap_or(&Value::Null), 40)
+            Some((code, _)) => why.push(Said::new(
+                format!(".response: expected {}, got {code}", self.code),
+                format!(".response: ожидалось {}, пришло {code}", self.code),
             )),
+            None => {
+                let got = show(value.get("response").unwrap_or(&Value::Null), 40);
+                why.push(Said::new(
+                    format!(".response: expected {}, got {got}", self.code),
+                    format!(".response: ожидалось {}, пришло {got}", self.code),
+                ));
+            }
         }
         if !why.is_empty() {
             return None;
@@ -148,8 +156,13 @@ impl ExpectList {
                 if !matches!(key, "data_list" | "alert")
                     && !allowed(cx, Tolerance::ListShape, would)
                 {
-                    why.push(format!(
-                        ".{key}: the list should be in \"alert\" (spec) or \"data_list\" (course)"
+                    why.push(Said::new(
+                        format!(
+                            ".{key}: the list should be in \"alert\" (spec) or \"data_list\" (course)"
+                        ),
+                        format!(
+                            ".{key}: список должен быть в \"alert\" (spec) или \"data_list\" (курс)"
+                        ),
                     ));
                 }
                 return Some(items.iter().map(text_of).collect());
@@ -157,12 +170,18 @@ impl ExpectList {
         }
         let Some(n) = value.get("quantity").and_then(Value::as_u64).filter(|n| *n <= MAX_QUANTITY)
         else {
-            why.push("no list found (looked for data_list, alert, contact_list, user_list, message, quantity)".to_owned());
+            why.push(Said::new(
+                "no list found (looked for data_list, alert, contact_list, user_list, message, quantity)",
+                "список не найден (искали data_list, alert, contact_list, user_list, message, quantity)",
+            ));
             return None;
         };
         let got = quantity_items(cx, at, n, why).await;
         if why.is_empty() && !allowed(cx, Tolerance::ListShape, would) {
-            why.push("the list came as quantity + contact_list messages".to_owned());
+            why.push(Said::new(
+                "the list came as quantity + contact_list messages",
+                "список пришёл как quantity + сообщения contact_list",
+            ));
         }
         Some(got)
     }
@@ -181,7 +200,7 @@ async fn quantity_items<S: Side>(
     cx: &mut Case<'_, S>,
     at: &At,
     n: u64,
-    why: &mut Vec<String>,
+    why: &mut Vec<Said>,
 ) -> Vec<String> {
     let mut got = Vec::new();
     for _ in 0..n {
@@ -191,10 +210,18 @@ async fn quantity_items<S: Side>(
                 got.push(name.map_or_else(|| item.to_string(), str::to_owned));
             }
             other => {
-                why.push(format!(
-                    "quantity said {n} contact_list messages follow; got {} then {}",
-                    got.len(),
-                    Arrived::from_arrival(other, at.within).describe(Lang::En)
+                let arrived = Arrived::from_arrival(other, at.within);
+                why.push(Said::new(
+                    format!(
+                        "quantity said {n} contact_list messages follow; got {} then {}",
+                        got.len(),
+                        arrived.describe(Lang::En)
+                    ),
+                    format!(
+                        "quantity обещал {n} сообщений contact_list; пришло {}, затем {}",
+                        got.len(),
+                        arrived.describe(Lang::Ru)
+                    ),
                 ));
                 break;
             }
@@ -204,22 +231,31 @@ async fn quantity_items<S: Side>(
 }
 
 impl Names {
-    fn compare(&self, listed: &[String], why: &mut Vec<String>) {
+    fn compare(&self, listed: &[String], why: &mut Vec<Said>) {
         for c in &self.contains {
             if !listed.contains(c) {
-                why.push(format!("the list {listed:?} lacks {c:?}"));
+                why.push(Said::new(
+                    format!("the list {listed:?} lacks {c:?}"),
+                    format!("в списке {listed:?} нет {c:?}"),
+                ));
             }
         }
         for x in &self.excludes {
             if listed.contains(x) {
-                why.push(format!("the list {listed:?} must not contain {x:?}"));
+                why.push(Said::new(
+                    format!("the list {listed:?} must not contain {x:?}"),
+                    format!("в списке {listed:?} не должно быть {x:?}"),
+                ));
             }
         }
         if let Some(eq) = &self.equals {
             let a: BTreeSet<&String> = listed.iter().collect();
             let b: BTreeSet<&String> = eq.iter().collect();
             if a != b {
-                why.push(format!("the list {listed:?} should be exactly {eq:?}"));
+                why.push(Said::new(
+                    format!("the list {listed:?} should be exactly {eq:?}"),
+                    format!("список {listed:?} должен быть ровно {eq:?}"),
+                ));
             }
         }
     }

@@ -62,7 +62,7 @@ impl ExpectOutput {
             .map(|l| format!("`{l}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        let why = ClientMsg::WhyMissingLines { baseline: self.as_in.clone(), lines }.en();
+        let why = ClientMsg::WhyMissingLines { baseline: self.as_in.clone(), lines }.text().into();
         let details = Details {
             expected: vec![json!({"$output_as_in": self.as_in})],
             why: vec![why],

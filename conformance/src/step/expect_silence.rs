@@ -73,12 +73,20 @@ impl ExpectSilence {
                 cx.accept_match(&r);
                 return Ok(());
             }
-            format!(
-                "this arrived before the marker {} that proves the server has nothing else for this connection",
-                show(&marker, 200)
+            let marker = show(&marker, 200);
+            crate::i18n::Said::new(
+                format!(
+                    "this arrived before the marker {marker} that proves the server has nothing else for this connection"
+                ),
+                format!(
+                    "это пришло раньше метки {marker}, которая доказывает, что серверу больше нечего слать в это соединение"
+                ),
             )
         } else {
-            "the marker never arrived, so silence could not be confirmed".to_owned()
+            crate::i18n::Said::new(
+                "the marker never arrived, so silence could not be confirmed",
+                "метка так и не пришла, поэтому тишину подтвердить нельзя",
+            )
         };
         let arrived = cx.arrived(&at.conn, arrival, at.within);
         let expected = vec![json!({"$silence_before": marker})];
@@ -96,12 +104,15 @@ impl SilenceFor {
         {
             return Ok(());
         }
-        let mut why = vec![format!("nothing should arrive within {ms} ms")];
+        let mut why = vec![crate::i18n::Said::new(
+            format!("nothing should arrive within {ms} ms"),
+            format!("за {ms} мс ничего не должно прийти"),
+        )];
         if S::FLAGS_GLUED_WRITES && matches!(arrival, Arrival::Value { same_read: true, .. }) {
-            why.push(
-                "it came in the same read as the message before it: the client wrote both at once"
-                    .into(),
-            );
+            why.push(crate::i18n::Said::new(
+                "it came in the same read as the message before it: the client wrote both at once",
+                "оно пришло в одном чтении с предыдущим сообщением: клиент записал оба разом",
+            ));
         }
         let arrived = cx.arrived(&at.conn, arrival, at.within);
         let expected = vec![json!({"$silence_ms": ms})];

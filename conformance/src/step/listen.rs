@@ -33,7 +33,11 @@ impl Listen {
         if let Some(conn) = cx.conn_mut(&at.conn) {
             conn.listen(until).await;
         }
-        cx.log(&at.conn, Direction::Event, format!("listened {} ms", self.ms));
+        let text = crate::i18n::Said::new(
+            format!("listened {} ms", self.ms),
+            format!("слушали {} мс", self.ms),
+        );
+        cx.log(&at.conn, Direction::Event, text);
         Ok(())
     }
 }

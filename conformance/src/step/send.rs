@@ -61,7 +61,9 @@ impl Send {
                 let shown = cx.env.vars.expand_str(text).unwrap_or_else(|_| text.clone());
                 let preview = jim_protocol::error::preview(&bytes);
                 cx.log(&at.conn, Direction::Sent, preview.clone());
-                cx.input(at, format!("raw {preview}"), false);
+                let what =
+                    crate::i18n::Said::new(format!("raw {preview}"), format!("байты {preview}"));
+                cx.input(at, what, false);
                 (bytes, Sent::Raw(shown))
             }
         };
