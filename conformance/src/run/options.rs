@@ -58,6 +58,8 @@ pub struct ServerOptions {
     pub offline_user: Option<String>,
     /// `--expect CAP`: capabilities the target must have.
     pub expect: Vec<Capability>,
+    /// `--accounts FILE`: registered accounts cases log in with (see [`crate::accounts`]).
+    pub accounts: Vec<crate::accounts::Account>,
 }
 
 /// Options only client mode has.
