@@ -260,6 +260,9 @@ pub type Plan = HashMap<String, Result<Draw, Text>>;
 pub struct AccountPool {
     accounts: Vec<Account>,
     leases: Vec<Arc<Mutex<()>>>,
+    /// Each account's course key, computed at its first use (10000 PBKDF2 rounds: computing
+    /// it per login would delay every 511 answer past a slow server's patience).
+    keys: Vec<std::sync::OnceLock<String>>,
 }
 
 /// What a case holds while it runs: its accounts are not given to another case meanwhile.
@@ -270,7 +273,15 @@ impl AccountPool {
     /// A pool of `accounts` (in file order; `--user` comes first when given).
     pub fn new(accounts: Vec<Account>) -> Self {
         let leases = accounts.iter().map(|_| Arc::new(Mutex::new(()))).collect();
-        Self { accounts, leases }
+        let keys = accounts.iter().map(|_| std::sync::OnceLock::new()).collect();
+        Self { accounts, leases, keys }
+    }
+
+    /// The course key of the account at `index` ([`crate::course_login::password_key`]).
+    pub fn key(&self, index: usize) -> Option<&str> {
+        let a = self.accounts.get(index)?;
+        let key = self.keys.get(index)?;
+        Some(key.get_or_init(|| crate::course_login::password_key(&a.name, &a.password)))
     }
 
     /// How many accounts there are.
@@ -339,19 +350,19 @@ impl AccountPool {
                 }
                 Some(Some(len)) if need.count() <= n => Err(Text {
                     en: format!(
-                        "skipped: it logs in a name of exactly {len} characters and --accounts has no such account; add one to the file and to the server's database"
+                        "skipped: it logs in a name of exactly {len} characters and no account given (--accounts, --user) has one; add one to the file and to the server's database"
                     ),
                     ru: format!(
-                        "пропущен: он входит под именем ровно из {len} символов, а в --accounts такой учётной записи нет; добавьте её в файл и в базу сервера"
+                        "пропущен: он входит под именем ровно из {len} символов, а среди данных учётных записей (--accounts, --user) такой нет; добавьте её в файл и в базу сервера"
                     ),
                 }),
                 Some(_) => Err(Text {
                     en: format!(
-                        "skipped: it logs in {} different accounts at once and --accounts gives {n}; add accounts to the file and to the server's database",
+                        "skipped: it logs in {} different accounts at once and {n} were given (--accounts, --user); add accounts to the file and to the server's database",
                         need.count()
                     ),
                     ru: format!(
-                        "пропущен: он одновременно входит под {} разными учётными записями, а --accounts даёт {n}; добавьте учётные записи в файл и в базу сервера",
+                        "пропущен: он одновременно входит под {} разными учётными записями, а дано {n} (--accounts, --user); добавьте учётные записи в файл и в базу сервера",
                         need.count()
                     ),
                 }),
@@ -463,11 +474,11 @@ mod tests {
         ]);
         let many = plan["many"].as_ref().unwrap_err();
         assert!(
-            many.en.contains("3 different accounts") && many.en.contains("gives 2"),
+            many.en.contains("3 different accounts") && many.en.contains("2 were given"),
             "{}",
             many.en
         );
-        assert!(many.ru.contains("даёт 2"), "{}", many.ru);
+        assert!(many.ru.contains("дано 2"), "{}", many.ru);
         assert_eq!(plan["len25"].as_ref().unwrap().indexes(), [1]);
         assert!(plan["len24"].as_ref().unwrap_err().en.contains("exactly 24 characters"));
         assert!(plan["acct"].is_err());

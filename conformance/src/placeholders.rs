@@ -97,8 +97,9 @@ pub struct Vars {
     pub captures: HashMap<String, String>,
     /// Lint mode: every optional value and capture is available (with dummy text).
     lint: bool,
-    /// Registered accounts drawn for this case (`--accounts`): name -> password. Their
-    /// presences carry a pubkey, and their 511 challenges are answered.
+    /// Registered accounts drawn for this case (`--accounts`): name -> course key
+    /// ([`crate::course_login::password_key`]). Their presences carry a pubkey, and their 511
+    /// challenges are answered.
     accounts: HashMap<String, String>,
     /// The drawn `$account` (its presences carry a pubkey; the case answers its challenge).
     registered: Option<String>,
@@ -140,10 +141,10 @@ impl Vars {
 
     /// Logs the `$user:LABEL[:LEN]` of `slot` in as the registered account `name` (drawn from
     /// the pool for this case): the placeholder gives that name, its presences carry a pubkey
-    /// and its 511 challenge is answered with `password`.
-    pub fn assign_account(&mut self, slot: &crate::accounts::Slot, name: &str, password: &str) {
+    /// and its 511 challenge is answered with its course `key`.
+    pub fn assign_account(&mut self, slot: &crate::accounts::Slot, name: &str, key: &str) {
         self.users.insert(slot.key(), name.to_owned());
-        self.accounts.insert(name.to_owned(), password.to_owned());
+        self.accounts.insert(name.to_owned(), key.to_owned());
     }
 
     /// Makes `name` (drawn from the pool) the `$account` of this case, with its password.
@@ -153,17 +154,12 @@ impl Vars {
         self.registered = Some(name.to_owned());
     }
 
-    /// The password of a drawn account.
-    pub fn account_password(&self, name: &str) -> Option<&str> {
-        self.accounts.get(name).map(String::as_str)
-    }
-
     /// The course answer to a 511 challenge that arrived on `conn`, logged in as `login`: a
     /// `{"response": 511, "bin": <128 hex digits>}` while `login` is a drawn account whose
     /// challenge on `conn` was not answered yet. (A `pubkey_need` reply is a 511 too; its
     /// `bin` is a PEM key, not hex.)
     pub fn challenge_answer(&mut self, conn: &str, login: &str, value: &Value) -> Option<Value> {
-        let password = self.accounts.get(login)?;
+        let key = self.accounts.get(login)?;
         let code = value.get("response").and_then(crate::matcher::read_code).map(|(c, _)| c);
         let bin = value.get("bin").and_then(Value::as_str)?;
         if code != Some(511) || bin.len() != 128 || !bin.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -172,7 +168,7 @@ impl Vars {
         if !self.answered.insert((conn.to_owned(), login.to_owned())) {
             return None;
         }
-        let answer = crate::course_login::answer(login, password, bin);
+        let answer = crate::course_login::answer_with_key(key, bin);
         Some(serde_json::json!({"response": 511, "bin": answer}))
     }
 
@@ -470,7 +466,8 @@ mod tests {
     fn a_drawn_account_names_the_label_carries_a_pubkey_and_answers_its_challenge_once() {
         let mut v = Vars::new("ab", "Guest");
         let slot = crate::accounts::Slot { label: "alice".into(), len: None };
-        v.assign_account(&slot, "Мария", "мой пароль");
+        let key = crate::course_login::password_key("Мария", "мой пароль");
+        v.assign_account(&slot, "Мария", &key);
         let t = json!({"action":"presence","time":"$now","user":{"account_name":"$user:alice"}});
         let out = v.expand(&t, Mode::Send).unwrap();
         assert_eq!(out["user"]["account_name"], "Мария");

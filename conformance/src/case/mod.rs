@@ -361,10 +361,14 @@ impl<S: Side> Case<'_, S> {
         wants_push: bool,
     ) -> Arrival {
         let mut skipped = 0;
+        let mut deadline = deadline;
         loop {
             let arrival = self.next(conn, deadline).await;
             let Arrival::Value { value, .. } = &arrival else { return arrival };
             if self.answer_challenge(conn, value, deadline).await {
+                // The 511 was a question, not the reply the step waits for: the server gets
+                // the step's whole time again to check the answer and reply.
+                deadline = deadline.max(Instant::now() + self.env.timeout);
                 continue;
             }
             if skipped < MAX_SKIPPED && S::unsolicited(self, conn, value, wants_push) {

@@ -227,8 +227,8 @@ impl Run<ServerMode> {
         let mut drawn_account = None;
         if let Some((pool, draw)) = draw {
             for (slot, i) in &draw.slots {
-                if let Some(a) = pool.get(*i) {
-                    vars.assign_account(slot, &a.name, &a.password);
+                if let (Some(a), Some(key)) = (pool.get(*i), pool.key(*i)) {
+                    vars.assign_account(slot, &a.name, key);
                 }
             }
             drawn_account = draw.account.and_then(|i| pool.get(i));
@@ -494,10 +494,10 @@ fn early_stop(d: &Detection, has_accounts: bool) -> Option<EarlyStop> {
             },
             why: Text {
                 en: format!(
-                    "the server admits only registered users (a name it does not know got {said}): register accounts in its database and pass them with --accounts FILE (name:password lines; README: \"Seeding a course server's accounts\")"
+                    "the server admits only registered users (a name it does not know got {said}): register accounts in its database and pass them with --accounts FILE (name:password lines; README: \"Servers that admit only registered users\")"
                 ),
                 ru: format!(
-                    "сервер пускает только зарегистрированных пользователей (незнакомое имя получило {said}): зарегистрируйте учётные записи в его базе и передайте их через --accounts ФАЙЛ (строки имя:пароль; README: «Seeding a course server's accounts»)"
+                    "сервер пускает только зарегистрированных пользователей (незнакомое имя получило {said}): зарегистрируйте учётные записи в его базе и передайте их через --accounts ФАЙЛ (строки имя:пароль; README: «Servers that admit only registered users»)"
                 ),
             },
         });
