@@ -8,11 +8,13 @@ Examples:
   jim-conformance server --port 7777 --profile spec --json report.json
   jim-conformance server --spawn \"python3 server.py -p {port}\" --only 'rooms/*' --lang ru
   jim-conformance server --port 7777 --json - | python3 -m json.tool
+  jim-conformance server --spawn \"python3 server.py -p {port}\" --accounts accounts.txt
 
 Exit status:
   0  every required case passes
   1  a case that fails the run (a must, a should with --strict, a death)
-  2  usage or fixture error, or an empty selection
+  2  usage or fixture error, an empty selection, or a server that admits only registered
+     users judged without --accounts
   3  the server cannot be reached: it does not start, exits, or never listens";
 
 /// `jim-conformance client --help`.

@@ -8,6 +8,12 @@ use hmac::{Hmac, KeyInit, Mac};
 
 /// The answer a course client sends to `challenge` (without Python's trailing newline).
 pub fn answer(user: &str, password: &str, challenge: &str) -> String {
+    answer_with_key(&password_key(user, password), challenge)
+}
+
+/// The account's key: `hex(PBKDF2-HMAC-SHA512(password, lowercase name, 10000))`, what a
+/// course server stores. Costly (10000 rounds): compute it once per account.
+pub fn password_key(user: &str, password: &str) -> String {
     let mut derived = [0u8; 64];
     pbkdf2::pbkdf2_hmac::<sha2::Sha512>(
         password.as_bytes(),
@@ -15,7 +21,11 @@ pub fn answer(user: &str, password: &str, challenge: &str) -> String {
         10_000,
         &mut derived,
     );
-    let key = hex::encode(derived);
+    hex::encode(derived)
+}
+
+/// The answer to `challenge` from an account's [`password_key`].
+pub fn answer_with_key(key: &str, challenge: &str) -> String {
     let digest = match <Hmac<md5::Md5> as KeyInit>::new_from_slice(key.as_bytes()) {
         Ok(mut mac) => {
             mac.update(challenge.as_bytes());

@@ -30,6 +30,7 @@
 //! - [`grade`]: a class in one command: roster, assignment, pages, gradebook files;
 //! - [`explore`]: model-based multi-client sessions that find what no fixture was written for.
 
+pub mod accounts;
 pub mod case;
 pub mod catalog;
 pub mod course_login;

@@ -91,6 +91,11 @@ struct ServerArgs {
     /// Its password.
     #[arg(long)]
     password: Option<String>,
+    /// Registered accounts to log in with, for a server that admits only the users of its
+    /// database (the course-final server): a file of name:password lines (# comments). Every
+    /// case that logs in draws its own accounts from it; --user/--password is one more entry.
+    #[arg(long, value_name = "FILE")]
+    accounts: Option<PathBuf>,
     /// An existing account that is not connected (runs the 410 fixture).
     #[arg(long, value_name = "NAME")]
     offline_user: Option<String>,
@@ -351,6 +356,10 @@ async fn server(a: ServerArgs) -> Result<i32, RunError> {
     opts.mode.user = a.user.clone();
     opts.mode.password = a.password.clone();
     opts.mode.offline_user = a.offline_user.clone();
+    if let Some(path) = &a.accounts {
+        opts.mode.accounts =
+            jim_conformance::accounts::read_file(path).map_err(|e| usage(e.to_string()))?;
+    }
     opts.mode.expect = a
         .expect
         .iter()

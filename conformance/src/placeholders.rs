@@ -70,7 +70,10 @@ pub enum Mode {
     Pattern,
 }
 
-/// A sample RSA public key in PEM form (the shape of a course-final presence; ~450 bytes).
+/// The `user.pubkey` of the runner's course presences: a fixed 2048-bit RSA public key in PEM
+/// form (~450 bytes), made for these tests; nobody holds its private key. Course-final servers
+/// read `user.pubkey` unconditionally after a login (jim-protocol.md §6) and store it; this is
+/// what they store, and what `pubkey_need` must give back.
 pub const SAMPLE_PUBKEY: &str = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo\n4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u\n+qKhbwKfBstIs+bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyeh\nkd3qqGElvW/VDL5AaWTg0nLVkjRo9z+40RQzuVaE8AkAFmxZzow3x+VJYKdjykkJ\n0iT9wCS0DRTXu269V264Vf/3jvredZiKRkgwlL9xNAwxXFg0x/XFw005UWVRIkdg\ncKWTjpBP2dPwVZ4WWC+9aGVd+Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbc\nmwIDAQAB\n-----END PUBLIC KEY-----";
 
 static EMBEDDED: LazyLock<Option<Regex>> =
@@ -94,6 +97,14 @@ pub struct Vars {
     pub captures: HashMap<String, String>,
     /// Lint mode: every optional value and capture is available (with dummy text).
     lint: bool,
+    /// Registered accounts drawn for this case (`--accounts`): name -> course key
+    /// ([`crate::course_login::password_key`]). Their presences carry a pubkey, and their 511
+    /// challenges are answered.
+    accounts: HashMap<String, String>,
+    /// The drawn `$account` (its presences carry a pubkey; the case answers its challenge).
+    registered: Option<String>,
+    /// Connections whose 511 challenge was answered (at most once per connection and name).
+    answered: std::collections::HashSet<(String, String)>,
 }
 
 /// Current Unix time in seconds, rounded to hundredths like `1700000000.25`.
@@ -125,6 +136,55 @@ impl Vars {
             offline_account: Some("offline".into()),
             lint: true,
             ..Self::default()
+        }
+    }
+
+    /// Logs the `$user:LABEL[:LEN]` of `slot` in as the registered account `name` (drawn from
+    /// the pool for this case): the placeholder gives that name, its presences carry a pubkey
+    /// and its 511 challenge is answered with its course `key`.
+    pub fn assign_account(&mut self, slot: &crate::accounts::Slot, name: &str, key: &str) {
+        self.users.insert(slot.key(), name.to_owned());
+        self.accounts.insert(name.to_owned(), key.to_owned());
+    }
+
+    /// Makes `name` (drawn from the pool) the `$account` of this case, with its password.
+    pub fn assign_course_account(&mut self, name: &str, password: &str) {
+        self.account = Some(name.to_owned());
+        self.password = Some(password.to_owned());
+        self.registered = Some(name.to_owned());
+    }
+
+    /// The course answer to a 511 challenge that arrived on `conn`, logged in as `login`: a
+    /// `{"response": 511, "bin": <128 hex digits>}` while `login` is a drawn account whose
+    /// challenge on `conn` was not answered yet. (A `pubkey_need` reply is a 511 too; its
+    /// `bin` is a PEM key, not hex.)
+    pub fn challenge_answer(&mut self, conn: &str, login: &str, value: &Value) -> Option<Value> {
+        let key = self.accounts.get(login)?;
+        let code = value.get("response").and_then(crate::matcher::read_code).map(|(c, _)| c);
+        let bin = value.get("bin").and_then(Value::as_str)?;
+        if code != Some(511) || bin.len() != 128 || !bin.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        if !self.answered.insert((conn.to_owned(), login.to_owned())) {
+            return None;
+        }
+        let answer = crate::course_login::answer_with_key(key, bin);
+        Some(serde_json::json!({"response": 511, "bin": answer}))
+    }
+
+    /// A presence of a drawn account without `user.pubkey` gets [`SAMPLE_PUBKEY`], as the
+    /// course-final client's presence has one (a server that reads it unconditionally dies on
+    /// its absence, and that is not what the case is about).
+    fn add_pubkey(&self, value: &mut Map<String, Value>) {
+        if value.get("action").and_then(Value::as_str) != Some("presence") {
+            return;
+        }
+        let Some(Value::Object(user)) = value.get_mut("user") else { return };
+        let drawn = user.get("account_name").and_then(Value::as_str).is_some_and(|n| {
+            self.accounts.contains_key(n) || self.registered.as_deref() == Some(n)
+        });
+        if drawn && !user.contains_key("pubkey") {
+            user.insert("pubkey".into(), Value::String(SAMPLE_PUBKEY.to_owned()));
         }
     }
 
@@ -303,6 +363,9 @@ impl Vars {
                         out.insert(self.expand_str(k)?, self.expand(v, mode)?);
                     }
                 }
+                if mode == Mode::Send && (!self.accounts.is_empty() || self.registered.is_some()) {
+                    self.add_pubkey(&mut out);
+                }
                 Ok(Value::Object(out))
             }
             other => Ok(other.clone()),
@@ -397,6 +460,35 @@ mod tests {
         );
         assert!(v.expand(&json!("$account"), Mode::Send).is_err());
         assert_eq!(v.expand(&json!("$text:5"), Mode::Send).unwrap(), json!("the q"));
+    }
+
+    #[test]
+    fn a_drawn_account_names_the_label_carries_a_pubkey_and_answers_its_challenge_once() {
+        let mut v = Vars::new("ab", "Guest");
+        let slot = crate::accounts::Slot { label: "alice".into(), len: None };
+        let key = crate::course_login::password_key("Мария", "мой пароль");
+        v.assign_account(&slot, "Мария", &key);
+        let t = json!({"action":"presence","time":"$now","user":{"account_name":"$user:alice"}});
+        let out = v.expand(&t, Mode::Send).unwrap();
+        assert_eq!(out["user"]["account_name"], "Мария");
+        assert_eq!(out["user"]["pubkey"], SAMPLE_PUBKEY);
+        let other = json!({"action":"presence","time":1,"user":{"account_name":"$user:bob"}});
+        let out = v.expand(&other, Mode::Send).unwrap();
+        assert!(out["user"].get("pubkey").is_none(), "a generated name gets no pubkey");
+        let challenge = json!({"response": 511, "bin": "0123456789abcdef".repeat(8)});
+        let answer = v.challenge_answer("a", "Мария", &challenge).unwrap();
+        let want =
+            crate::course_login::answer("Мария", "мой пароль", &"0123456789abcdef".repeat(8));
+        assert_eq!(answer, json!({"response": 511, "bin": want}));
+        assert!(v.challenge_answer("a", "Мария", &challenge).is_none(), "answered once");
+        assert!(v.challenge_answer("b", "bob_ab", &challenge).is_none(), "not a drawn account");
+        let key = json!({"response": 511, "bin": SAMPLE_PUBKEY});
+        assert!(v.challenge_answer("c", "Мария", &key).is_none(), "a pubkey_need reply");
+        v.assign_course_account("judy", "judy:colon");
+        let t = json!({"action":"presence","time":1,"user":{"account_name":"$account"}});
+        let out = v.expand(&t, Mode::Send).unwrap();
+        assert_eq!(out["user"]["pubkey"], SAMPLE_PUBKEY, "the $account presence carries one too");
+        assert!(v.challenge_answer("d", "judy", &challenge).is_none(), "the case answers itself");
     }
 
     #[test]

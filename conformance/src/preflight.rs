@@ -46,6 +46,14 @@ pub struct Detection {
     /// The server kept answering after a client disconnected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub survives_disconnect: Option<bool>,
+    /// The server refuses names it does not know: a presence of a name the runner made up got
+    /// a 404, or a 400/403 whose text says "not registered" (a course-final server that admits
+    /// only the accounts of its database). Cases can log in only with `--accounts`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub refuses_unknown: bool,
+    /// The refusal, as code and text (`400 "Пользователь не зарегистрирован."`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_with: Option<String>,
     /// The profile `--profile auto` picks.
     pub suggested_profile: String,
     /// Observations in plain words.
@@ -121,6 +129,18 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
     d.reachable = true;
     let (name, reply) = login(input, &mut d, &mut conn).await;
     first_reply(&mut d, &reply, input.timeout);
+    if !d.guest_only && input.name.is_none() && refuses_unknown(&reply) {
+        d.refuses_unknown = true;
+        d.refused_with = refusal_text(&reply);
+        d.notes.push("the server refuses a name it does not know (registered accounts only, like the course-final server): pass them with --accounts FILE".into());
+    }
+    if d.refuses_unknown || code_of(&reply) == Some(511) {
+        // Accounts (the course database) or the 511 login: the course-final server.
+        d.suggested_profile = "course".into();
+        d.dialect = DetectedDialect::Course;
+        conn.disconnect(DisconnectKind::Close).await;
+        return d;
+    }
     if !d.answered || code_of(&reply) != Some(200) {
         // A server that closes, or answers something that is not JIM, is most likely a lesson-3
         // attempt; one that does not answer at all gets the spec profile (its cases say so).
@@ -178,6 +198,58 @@ async fn login(input: &PreflightInput, d: &mut Detection, conn: &mut Conn) -> (S
     d.notes.push(Said::new("the name Guest is accepted and another name is refused with 400: a Guest-only lesson-3 server", "имя Guest принимается, а другое имя отклоняется с 400: сервер урока 3 только для Guest"));
     *conn = c2;
     ("Guest".into(), r2)
+}
+
+/// Words of a refusal that says the name is not registered (Russian and English, as course
+/// servers and their students write them).
+static UNREGISTERED: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+    regex::RegexBuilder::new(
+        r"не\s*зарегистр|незарегистр|нет\s+такого\s+пользовател|пользовател\S*\s+не\s+(найден|существу)|неизвестн\S*\s+(пользовател|имя|логин)|unregistered|not\s+registered|unknown\s+(user|account|name|login)|no\s+such\s+(user|account)|(user|account)\s+not\s+found|(user|account)\s+does\s*n[o']?t\s+exist",
+    )
+    .case_insensitive(true)
+    .build()
+    .ok()
+});
+
+/// A refusal of an unknown name: 404 to a presence (§errors: unknown user), or 400/403 with a
+/// text that says "not registered". 401 is not one: it asks for authentication first, and 409
+/// says the name is taken.
+pub fn refuses_unknown(reply: &Arrival) -> bool {
+    let Arrival::Value { value, .. } = reply else { return false };
+    match value.get("response").and_then(read_code).map(|(c, _)| c) {
+        Some(404) => true,
+        Some(400 | 403) => {
+            let mut texts = Vec::new();
+            strings(value, &mut texts);
+            let re = UNREGISTERED.as_ref();
+            texts.iter().any(|t| re.is_some_and(|re| re.is_match(t)))
+        }
+        _ => false,
+    }
+}
+
+/// A refusal as code and first text (`400 "Пользователь не зарегистрирован."`), short.
+fn refusal_text(reply: &Arrival) -> Option<String> {
+    let Arrival::Value { value, .. } = reply else { return None };
+    let code = value.get("response").and_then(read_code).map(|(c, _)| c)?;
+    let mut texts = Vec::new();
+    if let Some(Value::Object(o)) = Some(value) {
+        o.iter().filter(|(k, _)| *k != "response").for_each(|(_, v)| strings(v, &mut texts));
+    }
+    Some(match texts.first() {
+        Some(t) => format!("{code} \"{}\"", t.chars().take(80).collect::<String>()),
+        None => code.to_string(),
+    })
+}
+
+/// Every string in a value (bounded by the value, which the wire bounded).
+fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+        Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
 }
 
 /// What the reply to the first presence says: answered, framing, time, and in plain words.
@@ -333,4 +405,44 @@ async fn survives_disconnect(input: &PreflightInput, d: &mut Detection) {
     let bye = goodbye(d.dialect == DetectedDialect::Course, &probe_name);
     send(&mut c3, &bye, input.framing, t).await;
     c3.disconnect(DisconnectKind::Close).await;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn reply(v: Value) -> Arrival {
+        Arrival::Value {
+            value: v,
+            raw: String::new(),
+            newline_after: Some(false),
+            same_read: false,
+        }
+    }
+
+    #[test]
+    fn a_refusal_of_an_unknown_name_is_told_from_other_refusals() {
+        let yes = [
+            json!({"response": 400, "error": "Пользователь не зарегистрирован."}),
+            json!({"response": 400, "error": "Unknown user"}),
+            json!({"response": "403", "alert": "user is not registered"}),
+            json!({"response": 404, "error": "no"}),
+            json!({"response": 400, "respondefault_ip_addressse": "нет такого пользователя"}),
+        ];
+        for v in yes {
+            assert!(refuses_unknown(&reply(v.clone())), "{v}");
+        }
+        let no = [
+            json!({"response": 400, "error": "Bad Request"}),
+            json!({"response": 400, "error": "Имя пользователя уже занято."}),
+            json!({"response": 401, "error": "unknown user"}),
+            json!({"response": 409, "error": "name taken"}),
+            json!({"response": 200}),
+        ];
+        for v in no {
+            assert!(!refuses_unknown(&reply(v.clone())), "{v}");
+        }
+        assert!(!refuses_unknown(&Arrival::Closed { reset: false }));
+    }
 }

@@ -91,6 +91,8 @@ pub struct RunningTarget {
     /// Things that happened to the target (restarts, exits), for the report.
     pub events: Vec<crate::i18n::Said>,
     startup: Duration,
+    /// The tasks copying a spawned command's output (awaited when it exits at start).
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// How often a starting command's port is looked up in the socket tables.
@@ -167,6 +169,21 @@ impl RunningTarget {
     /// Starts (or resolves) the target. `startup` bounds how long a spawned command may take to
     /// listen.
     pub async fn start(spec: TargetSpec, startup: Duration) -> Result<Self, TargetError> {
+        let (t, failed) = Self::start_keeping(spec, startup).await?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(t),
+        }
+    }
+
+    /// Starts the target like [`Self::start`], but a spawned command that cannot start (it
+    /// exits before it listens, or never listens) is not an error here: the target comes back
+    /// without a process, with the output it printed, and the reason, so that the run can
+    /// report it in one line (see [`start_failure_line`]).
+    pub async fn start_keeping(
+        spec: TargetSpec,
+        startup: Duration,
+    ) -> Result<(Self, Option<TargetError>), TargetError> {
         let mut t = Self {
             spec: spec.clone(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -177,6 +194,7 @@ impl RunningTarget {
             accounts: None,
             events: Vec::new(),
             startup,
+            readers: Vec::new(),
         };
         match spec {
             TargetSpec::Address { host, port } => {
@@ -203,10 +221,14 @@ impl RunningTarget {
                     message: "no address".into(),
                 })?;
             }
-            TargetSpec::Spawn { .. } => t.spawn().await?,
+            TargetSpec::Spawn { .. } => {
+                if let Err(e) = t.spawn().await {
+                    return Ok((t, Some(e)));
+                }
+            }
             TargetSpec::Embedded(_) => t.start_embedded().await?,
         }
-        Ok(t)
+        Ok((t, None))
     }
 
     async fn start_embedded(&mut self) -> Result<(), TargetError> {
@@ -245,11 +267,12 @@ impl RunningTarget {
             message: format!("cannot start `{line}`: {e}"),
             output: String::new(),
         })?;
+        self.readers.clear();
         if let Some(out) = child.stdout.take() {
-            capture(out, Arc::clone(&self.output), "[out] ");
+            self.readers.push(capture(out, Arc::clone(&self.output), "[out] "));
         }
         if let Some(err) = child.stderr.take() {
-            capture(err, Arc::clone(&self.output), "[err] ");
+            self.readers.push(capture(err, Arc::clone(&self.output), "[err] "));
         }
         self.addr = SocketAddr::from(([127, 0, 0, 1], port));
         self.child = Some(child);
@@ -257,7 +280,11 @@ impl RunningTarget {
         loop {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // Its last words are what the student needs: read the pipes to their end
+                    // (bounded: a grandchild may hold them open).
+                    for reader in self.readers.drain(..) {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
+                    }
                     self.child = None;
                     return Err(TargetError::Spawn {
                         message: format!(
@@ -415,10 +442,44 @@ impl RunningTarget {
     }
 }
 
+/// The one line that says why a spawned target cannot start: `cannot start: ` and the last
+/// line it wrote to stderr (else to stdout; a Python traceback ends with the exception, such
+/// as `ModuleNotFoundError: No module named 'common'`); what the runner saw when it printed
+/// nothing.
+pub fn start_failure_line(e: &TargetError) -> String {
+    let TargetError::Spawn { message, output } = e else { return e.to_string() };
+    let last = |prefix: &str| {
+        output
+            .lines()
+            .rev()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_owned)
+    };
+    match last("[err] ").or_else(|| last("[out] ")) {
+        Some(line) => format!("cannot start: {line}"),
+        None => format!("cannot start: {message}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn a_start_failure_is_one_line_ending_in_the_last_stderr_line() {
+        let e = TargetError::Spawn {
+            message: "exited (exit status: 1) before listening on port 7".into(),
+            output: "[err] Traceback (most recent call last):\n[err]   File \"s.py\", line 3\n[out] hello\n[err] ModuleNotFoundError: No module named 'common'\n[err] \n".into(),
+        };
+        let line = start_failure_line(&e);
+        assert_eq!(line, "cannot start: ModuleNotFoundError: No module named 'common'");
+        assert!(!line.contains('\n'));
+        let quiet = TargetError::Spawn { message: "did not listen".into(), output: String::new() };
+        assert_eq!(start_failure_line(&quiet), "cannot start: did not listen");
+    }
 
     #[test]
     fn a_listener_is_found_in_the_socket_tables_by_port_and_state() {

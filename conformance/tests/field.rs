@@ -32,6 +32,20 @@ const RIGHT: &[&str] = &[
     "zombie_after_first",
     "string_time_server",
     "flood_200",
+    "missing_common_module",
+];
+
+/// Runs of targets not yet right as a whole that are right today, each with the case keys
+/// whose verdict another item of issue 13 settles (left out of the run's `pass`/`fail` here,
+/// not in the manifest) and why: (target, run name, keys left out, why).
+const RIGHT_RUNS: &[(&str, &str, &[&str], &str)] = &[
+    ("course_final_accounts", "without accounts", &[], ""),
+    (
+        "course_final_accounts",
+        "with its accounts",
+        &["robustness/blank-lines"],
+        "item 8: whether the blank lines and the presence reach this 0.05 s loop in one recv() is the pacing's to settle",
+    ),
 ];
 
 /// Runner calls at the same time (each runner itself runs several cases at once).
@@ -49,10 +63,12 @@ fn server_jobs(reps: usize, only: Option<&[&str]>) -> Vec<Job> {
     let mut jobs = Vec::new();
     for t in m["targets"].as_array().unwrap() {
         let id = t["id"].as_str().unwrap();
-        if t["role"] != "server" || only.is_some_and(|o| !o.contains(&id)) {
-            continue;
-        }
-        for run in t["runs"].as_array().unwrap() {
+        let runs: Vec<Value> = match only {
+            _ if t["role"] != "server" => continue,
+            Some(o) if !o.contains(&id) => right_runs(id, t),
+            _ => t["runs"].as_array().unwrap().clone(),
+        };
+        for run in &runs {
             for mode in ["host", "spawn"] {
                 for rep in 0..reps {
                     jobs.push(Job { target: t.clone(), run: run.clone(), mode, rep });
@@ -61,6 +77,26 @@ fn server_jobs(reps: usize, only: Option<&[&str]>) -> Vec<Job> {
         }
     }
     jobs
+}
+
+/// The runs of `RIGHT_RUNS` for target `t`, with their left-out keys removed from `pass` and
+/// `fail`.
+fn right_runs(id: &str, t: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (target, name, left_out, _why) in RIGHT_RUNS {
+        if *target != id {
+            continue;
+        }
+        let run = t["runs"].as_array().unwrap().iter().find(|r| r["name"] == *name);
+        let mut run = run.unwrap_or_else(|| panic!("{id}: no run named {name:?}")).clone();
+        for key in ["pass", "fail"] {
+            if let Some(list) = run["expect"][key].as_array_mut() {
+                list.retain(|k| !left_out.iter().any(|l| k == l));
+            }
+        }
+        out.push(run);
+    }
+    out
 }
 
 /// Runs the jobs; returns (label, mismatches) per job and prints a table.

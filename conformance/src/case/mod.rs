@@ -362,15 +362,44 @@ impl<S: Side> Case<'_, S> {
         wants_push: bool,
     ) -> Arrival {
         let mut skipped = 0;
+        let mut deadline = deadline;
         loop {
             let arrival = self.next(conn, deadline).await;
             let Arrival::Value { value, .. } = &arrival else { return arrival };
+            if self.answer_challenge(conn, value, deadline).await {
+                // The 511 was a question, not the reply the step waits for: the server gets
+                // the step's whole time again to check the answer and reply.
+                deadline = deadline.max(Instant::now() + self.env.timeout);
+                continue;
+            }
             if skipped < MAX_SKIPPED && S::unsolicited(self, conn, value, wants_push) {
                 skipped += 1;
                 continue;
             }
             return arrival;
         }
+    }
+
+    /// A 511 challenge to the login of a registered account drawn for this case (`--accounts`)
+    /// is answered with its password, as the course-final client does, and the step reads on:
+    /// the case is about what follows the login (see [`Vars::challenge_answer`]).
+    async fn answer_challenge(&mut self, conn: &str, value: &Value, deadline: Instant) -> bool {
+        let Some(login) = self.conns.get(conn).and_then(|c| c.login.clone()) else {
+            return false;
+        };
+        let Some(answer) = self.env.vars.challenge_answer(conn, &login, value) else {
+            return false;
+        };
+        self.log(
+            conn,
+            Direction::Event,
+            format!("511 challenge: answered for {login} (--accounts)"),
+        );
+        let bytes = jim_protocol::codec::to_bytes(&answer, self.env.framing);
+        let sent = Sent::Json(answer);
+        // A write that fails shows as the next read (closed or nothing): the step judges that.
+        let _ = self.write(conn, &bytes, sent, Delivery::Whole, deadline).await;
+        true
     }
 
     /// What arrived, for a report: `Nothing` notes the start of an incomplete value on `conn`.

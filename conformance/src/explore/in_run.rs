@@ -46,6 +46,15 @@ pub(crate) async fn within_run(run: &Run<ServerMode>, down: &mut Option<Down>) -
         };
         return vec![run.finalize(not_explored(Verdict::Skip, &why, level, lang))];
     }
+    if run.mode.pool.is_some() {
+        // Exploration logs in names of its own; a server that admits registered accounts only
+        // would refuse them all, and a failure would be ours, not the target's.
+        let why = Text {
+            en: "not explored: the target admits registered accounts only (--accounts), and exploration logs in names of its own".into(),
+            ru: "не исследовался: цель пускает только зарегистрированные учётные записи (--accounts), а исследование входит под своими именами".into(),
+        };
+        return vec![run.finalize(not_explored(Verdict::Skip, &why, level, lang))];
+    }
     if let Some(d) = down.as_ref() {
         let mut t = run.mode.target.lock().await;
         let restarted = t.can_restart()

@@ -102,6 +102,9 @@ pub struct ReportView {
     /// The last lines a spawned server printed.
     #[serde(default)]
     pub target_output: Option<String>,
+    /// Totals; grading reads only `root_cause` (the one line of a run that ended early).
+    #[serde(default)]
+    pub summary: serde_json::Value,
 }
 
 /// The profile, as the report names it.
@@ -277,18 +280,26 @@ impl Job {
                 a.extend(["--stdin".into(), stdin.clone()]);
             }
         }
-        if self.role == Role::Server {
-            // The accounts pool (`--accounts`, issue 13) is not in the runner yet: the first
-            // account logs in, the second stays offline for the 410 case.
-            let mut accounts = self.student.accounts.iter();
-            if let Some((user, password)) = accounts.next() {
-                a.extend(["--user".into(), user.clone(), "--password".into(), password.clone()]);
-            }
-            if let Some((offline, _)) = accounts.next() {
-                a.extend(["--offline-user".into(), offline.clone()]);
-            }
+        if self.role == Role::Server && !self.student.accounts.is_empty() {
+            // The whole pool: every case that logs in draws its own accounts from it.
+            a.extend(["--accounts".into(), self.accounts_path().display().to_string()]);
         }
         a
+    }
+
+    /// Where the student's accounts are written for `--accounts` (next to the report).
+    fn accounts_path(&self) -> PathBuf {
+        self.report_path.with_extension("accounts.txt")
+    }
+
+    /// Writes the student's accounts as `name:password` lines for `--accounts`.
+    fn write_accounts(&self) -> std::io::Result<()> {
+        if self.role != Role::Server || self.student.accounts.is_empty() {
+            return Ok(());
+        }
+        let text: String =
+            self.student.accounts.iter().map(|(n, p)| format!("{n}:{p}\n")).collect();
+        std::fs::write(self.accounts_path(), text)
     }
 }
 
@@ -296,6 +307,11 @@ impl Job {
 pub async fn run(job: &Job) -> Outcome {
     let Some(command) = job.command() else { return Outcome::NoCommand };
     let _ = std::fs::remove_file(&job.report_path);
+    if let Err(e) = job.write_accounts() {
+        return Outcome::NotGraded {
+            line: format!("cannot write the accounts file {}: {e}", job.accounts_path().display()),
+        };
+    }
     let args = job.args(command);
     let mut child = match spawn_argv(&job.runner, &args, &job.student.folder) {
         Ok(c) => c,
@@ -332,6 +348,12 @@ pub async fn run(job: &Job) -> Outcome {
         let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
     }
     if let Some(report) = read_report(&job.report_path) {
+        if report.exit_code == 3 && report.cases.is_empty() {
+            // The program cannot start (or nothing listens): the runner's one line.
+            let line = report.summary["root_cause"]["en"].as_str().unwrap_or(&report.exit_reason);
+            let output = report.target_output.clone().unwrap_or_default();
+            return Outcome::CannotStart { line: without_ports(line), output };
+        }
         return Outcome::Judged { report: Box::new(report) };
     }
     let err = tail_text(&stderr);

@@ -291,6 +291,7 @@ impl Mode for ClientMode {
             target_output: None,
             name_used: run.opts.name.clone().unwrap_or_else(|| "Guest".into()).into(),
             expect: Vec::new(),
+            root_cause: None,
         }
     }
 

@@ -60,6 +60,8 @@ pub struct ServerOptions {
     pub expect: Vec<Capability>,
     /// Exploration after the fixture cases (`--explore-sessions`, `--seed`; default: none).
     pub explore: crate::explore::InRun,
+    /// `--accounts FILE`: registered accounts cases log in with (see [`crate::accounts`]).
+    pub accounts: Vec<crate::accounts::Account>,
 }
 
 /// Options only client mode has.

@@ -25,6 +25,8 @@ pub struct ReportParts {
     pub name_used: crate::i18n::Said,
     /// Capabilities declared with `--expect`.
     pub expect: Vec<Capability>,
+    /// What to fix first when the run ended before any case (the mode's one line).
+    pub root_cause: Option<crate::model::Text>,
 }
 
 /// Builds the report of `run`.
@@ -68,5 +70,8 @@ pub(crate) fn build<M: Mode>(
         lang: opts.lang,
     };
     report.summarize();
+    if parts.root_cause.is_some() {
+        report.summary.root_cause = parts.root_cause;
+    }
     report
 }

@@ -16,15 +16,16 @@ use super::notes::{ModeNotes, Peer};
 use super::options::{RunOptions, ServerOptions};
 use super::report::ReportParts;
 use super::session::{Mode, Run, Start};
+use crate::accounts::{Account, AccountPool, Plan};
 use crate::case::server::{Farewell, ServerSide, run_case};
 use crate::case::{CaseEnv, CaseRun};
-use crate::i18n::{RunMsg, Said};
-use crate::model::Fixture;
+use crate::i18n::Said;
+use crate::model::{Fixture, Text};
 use crate::placeholders::Vars;
 use crate::preflight::{Detection, PreflightInput, preflight};
 use crate::profile::ProfileTarget;
 use crate::report::{CaseResult, Impact, LivenessState, TargetInfo, Verdict};
-use crate::target::{RunningTarget, TargetSpec};
+use crate::target::{RunningTarget, TargetSpec, start_failure_line};
 use crate::vocab::{Capability, Delivery, DetectedDialect, DetectedFraming, Dialect};
 
 /// Server mode: a target server reached by TCP.
@@ -40,6 +41,22 @@ pub struct ServerMode {
     pub(crate) credentials: Option<(String, String, Option<SocketAddr>)>,
     /// An account that exists but is offline.
     pub(crate) offline: Option<String>,
+    /// The registered accounts cases log in with (`--accounts`; `--user` against a server that
+    /// refuses unknown names), and which case draws which (see [`crate::accounts`]).
+    pub(crate) pool: Option<Arc<AccountPool>>,
+    pub(crate) plan: Plan,
+    /// The run ends before any case, with this exit code and one line (the target cannot
+    /// start, nothing listens, or it admits only registered users and none were given).
+    pub(crate) early: Option<EarlyStop>,
+}
+
+/// Why a run ends before any case: its exit code, the one line that says what to do, and the
+/// short exit reason.
+#[derive(Debug, Clone)]
+pub(crate) struct EarlyStop {
+    code: i32,
+    why: Text,
+    reason: Text,
 }
 
 /// A three-letter tag that names this run's users and rooms (`alice_k3f07`).
@@ -114,7 +131,8 @@ impl Run<ServerMode> {
                 "--user и --password указываются вместе",
             )));
         }
-        let target = RunningTarget::start(spec, o.startup.min(o.deadline)).await?;
+        let (target, failed) =
+            RunningTarget::start_keeping(spec, o.startup.min(o.deadline)).await?;
         let run_tag = random_tag();
         let input = PreflightInput {
             addr: target.addr(),
@@ -123,20 +141,45 @@ impl Run<ServerMode> {
             unique_name: format!("probe_{run_tag}"),
             framing: o.framing,
         };
-        let detection = match tokio::time::timeout_at(start.deadline, preflight(&input)).await {
-            Ok(d) => d,
-            Err(_) => Detection {
-                reachable: true,
-                dialect: DetectedDialect::Unknown,
-                framing: DetectedFraming::Unknown,
+        let mut early = None;
+        let detection = if let Some(e) = failed {
+            // A program that cannot start: one line, no preflight, no cases (exit 3).
+            let line = start_failure_line(&e);
+            let rest = line.strip_prefix("cannot start: ").unwrap_or(&line).to_owned();
+            let why = Text { en: line, ru: format!("не запускается: {rest}") };
+            let reason = Text {
+                en: "the target cannot start".into(),
+                ru: "цель не запускается".into(),
+            };
+            early = Some(EarlyStop { code: 3, why, reason });
+            Detection {
+                connect_error: Some(Said::of(&e)),
                 suggested_profile: "spec".into(),
-                notes: vec!["the preflight did not finish before --deadline".into()],
                 ..Detection::default()
-            },
+            }
+        } else {
+            match tokio::time::timeout_at(start.deadline, preflight(&input)).await {
+                Ok(d) => d,
+                Err(_) => Detection {
+                    reachable: true,
+                    dialect: DetectedDialect::Unknown,
+                    framing: DetectedFraming::Unknown,
+                    suggested_profile: "spec".into(),
+                    notes: vec![Said::new(
+                        "the preflight did not finish before --deadline",
+                        "предварительная проверка не закончилась до --deadline",
+                    )],
+                    ..Detection::default()
+                },
+            }
         };
-        let credentials = match (&o.mode.user, &o.mode.password, &target.accounts) {
-            (Some(u), Some(p), _) => Some((u.clone(), p.clone(), None)),
-            (_, _, Some(a)) => Some((a.user.clone(), a.password.clone(), Some(a.addr))),
+        let pool = account_pool(o, &detection);
+        let credentials = match (&o.mode.user, &o.mode.password, &target.accounts, &pool) {
+            (Some(u), Some(p), _, _) => Some((u.clone(), p.clone(), None)),
+            (_, _, Some(a), _) => Some((a.user.clone(), a.password.clone(), Some(a.addr))),
+            (_, _, _, Some(pool)) => {
+                pool.get(0).map(|a| (a.name.clone(), a.password.clone(), None))
+            }
             _ => None,
         };
         let offline = o
@@ -152,6 +195,9 @@ impl Run<ServerMode> {
             probes: Mutex::new(HashMap::new()),
             credentials,
             offline,
+            pool,
+            plan: Plan::new(),
+            early,
         };
         let mut run = Run::new(start, detection, mode)?;
         run.mode.name = run.opts.name.clone().or_else(|| {
@@ -162,6 +208,18 @@ impl Run<ServerMode> {
                 None
             }
         });
+        if run.mode.early.is_none() {
+            run.mode.early = early_stop(&run.detection, run.mode.pool.is_some());
+        }
+        if let Some(pool) = &run.mode.pool {
+            let name_drawn = run.mode.name.is_none();
+            let needs: Vec<_> = run
+                .selected()
+                .iter()
+                .map(|f| (f.id.clone(), crate::accounts::needs(f, name_drawn)))
+                .collect();
+            run.mode.plan = pool.plan(&needs);
+        }
         Ok(run)
     }
 
@@ -169,6 +227,19 @@ impl Run<ServerMode> {
     fn env(&self, fx: &Fixture, delivery: Delivery) -> (CaseEnv, ServerSide) {
         let suffix = format!("{}{}", self.mode.run_tag, base36(self.next_number()));
         let mut vars = Vars::new(suffix, String::new());
+        let draw = match (&self.mode.pool, self.mode.plan.get(&fx.id)) {
+            (Some(pool), Some(Ok(draw))) => Some((pool, draw)),
+            _ => None,
+        };
+        let mut drawn_account = None;
+        if let Some((pool, draw)) = draw {
+            for (slot, i) in &draw.slots {
+                if let (Some(a), Some(key)) = (pool.get(*i), pool.key(*i)) {
+                    vars.assign_account(slot, &a.name, key);
+                }
+            }
+            drawn_account = draw.account.and_then(|i| pool.get(i));
+        }
         vars.name = match &self.mode.name {
             Some(n) => n.clone(),
             None => vars.user("guest", None),
@@ -180,6 +251,9 @@ impl Run<ServerMode> {
             if let (true, Some(a)) = (fx.shares_account(), accounts_addr) {
                 addr = *a;
             }
+        }
+        if let Some(a) = drawn_account {
+            vars.assign_course_account(&a.name, &a.password);
         }
         vars.offline_account = self.mode.offline.clone();
         let course_only =
@@ -196,7 +270,9 @@ impl Run<ServerMode> {
             farewell: if course_only { Farewell::Exit } else { Farewell::Quit },
             shown_addr: format!("{}:{}", addr.ip(), addr.port()),
             run_tag: Some(self.mode.run_tag.clone()),
-            await_close: fx.shares_account(),
+            // A registered account is logged in again by a later case: wait until the server
+            // has let it go.
+            await_close: fx.shares_account() || draw.is_some(),
         };
         (env, side)
     }
@@ -220,30 +296,6 @@ impl Run<ServerMode> {
         notes.apply(&mut r);
         r
     }
-
-    /// Every selected case is an error: the target cannot be reached (exit code 3).
-    fn unreachable(
-        &self,
-        selected: &[Arc<Fixture>],
-        on_result: &mut impl FnMut(&CaseResult),
-    ) -> (Vec<CaseResult>, Option<(i32, Said)>) {
-        let reason = self
-            .detection
-            .connect_error
-            .clone()
-            .unwrap_or_else(|| Said::new("target unreachable", "цель недоступна"));
-        let results = selected
-            .iter()
-            .map(|fx| {
-                let mut r = self.result(fx, Delivery::Whole, Verdict::Error, Some(reason.clone()));
-                r.impact = Impact::Failure;
-                on_result(&r);
-                r
-            })
-            .collect();
-        let why = Said::each(|l| l.say(&RunMsg::TargetUnreachable { why: reason.get(l).into() }));
-        (results, Some((3, why)))
-    }
 }
 
 impl Mode for ServerMode {
@@ -252,11 +304,21 @@ impl Mode for ServerMode {
     const PROFILES: ProfileTarget = ProfileTarget::Server;
 
     async fn execute(run: &Run<Self>, fx: &Fixture, delivery: Delivery) -> CaseRun {
+        // Its accounts are this case's alone while it runs.
+        let lease = match (&run.mode.pool, run.mode.plan.get(&fx.id)) {
+            (Some(pool), Some(Ok(draw))) => Some(pool.lease(draw).await),
+            _ => None,
+        };
         let (env, side) = run.env(fx, delivery);
-        run_case(fx, env, side).await
+        let r = run_case(fx, env, side).await;
+        drop(lease);
+        r
     }
 
     async fn precheck(run: &Run<Self>, fx: &Fixture) -> Result<(), (Verdict, Said)> {
+        if let Some(Err(why)) = run.mode.plan.get(&fx.id) {
+            return Err((Verdict::Skip, Said::new(why.en.clone(), why.ru.clone())));
+        }
         run.precheck(fx).await
     }
 
@@ -287,8 +349,12 @@ impl Mode for ServerMode {
         selected: Vec<Arc<Fixture>>,
         on_result: &mut F,
     ) -> (Vec<CaseResult>, Option<(i32, Said)>) {
-        if !run.detection.reachable {
-            return run.unreachable(&selected, on_result);
+        if let Some(stop) = &run.mode.early {
+            // No case can say anything about this target: one line, no case blocks.
+            return (
+                Vec::new(),
+                Some((stop.code, Said::new(stop.reason.en.clone(), stop.reason.ru.clone()))),
+            );
         }
         let (parallel, serial): (Vec<_>, Vec<_>) =
             selected.into_iter().partition(|f| !f.destructive && !f.shares_account());
@@ -389,10 +455,72 @@ impl Mode for ServerMode {
             target_output,
             name_used,
             expect: run.opts.mode.expect.clone(),
+            root_cause: run.mode.early.as_ref().map(|stop| stop.why.clone()),
         }
     }
 
     async fn finish(run: &Run<Self>) {
         run.mode.target.lock().await.stop().await;
     }
+}
+
+/// The pool cases draw from: `--accounts` (with `--user/--password` as one more entry, first),
+/// or `--user/--password` alone against a server that refuses unknown names. None otherwise:
+/// cases log in generated names, as a spec server admits any.
+fn account_pool(o: &RunOptions, detection: &Detection) -> Option<Arc<AccountPool>> {
+    let user = match (&o.mode.user, &o.mode.password) {
+        (Some(u), Some(p)) => Some(Account { name: u.clone(), password: p.clone() }),
+        _ => None,
+    };
+    if o.mode.accounts.is_empty() && !(detection.refuses_unknown && user.is_some()) {
+        return None;
+    }
+    let mut accounts: Vec<Account> = user.into_iter().collect();
+    for a in &o.mode.accounts {
+        if !accounts.iter().any(|b| b.name == a.name) {
+            accounts.push(a.clone());
+        }
+    }
+    Some(Arc::new(AccountPool::new(accounts)))
+}
+
+/// Why a reached target cannot be judged at all: nothing listens (exit 3), or it admits only
+/// registered users and the run has none (exit 2: what the run lacks is an option).
+fn early_stop(d: &Detection, has_accounts: bool) -> Option<EarlyStop> {
+    if !d.reachable {
+        let reason = d.connect_error.clone().unwrap_or_else(|| "no connection".into());
+        return Some(EarlyStop {
+            code: 3,
+            reason: Text {
+                en: "target unreachable".into(), ru: "цель недоступна".into()
+            },
+            why: Text {
+                en: format!(
+                    "target unreachable: {reason}; start the server first (or check --host and --port)"
+                ),
+                ru: format!(
+                    "цель недоступна: {reason}; сначала запустите сервер (или проверьте --host и --port)"
+                ),
+            },
+        });
+    }
+    if d.refuses_unknown && !has_accounts {
+        let said = d.refused_with.clone().unwrap_or_else(|| "a refusal".into());
+        return Some(EarlyStop {
+            code: 2,
+            reason: Text {
+                en: "the server admits only registered users: pass --accounts FILE".into(),
+                ru: "сервер пускает только зарегистрированных: передайте --accounts ФАЙЛ".into(),
+            },
+            why: Text {
+                en: format!(
+                    "the server admits only registered users (a name it does not know got {said}): register accounts in its database and pass them with --accounts FILE (name:password lines; README: \"Servers that admit only registered users\")"
+                ),
+                ru: format!(
+                    "сервер пускает только зарегистрированных пользователей (незнакомое имя получило {said}): зарегистрируйте учётные записи в его базе и передайте их через --accounts ФАЙЛ (строки имя:пароль; README: «Servers that admit only registered users»)"
+                ),
+            },
+        });
+    }
+    None
 }
