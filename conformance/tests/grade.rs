@@ -317,6 +317,10 @@ fn the_class_page_renders_in_headless_chromium() {
     }
     let a1 = render(&browser, dir.path(), &student, &["--dump-dom".into()]);
     assert!(a1.stdout.contains("Анна (a1): 20/20"), "{}", a1.stdout);
+    assert!(
+        a1.stdout.contains("все обязательные случаи проходят"),
+        "the runner's reason in Russian"
+    );
 
     // A screenshot of the class: a1's five cells are painted "all points" green, b1's five
     // "not run" grey; the legend alone has far fewer pixels of each.

@@ -473,7 +473,7 @@ fn judged(out: &mut String, report: &ReportView, role: Role, class: &ClassResult
         "<p class=\"muted\">{} {} · {}</p>",
         Label::Profile.get(lang),
         esc(&report.profile.name),
-        esc(&report.exit_reason)
+        esc(&exit_reason(report, lang))
     );
     let _ = writeln!(
         out,
@@ -508,7 +508,7 @@ fn judged(out: &mut String, report: &ReportView, role: Role, class: &ClassResult
         .iter()
         .filter(|c| !c.earns() && class.assignment.group_of(role, &c.id).is_some())
     {
-        case_details(out, c, lang);
+        case_details(out, c, lang, class);
     }
     if let Some(o) = report.target_output.as_deref().filter(|o| !o.is_empty()) {
         let _ = writeln!(
@@ -520,12 +520,24 @@ fn judged(out: &mut String, report: &ReportView, role: Role, class: &ClassResult
     }
 }
 
-fn case_details(out: &mut String, c: &CaseView, lang: Lang) {
+/// The runner's exit reason in the page's language (its JSON report carries it in English).
+fn exit_reason(report: &ReportView, lang: Lang) -> String {
+    use crate::i18n::RunMsg;
+    let failing = report.cases.iter().filter(|c| c.impact == crate::vocab::Impact::Failure).count();
+    match report.exit_code {
+        0 => lang.say(&RunMsg::AllRequiredPass),
+        1 if failing > 0 => lang.say(&RunMsg::CasesFail { n: failing }),
+        _ => report.exit_reason.clone(),
+    }
+}
+
+fn case_details(out: &mut String, c: &CaseView, lang: Lang, class: &ClassResult) {
+    let title = class.titles.get(&c.id).map(|t| text(t, lang)).unwrap_or(&c.title);
     let _ = writeln!(
         out,
         "<section class=\"case\"><h3><code>{}</code> — {} <span class=\"zero\">{}</span></h3>",
         esc(&c.name()),
-        esc(&c.title),
+        esc(title),
         esc(c.verdict.as_str())
     );
     if let Some(r) = &c.reason {

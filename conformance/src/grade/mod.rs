@@ -179,6 +179,8 @@ pub struct ClassResult {
     pub cached: usize,
     /// Language of the pages.
     pub lang: Lang,
+    /// Every fixture's title in both languages (the runners' JSON reports carry English).
+    pub titles: std::collections::BTreeMap<String, Text>,
 }
 
 /// A program finished (for a progress bar).
@@ -334,6 +336,7 @@ pub async fn grade(
         judged,
         cached,
         lang: opts.lang,
+        titles: suite.fixtures.iter().map(|f| (f.id.clone(), f.title.clone())).collect(),
     })
 }
 
