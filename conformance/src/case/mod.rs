@@ -23,7 +23,7 @@ use crate::placeholders::{Mode, Vars};
 use crate::report::ProcessReport;
 use crate::step::RoleStep;
 use crate::vocab::{Delivery, Direction, StepKeyword, Tolerance};
-use crate::wire::{Arrival, Conn, Sent};
+use crate::wire::{Arrival, Conn, Pace, Sent};
 
 pub mod client;
 mod failure;
@@ -41,6 +41,9 @@ use transcript::{Inputs, Transcript};
 /// Unsolicited items skipped while waiting for one step (the step deadline bounds the time too).
 const MAX_SKIPPED: usize = 10_000;
 
+/// Values a failing case's transcript shows per connection of what arrived unread.
+const MAX_UNREAD_SHOWN: usize = 4;
+
 /// Pushes a transcript shows per case (the rest are skipped silently).
 const MAX_PUSHES_SHOWN: usize = 3;
 
@@ -57,6 +60,9 @@ pub struct CaseEnv {
     pub delivery: Delivery,
     /// Placeholder values for this case run.
     pub vars: Vars,
+    /// How far apart the pieces of split and trickled messages are written (the target's
+    /// measured loop turn, see [`Pace`]).
+    pub pace: Pace,
 }
 
 /// How a case ended.
@@ -116,6 +122,8 @@ pub struct ConnState {
     pub login: Option<String>,
     /// The case ended it (closed, or saw it closed): no goodbye at the end.
     pub ended: bool,
+    /// The last thing on it was a write (no value read since).
+    pub wrote_last: bool,
 }
 
 /// What differs between the two roles of the runner. The executor and the step modules call
@@ -217,6 +225,9 @@ pub(crate) async fn execute<S: Side>(
             break;
         }
     }
+    if outcome.is_some() {
+        cx.show_unread().await;
+    }
     let process = S::finish(&mut cx).await;
     let reproduce = S::reproduce(&cx, None);
     let outcome = outcome.unwrap_or_else(|| Outcome::Pass(std::mem::take(&mut cx.lenient)));
@@ -249,6 +260,33 @@ impl<S: Side> Case<'_, S> {
         S::run_step(self, &step.kind, &at).await
     }
 
+    /// After a failure: puts what had already arrived on each connection, unread, into the
+    /// transcript (issue 13 item 6: a failing `msg` case shows the 400 the sender got, not
+    /// only the addressee's silence). Only values already received are taken: nothing waits.
+    async fn show_unread(&mut self) {
+        let names: Vec<String> = self.order.clone();
+        for name in names {
+            let mut shown = 0;
+            while shown < MAX_UNREAD_SHOWN {
+                let Some(conn) = self.conn_mut(&name) else { break };
+                let arrival = conn.next(Instant::now()).await;
+                if matches!(arrival, Arrival::Nothing) {
+                    break;
+                }
+                if shown == 0 {
+                    let text = "after the failure, already received and not read by a step:";
+                    self.log(&name, Direction::Event, text.into());
+                }
+                let closed = matches!(arrival, Arrival::Closed { .. });
+                self.log_arrival(&name, &arrival);
+                shown += 1;
+                if closed {
+                    break;
+                }
+            }
+        }
+    }
+
     /// Adds a line to the transcript.
     pub fn log(&mut self, conn: &str, dir: Direction, text: String) {
         self.transcript.push(conn, dir, text);
@@ -269,6 +307,7 @@ impl<S: Side> Case<'_, S> {
         let state = self.conns.entry(name.to_owned()).or_default();
         state.conn = Some(conn);
         state.ended = false;
+        state.wrote_last = false;
         if !self.order.iter().any(|o| o == name) {
             self.order.push(name.to_owned());
         }
@@ -330,6 +369,11 @@ impl<S: Side> Case<'_, S> {
             Some(c) => c.next(deadline).await,
             None => return Arrival::Closed { reset: false },
         };
+        if !matches!(arrival, Arrival::Nothing) {
+            if let Some(state) = self.conns.get_mut(conn) {
+                state.wrote_last = false;
+            }
+        }
         self.log_arrival(conn, &arrival);
         arrival
     }
@@ -384,6 +428,11 @@ impl<S: Side> Case<'_, S> {
 
     /// Writes to `conn` with the delivery mode, before `deadline`. The pauses between pieces
     /// are the runner's own: they do not count against the target's time to read.
+    ///
+    /// Against a target whose loop is slow (an adapted [`Pace`]), a write that follows another
+    /// write on the same connection with nothing read between waits one split pause first, so
+    /// that two sends of a fixture reach the target in two reads, as they would reach a fast
+    /// one (else `"\n\n"` and the request after it land in one `recv()` by the turn's luck).
     pub async fn write(
         &mut self,
         conn: &str,
@@ -393,7 +442,16 @@ impl<S: Side> Case<'_, S> {
         deadline: Instant,
     ) -> std::io::Result<()> {
         let cuts = delivery.cut_points(bytes);
-        let deadline = deadline + delivery.pacing(cuts.len());
+        let pace = self.env.pace;
+        let mut deadline = deadline + pace.allowance(delivery, cuts.len());
+        let follows_write = self.conns.get(conn).is_some_and(|c| c.wrote_last);
+        if pace.is_adapted() && follows_write {
+            tokio::time::sleep(pace.split).await;
+            deadline += pace.split;
+        }
+        if let Some(state) = self.conns.get_mut(conn) {
+            state.wrote_last = true;
+        }
         if delivery == Delivery::Split {
             let starts: Vec<String> = cuts.iter().map(usize::to_string).collect();
             let text = format!("split: pieces start at bytes {}", starts.join(", "));
@@ -402,7 +460,7 @@ impl<S: Side> Case<'_, S> {
         match self.conn_mut(conn) {
             Some(conn) => {
                 conn.record(sent);
-                conn.write(bytes, delivery, deadline).await
+                conn.write_paced(bytes, delivery, pace, deadline).await
             }
             None => Err(std::io::Error::new(std::io::ErrorKind::NotConnected, "not connected")),
         }
