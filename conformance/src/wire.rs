@@ -123,11 +123,15 @@ pub struct Pace {
     pub split: Duration,
     /// Least time over which the bytes of a trickled message are spread.
     pub trickle_span: Duration,
+    /// Pause before a write that follows another write on the same connection with nothing
+    /// read between (server mode: two sends of a fixture reach the target in two reads, so
+    /// that `"\n\n"` and the request after it do not land in one `recv()` by luck).
+    pub between_writes: Duration,
 }
 
 impl Default for Pace {
     fn default() -> Self {
-        Self { split: SPLIT_PAUSE, trickle_span: Duration::ZERO }
+        Self { split: SPLIT_PAUSE, trickle_span: Duration::ZERO, between_writes: Duration::ZERO }
     }
 }
 
@@ -137,17 +141,15 @@ impl Pace {
     pub fn for_turn(turn: Duration) -> Self {
         let margin = turn.saturating_mul(3) / 2;
         if margin <= SPLIT_PAUSE {
-            return Self::default();
+            return Self { between_writes: SPLIT_PAUSE, ..Self::default() };
         }
-        Self {
-            split: margin.clamp(SPLIT_PAUSE, MAX_SPLIT_PAUSE),
-            trickle_span: margin.min(MAX_TRICKLE_SPAN),
-        }
+        let split = margin.clamp(SPLIT_PAUSE, MAX_SPLIT_PAUSE);
+        Self { split, trickle_span: margin.min(MAX_TRICKLE_SPAN), between_writes: split }
     }
 
-    /// True when the pace differs from the default (the target's loop is slow).
+    /// True when the pieces are spaced wider than by default (the target's loop is slow).
     pub fn is_adapted(&self) -> bool {
-        *self != Self::default()
+        self.split != SPLIT_PAUSE || !self.trickle_span.is_zero()
     }
 
     /// The pause after each piece when `delivery` cuts a message into `pieces + 1` pieces.
@@ -605,8 +607,11 @@ mod tests {
     #[test]
     fn pieces_follow_the_measured_turn_of_a_slow_loop_and_stay_bounded() {
         // A fast target keeps today's pauses: its runs are not slower.
-        assert_eq!(Pace::for_turn(Duration::from_millis(2)), Pace::default());
-        assert!(!Pace::for_turn(Duration::ZERO).is_adapted());
+        let quick = Pace::for_turn(Duration::from_millis(2));
+        assert!(!quick.is_adapted());
+        assert_eq!((quick.split, quick.trickle_span), (SPLIT_PAUSE, Duration::ZERO));
+        assert_eq!(quick.between_writes, SPLIT_PAUSE);
+        assert_eq!(Pace::default().between_writes, Duration::ZERO, "client mode: no gap");
         let fast = Pace::default();
         assert_eq!(fast.pause(Delivery::Split, 4), SPLIT_PAUSE);
         assert_eq!(fast.pause(Delivery::Trickle, 100), TRICKLE_PAUSE);
@@ -616,6 +621,7 @@ mod tests {
         let slow = Pace::for_turn(Duration::from_millis(300));
         assert!(slow.is_adapted());
         assert_eq!(slow.pause(Delivery::Split, 4), Duration::from_millis(450));
+        assert_eq!(slow.between_writes, Duration::from_millis(450));
         let per_byte = slow.pause(Delivery::Trickle, 90);
         assert_eq!(per_byte, Duration::from_millis(5));
         assert!(per_byte * 90 > Duration::from_millis(300));

@@ -429,10 +429,10 @@ impl<S: Side> Case<'_, S> {
     /// Writes to `conn` with the delivery mode, before `deadline`. The pauses between pieces
     /// are the runner's own: they do not count against the target's time to read.
     ///
-    /// Against a target whose loop is slow (an adapted [`Pace`]), a write that follows another
-    /// write on the same connection with nothing read between waits one split pause first, so
-    /// that two sends of a fixture reach the target in two reads, as they would reach a fast
-    /// one (else `"\n\n"` and the request after it land in one `recv()` by the turn's luck).
+    /// A write that follows another write on the same connection with nothing read between
+    /// waits [`Pace::between_writes`] first (server mode: 15 ms, or the split pause of a slow
+    /// loop), so that two sends of a fixture reach the target in two reads (else `"\n\n"` and
+    /// the request after it land in one `recv()` or not, by the scheduler's luck).
     pub async fn write(
         &mut self,
         conn: &str,
@@ -445,9 +445,9 @@ impl<S: Side> Case<'_, S> {
         let pace = self.env.pace;
         let mut deadline = deadline + pace.allowance(delivery, cuts.len());
         let follows_write = self.conns.get(conn).is_some_and(|c| c.wrote_last);
-        if pace.is_adapted() && follows_write {
-            tokio::time::sleep(pace.split).await;
-            deadline += pace.split;
+        if follows_write && !pace.between_writes.is_zero() {
+            tokio::time::sleep(pace.between_writes).await;
+            deadline += pace.between_writes;
         }
         if let Some(state) = self.conns.get_mut(conn) {
             state.wrote_last = true;

@@ -31,12 +31,12 @@ impl Run<ServerMode> {
     /// turn to measure); a reply that does not come ends the measurement with what was seen.
     pub(crate) async fn measure_pace(&self) -> (Pace, Option<Duration>) {
         if !self.detection.answered || Instant::now() >= self.deadline {
-            return (Pace::default(), None);
+            return (Pace::for_turn(Duration::ZERO), None);
         }
         let turn = tokio::time::timeout_at(self.deadline, self.slowest_reply()).await;
         match turn {
             Ok(Some(turn)) => (Pace::for_turn(turn), Some(turn)),
-            _ => (Pace::default(), None),
+            _ => (Pace::for_turn(Duration::ZERO), None),
         }
     }
 
