@@ -74,6 +74,10 @@ pub struct Fixture {
     pub probe_for: Option<Capability>,
     /// When the probe means "unimplemented".
     pub unimplemented_if: UnimplementedIf,
+    /// The case that sends the valid counterpart of this case's request (`msg/direct` for
+    /// `msg/unknown-user`): an error reply here that only a tolerance accepts is credited
+    /// only when the control did not fail (see `run::verdict::revise`).
+    pub control: Option<String>,
     /// The steps.
     pub scenario: Scenario,
     /// What a failure usually means and how to check by hand.
@@ -154,6 +158,7 @@ const TOP_KEYS: &[&str] = &[
     "role",
     "probe_for",
     "unimplemented_if",
+    "control",
     "steps",
     "hint",
     "comment",
@@ -297,6 +302,7 @@ pub fn parse_script(name: &str, text: &str) -> Result<Fixture, FixtureError> {
         destructive: false,
         probe_for: None,
         unimplemented_if: UnimplementedIf::default(),
+        control: None,
         scenario: Scenario::Server(steps),
         hint: Text::default(),
         path: name.to_owned(),
@@ -371,6 +377,11 @@ pub fn parse_fixture(path: &str, text: &str) -> Result<Fixture, FixtureError> {
         Some(u) => u.and_then(UnimplementedIf::parse),
     }
     .ok_or_else(|| err(path, "\"unimplemented_if\" must be \"unknown-action\" or \"silence\""))?;
+    let control = match o.get("control") {
+        None => None,
+        Some(Value::String(c)) if !c.trim().is_empty() => Some(c.clone()),
+        Some(_) => return Err(err(path, "\"control\" must be the id of another fixture")),
+    };
     let scenario = match (o.get("steps"), role) {
         (Some(Value::Array(steps)), Role::Client) if !steps.is_empty() => {
             Scenario::Server(parse_steps(steps, path)?)
@@ -394,6 +405,7 @@ pub fn parse_fixture(path: &str, text: &str) -> Result<Fixture, FixtureError> {
         destructive,
         probe_for,
         unimplemented_if,
+        control,
         scenario,
         hint,
         path: path.to_owned(),

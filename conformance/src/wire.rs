@@ -100,16 +100,85 @@ async fn connect_permit(
 pub use crate::vocab::Delivery;
 use crate::vocab::FrameProblem;
 
+/// Longest pause the runner puts between two pieces of a split message, however slow the
+/// target's loop (a split request of five pieces then takes at most 5 s to write).
+pub const MAX_SPLIT_PAUSE: Duration = Duration::from_secs(1);
+
+/// Longest time the runner spreads the bytes of one trickled message over.
+pub const MAX_TRICKLE_SPAN: Duration = Duration::from_millis(1500);
+
+/// How far apart the pieces of a split or trickled message are written (issue 13 item 8).
+///
+/// A server that takes each `recv()` for one whole message passes a split request by luck when
+/// its loop is slow: every piece sent while it waits (in `select`, or in an `accept` with a
+/// timeout) lands in the same read. The pieces therefore follow the target's measured loop
+/// turn: split pieces are spaced by 1.5 times the turn, so each lands in a read of its own;
+/// the bytes of a trickle are spread over 1.5 times the turn, so at least one read sees an
+/// incomplete message. Against a fast target the pauses stay [`SPLIT_PAUSE`] and
+/// [`TRICKLE_PAUSE`], so a fast run is not slower. Both are capped ([`MAX_SPLIT_PAUSE`],
+/// [`MAX_TRICKLE_SPAN`]) so that a run against a very slow target stays bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// Pause between the pieces of a split message.
+    pub split: Duration,
+    /// Least time over which the bytes of a trickled message are spread.
+    pub trickle_span: Duration,
+    /// Pause before a write that follows another write on the same connection with nothing
+    /// read between (server mode: two sends of a fixture reach the target in two reads, so
+    /// that `"\n\n"` and the request after it do not land in one `recv()` by luck).
+    pub between_writes: Duration,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Self { split: SPLIT_PAUSE, trickle_span: Duration::ZERO, between_writes: Duration::ZERO }
+    }
+}
+
+impl Pace {
+    /// The pace for a target whose loop turn (a high percentile of its reply latency) is
+    /// `turn`: 1.5 times the turn, never below the defaults, never above the caps.
+    pub fn for_turn(turn: Duration) -> Self {
+        let margin = turn.saturating_mul(3) / 2;
+        if margin <= SPLIT_PAUSE {
+            return Self { between_writes: SPLIT_PAUSE, ..Self::default() };
+        }
+        let split = margin.clamp(SPLIT_PAUSE, MAX_SPLIT_PAUSE);
+        Self { split, trickle_span: margin.min(MAX_TRICKLE_SPAN), between_writes: split }
+    }
+
+    /// True when the pieces are spaced wider than by default (the target's loop is slow).
+    pub fn is_adapted(&self) -> bool {
+        self.split != SPLIT_PAUSE || !self.trickle_span.is_zero()
+    }
+
+    /// The pause after each piece when `delivery` cuts a message into `pieces + 1` pieces.
+    pub fn pause(&self, delivery: Delivery, pieces: usize) -> Duration {
+        match delivery {
+            Delivery::Whole => Duration::ZERO,
+            Delivery::Split => self.split,
+            Delivery::Trickle => {
+                let spread = self.trickle_span / u32::try_from(pieces.max(1)).unwrap_or(u32::MAX);
+                spread.max(TRICKLE_PAUSE)
+            }
+        }
+    }
+
+    /// The time the runner's own pauses add to the writing of a message cut into
+    /// `pieces + 1` pieces (twice the pauses, three times for trickle: a loaded machine sleeps
+    /// longer).
+    pub fn allowance(&self, delivery: Delivery, pieces: usize) -> Duration {
+        let n = u32::try_from(pieces).unwrap_or(u32::MAX);
+        let factor = if delivery == Delivery::Trickle { 3 } else { 2 };
+        self.pause(delivery, pieces).saturating_mul(n).saturating_mul(factor)
+    }
+}
+
 impl Delivery {
     /// The time the runner's own pauses add to the writing of a message cut into `pieces + 1`
     /// pieces (twice the pauses, three times for trickle: a loaded machine sleeps longer).
     pub fn pacing(self, pieces: usize) -> Duration {
-        let pieces = pieces as u32;
-        match self {
-            Self::Whole => Duration::ZERO,
-            Self::Split => SPLIT_PAUSE * 2 * pieces,
-            Self::Trickle => TRICKLE_PAUSE * 3 * pieces,
-        }
+        Pace::default().allowance(self, pieces)
     }
 
     /// Where a message of these bytes is cut (offsets of piece starts after the first).
@@ -317,11 +386,22 @@ impl Conn {
         }
     }
 
-    /// Writes `bytes` with the delivery mode, before `deadline`.
+    /// Writes `bytes` with the delivery mode at the default pace, before `deadline`.
     pub async fn write(
         &mut self,
         bytes: &[u8],
         delivery: Delivery,
+        deadline: Instant,
+    ) -> std::io::Result<()> {
+        self.write_paced(bytes, delivery, Pace::default(), deadline).await
+    }
+
+    /// Writes `bytes` with the delivery mode, its pieces `pace` apart, before `deadline`.
+    pub async fn write_paced(
+        &mut self,
+        bytes: &[u8],
+        delivery: Delivery,
+        pace: Pace,
         deadline: Instant,
     ) -> std::io::Result<()> {
         let Some(stream) = self.stream.as_mut() else {
@@ -331,10 +411,7 @@ impl Conn {
             ));
         };
         let cuts = delivery.cut_points(bytes);
-        let pause = match delivery {
-            Delivery::Trickle => TRICKLE_PAUSE,
-            _ => SPLIT_PAUSE,
-        };
+        let pause = pace.pause(delivery, cuts.len());
         let mut start = 0;
         for end in cuts.into_iter().chain(std::iter::once(bytes.len())) {
             let piece = &bytes[start..end];
@@ -525,5 +602,33 @@ mod tests {
         }
         let _ = c.next(deadline).await;
         assert!(matches!(c.next(deadline).await, Arrival::Closed { reset: false }));
+    }
+
+    #[test]
+    fn pieces_follow_the_measured_turn_of_a_slow_loop_and_stay_bounded() {
+        // A fast target keeps today's pauses: its runs are not slower.
+        let quick = Pace::for_turn(Duration::from_millis(2));
+        assert!(!quick.is_adapted());
+        assert_eq!((quick.split, quick.trickle_span), (SPLIT_PAUSE, Duration::ZERO));
+        assert_eq!(quick.between_writes, SPLIT_PAUSE);
+        assert_eq!(Pace::default().between_writes, Duration::ZERO, "client mode: no gap");
+        let fast = Pace::default();
+        assert_eq!(fast.pause(Delivery::Split, 4), SPLIT_PAUSE);
+        assert_eq!(fast.pause(Delivery::Trickle, 100), TRICKLE_PAUSE);
+        assert_eq!(fast.allowance(Delivery::Split, 4), Delivery::Split.pacing(4));
+        // A 0.3 s turn: split pieces 0.45 s apart (each in a read of its own), a trickle
+        // spread over 0.45 s (longer than a turn: some read sees half a message).
+        let slow = Pace::for_turn(Duration::from_millis(300));
+        assert!(slow.is_adapted());
+        assert_eq!(slow.pause(Delivery::Split, 4), Duration::from_millis(450));
+        assert_eq!(slow.between_writes, Duration::from_millis(450));
+        let per_byte = slow.pause(Delivery::Trickle, 90);
+        assert_eq!(per_byte, Duration::from_millis(5));
+        assert!(per_byte * 90 > Duration::from_millis(300));
+        assert_eq!(slow.pause(Delivery::Whole, 4), Duration::ZERO);
+        // A very slow one is capped.
+        let crawl = Pace::for_turn(Duration::from_secs(30));
+        assert_eq!(crawl.split, MAX_SPLIT_PAUSE);
+        assert_eq!(crawl.trickle_span, MAX_TRICKLE_SPAN);
     }
 }

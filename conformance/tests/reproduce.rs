@@ -48,6 +48,7 @@ async fn reproductions(addr: std::net::SocketAddr) -> Vec<(String, String)> {
             framing,
             delivery,
             vars: Vars::new(format!("rp{i}"), "Guest"),
+            pace: Default::default(),
         };
         let side = ServerSide {
             addr,

@@ -179,6 +179,38 @@ pub struct Failure {
     pub unknown_action: bool,
 }
 
+impl Failure {
+    /// A hint keyed by what was observed, where it says more than the fixture's own hint
+    /// (issue 13 item 6): a success code where every alternative expected an error means the
+    /// server accepted what it must refuse (it did not die, it did not send malformed JSON),
+    /// whatever the fixture's hint says about crashes.
+    pub fn observed_hint(&self) -> Option<Text> {
+        let Arrived::Value { value, .. } = &self.arrived else { return None };
+        let (code, _) = value.get("response").and_then(crate::matcher::read_code)?;
+        if !(200..300).contains(&code) || self.expected.is_empty() {
+            return None;
+        }
+        let expects = |p: &Value, c: i64| {
+            p.get("response").is_some_and(|r| {
+                crate::matcher::match_value(r, &Value::from(c), &crate::matcher::Tolerances::none())
+                    .ok()
+            })
+        };
+        let only_errors = self.expected.iter().all(|p| {
+            [400, 401, 402, 403, 404, 405, 409, 410, 500].into_iter().any(|c| expects(p, c))
+                && ![200, 201, 202, 205].into_iter().any(|c| expects(p, c))
+        });
+        only_errors.then(|| Text {
+            en: format!(
+                "Your server answered {code} (success) to a request it must refuse with an error code: it did not check the request before answering. Validate first (is the action known? are the required fields there and of the right type? is the name free? does the addressee exist?) and answer 400/404/409 when the check fails; answer 200 only for a request you carried out."
+            ),
+            ru: format!(
+                "Ваш сервер ответил {code} (успех) на запрос, который должен отклонить с кодом ошибки: он не проверил запрос перед ответом. Сначала проверяйте (известно ли действие? есть ли обязательные поля и нужного ли они типа? свободно ли имя? существует ли адресат?) и отвечайте 400/404/409, если проверка не прошла; 200 — только на выполненный запрос."
+            ),
+        })
+    }
+}
+
 /// What a step found wrong, besides what arrived: the parts of a [`Failure`] a step fills in.
 #[derive(Debug, Clone, Default)]
 pub struct Details {

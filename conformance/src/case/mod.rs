@@ -23,7 +23,7 @@ use crate::placeholders::{Mode, Vars};
 use crate::report::ProcessReport;
 use crate::step::RoleStep;
 use crate::vocab::{Delivery, Direction, StepKeyword, Tolerance};
-use crate::wire::{Arrival, Conn, Sent};
+use crate::wire::{Arrival, Conn, Pace, Sent};
 
 pub mod client;
 mod failure;
@@ -41,6 +41,9 @@ use transcript::{Inputs, Transcript};
 /// Unsolicited items skipped while waiting for one step (the step deadline bounds the time too).
 const MAX_SKIPPED: usize = 10_000;
 
+/// Values a failing case's transcript shows per connection of what arrived unread.
+const MAX_UNREAD_SHOWN: usize = 4;
+
 /// Pushes a transcript shows per case (the rest are skipped silently).
 const MAX_PUSHES_SHOWN: usize = 3;
 
@@ -57,6 +60,9 @@ pub struct CaseEnv {
     pub delivery: Delivery,
     /// Placeholder values for this case run.
     pub vars: Vars,
+    /// How far apart the pieces of split and trickled messages are written (the target's
+    /// measured loop turn, see [`Pace`]).
+    pub pace: Pace,
 }
 
 /// How a case ended.
@@ -116,6 +122,8 @@ pub struct ConnState {
     pub login: Option<String>,
     /// The case ended it (closed, or saw it closed): no goodbye at the end.
     pub ended: bool,
+    /// The last thing on it was a write (no value read since).
+    pub wrote_last: bool,
 }
 
 /// What differs between the two roles of the runner. The executor and the step modules call
@@ -217,6 +225,9 @@ pub(crate) async fn execute<S: Side>(
             break;
         }
     }
+    if outcome.is_some() {
+        cx.show_unread().await;
+    }
     let process = S::finish(&mut cx).await;
     let reproduce = S::reproduce(&cx, None);
     let outcome = outcome.unwrap_or_else(|| Outcome::Pass(std::mem::take(&mut cx.lenient)));
@@ -249,6 +260,36 @@ impl<S: Side> Case<'_, S> {
         S::run_step(self, &step.kind, &at).await
     }
 
+    /// After a failure: puts what had already arrived on each connection, unread, into the
+    /// transcript (issue 13 item 6: a failing `msg` case shows the 400 the sender got, not
+    /// only the addressee's silence). Only values already received are taken: nothing waits.
+    async fn show_unread(&mut self) {
+        let names: Vec<String> = self.order.clone();
+        for name in names {
+            let mut shown = 0;
+            while shown < MAX_UNREAD_SHOWN {
+                let Some(conn) = self.conn_mut(&name) else { break };
+                let arrival = conn.next(Instant::now()).await;
+                if matches!(arrival, Arrival::Nothing) {
+                    break;
+                }
+                if shown == 0 {
+                    let text = crate::i18n::Said::new(
+                        "after the failure, already received and not read by a step:",
+                        "после неудачи уже получено и не прочитано ни одним шагом:",
+                    );
+                    self.log(&name, Direction::Event, text);
+                }
+                let closed = matches!(arrival, Arrival::Closed { .. });
+                self.log_arrival(&name, &arrival);
+                shown += 1;
+                if closed {
+                    break;
+                }
+            }
+        }
+    }
+
     /// Adds a line to the transcript.
     pub fn log(&mut self, conn: &str, dir: Direction, text: impl Into<crate::i18n::Said>) {
         self.transcript.push(conn, dir, text.into());
@@ -270,6 +311,7 @@ impl<S: Side> Case<'_, S> {
         let state = self.conns.entry(name.to_owned()).or_default();
         state.conn = Some(conn);
         state.ended = false;
+        state.wrote_last = false;
         if !self.order.iter().any(|o| o == name) {
             self.order.push(name.to_owned());
         }
@@ -331,6 +373,11 @@ impl<S: Side> Case<'_, S> {
             Some(c) => c.next(deadline).await,
             None => return Arrival::Closed { reset: false },
         };
+        if !matches!(arrival, Arrival::Nothing) {
+            if let Some(state) = self.conns.get_mut(conn) {
+                state.wrote_last = false;
+            }
+        }
         self.log_arrival(conn, &arrival);
         arrival
     }
@@ -414,6 +461,11 @@ impl<S: Side> Case<'_, S> {
 
     /// Writes to `conn` with the delivery mode, before `deadline`. The pauses between pieces
     /// are the runner's own: they do not count against the target's time to read.
+    ///
+    /// A write that follows another write on the same connection with nothing read between
+    /// waits [`Pace::between_writes`] first (server mode: 15 ms, or the split pause of a slow
+    /// loop), so that two sends of a fixture reach the target in two reads (else `"\n\n"` and
+    /// the request after it land in one `recv()` or not, by the scheduler's luck).
     pub async fn write(
         &mut self,
         conn: &str,
@@ -423,7 +475,16 @@ impl<S: Side> Case<'_, S> {
         deadline: Instant,
     ) -> std::io::Result<()> {
         let cuts = delivery.cut_points(bytes);
-        let deadline = deadline + delivery.pacing(cuts.len());
+        let pace = self.env.pace;
+        let mut deadline = deadline + pace.allowance(delivery, cuts.len());
+        let follows_write = self.conns.get(conn).is_some_and(|c| c.wrote_last);
+        if follows_write && !pace.between_writes.is_zero() {
+            tokio::time::sleep(pace.between_writes).await;
+            deadline += pace.between_writes;
+        }
+        if let Some(state) = self.conns.get_mut(conn) {
+            state.wrote_last = true;
+        }
         if delivery == Delivery::Split {
             let starts: Vec<String> = cuts.iter().map(usize::to_string).collect();
             let starts = starts.join(", ");
@@ -436,7 +497,7 @@ impl<S: Side> Case<'_, S> {
         match self.conn_mut(conn) {
             Some(conn) => {
                 conn.record(sent);
-                conn.write(bytes, delivery, deadline).await
+                conn.write_paced(bytes, delivery, pace, deadline).await
             }
             None => Err(std::io::Error::new(std::io::ErrorKind::NotConnected, "not connected")),
         }

@@ -108,7 +108,13 @@ impl Run<ServerMode> {
         for cap in caps {
             let report = |state, reason| CapabilityReport { state, reason };
             let cell = self.probe_cell(cap);
-            let r = match (cap.source(), cell.get()) {
+            // The probe's result as the run revised it (a bare 2xx credits nothing), else as
+            // it ran.
+            let revised = cases.iter().find(|c| {
+                c.delivery == Delivery::Whole
+                    && self.suite.fixture(&c.id).is_some_and(|f| f.probe_for == Some(cap))
+            });
+            let r = match (cap.source(), revised.or(cell.get())) {
                 (CapabilitySource::Options, _) => match Box::pin(self.cap_state(cap)).await {
                     CapState::Unavailable(r) => report(CapabilityState::Unavailable, Some(r)),
                     _ => report(CapabilityState::Present, None),

@@ -174,6 +174,18 @@ impl Run<ServerMode> {
         liveness_of(&answer, self.opts.timeout.as_secs_f64())
     }
 
+    /// True when a new connection is accepted and a presence on it gets not a byte back
+    /// within the step timeout (nothing read, nothing closed).
+    pub(crate) async fn silent(&self) -> bool {
+        let Ok(mut conn) = Conn::open(self.mode.addr(), self.opts.timeout).await else {
+            return false;
+        };
+        let answer = self.probe_presence(&mut conn).await;
+        let silent = matches!(answer, Arrival::Nothing) && conn.received() == 0;
+        conn.disconnect(DisconnectKind::Close).await;
+        silent
+    }
+
     /// Logs in on `conn` and says goodbye; what came back to the presence.
     async fn probe_presence(&self, conn: &mut Conn) -> Arrival {
         let name = self.mode.name.clone().unwrap_or_else(|| self.mode.unique_name("alive", self));

@@ -10,6 +10,7 @@
 //! - [`options`]: what shapes a run, with mode-only options in their own types;
 //! - [`capabilities`]: optional capabilities and their probes (server mode);
 //! - [`liveness`]: restarts and the liveness check after destructive cases (server mode);
+//! - [`pace`]: the target's loop turn, which spaces split and trickled pieces (server mode);
 //! - [`first_contact`]: the first run of a client (client mode);
 //! - [`verdict`]: from a case's outcome to its verdict, impact and the exit code;
 //! - [`parallel`]: running cases `--jobs` at a time, results in order;
@@ -22,6 +23,7 @@ pub mod first_contact;
 pub mod liveness;
 pub mod notes;
 pub mod options;
+pub mod pace;
 pub mod parallel;
 pub mod report;
 pub mod server;

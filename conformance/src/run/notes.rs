@@ -38,7 +38,13 @@ impl ModeNotes {
         if r.delivery == Delivery::Whole {
             self.whole.insert(r.id.clone(), r.verdict.passed());
         } else if matches!(r.verdict, Verdict::Fail | Verdict::Error | Verdict::ExpectedFail) {
-            r.mode_note = mode_note(r.delivery, self.whole.get(&r.id).copied(), self.peer);
+            let whole_passed = self.whole.get(&r.id).copied();
+            r.mode_note = mode_note(r.delivery, whole_passed, self.peer);
+            // What was observed (whole passed, the pieces failed) is the hint, not the
+            // fixture's own, which is about the request itself.
+            if let (Some(true), Some(note)) = (whole_passed, &r.mode_note) {
+                r.hint = note.clone();
+            }
         }
     }
 }

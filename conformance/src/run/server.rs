@@ -16,9 +16,10 @@ use super::notes::{ModeNotes, Peer};
 use super::options::{RunOptions, ServerOptions};
 use super::report::ReportParts;
 use super::session::{Mode, Run, Start};
+use super::verdict::revise;
 use crate::accounts::{Account, AccountPool, Plan};
 use crate::case::server::{Farewell, ServerSide, run_case};
-use crate::case::{CaseEnv, CaseRun};
+use crate::case::{Arrived, CaseEnv, CaseRun};
 use crate::i18n::Said;
 use crate::model::{Fixture, Text};
 use crate::placeholders::Vars;
@@ -27,6 +28,7 @@ use crate::profile::ProfileTarget;
 use crate::report::{CaseResult, Impact, LivenessState, TargetInfo, Verdict};
 use crate::target::{RunningTarget, TargetSpec, start_failure_line};
 use crate::vocab::{Capability, Delivery, DetectedDialect, DetectedFraming, Dialect};
+use crate::wire::Pace;
 
 /// Server mode: a target server reached by TCP.
 #[derive(Debug)]
@@ -48,6 +50,8 @@ pub struct ServerMode {
     /// The run ends before any case, with this exit code and one line (the target cannot
     /// start, nothing listens, or it admits only registered users and none were given).
     pub(crate) early: Option<EarlyStop>,
+    /// How far apart split and trickled pieces are written (the target's loop turn).
+    pub(crate) pace: Pace,
 }
 
 /// Why a run ends before any case: its exit code, the one line that says what to do, and the
@@ -198,6 +202,7 @@ impl Run<ServerMode> {
             pool,
             plan: Plan::new(),
             early,
+            pace: Pace::default(),
         };
         let mut run = Run::new(start, detection, mode)?;
         run.mode.name = run.opts.name.clone().or_else(|| {
@@ -220,6 +225,16 @@ impl Run<ServerMode> {
                 .collect();
             run.mode.plan = pool.plan(&needs);
         }
+        let (pace, turn) = run.measure_pace().await;
+        if let (true, Some(turn)) = (pace.is_adapted(), turn) {
+            let (t, split, span) =
+                (turn.as_millis(), pace.split.as_millis(), pace.trickle_span.as_millis());
+            run.detection.notes.push(Said::new(
+                format!("replies take up to {t} ms (the server's loop turn): the pieces of split requests are written {split} ms apart, trickled bytes over {span} ms"),
+                format!("ответы приходят за время до {t} мс (оборот цикла сервера): части разделённых запросов пишутся с промежутком {split} мс, побайтовая отправка растянута на {span} мс"),
+            ));
+        }
+        run.mode.pace = pace;
         Ok(run)
     }
 
@@ -264,6 +279,7 @@ impl Run<ServerMode> {
             framing: self.opts.framing,
             delivery,
             vars,
+            pace: self.mode.pace,
         };
         let side = ServerSide {
             addr,
@@ -295,6 +311,85 @@ impl Run<ServerMode> {
         *down = Down::of(&r);
         notes.apply(&mut r);
         r
+    }
+
+    /// A target that accepts connections and never answers (issue 13 item 4): when the
+    /// preflight's presence got no answer, the first plain case (no capability, not a probe,
+    /// not destructive) runs alone; if it too gets not a byte back, and neither does one more
+    /// presence on a new connection, the other cases are not run (each would wait out its
+    /// timeout and credit nothing, about two minutes per run): that case fails with one reason
+    /// and one hint, the rest are "not run", exit 1. Otherwise its result is dropped and every
+    /// case runs as usual.
+    async fn never_answers(
+        &self,
+        selected: &[Arc<Fixture>],
+        on_result: &mut impl FnMut(&CaseResult),
+    ) -> Option<(Vec<CaseResult>, Option<(i32, Said)>)> {
+        if self.detection.answered || Instant::now() >= self.deadline {
+            return None;
+        }
+        let plain = |f: &&Arc<Fixture>| {
+            !f.destructive && f.requires.is_empty() && f.probe_for.is_none() && !f.shares_account()
+        };
+        let gate = selected.iter().find(plain)?;
+        let mut first = self.run_case(gate, Delivery::Whole).await;
+        let no_byte = matches!(
+            first.failure.as_ref().map(|f| &f.arrived),
+            Some(Arrived::Nothing { partial: None, .. })
+        );
+        if first.verdict != Verdict::Fail || !no_byte {
+            return None;
+        }
+        let silent = tokio::time::timeout_at(self.deadline, self.silent()).await.unwrap_or(false);
+        if !silent {
+            return None;
+        }
+        let secs = self.opts.timeout.as_secs_f64();
+        let said = first.reason.take().unwrap_or_default();
+        first.reason = Some(Said::new(
+            format!(
+                "{}: the target never answers (not a byte came back to this case, to the preflight's presence, nor to one more presence on a new connection, each within {secs} s)",
+                said.en()
+            ),
+            format!(
+                "{}: цель никогда не отвечает (ни байта не пришло ни этому случаю, ни на presence предварительной проверки, ни на ещё одно presence по новому соединению, каждый раз за {secs} с)",
+                said.get(crate::i18n::Lang::Ru)
+            ),
+        ));
+        first.hint = Text {
+            en: "Your server accepts connections but never answers: it does not read what clients send, or never writes a reply. In a select() loop the sockets to read from are the first list (select(clients, clients, [], t): readable first); read the request with recv, then send the reply with send to the same socket. If it is only slow, run with a longer --timeout.".into(),
+            ru: "Ваш сервер принимает соединения, но никогда не отвечает: не читает то, что присылают клиенты, или не пишет ответ. В цикле select() сокеты для чтения — первый список (select(clients, clients, [], t): сначала читаемые); прочитайте запрос через recv и отправьте ответ через send в тот же сокет. Если сервер просто медленный, запустите с большим --timeout.".into(),
+        };
+        first.impact = Impact::Failure;
+        on_result(&first);
+        let reason = Said::new(
+            format!(
+                "not run: the target never answers (see {}: not a byte came back within {secs} s)",
+                gate.id
+            ),
+            format!(
+                "не запускался: цель никогда не отвечает (см. {}: ни байта не пришло за {secs} с)",
+                gate.id
+            ),
+        );
+        let mut results = vec![first];
+        for fx in selected.iter().filter(|f| f.id != gate.id) {
+            let r = self.result(fx, Delivery::Whole, Verdict::NotRun, Some(reason.clone()));
+            let r = self.finalize(r);
+            on_result(&r);
+            results.push(r);
+        }
+        let why = Said::new(
+            format!(
+                "the target never answers: it accepts connections, but not a byte came back within {secs} s ({}); the other cases were not run",
+                gate.id
+            ),
+            format!(
+                "цель никогда не отвечает: принимает соединения, но ни байта не пришло за {secs} с ({}); остальные случаи не запускались",
+                gate.id
+            ),
+        );
+        Some((results, Some((1, why))))
     }
 }
 
@@ -356,6 +451,10 @@ impl Mode for ServerMode {
                 Some((stop.code, Said::new(stop.reason.en.clone(), stop.reason.ru.clone()))),
             );
         }
+        if let Some(silent) = run.never_answers(&selected, on_result).await {
+            return silent;
+        }
+        let all = selected.clone();
         let (parallel, serial): (Vec<_>, Vec<_>) =
             selected.into_iter().partition(|f| !f.destructive && !f.shares_account());
         let (exclusive, destructive): (Vec<_>, Vec<_>) =
@@ -423,6 +522,12 @@ impl Mode for ServerMode {
             down = Down::of(&r);
             on_result(&r);
             results.push(r);
+        }
+        let fixture = |id: &str| all.iter().find(|f| f.id == id).map(|f| &**f);
+        for i in revise(&mut results, fixture) {
+            let r = run.finalize(results[i].clone());
+            on_result(&r);
+            results[i] = r;
         }
         (results, None)
     }

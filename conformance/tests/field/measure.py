@@ -198,7 +198,7 @@ def evaluate(expect, auto_picks, rc, out, report):
                 problems.append(f"{case_key(c)}: hint says /{rule['not_match']}/")
     cause = expect.get("root_cause")
     if cause:
-        line = report.get("root_cause")
+        line = report.get("root_cause") or (report.get("summary") or {}).get("root_cause")
         if isinstance(line, dict):
             line = line.get("en", "")
         if not line:
