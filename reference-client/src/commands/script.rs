@@ -91,6 +91,7 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
         framing: opts.framing,
         delivery: Delivery::Whole,
         vars: Vars::new(format!("{:x}", std::process::id() % 0xfff), "Guest"),
+        pace: jim_conformance::wire::Pace::default(),
     };
     let side = ServerSide {
         addr,
