@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::judge::{Finding, code_of, t};
 use super::model::{BarrierKind, Obligation, Traits};
 use crate::jim::{is_push, looks_unknown_action};
-use crate::model::{Dialect, DisconnectKind, Level};
+use crate::model::{Dialect, DisconnectKind, Level, Text};
 use crate::placeholders::now_seconds;
 use crate::wire::{Arrival, Conn, Delivery};
 
@@ -54,8 +54,11 @@ impl Probe {
         self.next(conn, self.timeout).await
     }
 
-    async fn login(&self, spec: bool, name: &str) -> Result<Conn, String> {
-        let mut conn = self.open().await.ok_or_else(|| "the connection was refused".to_owned())?;
+    async fn login(&self, spec: bool, name: &str) -> Result<Conn, Text> {
+        let mut conn = self
+            .open()
+            .await
+            .ok_or_else(|| t("the connection was refused", "в соединении отказано"))?;
         let presence = if spec {
             json!({"action": "presence", "time": now_seconds(), "type": "status",
                    "user": {"account_name": name, "status": "online"}})
@@ -65,10 +68,18 @@ impl Probe {
         match self.ask(&mut conn, &presence).await {
             Some(v) if code_of(&v).is_some_and(|(c, _)| (200..300).contains(&c)) => Ok(conn),
             Some(v) => {
-                Err(format!("a presence with a fresh name got {}", crate::matcher::show(&v, 200)))
+                let got = crate::matcher::show(&v, 200);
+                Err(t(
+                    format!("a presence with a fresh name got {got}"),
+                    format!("на presence со свежим именем пришло {got}"),
+                ))
             }
             None => {
-                Err(format!("a presence got no answer within {} s", self.timeout.as_secs_f64()))
+                let secs = self.timeout.as_secs_f64();
+                Err(t(
+                    format!("a presence got no answer within {secs} s"),
+                    format!("на presence не пришло ответа за {secs} с"),
+                ))
             }
         }
     }
@@ -92,7 +103,7 @@ struct Found {
     closes_on_quit: bool,
 }
 
-async fn one(p: &Probe, dialect: Dialect, tag: &str) -> Result<Found, String> {
+async fn one(p: &Probe, dialect: Dialect, tag: &str) -> Result<Found, Text> {
     let spec = dialect == Dialect::Spec;
     let a_name = format!("{tag}a");
     let b_name = format!("{tag}b");
@@ -220,14 +231,14 @@ pub async fn calibrate(
         let found = one(&p, *d, &format!("{tag}{i}")).await.map_err(|why| {
             Finding::new(Obligation::PresenceAccepted, Level::Must)
                 .sentence(t(
-                    format!("exploration could not start: {why}"),
-                    format!("исследование не началось: {why}"),
+                    format!("exploration could not start: {}", why.en),
+                    format!("исследование не началось: {}", why.ru),
                 ))
                 .expected(t(
                     "200 to a presence with a fresh name",
                     "200 на presence со свежим именем",
                 ))
-                .observed(t(why.clone(), why))
+                .observed(why)
         })?;
         traits.rooms |= found.rooms;
         traits.users |= found.users;

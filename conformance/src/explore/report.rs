@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::judge::{Words, t};
 use super::model::{Branch, Dest, Link, Model, Op, Session};
 use super::{Config, Explored, Reported};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Said};
 use crate::model::{Dialect, Level, Text};
 use crate::report::{CaseResult, Impact, Verdict};
 use crate::wire::Delivery;
@@ -566,14 +566,14 @@ pub fn rules_of(ex: &Explored, cfg: &Config) -> super::model::Rules {
 /// The one case of an exploration that did not run, or did not finish: `verdict` (skip, not
 /// run, fail) and why, in both languages.
 pub(crate) fn not_explored(verdict: Verdict, why: &Text, level: Level, lang: Lang) -> CaseResult {
-    let title = if lang.is_ru() {
-        "случайные многоклиентские сессии против модели"
-    } else {
-        "random multi-client sessions against the model"
+    let _ = lang;
+    let title = Text {
+        en: "random multi-client sessions against the model".into(),
+        ru: "случайные многоклиентские сессии против модели".into(),
     };
-    Case::new("sessions", title, level)
+    Case::new("sessions", &title, level)
         .verdict(verdict, Impact::None)
-        .reason(Some(why.en.clone()))
+        .reason(Some(why))
         .hint(why.clone())
         .build()
 }
@@ -583,10 +583,10 @@ struct Case(CaseResult);
 impl Case {
     /// Case `explore/ID` titled `title`, at `level`: a failure until [`Case::verdict`] says
     /// otherwise.
-    fn new(id: &str, title: &str, level: Level) -> Self {
+    fn new(id: &str, title: &Text, level: Level) -> Self {
         Self(CaseResult {
             id: format!("explore/{id}"),
-            title: title.into(),
+            title: Said::new(title.en.clone(), title.ru.clone()),
             level,
             spec: Vec::new(),
             delivery: Delivery::Whole,
@@ -610,8 +610,8 @@ impl Case {
         self
     }
 
-    fn reason(mut self, reason: Option<String>) -> Self {
-        self.0.reason = reason.map(Into::into);
+    fn reason(mut self, reason: Option<&Text>) -> Self {
+        self.0.reason = reason.map(|t| Said::new(t.en.clone(), t.ru.clone()));
         self
     }
 
@@ -652,31 +652,20 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
         let level = f.finding.level;
         let steps = steps(f, &rules);
         let mut reproduce = jim_client(f, &rules, host, port, lang);
-        reproduce.push(format!("# {}", replay_command(cfg, &target)));
-        let script = ex
-            .traits
-            .as_ref()
-            .map(|tr| {
-                super::python::script(
-                    f,
-                    tr,
-                    &rules,
-                    cfg.timeout.as_secs_f64(),
-                    cfg.seed,
-                    &replay_command(cfg, &target),
-                )
-            })
-            .unwrap_or_default();
+        reproduce.push(replay_command(cfg, &target));
+        // The standalone Python script is long: the report names the command that writes it
+        // (the `explore` subcommand prints it and `--save-repro` saves it).
+        let replay = replay_command(cfg, &target);
         let hint = Text {
             en: format!(
-                "{}\n{}\nexpected: {}\nobserved: {}\nPython script (exit 1 while the bug is there):\n{script}",
+                "{}\n{}\nexpected: {}\nobserved: {}\nPython script that reproduces it (exit 1 while the bug is there): {replay} --save-repro DIR",
                 f.finding.obligation.title().en,
                 steps.en,
                 f.finding.expected.en,
                 f.finding.observed.en,
             ),
             ru: format!(
-                "{}\n{}\nожидалось: {}\nпришло: {}\nскрипт Python (выход 1, пока ошибка есть):\n{script}",
+                "{}\n{}\nожидалось: {}\nпришло: {}\nскрипт Python, который воспроизводит ошибку (выход 1, пока она есть): {replay} --save-repro ПАПКА",
                 f.finding.obligation.title().ru,
                 steps.ru,
                 f.finding.expected.ru,
@@ -700,9 +689,9 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
         };
         let impact = crate::run::verdict::impact(level, Verdict::Fail, cfg.strict);
         out.push(
-            Case::new(f.finding.obligation.id(), f.finding.sentence.get(ru), level)
+            Case::new(f.finding.obligation.id(), &f.finding.sentence, level)
                 .verdict(Verdict::Fail, impact)
-                .reason(Some(f.finding.sentence.en.clone()))
+                .reason(Some(&f.finding.sentence))
                 .failure(failure)
                 .hint(hint)
                 .took(ex.total_ms)
@@ -712,24 +701,23 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
     for n in &ex.notes {
         let impact = crate::run::verdict::impact(Level::Should, Verdict::Fail, cfg.strict);
         out.push(
-            Case::new(n.obligation.id(), n.sentence.get(ru), Level::Should)
+            Case::new(n.obligation.id(), &n.sentence, Level::Should)
                 .verdict(Verdict::Fail, impact)
-                .reason(Some(n.sentence.en.clone()))
+                .reason(Some(&n.sentence))
                 .hint(n.sentence.clone())
                 .build(),
         );
     }
     if out.is_empty() {
-        let title = if ru {
-            format!(
-                "{} случайных многоклиентских сессий (seed {}) без противоречий с моделью",
-                ex.sessions, ex.seed
-            )
-        } else {
-            format!(
+        let title = Text {
+            en: format!(
                 "{} random multi-client sessions (seed {}) without a contradiction with the model",
                 ex.sessions, ex.seed
-            )
+            ),
+            ru: format!(
+                "{} случайных многоклиентских сессий (seed {}) без противоречий с моделью",
+                ex.sessions, ex.seed
+            ),
         };
         let lenient: Vec<crate::vocab::Tolerance> =
             ex.lenient.iter().filter_map(|n| crate::vocab::Tolerance::parse(n)).collect();
@@ -738,7 +726,7 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
         out.push(
             Case::new("sessions", &title, Level::Must)
                 .verdict(verdict, Impact::None)
-                .reason(ex.cut_short.as_ref().map(ToString::to_string))
+                .reason(ex.cut_short.as_ref().map(crate::i18n::Said::text).as_ref())
                 .hint(Text {
                     en: format!("replay these sessions: {replay}"),
                     ru: format!("повторить эти сессии: {replay}"),

@@ -322,7 +322,7 @@ fn details(c: &CaseResult, s: Style) -> String {
         })
         .collect();
     labelled(&mut o, l, Label::Transcript, lines.iter().map(String::as_str));
-    let _ = writeln!(o, "{}{}", pad(l, Some(Label::Hint)), l.text(&c.hint));
+    labelled(&mut o, l, Label::Hint, l.text(&c.hint).lines());
     if let Some(f) = &c.failure {
         labelled(
             &mut o,

@@ -593,7 +593,8 @@ fn account_pool(o: &RunOptions, detection: &Detection) -> Option<Arc<AccountPool
 /// registered users and the run has none (exit 2: what the run lacks is an option).
 fn early_stop(d: &Detection, has_accounts: bool) -> Option<EarlyStop> {
     if !d.reachable {
-        let reason = d.connect_error.clone().unwrap_or_else(|| "no connection".into());
+        let reason =
+            d.connect_error.clone().unwrap_or_else(|| Said::new("no connection", "нет соединения"));
         return Some(EarlyStop {
             code: 3,
             reason: Text {
@@ -601,10 +602,12 @@ fn early_stop(d: &Detection, has_accounts: bool) -> Option<EarlyStop> {
             },
             why: Text {
                 en: format!(
-                    "target unreachable: {reason}; start the server first (or check --host and --port)"
+                    "target unreachable: {}; start the server first (or check --host and --port)",
+                    reason.en()
                 ),
                 ru: format!(
-                    "цель недоступна: {reason}; сначала запустите сервер (или проверьте --host и --port)"
+                    "цель недоступна: {}; сначала запустите сервер (или проверьте --host и --port)",
+                    reason.get(crate::i18n::Lang::Ru)
                 ),
             },
         });
