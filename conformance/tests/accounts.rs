@@ -164,12 +164,14 @@ async fn cases_in_parallel_never_share_an_account_and_log_in_with_its_password()
     assert_eq!(skipped.verdict, Verdict::Skip, "three accounts at once, two given");
     assert!(skipped.reason.as_deref().unwrap_or_default().contains("2 were given"), "{skipped:?}");
     assert!(seen.logins.len() >= 8, "the cases logged in with the pool: {:?}", seen.logins);
-    // The only unknown names are the preflight's probe (and its Guest try) and the liveness
-    // check's (a refusal proves the server alive as well as a 200).
+    // The only unknown names are the preflight's probe (and its Guest try), the pace
+    // measurement's (a refusal times the loop turn as well as a 200) and the liveness check's
+    // (a refusal proves the server alive as well as a 200).
     assert!(
-        seen.unknown
-            .iter()
-            .all(|n| n.starts_with("probe_") || n.starts_with("alive_") || n == "Guest"),
+        seen.unknown.iter().all(|n| n.starts_with("probe_")
+            || n.starts_with("pace_")
+            || n.starts_with("alive_")
+            || n == "Guest"),
         "{:?}",
         seen.unknown
     );

@@ -70,8 +70,11 @@ fn a_target_that_never_answers_finishes_within_the_deadline_failed_then_not_run(
     for c in cases {
         let v = c["verdict"].as_str().unwrap();
         let needs_options = c["reason"].as_str().is_some_and(|r| r.contains("needs --"));
-        // Host mode: once the target is known to be down, the cases after it are not run.
-        let down = c["reason"].as_str().is_some_and(|r| r.contains("stopped answering in"));
+        // Host mode: once the target is known to be down, or never to answer, the cases after
+        // it are not run.
+        let down = c["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("stopped answering in") || r.contains("never answers"));
         assert!(
             v == "fail"
                 || v == "error"

@@ -114,3 +114,14 @@ pub(crate) async fn within_run(run: &Run<ServerMode>, down: &mut Option<Down>) -
     }
     out
 }
+
+/// Exploration's case when the target never answered a fixture case (`gate`): not run, and no
+/// restart (a program that never answers stays silent after one).
+pub(crate) fn never_answered(run: &Run<ServerMode>, gate: &str) -> Vec<CaseResult> {
+    if run.opts.mode.explore.budget.sessions == 0 || !run.allows(ID) {
+        return Vec::new();
+    }
+    let state = crate::report::LivenessState::Zombie;
+    let why = Msg::NotRunTargetDown { case: gate.to_owned(), state }.text();
+    vec![run.finalize(not_explored(Verdict::NotRun, &why, Level::Must, run.opts.lang))]
+}

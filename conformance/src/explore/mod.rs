@@ -615,4 +615,4 @@ impl InRun {
     }
 }
 
-pub(crate) use in_run::within_run;
+pub(crate) use in_run::{never_answered, within_run};

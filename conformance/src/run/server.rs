@@ -451,8 +451,14 @@ impl Mode for ServerMode {
                 Some((stop.code, Said::new(stop.reason.en.clone(), stop.reason.ru.clone()))),
             );
         }
-        if let Some(silent) = run.never_answers(&selected, on_result).await {
-            return silent;
+        if let Some((mut results, stop)) = run.never_answers(&selected, on_result).await {
+            // Exploration is not run either.
+            let gate = results.first().map(|r| r.id.clone()).unwrap_or_default();
+            for r in crate::explore::never_answered(run, &gate) {
+                on_result(&r);
+                results.push(r);
+            }
+            return (results, stop);
         }
         let all = selected.clone();
         let (parallel, serial): (Vec<_>, Vec<_>) =
