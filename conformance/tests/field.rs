@@ -34,6 +34,7 @@ const RIGHT: &[&str] = &[
     "string_time_server",
     "flood_200",
     "missing_common_module",
+    "lesson3_guest_only",
     "msg_400",
     "answer_everything_200",
     "never_reads",
