@@ -35,6 +35,40 @@ impl Run<ServerMode> {
         Some(event)
     }
 
+    /// After parallel cases found a spawned target dead or a zombie: a fresh start (true if
+    /// the target was restarted, with an event saying why). A target given by address cannot be
+    /// restarted: false.
+    pub(crate) async fn restart_after_parallel(&self, state: LivenessState) -> bool {
+        let mut t = self.mode.target.lock().await;
+        if !t.can_restart() || t.kind() != TargetKind::Spawn || Instant::now() >= self.deadline {
+            return false;
+        }
+        let what = match state {
+            LivenessState::Zombie => ("stopped answering", "перестала отвечать"),
+            _ => ("died", "упала"),
+        };
+        let why = Said::new(
+            format!(
+                "after the parallel cases (the target {} during them): they are judged again one at a time",
+                what.0
+            ),
+            format!(
+                "после параллельных случаев (цель {} во время них): они проверяются заново по одному",
+                what.1
+            ),
+        );
+        let restart = t.restart(&why);
+        match tokio::time::timeout_at(self.deadline, restart).await {
+            Ok(Ok(())) => {
+                self.mode.set_addr(t.addr());
+                // Probes answered by the target that went down are asked again.
+                self.mode.probes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Before a destructive case: a fresh start of a spawned target, else a revival.
     pub(crate) async fn prepare_destructive(&self, fx: &Fixture) {
         let spawned = {

@@ -481,6 +481,7 @@ impl Mode for ServerMode {
             results
         } else {
             let results = run.run_parallel(&parallel, &mut notes, on_result).await;
+            let mut return_again = None;
             // In parallel, a death cannot be pinned on one case: one check after them all
             // keeps the cases that follow from failing one by one on a target that is down.
             if results.iter().any(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error))
@@ -488,7 +489,22 @@ impl Mode for ServerMode {
             {
                 if let Ok((state, _)) = tokio::time::timeout_at(run.deadline, run.liveness()).await
                 {
-                    if matches!(state, LivenessState::Died | LivenessState::Zombie) {
+                    if matches!(state, LivenessState::Died | LivenessState::Zombie)
+                        && run.restart_after_parallel(state).await
+                    {
+                        // A spawned target the parallel cases took down: they are judged again
+                        // one at a time on a fresh start, so that the case that caused it is
+                        // the one named and the verdicts do not depend on --jobs.
+                        let mut again = Vec::new();
+                        for fx in &parallel {
+                            for d in &run.opts.delivery {
+                                let r = run.sequential_case(fx, *d, &mut down, &mut notes).await;
+                                on_result(&r);
+                                again.push(r);
+                            }
+                        }
+                        return_again = Some(again);
+                    } else if matches!(state, LivenessState::Died | LivenessState::Zombie) {
                         let first = results.iter().find(|r| {
                             matches!(r.verdict, Verdict::Fail | Verdict::Error)
                                 && r.impact == Impact::Failure
@@ -502,7 +518,7 @@ impl Mode for ServerMode {
                     }
                 }
             }
-            results
+            return_again.unwrap_or(results)
         };
         for fx in &exclusive {
             for d in &run.opts.delivery {
