@@ -293,6 +293,25 @@ impl Run<ServerMode> {
         (env, side)
     }
 
+    /// `fixtures` one at a time, in every delivery of the run (see [`Self::sequential_case`]).
+    async fn one_at_a_time(
+        &self,
+        fixtures: &[Arc<Fixture>],
+        down: &mut Option<Down>,
+        notes: &mut ModeNotes,
+        on_result: &mut impl FnMut(&CaseResult),
+    ) -> Vec<CaseResult> {
+        let mut results = Vec::new();
+        for fx in fixtures {
+            for d in &self.opts.delivery {
+                let r = self.sequential_case(fx, *d, down, notes).await;
+                on_result(&r);
+                results.push(r);
+            }
+        }
+        results
+    }
+
     /// One case run on its own: not run when the target is down and cannot be restarted, else
     /// run (after a revival), followed by a liveness check when it failed.
     async fn sequential_case(
@@ -470,15 +489,7 @@ impl Mode for ServerMode {
         let mut results = if run.jobs() == 1 {
             // One at a time: a case that fails is followed by a liveness check, so that a
             // death or a zombie is pinned on the case that caused it, once.
-            let mut results = Vec::new();
-            for fx in &parallel {
-                for d in &run.opts.delivery {
-                    let r = run.sequential_case(fx, *d, &mut down, &mut notes).await;
-                    on_result(&r);
-                    results.push(r);
-                }
-            }
-            results
+            run.one_at_a_time(&parallel, &mut down, &mut notes, on_result).await
         } else {
             let results = run.run_parallel(&parallel, &mut notes, on_result).await;
             let mut return_again = None;
@@ -495,15 +506,9 @@ impl Mode for ServerMode {
                         // A spawned target the parallel cases took down: they are judged again
                         // one at a time on a fresh start, so that the case that caused it is
                         // the one named and the verdicts do not depend on --jobs.
-                        let mut again = Vec::new();
-                        for fx in &parallel {
-                            for d in &run.opts.delivery {
-                                let r = run.sequential_case(fx, *d, &mut down, &mut notes).await;
-                                on_result(&r);
-                                again.push(r);
-                            }
-                        }
-                        return_again = Some(again);
+                        return_again = Some(
+                            run.one_at_a_time(&parallel, &mut down, &mut notes, on_result).await,
+                        );
                     } else if matches!(state, LivenessState::Died | LivenessState::Zombie) {
                         let first = results.iter().find(|r| {
                             matches!(r.verdict, Verdict::Fail | Verdict::Error)
@@ -520,13 +525,7 @@ impl Mode for ServerMode {
             }
             return_again.unwrap_or(results)
         };
-        for fx in &exclusive {
-            for d in &run.opts.delivery {
-                let r = run.sequential_case(fx, *d, &mut down, &mut notes).await;
-                on_result(&r);
-                results.push(r);
-            }
-        }
+        results.extend(run.one_at_a_time(&exclusive, &mut down, &mut notes, on_result).await);
         // Exploration (issue 14): after the fixture cases, before the destructive ones.
         for r in crate::explore::within_run(run, &mut down).await {
             on_result(&r);
