@@ -42,6 +42,7 @@ pub mod jim;
 pub mod lint;
 pub mod matcher;
 pub mod model;
+pub mod peer_read;
 pub mod placeholders;
 pub mod preflight;
 pub mod process;

@@ -24,6 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout_at};
 
+use crate::peer_read::Seen;
 use crate::read_log::{Pieces, ReadLog};
 
 /// Most bytes a `listen_ms` step buffers without taking values out; the rest waits in the
@@ -107,7 +108,16 @@ pub const MAX_SPLIT_PAUSE: Duration = Duration::from_secs(1);
 /// Longest time the runner spreads the bytes of one trickled message over.
 pub const MAX_TRICKLE_SPAN: Duration = Duration::from_millis(1500);
 
+/// Longest wait for the target to read one piece before the next is written (see
+/// [`crate::peer_read`]); a target that has not read by then gets the timed pauses.
+pub const READ_WAIT: Duration = Duration::from_secs(2);
+
 /// How far apart the pieces of a split or trickled message are written (issue 13 item 8).
+///
+/// Where the system shows the target's socket (Linux, loopback), each split piece, the first
+/// byte of a trickle and the first of two writes in a row are watched until the target has read
+/// them ([`Pace::read_wait`], [`crate::peer_read`]): the pieces are then separate reads whatever
+/// the load, and the timed pauses below are the fallback.
 ///
 /// A server that takes each `recv()` for one whole message passes a split request by luck when
 /// its loop is slow: every piece sent while it waits (in `select`, or in an `accept` with a
@@ -127,11 +137,18 @@ pub struct Pace {
     /// read between (server mode: two sends of a fixture reach the target in two reads, so
     /// that `"\n\n"` and the request after it do not land in one `recv()` by luck).
     pub between_writes: Duration,
+    /// How long to wait for the target to read a piece before the next (zero: not watched).
+    pub read_wait: Duration,
 }
 
 impl Default for Pace {
     fn default() -> Self {
-        Self { split: SPLIT_PAUSE, trickle_span: Duration::ZERO, between_writes: Duration::ZERO }
+        Self {
+            split: SPLIT_PAUSE,
+            trickle_span: Duration::ZERO,
+            between_writes: Duration::ZERO,
+            read_wait: Duration::ZERO,
+        }
     }
 }
 
@@ -141,10 +158,20 @@ impl Pace {
     pub fn for_turn(turn: Duration) -> Self {
         let margin = turn.saturating_mul(3) / 2;
         if margin <= SPLIT_PAUSE {
-            return Self { between_writes: SPLIT_PAUSE, ..Self::default() };
+            return Self { between_writes: SPLIT_PAUSE, ..Self::watched() };
         }
         let split = margin.clamp(SPLIT_PAUSE, MAX_SPLIT_PAUSE);
-        Self { split, trickle_span: margin.min(MAX_TRICKLE_SPAN), between_writes: split }
+        Self {
+            split,
+            trickle_span: margin.min(MAX_TRICKLE_SPAN),
+            between_writes: split,
+            read_wait: READ_WAIT,
+        }
+    }
+
+    /// The default pauses, with every piece watched until the target has read it.
+    pub fn watched() -> Self {
+        Self { read_wait: READ_WAIT, ..Self::default() }
     }
 
     /// True when the pieces are spaced wider than by default (the target's loop is slow).
@@ -411,7 +438,10 @@ impl Conn {
             ));
         };
         let cuts = delivery.cut_points(bytes);
-        let pause = pace.pause(delivery, cuts.len());
+        let pieces = cuts.len();
+        let mut watch = !pace.read_wait.is_zero() && delivery != Delivery::Whole;
+        let mut read_seen = false;
+        let mut deadline = deadline;
         let mut start = 0;
         for end in cuts.into_iter().chain(std::iter::once(bytes.len())) {
             let piece = &bytes[start..end];
@@ -429,11 +459,35 @@ impl Conn {
                 Ok(r) => r?,
             }
             start = end;
-            if start < bytes.len() {
-                sleep(pause).await;
+            if start >= bytes.len() {
+                break;
             }
+            if watch {
+                let began = Instant::now();
+                let seen = read_by_peer(&*stream, pace.read_wait).await;
+                deadline += began.elapsed();
+                // A trickle needs one incomplete read (its first byte); a target that does not
+                // read in time, or one the system does not show, gets the timed pauses.
+                watch = seen == Seen::Read && delivery == Delivery::Split;
+                read_seen = seen == Seen::Read;
+            }
+            let pause = if read_seen {
+                Pace::default().pause(delivery, pieces)
+            } else {
+                pace.pause(delivery, pieces)
+            };
+            sleep(pause).await;
         }
         Ok(())
+    }
+
+    /// Waits until the target has read everything written on this connection, at most `cap`
+    /// ([`crate::peer_read`]).
+    pub async fn until_read(&self, cap: Duration) -> Seen {
+        match self.stream.as_ref() {
+            Some(stream) => read_by_peer(stream, cap).await,
+            None => Seen::Unknown,
+        }
     }
 
     /// The next item from the peer, waiting at most until `deadline`.
@@ -558,6 +612,14 @@ impl Conn {
 fn parse_raw_keep(raw: bytes::Bytes) -> Result<(Value, String), FrameError> {
     let shown = preview(&raw);
     parse_raw(raw).map(|v| (v, shown))
+}
+
+/// Waits until the target has read everything written on `stream`, at most `cap`.
+async fn read_by_peer(stream: &TcpStream, cap: Duration) -> Seen {
+    match (stream.local_addr(), stream.peer_addr()) {
+        (Ok(local), Ok(peer)) => crate::peer_read::until_read(local, peer, cap).await,
+        _ => Seen::Unknown,
+    }
 }
 
 #[cfg(test)]

@@ -463,7 +463,8 @@ impl<S: Side> Case<'_, S> {
     /// are the runner's own: they do not count against the target's time to read.
     ///
     /// A write that follows another write on the same connection with nothing read between
-    /// waits [`Pace::between_writes`] first (server mode: 15 ms, or the split pause of a slow
+    /// waits until the target has read the first ([`crate::peer_read`]), or where that cannot
+    /// be seen [`Pace::between_writes`] (server mode: 15 ms, or the split pause of a slow
     /// loop), so that two sends of a fixture reach the target in two reads (else `"\n\n"` and
     /// the request after it land in one `recv()` or not, by the scheduler's luck).
     pub async fn write(
@@ -479,8 +480,15 @@ impl<S: Side> Case<'_, S> {
         let mut deadline = deadline + pace.allowance(delivery, cuts.len());
         let follows_write = self.conns.get(conn).is_some_and(|c| c.wrote_last);
         if follows_write && !pace.between_writes.is_zero() {
-            tokio::time::sleep(pace.between_writes).await;
-            deadline += pace.between_writes;
+            let began = Instant::now();
+            let seen = match self.conns.get(conn).and_then(|c| c.conn.as_ref()) {
+                Some(c) if !pace.read_wait.is_zero() => c.until_read(pace.read_wait).await,
+                _ => crate::peer_read::Seen::Unknown,
+            };
+            if seen != crate::peer_read::Seen::Read {
+                tokio::time::sleep(pace.between_writes).await;
+            }
+            deadline += began.elapsed();
         }
         if let Some(state) = self.conns.get_mut(conn) {
             state.wrote_last = true;

@@ -205,7 +205,7 @@ impl Run<ClientMode> {
             framing: self.opts.framing,
             delivery,
             vars: Vars::new(format!("{}{n}", self.mode.tag), String::new()),
-            pace: crate::wire::Pace::default(),
+            pace: crate::wire::Pace::watched(),
         };
         let case = ClientCase {
             command: self.mode.command.clone(),
