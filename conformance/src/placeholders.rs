@@ -126,6 +126,12 @@ impl Vars {
         Self { suffix: suffix.into(), name: name.into(), ..Self::default() }
     }
 
+    /// True when registered accounts were drawn for this case (`--accounts`): its names and
+    /// logins are those accounts', which a script with fresh names cannot replay.
+    pub fn draws_accounts(&self) -> bool {
+        !self.accounts.is_empty() || self.registered.is_some()
+    }
+
     /// Values for linting: everything is available with dummy values.
     pub fn for_lint() -> Self {
         Self {

@@ -174,7 +174,7 @@ fn a_failure_explains_itself_and_prints_a_reproduction() {
         "arrived:",
         "expected 200, got 202",
         "hint:",
-        "jim-client send 127.0.0.1",
+        "jim-client script --timeout 1 127.0.0.1",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }

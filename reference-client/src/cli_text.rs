@@ -60,6 +60,18 @@ fn arg_help(command: &str, arg: &str, lang: Lang) -> Option<&'static str> {
             "Account name (lesson-3 servers accept only Guest).",
             "Имя пользователя (серверы урока 3 принимают только Guest).",
         ),
+        ("script", "name") => lang.pick(
+            "The value of `$name` (lesson-3 servers accept only Guest).",
+            "Значение `$name` (серверы урока 3 принимают только Guest).",
+        ),
+        ("script", "user") => {
+            lang.pick("The value of `$account` (a registered account).", "Значение `$account` (зарегистрированная учётная запись).")
+        }
+        ("script", "password") => lang.pick("The value of `$password`.", "Значение `$password`."),
+        ("script", "delivery") => lang.pick(
+            "How each message is written: whole, split (cut at a few byte positions, pieces apart) or trickle (one byte per write), as `jim-conformance --delivery`.",
+            "Как пишется каждое сообщение: whole (целиком), split (разрезано в нескольких местах, части с паузами) или trickle (по одному байту за запись), как `jim-conformance --delivery`.",
+        ),
         (_, "name") => lang.pick("Account name.", "Имя пользователя."),
         (_, "password") => lang.pick(
             "Password: spec dialect sends `authenticate` first; course dialect answers the 511.",

@@ -15,6 +15,7 @@ use jim_client::error::parse_duration;
 use jim_client::login::LoginOptions;
 use jim_client::output::{Format, Stdout, eprint_line};
 use jim_client::{ClientError, ExitStatus, ServerAddr};
+use jim_conformance::vocab::Delivery as CaseDelivery;
 use jim_protocol::limits::DEFAULT_PORT;
 use jim_protocol::{Dialect, Framing};
 use jim_text::Lang;
@@ -103,6 +104,19 @@ enum Command {
         /// What follows each JSON message: newline or bare (nothing).
         #[arg(long, default_value = "newline", value_parser = parse_framing)]
         framing: Framing,
+        /// How each message is written: whole, split (cut at a few byte positions, pieces
+        /// apart) or trickle (one byte per write), as `jim-conformance --delivery`.
+        #[arg(long, default_value = "whole", value_parser = parse_delivery)]
+        delivery: CaseDelivery,
+        /// The value of `$name` (lesson-3 servers accept only Guest).
+        #[arg(long, short = 'n', default_value = "Guest")]
+        name: String,
+        /// The value of `$account` (a registered account).
+        #[arg(long, requires = "password")]
+        user: Option<String>,
+        /// The value of `$password`.
+        #[arg(long, requires = "user")]
+        password: Option<String>,
     },
     /// Log in and print every message that arrives, as JSON lines.
     Listen {
@@ -211,6 +225,10 @@ fn parse_dialect(s: &str) -> Result<Dialect, String> {
 
 fn parse_framing(s: &str) -> Result<Framing, String> {
     s.parse()
+}
+
+fn parse_delivery(s: &str) -> Result<CaseDelivery, String> {
+    CaseDelivery::parse(s).ok_or_else(|| format!("{s:?}: give whole, split or trickle"))
 }
 
 fn main() -> ExitCode {
@@ -325,7 +343,7 @@ fn run(subcommand: Command, json: bool, matches: &ArgMatches) -> anyhow::Result<
             };
             runtime.block_on(send::run(&opts, &mut stdout))
         }
-        Command::Script { host, args, timeout, framing } => {
+        Command::Script { host, args, timeout, framing, delivery, name, user, password } => {
             let (port, path) = match args.as_slice() {
                 [path] => (DEFAULT_PORT, path.clone()),
                 [port, path] => match port.parse::<u16>() {
@@ -364,6 +382,9 @@ fn run(subcommand: Command, json: bool, matches: &ArgMatches) -> anyhow::Result<
                 timeout,
                 framing,
                 format,
+                delivery,
+                name,
+                account: user.zip(password),
             };
             runtime.block_on(script::run(&opts, &mut stdout))
         }

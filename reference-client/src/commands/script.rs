@@ -60,6 +60,12 @@ pub struct Options {
     pub framing: Framing,
     /// Human or JSON output.
     pub format: Format,
+    /// How each message is written (a reproduction of a split or trickled case).
+    pub delivery: Delivery,
+    /// `$name`.
+    pub name: String,
+    /// `$account` and `$password`.
+    pub account: Option<(String, String)>,
 }
 
 /// A script judges values as a student's CI would: keys JIM does not define are fine, and a
@@ -85,12 +91,17 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
             return unreachable(ClientError::Resolve { host: opts.server.host.clone(), source });
         }
     };
+    let mut vars = Vars::new(format!("{:x}", std::process::id() % 0xfff), opts.name.clone());
+    if let Some((user, password)) = &opts.account {
+        vars.account = Some(user.clone());
+        vars.password = Some(password.clone());
+    }
     let env = CaseEnv {
         tolerances: tolerances(),
         timeout: opts.timeout,
         framing: opts.framing,
-        delivery: Delivery::Whole,
-        vars: Vars::new(format!("{:x}", std::process::id() % 0xfff), "Guest"),
+        delivery: opts.delivery,
+        vars,
         pace: jim_conformance::wire::Pace::default(),
     };
     let side = ServerSide {
@@ -99,6 +110,7 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
         farewell: Farewell::Nothing,
         run_tag: None,
         await_close: false,
+        start: None,
     };
     let run = run_case(&opts.script, env, side).await;
     report(&run, opts, out)
