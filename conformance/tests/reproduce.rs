@@ -236,3 +236,78 @@ fn every_printed_reproduction_shows_the_failure_on_its_mutant_and_not_on_the_ref
         wrong.join("\n")
     );
 }
+
+/// After `--spawn`: the reproduction of a case that failed on a spawned target says how to
+/// start it on port 7777 (the run's port is gone), carries the target's measured loop turn
+/// (`--turn`, so that split pieces reach a slow loop in separate reads, as in the run) and the
+/// delivery mode; run against that program it fails, and against the reference it passes. The
+/// target is the field corpus's course server with a 0.3 s loop turn and one recv() per message.
+#[test]
+fn after_spawn_the_reproduction_starts_the_target_and_keeps_its_pace() {
+    let python = common::python3();
+    let path = path();
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/field/slow_select_one_recv.py")
+        .display()
+        .to_string();
+    let command = format!("{python} {file} -p {{port}} -a 127.0.0.1");
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let opts = RunOptions {
+        only: vec!["users/get-users".into(), "robustness/split-request".into()],
+        delivery: vec![Delivery::Whole, Delivery::Split],
+        deadline: Duration::from_secs(120),
+        ..RunOptions::default()
+    };
+    let report = rt.block_on(run_suite(TargetSpec::Spawn { command }, opts)).unwrap();
+    let live_port = report.target.address.rsplit(':').next().unwrap().to_owned();
+    let failed: Vec<_> = report.cases.iter().filter(|c| c.failure.is_some()).collect();
+    let split = failed.iter().filter(|c| c.delivery == Delivery::Split).count();
+    assert!(failed.len() >= 2 && split >= 1, "{:#?}", report.cases);
+    let start = format!(
+        "# start the server first, listening on 127.0.0.1:7777: {python} {file} -p 7777 -a 127.0.0.1\n"
+    );
+    for c in failed {
+        let text = c.failure.as_ref().unwrap().reproduce[0].en().to_owned();
+        let name = format!("{} [{}]", c.id, c.delivery);
+        assert!(text.starts_with(&start), "{name}:\n{text}");
+        assert!(!text.contains(&format!(" {live_port} ")), "{name}: the run's port:\n{text}");
+        assert!(text.contains(" --turn "), "{name}: the pace is lost:\n{text}");
+        if c.delivery == Delivery::Split {
+            assert!(text.contains("--delivery split"), "{name}:\n{text}");
+        }
+        // The program, started as the comment says but on a free port.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut server = Command::new(python)
+            .args([file.as_str(), "-p", &port.to_string(), "-a", "127.0.0.1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let script = text.replace("127.0.0.1 7777 -", &format!("127.0.0.1 {port} -"));
+        // Exit 3 is "cannot connect": the program is not listening yet.
+        let mut result = shell(&script, &path);
+        for _ in 0..50 {
+            if result.0 != Some(3) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            result = shell(&script, &path);
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        assert_eq!(
+            result.0,
+            Some(1),
+            "{name} against the program:\n{text}\n{}{}",
+            result.1,
+            result.2
+        );
+        assert!(result.1.contains("FAIL"), "{name}:\n{}", result.1);
+        let reference = rt.block_on(jim_server::spawn(Config::default())).unwrap();
+        let port = format!("127.0.0.1 {} -", reference.addr().port());
+        let (code, stdout, stderr) = shell(&text.replace("127.0.0.1 7777 -", &port), &path);
+        rt.block_on(reference.shutdown());
+        assert_eq!(code, Some(0), "{name} against the reference:\n{text}\n{stdout}{stderr}");
+    }
+}

@@ -68,6 +68,10 @@ fn arg_help(command: &str, arg: &str, lang: Lang) -> Option<&'static str> {
             lang.pick("The value of `$account` (a registered account).", "Значение `$account` (зарегистрированная учётная запись).")
         }
         ("script", "password") => lang.pick("The value of `$password`.", "Значение `$password`."),
+        ("script", "turn") => lang.pick(
+            "The server's loop turn in milliseconds: split pieces and trickled bytes are spaced to 1.5 times it, as `jim-conformance` spaces them against a slow server.",
+            "Оборот цикла сервера в миллисекундах: части разделённых сообщений и отдельные байты пишутся с промежутком в 1,5 раза больше, как это делает `jim-conformance` против медленного сервера.",
+        ),
         ("script", "delivery") => lang.pick(
             "How each message is written: whole, split (cut at a few byte positions, pieces apart) or trickle (one byte per write), as `jim-conformance --delivery`.",
             "Как пишется каждое сообщение: whole (целиком), split (разрезано в нескольких местах, части с паузами) или trickle (по одному байту за запись), как `jim-conformance --delivery`.",

@@ -108,6 +108,10 @@ enum Command {
         /// apart) or trickle (one byte per write), as `jim-conformance --delivery`.
         #[arg(long, default_value = "whole", value_parser = parse_delivery)]
         delivery: CaseDelivery,
+        /// The server's loop turn in milliseconds: split pieces and trickled bytes are spaced
+        /// to 1.5 times it, as `jim-conformance` spaces them against a slow server.
+        #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+        turn: u64,
         /// The value of `$name` (lesson-3 servers accept only Guest).
         #[arg(long, short = 'n', default_value = "Guest")]
         name: String,
@@ -343,7 +347,7 @@ fn run(subcommand: Command, json: bool, matches: &ArgMatches) -> anyhow::Result<
             };
             runtime.block_on(send::run(&opts, &mut stdout))
         }
-        Command::Script { host, args, timeout, framing, delivery, name, user, password } => {
+        Command::Script { host, args, timeout, framing, delivery, turn, name, user, password } => {
             let (port, path) = match args.as_slice() {
                 [path] => (DEFAULT_PORT, path.clone()),
                 [port, path] => match port.parse::<u16>() {
@@ -383,6 +387,7 @@ fn run(subcommand: Command, json: bool, matches: &ArgMatches) -> anyhow::Result<
                 framing,
                 format,
                 delivery,
+                turn: Duration::from_millis(turn),
                 name,
                 account: user.zip(password),
             };

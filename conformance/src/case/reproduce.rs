@@ -86,6 +86,8 @@ pub struct ScriptOptions<'a> {
     pub framing: Framing,
     /// How requests are written.
     pub delivery: Delivery,
+    /// How far apart the pieces are written (the target's loop turn, as the run measured it).
+    pub pace: crate::wire::Pace,
     /// The wait for each expectation.
     pub timeout: std::time::Duration,
     /// `$name`, when it is not the script's default (Guest).
@@ -104,6 +106,10 @@ pub fn jim_client_script(steps: &[&Value], o: &ScriptOptions<'_>) -> crate::i18n
     }
     if o.delivery != Delivery::Whole {
         cmd.push_str(&format!(" --delivery {}", o.delivery.as_str()));
+    }
+    if o.pace.is_adapted() {
+        // `--turn` gives back the pace: pieces 1.5 turns apart.
+        cmd.push_str(&format!(" --turn {}", o.pace.split.as_millis() * 2 / 3));
     }
     let secs = o.timeout.as_secs_f64();
     if (secs - 3.0).abs() > f64::EPSILON {

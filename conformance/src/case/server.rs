@@ -221,6 +221,7 @@ fn reproduction(
             start: cx.side.start.as_deref(),
             framing: cx.env.framing,
             delivery: cx.env.delivery,
+            pace: cx.env.pace,
             timeout: cx.env.timeout,
             name: text.contains("$name").then_some(vars.name.as_str()),
             account: account.filter(|_| uses_account),

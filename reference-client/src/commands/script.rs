@@ -62,6 +62,8 @@ pub struct Options {
     pub format: Format,
     /// How each message is written (a reproduction of a split or trickled case).
     pub delivery: Delivery,
+    /// The server's loop turn: how far apart split pieces and trickled bytes are written.
+    pub turn: Duration,
     /// `$name`.
     pub name: String,
     /// `$account` and `$password`.
@@ -102,7 +104,7 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
         framing: opts.framing,
         delivery: opts.delivery,
         vars,
-        pace: jim_conformance::wire::Pace::default(),
+        pace: jim_conformance::wire::Pace::for_turn(opts.turn),
     };
     let side = ServerSide {
         addr,
