@@ -126,10 +126,19 @@ impl Vars {
         Self { suffix: suffix.into(), name: name.into(), ..Self::default() }
     }
 
-    /// True when registered accounts were drawn for this case (`--accounts`): its names and
-    /// logins are those accounts', which a script with fresh names cannot replay.
-    pub fn draws_accounts(&self) -> bool {
-        !self.accounts.is_empty() || self.registered.is_some()
+    /// The registered accounts drawn for this case, as `(slot, name, course key)` with the
+    /// slot as `LABEL:LEN` ([`crate::accounts::Slot::key`]), sorted; and whether `$account`
+    /// is a drawn registered account. A reproduction passes them to `jim-client script`.
+    pub fn drawn(&self) -> (Vec<(String, String, String)>, bool) {
+        let mut drawn: Vec<(String, String, String)> = self
+            .users
+            .iter()
+            .filter_map(|(slot, name)| {
+                self.accounts.get(name).map(|key| (slot.clone(), name.clone(), key.clone()))
+            })
+            .collect();
+        drawn.sort();
+        (drawn, self.registered.is_some())
     }
 
     /// Values for linting: everything is available with dummy values.

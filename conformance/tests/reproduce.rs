@@ -237,55 +237,76 @@ fn every_printed_reproduction_shows_the_failure_on_its_mutant_and_not_on_the_ref
     );
 }
 
-/// After `--spawn`: the reproduction of a case that failed on a spawned target says how to
-/// start it on port 7777 (the run's port is gone), carries the target's measured loop turn
-/// (`--turn`, so that split pieces reach a slow loop in separate reads, as in the run) and the
-/// delivery mode; run against that program it fails, and against the reference it passes. The
-/// target is the field corpus's course server with a 0.3 s loop turn and one recv() per message.
-#[test]
-fn after_spawn_the_reproduction_starts_the_target_and_keeps_its_pace() {
+/// A field program run with `--spawn`, and what the test expects of its reproductions.
+struct Spawned {
+    /// File under `tests/field/`.
+    file: &'static str,
+    /// Its arguments after the file (`{port}` is the port, `{dir}` the field directory).
+    args: &'static str,
+    only: &'static [&'static str],
+    delivery: Vec<Delivery>,
+    /// `--accounts` file under `tests/field/`.
+    accounts: Option<&'static str>,
+    /// Text every reproduction must carry.
+    carries: &'static str,
+}
+
+/// Runs `t` with `--spawn`, then every failing case's reproduction against the program
+/// (started as its comment says, on a free port: it must fail) and against the reference (it
+/// must pass). Returns the number of reproductions checked.
+fn check_spawned(t: &Spawned) -> usize {
     let python = common::python3();
     let path = path();
-    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/field/slow_select_one_recv.py")
-        .display()
-        .to_string();
-    let command = format!("{python} {file} -p {{port}} -a 127.0.0.1");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/field");
+    let dir = dir.display().to_string();
+    let args = t.args.replace("{dir}", &dir);
+    let file = format!("{dir}/{}", t.file);
+    let command = format!("{python} {file} {args}");
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let accounts = t.accounts.map(|a| {
+        let a = format!("{dir}/{a}");
+        jim_conformance::accounts::parse(&std::fs::read_to_string(&a).unwrap(), &a).unwrap()
+    });
     let opts = RunOptions {
-        only: vec!["users/get-users".into(), "robustness/split-request".into()],
-        delivery: vec![Delivery::Whole, Delivery::Split],
+        only: t.only.iter().map(|s| (*s).to_owned()).collect(),
+        delivery: t.delivery.clone(),
         deadline: Duration::from_secs(120),
+        mode: jim_conformance::run::ServerOptions {
+            accounts: accounts.unwrap_or_default(),
+            ..Default::default()
+        },
         ..RunOptions::default()
     };
     let report = rt.block_on(run_suite(TargetSpec::Spawn { command }, opts)).unwrap();
     let live_port = report.target.address.rsplit(':').next().unwrap().to_owned();
     let failed: Vec<_> = report.cases.iter().filter(|c| c.failure.is_some()).collect();
-    let split = failed.iter().filter(|c| c.delivery == Delivery::Split).count();
-    assert!(failed.len() >= 2 && split >= 1, "{:#?}", report.cases);
+    assert!(!failed.is_empty(), "{}: nothing failed: {:#?}", t.file, report.cases);
     let start = format!(
-        "# start the server first, listening on 127.0.0.1:7777: {python} {file} -p 7777 -a 127.0.0.1\n"
+        "# start the server first, listening on 127.0.0.1:7777: {python} {file} {}\n",
+        args.replace("{port}", "7777")
     );
-    for c in failed {
+    for c in &failed {
         let text = c.failure.as_ref().unwrap().reproduce[0].en().to_owned();
-        let name = format!("{} [{}]", c.id, c.delivery);
+        let name = format!("{}: {} [{}]", t.file, c.id, c.delivery);
         assert!(text.starts_with(&start), "{name}:\n{text}");
         assert!(!text.contains(&format!(" {live_port} ")), "{name}: the run's port:\n{text}");
-        assert!(text.contains(" --turn "), "{name}: the pace is lost:\n{text}");
-        if c.delivery == Delivery::Split {
-            assert!(text.contains("--delivery split"), "{name}:\n{text}");
+        assert!(text.contains(t.carries), "{name}: no {}:\n{text}", t.carries);
+        if c.delivery != Delivery::Whole {
+            assert!(text.contains(&format!("--delivery {}", c.delivery)), "{name}:\n{text}");
         }
         // The program, started as the comment says but on a free port.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let started = args.replace("{port}", &port.to_string());
         let mut server = Command::new(python)
-            .args([file.as_str(), "-p", &port.to_string(), "-a", "127.0.0.1"])
+            .arg(&file)
+            .args(started.split_whitespace())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let script = text.replace("127.0.0.1 7777 -", &format!("127.0.0.1 {port} -"));
-        // Exit 3 is "cannot connect": the program is not listening yet.
+        // Exit 3 is "cannot connect": the program is not listening yet; ask again.
         let mut result = shell(&script, &path);
         for _ in 0..50 {
             if result.0 != Some(3) {
@@ -310,4 +331,35 @@ fn after_spawn_the_reproduction_starts_the_target_and_keeps_its_pace() {
         rt.block_on(reference.shutdown());
         assert_eq!(code, Some(0), "{name} against the reference:\n{text}\n{stdout}{stderr}");
     }
+    failed.len()
+}
+
+/// After `--spawn`: the reproduction of a case that failed on a spawned target says how to
+/// start it on port 7777 (the run's port is gone), and carries what the run used: the
+/// target's measured loop turn (`--turn`, so that split pieces reach a slow loop in separate
+/// reads, as in the run) and the delivery mode; or the registered accounts the case drew
+/// (`--account`, so that a two-client case of a server that admits only its database's users
+/// is one script too). Run against that program it fails, and against the reference it passes.
+#[test]
+fn after_spawn_the_reproduction_starts_the_target_and_replays_the_case_as_run() {
+    // The field's course server with a 0.3 s loop turn and one recv() per message.
+    let slow = Spawned {
+        file: "slow_select_one_recv.py",
+        args: "-p {port} -a 127.0.0.1",
+        only: &["users/get-users", "robustness/split-request"],
+        delivery: vec![Delivery::Whole, Delivery::Split],
+        accounts: None,
+        carries: " --turn ",
+    };
+    // The field's course-final server that admits only the accounts of its database.
+    let accounts = Spawned {
+        file: "course_final_accounts.py",
+        args: "-p {port} -a 127.0.0.1 --db :memory: --seed @{dir}/course_final_accounts.txt",
+        only: &["message/mid-course-fields", "robustness/blank-lines"],
+        delivery: vec![Delivery::Whole],
+        accounts: Some("course_final_accounts.txt"),
+        carries: " --account ",
+    };
+    let checked = check_spawned(&slow) + check_spawned(&accounts);
+    eprintln!("{checked} reproductions of spawned targets checked");
 }

@@ -121,6 +121,17 @@ enum Command {
         /// The value of `$password`.
         #[arg(long, requires = "user")]
         password: Option<String>,
+        /// `--user` is a registered account of a server that admits only its database's users:
+        /// its presences carry a pubkey.
+        #[arg(long, requires = "user")]
+        registered: bool,
+        /// `$user:LABEL` (or `$user:LABEL:LEN`) logs in as the registered account NAME, whose
+        /// course key (PBKDF2 of its password) answers its 511 challenge; repeatable.
+        #[arg(long, value_name = "LABEL:LEN=NAME:KEY", value_parser = parse_account)]
+        account: Vec<(String, String, String)>,
+        /// The value of `$offline_account` (an account that exists but is not connected).
+        #[arg(long, value_name = "NAME")]
+        offline_user: Option<String>,
     },
     /// Log in and print every message that arrives, as JSON lines.
     Listen {
@@ -229,6 +240,15 @@ fn parse_dialect(s: &str) -> Result<Dialect, String> {
 
 fn parse_framing(s: &str) -> Result<Framing, String> {
     s.parse()
+}
+
+fn parse_account(s: &str) -> Result<(String, String, String), String> {
+    let parsed = s.split_once('=').and_then(|(slot, rest)| {
+        let (name, key) = rest.rsplit_once(':')?;
+        (!slot.is_empty() && !name.is_empty() && !key.is_empty())
+            .then(|| (slot.to_owned(), name.to_owned(), key.to_owned()))
+    });
+    parsed.ok_or_else(|| format!("{s:?}: give LABEL:LEN=NAME:KEY"))
 }
 
 fn parse_delivery(s: &str) -> Result<CaseDelivery, String> {
@@ -347,7 +367,20 @@ fn run(subcommand: Command, json: bool, matches: &ArgMatches) -> anyhow::Result<
             };
             runtime.block_on(send::run(&opts, &mut stdout))
         }
-        Command::Script { host, args, timeout, framing, delivery, turn, name, user, password } => {
+        Command::Script {
+            host,
+            args,
+            timeout,
+            framing,
+            delivery,
+            turn,
+            name,
+            user,
+            password,
+            registered,
+            account,
+            offline_user,
+        } => {
             let (port, path) = match args.as_slice() {
                 [path] => (DEFAULT_PORT, path.clone()),
                 [port, path] => match port.parse::<u16>() {
@@ -390,6 +423,9 @@ fn run(subcommand: Command, json: bool, matches: &ArgMatches) -> anyhow::Result<
                 turn: Duration::from_millis(turn),
                 name,
                 account: user.zip(password),
+                registered,
+                drawn: account,
+                offline: offline_user,
             };
             runtime.block_on(script::run(&opts, &mut stdout))
         }

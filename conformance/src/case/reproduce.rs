@@ -4,9 +4,10 @@
 //! one that failed, run by this crate's executor with the case's delivery mode, so that it
 //! replays every connection in order and checks every reply (exit 1 at the first mismatch,
 //! showing it); sequential one-shot sends cannot replay a case that needs two clients at once.
-//! A case whose logins are registered accounts drawn from `--accounts` cannot be a script
-//! (a script makes up its names): it gets one `jim-client send` per connection, as does
-//! client mode. A target the run started is shown with the command that starts it on a fixed
+//! A case whose logins are registered accounts drawn from `--accounts` names them
+//! (`--account LABEL:LEN=NAME:KEY`, the course key derived from the password, so the password
+//! is not printed). A case whose `$account` or `$offline_account` the run lacks gets one
+//! `jim-client send` per connection, as client mode does. A target the run started is shown with the command that starts it on a fixed
 //! port, not with the port it had during the run.
 
 use jim_protocol::Framing;
@@ -94,6 +95,14 @@ pub struct ScriptOptions<'a> {
     pub name: Option<&'a str>,
     /// `$account` and `$password` (`--user`, `--password`), when the steps use them.
     pub account: Option<(&'a str, &'a str)>,
+    /// `$account` is a registered account drawn from `--accounts` (its presences carry a
+    /// pubkey).
+    pub registered: bool,
+    /// The registered accounts drawn for the case's `$user:LABEL` names: `(LABEL:LEN, name,
+    /// course key)`.
+    pub drawn: &'a [(String, String, String)],
+    /// `$offline_account` (`--offline-user`), when the steps use it.
+    pub offline: Option<&'a str>,
 }
 
 /// One `jim-client script` that runs `steps` (as written in the fixture), printed as a
@@ -120,6 +129,15 @@ pub fn jim_client_script(steps: &[&Value], o: &ScriptOptions<'_>) -> crate::i18n
     }
     if let Some((user, password)) = o.account {
         cmd.push_str(&format!(" --user {} --password {}", quote(user), quote(password)));
+        if o.registered {
+            cmd.push_str(" --registered");
+        }
+    }
+    if let Some(offline) = o.offline {
+        cmd.push_str(&format!(" --offline-user {}", quote(offline)));
+    }
+    for (slot, name, key) in o.drawn {
+        cmd.push_str(&format!(" --account {}", quote(&format!("{slot}={name}:{key}"))));
     }
     cmd.push_str(&format!(" {} -", o.addr.replace(':', " ")));
     let mut body = String::from("printf '%s\\n'");

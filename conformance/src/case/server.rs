@@ -195,8 +195,9 @@ impl Side for ServerSide {
 const MIN_CONNECT: Duration = Duration::from_millis(50);
 
 /// How to replay the case by hand: one `jim-client script` of the fixture's steps up to
-/// `upto` (the failing step; all without one), or, when its logins are accounts drawn from
-/// `--accounts`, one `jim-client send` per connection (the failing connection last).
+/// `upto` (the failing step; all without one), or, when it needs an `$account` or an
+/// `$offline_account` the run lacks, one `jim-client send` per connection (the failing
+/// connection last).
 fn reproduction(
     cx: &Case<'_, ServerSide>,
     failing: Option<&str>,
@@ -212,9 +213,10 @@ fn reproduction(
         _ => None,
     };
     let uses_account = text.contains("$account") || text.contains("$password");
-    let scriptable = !vars.draws_accounts()
-        && !text.contains("$offline_account")
-        && (!uses_account || account.is_some());
+    let uses_offline = text.contains("$offline_account");
+    let offline = vars.offline_account.as_deref().filter(|_| uses_offline);
+    let scriptable = (!uses_offline || offline.is_some()) && (!uses_account || account.is_some());
+    let (drawn, registered) = vars.drawn();
     if scriptable && !sources.is_empty() {
         let opts = ScriptOptions {
             addr: &cx.side.shown_addr,
@@ -224,7 +226,10 @@ fn reproduction(
             pace: cx.env.pace,
             timeout: cx.env.timeout,
             name: text.contains("$name").then_some(vars.name.as_str()),
-            account: account.filter(|_| uses_account),
+            account: account.filter(|_| uses_account || registered),
+            registered,
+            drawn: &drawn,
+            offline,
         };
         return vec![jim_client_script(&sources, &opts)];
     }

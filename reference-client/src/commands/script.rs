@@ -68,6 +68,12 @@ pub struct Options {
     pub name: String,
     /// `$account` and `$password`.
     pub account: Option<(String, String)>,
+    /// `$account` is a registered account (its presences carry a pubkey).
+    pub registered: bool,
+    /// Registered accounts for `$user:LABEL` names: `(LABEL:LEN, name, course key)`.
+    pub drawn: Vec<(String, String, String)>,
+    /// `$offline_account`.
+    pub offline: Option<String>,
 }
 
 /// A script judges values as a student's CI would: keys JIM does not define are fine, and a
@@ -94,10 +100,21 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
         }
     };
     let mut vars = Vars::new(format!("{:x}", std::process::id() % 0xfff), opts.name.clone());
-    if let Some((user, password)) = &opts.account {
-        vars.account = Some(user.clone());
-        vars.password = Some(password.clone());
+    match (&opts.account, opts.registered) {
+        (Some((user, password)), true) => vars.assign_course_account(user, password),
+        (Some((user, password)), false) => {
+            vars.account = Some(user.clone());
+            vars.password = Some(password.clone());
+        }
+        (None, _) => {}
     }
+    for (slot, name, key) in &opts.drawn {
+        let (label, len) = slot.split_once(':').unwrap_or((slot, "0"));
+        let len = len.parse::<usize>().ok().filter(|n| *n > 0);
+        let slot = jim_conformance::accounts::Slot { label: label.to_owned(), len };
+        vars.assign_account(&slot, name, key);
+    }
+    vars.offline_account = opts.offline.clone();
     let env = CaseEnv {
         tolerances: tolerances(),
         timeout: opts.timeout,
