@@ -417,6 +417,29 @@ mod tests {
     }
 
     #[test]
+    fn a_case_the_deadline_left_unjudged_is_neither_a_pass_nor_a_failure() {
+        let fx = fixture("presence/basic", "");
+        let pass = CaseResult::new(&fx, Delivery::Whole, Verdict::Pass, None);
+        let failed = CaseResult::new(&fx, Delivery::Whole, Verdict::Fail, Some("step 2".into()));
+        let cut = finalize(deadline_not_run(failed, 5000, true), &BTreeMap::new(), false);
+        assert_eq!((cut.verdict, cut.impact), (Verdict::NotRun, Impact::None));
+        assert_eq!(
+            cut.reason.as_ref().unwrap().en(),
+            "the deadline of 5 s was reached during this case, which was stopped unjudged"
+        );
+        assert!(cut.hint.en.contains("--deadline") && cut.hint.ru.contains("--deadline"));
+        let (code, why) = exit_code(&[pass.clone(), cut.clone()]);
+        assert_eq!(code, 0);
+        assert!(why.en().contains("1 not run"), "{}", why.en());
+        assert_eq!(exit_code(std::slice::from_ref(&cut)).0, 2, "nothing ran to its end");
+        assert_eq!(exit_code(&[pass]).1.en(), "every required case passes");
+        assert_eq!(
+            deadline_reason(500, false).en(),
+            "the deadline of 0.5 s was reached before this case"
+        );
+    }
+
+    #[test]
     fn a_tolerated_error_is_credited_only_when_the_valid_request_did_not_fail() {
         let direct = fixture("msg/direct", "");
         let unknown = fixture("msg/unknown-user", r#""control": "msg/direct","#);
