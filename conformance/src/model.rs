@@ -42,6 +42,9 @@ pub struct Step<K> {
     pub note: Option<Text>,
     /// What to do.
     pub kind: K,
+    /// The step as written (placeholders unexpanded): a reproduction prints it as a line of a
+    /// `jim-client script`, which runs it with this crate's executor.
+    pub source: Value,
 }
 
 /// The steps of a fixture, typed by the role the runner plays.
@@ -256,7 +259,7 @@ fn parse_step<K: RoleStep>(v: &Value, number: usize) -> Result<Step<K>, String> 
     };
     let body = Body::new(keyword, o, number)?;
     let kind = K::parse(&body, &conn)?;
-    Ok(Step { number, conn, timeout_ms, note, kind })
+    Ok(Step { number, conn, timeout_ms, note, kind, source: v.clone() })
 }
 
 fn parse_steps<K: RoleStep>(steps: &[Value], path: &str) -> Result<Vec<Step<K>>, FixtureError> {

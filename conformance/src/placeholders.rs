@@ -126,6 +126,21 @@ impl Vars {
         Self { suffix: suffix.into(), name: name.into(), ..Self::default() }
     }
 
+    /// The registered accounts drawn for this case, as `(slot, name, course key)` with the
+    /// slot as `LABEL:LEN` ([`crate::accounts::Slot::key`]), sorted; and whether `$account`
+    /// is a drawn registered account. A reproduction passes them to `jim-client script`.
+    pub fn drawn(&self) -> (Vec<(String, String, String)>, bool) {
+        let mut drawn: Vec<(String, String, String)> = self
+            .users
+            .iter()
+            .filter_map(|(slot, name)| {
+                self.accounts.get(name).map(|key| (slot.clone(), name.clone(), key.clone()))
+            })
+            .collect();
+        drawn.sort();
+        (drawn, self.registered.is_some())
+    }
+
     /// Values for linting: everything is available with dummy values.
     pub fn for_lint() -> Self {
         Self {

@@ -353,6 +353,26 @@ impl RunningTarget {
         }
     }
 
+    /// How to start this target by hand listening on `port` (a reproduction printed after the
+    /// run, when the port it had is gone): the `--spawn` command, or the reference server with
+    /// the same `--misbehave`; None for a target given by address (it is already running).
+    pub fn start_command(&self, port: u16) -> Option<String> {
+        match &self.spec {
+            TargetSpec::Address { .. } => None,
+            TargetSpec::Spawn { command } => {
+                Some(command.replace("{port}", &port.to_string()).replace("{host}", "127.0.0.1"))
+            }
+            TargetSpec::Embedded(c) => {
+                let mut line = format!("jim-server --port {port}");
+                if !c.misbehave.is_empty() {
+                    let kinds: Vec<String> = c.misbehave.iter().map(ToString::to_string).collect();
+                    line.push_str(&format!(" --misbehave {}", kinds.join(",")));
+                }
+                Some(line)
+            }
+        }
+    }
+
     /// The kind, for the report.
     pub fn kind(&self) -> TargetKind {
         match self.spec {

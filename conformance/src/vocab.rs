@@ -351,7 +351,8 @@ vocabulary! {
         /// The target could not be reached or died.
         Error = "error",
         /// Not run because the target went down (died or stopped answering) in an earlier
-        /// case that the report names, and the runner cannot restart it (host mode).
+        /// case that the report names, and the runner cannot restart it (host mode); or
+        /// because `--deadline` was reached before the case ran or while it ran.
         NotRun = "not-run",
     }
 }

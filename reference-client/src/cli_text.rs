@@ -60,6 +60,34 @@ fn arg_help(command: &str, arg: &str, lang: Lang) -> Option<&'static str> {
             "Account name (lesson-3 servers accept only Guest).",
             "Имя пользователя (серверы урока 3 принимают только Guest).",
         ),
+        ("script", "name") => lang.pick(
+            "The value of `$name` (lesson-3 servers accept only Guest).",
+            "Значение `$name` (серверы урока 3 принимают только Guest).",
+        ),
+        ("script", "user") => {
+            lang.pick("The value of `$account` (a registered account).", "Значение `$account` (зарегистрированная учётная запись).")
+        }
+        ("script", "password") => lang.pick("The value of `$password`.", "Значение `$password`."),
+        ("script", "registered") => lang.pick(
+            "`--user` is a registered account of a server that admits only its database's users: its presences carry a pubkey.",
+            "`--user` — зарегистрированная учётная запись сервера, который пускает только пользователей своей базы: её presence несут pubkey.",
+        ),
+        ("script", "account") => lang.pick(
+            "`$user:LABEL` (or `$user:LABEL:LEN`) logs in as the registered account NAME, whose course key (PBKDF2 of its password) answers its 511 challenge; repeatable.",
+            "`$user:LABEL` (или `$user:LABEL:LEN`) входит как зарегистрированная учётная запись NAME, чей ключ курса (PBKDF2 от пароля) отвечает на её запрос 511; можно повторять.",
+        ),
+        ("script", "offline_user") => lang.pick(
+            "The value of `$offline_account` (an account that exists but is not connected).",
+            "Значение `$offline_account` (учётная запись, которая существует, но не подключена).",
+        ),
+        ("script", "turn") => lang.pick(
+            "The server's loop turn in milliseconds: split pieces and trickled bytes are spaced to 1.5 times it, as `jim-conformance` spaces them against a slow server.",
+            "Оборот цикла сервера в миллисекундах: части разделённых сообщений и отдельные байты пишутся с промежутком в 1,5 раза больше, как это делает `jim-conformance` против медленного сервера.",
+        ),
+        ("script", "delivery") => lang.pick(
+            "How each message is written: whole, split (cut at a few byte positions, pieces apart) or trickle (one byte per write), as `jim-conformance --delivery`.",
+            "Как пишется каждое сообщение: whole (целиком), split (разрезано в нескольких местах, части с паузами) или trickle (по одному байту за запись), как `jim-conformance --delivery`.",
+        ),
         (_, "name") => lang.pick("Account name.", "Имя пользователя."),
         (_, "password") => lang.pick(
             "Password: spec dialect sends `authenticate` first; course dialect answers the 511.",

@@ -15,6 +15,7 @@ use jim_client::error::parse_duration;
 use jim_client::login::LoginOptions;
 use jim_client::output::{Format, Stdout, eprint_line};
 use jim_client::{ClientError, ExitStatus, ServerAddr};
+use jim_conformance::vocab::Delivery as CaseDelivery;
 use jim_protocol::limits::DEFAULT_PORT;
 use jim_protocol::{Dialect, Framing};
 use jim_text::Lang;
@@ -103,6 +104,34 @@ enum Command {
         /// What follows each JSON message: newline or bare (nothing).
         #[arg(long, default_value = "newline", value_parser = parse_framing)]
         framing: Framing,
+        /// How each message is written: whole, split (cut at a few byte positions, pieces
+        /// apart) or trickle (one byte per write), as `jim-conformance --delivery`.
+        #[arg(long, default_value = "whole", value_parser = parse_delivery)]
+        delivery: CaseDelivery,
+        /// The server's loop turn in milliseconds: split pieces and trickled bytes are spaced
+        /// to 1.5 times it, as `jim-conformance` spaces them against a slow server.
+        #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+        turn: u64,
+        /// The value of `$name` (lesson-3 servers accept only Guest).
+        #[arg(long, short = 'n', default_value = "Guest")]
+        name: String,
+        /// The value of `$account` (a registered account).
+        #[arg(long, requires = "password")]
+        user: Option<String>,
+        /// The value of `$password`.
+        #[arg(long, requires = "user")]
+        password: Option<String>,
+        /// `--user` is a registered account of a server that admits only its database's users:
+        /// its presences carry a pubkey.
+        #[arg(long, requires = "user")]
+        registered: bool,
+        /// `$user:LABEL` (or `$user:LABEL:LEN`) logs in as the registered account NAME, whose
+        /// course key (PBKDF2 of its password) answers its 511 challenge; repeatable.
+        #[arg(long, value_name = "LABEL:LEN=NAME:KEY", value_parser = parse_account)]
+        account: Vec<(String, String, String)>,
+        /// The value of `$offline_account` (an account that exists but is not connected).
+        #[arg(long, value_name = "NAME")]
+        offline_user: Option<String>,
     },
     /// Log in and print every message that arrives, as JSON lines.
     Listen {
@@ -211,6 +240,19 @@ fn parse_dialect(s: &str) -> Result<Dialect, String> {
 
 fn parse_framing(s: &str) -> Result<Framing, String> {
     s.parse()
+}
+
+fn parse_account(s: &str) -> Result<(String, String, String), String> {
+    let parsed = s.split_once('=').and_then(|(slot, rest)| {
+        let (name, key) = rest.rsplit_once(':')?;
+        (!slot.is_empty() && !name.is_empty() && !key.is_empty())
+            .then(|| (slot.to_owned(), name.to_owned(), key.to_owned()))
+    });
+    parsed.ok_or_else(|| format!("{s:?}: give LABEL:LEN=NAME:KEY"))
+}
+
+fn parse_delivery(s: &str) -> Result<CaseDelivery, String> {
+    CaseDelivery::parse(s).ok_or_else(|| format!("{s:?}: give whole, split or trickle"))
 }
 
 fn main() -> ExitCode {
@@ -325,7 +367,20 @@ fn run(subcommand: Command, json: bool, matches: &ArgMatches) -> anyhow::Result<
             };
             runtime.block_on(send::run(&opts, &mut stdout))
         }
-        Command::Script { host, args, timeout, framing } => {
+        Command::Script {
+            host,
+            args,
+            timeout,
+            framing,
+            delivery,
+            turn,
+            name,
+            user,
+            password,
+            registered,
+            account,
+            offline_user,
+        } => {
             let (port, path) = match args.as_slice() {
                 [path] => (DEFAULT_PORT, path.clone()),
                 [port, path] => match port.parse::<u16>() {
@@ -364,6 +419,13 @@ fn run(subcommand: Command, json: bool, matches: &ArgMatches) -> anyhow::Result<
                 timeout,
                 framing,
                 format,
+                delivery,
+                turn: Duration::from_millis(turn),
+                name,
+                account: user.zip(password),
+                registered,
+                drawn: account,
+                offline: offline_user,
             };
             runtime.block_on(script::run(&opts, &mut stdout))
         }

@@ -34,6 +34,7 @@ mod transcript;
 
 pub use failure::{Arrived, Details, FailedAction, Failure};
 pub use reproduce::jim_client_lines;
+pub use reproduce::{REPRODUCTION_PORT, ScriptOptions, jim_client_script, with_start};
 pub use transcript::{Input, Line};
 
 use transcript::{Inputs, Transcript};

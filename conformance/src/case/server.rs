@@ -9,7 +9,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{Arrived, At, Case, Details, Failure, Outcome, Side, StepResult, jim_client_lines};
+use super::{
+    Arrived, At, Case, Details, Failure, Outcome, ScriptOptions, Side, StepResult,
+    jim_client_lines, jim_client_script, with_start,
+};
 use crate::jim::{goodbye, is_push, looks_unknown_action};
 use crate::matcher::{Tolerances, match_value};
 use crate::model::Fixture;
@@ -44,6 +47,9 @@ pub struct ServerSide {
     pub run_tag: Option<String>,
     /// At the end, wait for the server to close after quit/exit (cases sharing an account).
     pub await_close: bool,
+    /// How to start the target by hand so that it listens at `shown_addr` (a target the run
+    /// started: its own port is gone when the run ends); None for a target already running.
+    pub start: Option<String>,
 }
 
 /// Runs the server-mode steps of `fx` against `side.addr`.
@@ -148,21 +154,11 @@ impl Side for ServerSide {
     fn complete(cx: &mut Case<'_, Self>, failure: &mut Failure) {
         failure.unknown_action =
             matches!(&failure.arrived, Arrived::Value { value, .. } if looks_unknown_action(value));
-        failure.reproduce = Self::reproduce(cx, Some(&failure.conn));
+        failure.reproduce = reproduction(cx, Some(&failure.conn), Some(failure.step));
     }
 
     fn reproduce(cx: &Case<'_, Self>, failing: Option<&str>) -> Vec<crate::i18n::Said> {
-        let mut names: Vec<&str> =
-            cx.used_conns().iter().map(String::as_str).filter(|c| Some(*c) != failing).collect();
-        names.extend(failing.filter(|f| cx.used_conns().iter().any(|c| c == f)));
-        let sent: Vec<(&str, &[Sent])> = names
-            .into_iter()
-            .map(|name| {
-                let sent = cx.conns.get(name).and_then(|s| s.conn.as_ref()).map(|c| &c.sent[..]);
-                (name, sent.unwrap_or_default())
-            })
-            .collect();
-        jim_client_lines(&sent, &cx.side.shown_addr, cx.env.framing, cx.env.delivery)
+        reproduction(cx, failing, None)
     }
 
     async fn finish(cx: &mut Case<'_, Self>) -> Option<ProcessReport> {
@@ -197,3 +193,64 @@ impl Side for ServerSide {
 
 /// The least time a connect gets, even at the end of a step's time.
 const MIN_CONNECT: Duration = Duration::from_millis(50);
+
+/// How to replay the case by hand: one `jim-client script` of the fixture's steps up to
+/// `upto` (the failing step; all without one), or, when it needs an `$account` or an
+/// `$offline_account` the run lacks, one `jim-client send` per connection (the failing
+/// connection last).
+fn reproduction(
+    cx: &Case<'_, ServerSide>,
+    failing: Option<&str>,
+    upto: Option<usize>,
+) -> Vec<crate::i18n::Said> {
+    let steps = cx.fx.server_steps().unwrap_or_default();
+    let sources: Vec<&Value> =
+        steps.iter().filter(|s| upto.is_none_or(|n| s.number <= n)).map(|s| &s.source).collect();
+    let text: String = sources.iter().map(|v| v.to_string()).collect();
+    let vars = &cx.env.vars;
+    let account = match (&vars.account, &vars.password) {
+        (Some(u), Some(p)) => Some((u.as_str(), p.as_str())),
+        _ => None,
+    };
+    let uses_account = text.contains("$account") || text.contains("$password");
+    let uses_offline = text.contains("$offline_account");
+    let offline = vars.offline_account.as_deref().filter(|_| uses_offline);
+    let scriptable = (!uses_offline || offline.is_some()) && (!uses_account || account.is_some());
+    let (drawn, registered) = vars.drawn();
+    if scriptable && !sources.is_empty() {
+        let opts = ScriptOptions {
+            addr: &cx.side.shown_addr,
+            start: cx.side.start.as_deref(),
+            framing: cx.env.framing,
+            delivery: cx.env.delivery,
+            pace: cx.env.pace,
+            timeout: cx.env.timeout,
+            name: text.contains("$name").then_some(vars.name.as_str()),
+            account: account.filter(|_| uses_account || registered),
+            registered,
+            drawn: &drawn,
+            offline,
+        };
+        return vec![jim_client_script(&sources, &opts)];
+    }
+    let mut names: Vec<&str> =
+        cx.used_conns().iter().map(String::as_str).filter(|c| Some(*c) != failing).collect();
+    names.extend(failing.filter(|f| cx.used_conns().iter().any(|c| c == f)));
+    let sent: Vec<(&str, &[Sent])> = names
+        .into_iter()
+        .map(|name| {
+            let sent = cx.conns.get(name).and_then(|s| s.conn.as_ref()).map(|c| &c.sent[..]);
+            (name, sent.unwrap_or_default())
+        })
+        .collect();
+    let mut lines = jim_client_lines(&sent, &cx.side.shown_addr, cx.env.framing, cx.env.delivery);
+    if let Some(first) = lines.first_mut() {
+        let start = cx.side.start.as_deref();
+        let shown = &cx.side.shown_addr;
+        let text = first.clone();
+        *first = crate::i18n::Said::each(|l| {
+            with_start(start, shown, text.get(l).to_owned()).get(l).to_owned()
+        });
+    }
+    lines
+}

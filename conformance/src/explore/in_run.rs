@@ -18,6 +18,7 @@ use crate::i18n::Msg;
 use crate::model::{Level, Text};
 use crate::report::{CaseResult, Verdict};
 use crate::run::liveness::Down;
+use crate::run::verdict::{deadline_not_run, deadline_reason};
 use crate::run::{Run, ServerMode};
 
 /// The id `--only`/`--skip` are matched against to decide whether exploration runs.
@@ -83,6 +84,7 @@ pub(crate) async fn within_run(run: &Run<ServerMode>, down: &mut Option<Down>) -
     cfg.replay_target = opts.target.clone();
     // The sessions end before the run's deadline (shrinking is bounded by its replays).
     cfg.budget = cfg.budget.min(run.deadline.saturating_duration_since(Instant::now()));
+    let started_late = Instant::now() >= run.deadline;
     let explored = {
         let mut t = run.mode.target.lock().await;
         let explored = tokio::time::timeout_at(run.deadline, explore(&mut t, &cfg, |_, _, _| {}));
@@ -92,11 +94,11 @@ pub(crate) async fn within_run(run: &Run<ServerMode>, down: &mut Option<Down>) -
         explored
     };
     let Ok(explored) = explored else {
-        let why = Text {
-            en: format!("not finished before --deadline ({} s)", run.opts.deadline.as_secs()),
-            ru: format!("не закончено до --deadline ({} с)", run.opts.deadline.as_secs()),
-        };
-        return vec![run.finalize(not_explored(Verdict::Fail, &why, level, lang))];
+        // Not a verdict: the deadline was reached before or while exploring.
+        let ms = run.opts.deadline.as_millis() as u64;
+        let why = deadline_reason(ms, !started_late).text();
+        let case = not_explored(Verdict::NotRun, &why, level, lang);
+        return vec![run.finalize(deadline_not_run(case, ms, !started_late))];
     };
     let addr = run.mode.addr().to_string();
     let mut out = Vec::new();

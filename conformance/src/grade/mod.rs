@@ -33,7 +33,7 @@ use self::student::{Job, Outcome};
 use crate::i18n::Lang;
 use crate::model::Text;
 use crate::suite::{Suite, SuiteError};
-use crate::vocab::Impact;
+use crate::vocab::{Impact, Verdict};
 
 /// What `grade` needs.
 #[derive(Debug, Clone)]
@@ -401,7 +401,9 @@ fn first_failure(roles: &[RoleResult], assignment: &Assignment) -> Option<FirstF
         };
         return Some(FirstFailure { role: r.role, case: None, line, hint: None });
     }
-    let pick = |want_failure: bool| {
+    // A case not run (the deadline, a target down) earns nothing but is no failure: it is
+    // named only when nothing graded failed.
+    let pick = |want: u8| {
         roles.iter().find_map(|r| {
             let report = r.outcome.report()?;
             report
@@ -409,7 +411,12 @@ fn first_failure(roles: &[RoleResult], assignment: &Assignment) -> Option<FirstF
                 .iter()
                 .find(|c| {
                     let graded = assignment.group_of(r.role, &c.id).is_some();
-                    if want_failure { c.impact == Impact::Failure } else { graded && !c.earns() }
+                    let not_run = c.verdict == Verdict::NotRun;
+                    match want {
+                        0 => c.impact == Impact::Failure,
+                        1 => graded && !c.earns() && !not_run,
+                        _ => graded && not_run,
+                    }
                 })
                 .map(|c| FirstFailure {
                     role: r.role,
@@ -421,7 +428,7 @@ fn first_failure(roles: &[RoleResult], assignment: &Assignment) -> Option<FirstF
                 })
         })
     };
-    pick(true).or_else(|| pick(false))
+    pick(0).or_else(|| pick(1)).or_else(|| pick(2))
 }
 
 /// The last non-empty line of a program's output (the exception of a traceback).

@@ -188,6 +188,24 @@ pub enum RunMsg {
         /// The case in which it went down.
         case: String,
     },
+    /// A case not run: `--deadline` was reached before it started, or while it ran (it was
+    /// stopped; nothing it saw is a verdict).
+    Deadline {
+        /// The deadline, in seconds as the user wrote it (`5`, `0.5`).
+        secs: String,
+        /// Reached while the case ran.
+        during: bool,
+    },
+    /// The exit code's reason: every required case that ran passes, and some were not run.
+    RanPassSomeNotRun {
+        /// How many were not run.
+        n: usize,
+    },
+    /// The exit code's reason: no case ran to its end, some were not run.
+    NoneRanSomeNotRun {
+        /// How many were not run.
+        n: usize,
+    },
 }
 
 impl Localized for RunMsg {
@@ -246,6 +264,30 @@ impl Localized for RunMsg {
             }
             (Self::RestartedAfterDown { before, case }, Lang::En) => {
                 format!("before {before} (the target went down in {case})")
+            }
+            (Self::Deadline { secs, during: false }, Lang::En) => {
+                format!("the deadline of {secs} s was reached before this case")
+            }
+            (Self::Deadline { secs, during: false }, Lang::Ru) => {
+                format!("предел времени прогона {secs} с (--deadline) был достигнут до этого случая")
+            }
+            (Self::Deadline { secs, during: true }, Lang::En) => format!(
+                "the deadline of {secs} s was reached during this case, which was stopped unjudged"
+            ),
+            (Self::Deadline { secs, during: true }, Lang::Ru) => format!(
+                "предел времени прогона {secs} с (--deadline) был достигнут во время этого случая; он остановлен без вердикта"
+            ),
+            (Self::RanPassSomeNotRun { n }, Lang::En) => {
+                format!("every required case that ran passes; {n} not run (see the summary)")
+            }
+            (Self::RanPassSomeNotRun { n }, Lang::Ru) => format!(
+                "все выполненные обязательные случаи проходят; не запускались: {n} (см. итог)"
+            ),
+            (Self::NoneRanSomeNotRun { n }, Lang::En) => {
+                format!("no case ran to its end; {n} not run (see the summary)")
+            }
+            (Self::NoneRanSomeNotRun { n }, Lang::Ru) => {
+                format!("ни один случай не выполнен до конца; не запускались: {n} (см. итог)")
             }
         }
     }

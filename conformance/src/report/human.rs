@@ -384,6 +384,9 @@ pub fn summary(r: &Report, s: Style) -> String {
         FAILING.count(l, r.summary.failures as u64),
         WARNINGS.count(l, r.summary.warnings as u64),
     );
+    if let Some(not_run) = &r.summary.not_run {
+        let _ = writeln!(o, "{}", s.paint("33", l.text(not_run)));
+    }
     let duration = Msg::DurationLine {
         secs: r.duration_ms as f64 / 1000.0,
         code: r.exit_code,

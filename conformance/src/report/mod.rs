@@ -146,6 +146,10 @@ pub struct Summary {
     /// the run (its reason and hint), else nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root_cause: Option<Text>,
+    /// How many cases were not run and why (the deadline, a target that went down): they are
+    /// neither passes nor failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_run: Option<Text>,
 }
 
 /// What the report tells the student to fix first (see [`Summary::root_cause`]): the first
@@ -283,8 +287,49 @@ impl Report {
             }
         }
         s.root_cause = root_cause(&self.cases);
+        s.not_run = not_run(&self.cases, self.options.deadline_ms);
         self.summary = s;
     }
+}
+
+/// Cases not run, counted.
+const NOT_RUN: jim_text::Noun = jim_text::Noun {
+    en: ["case was not run", "cases were not run"],
+    ru: ["случай не запускался", "случая не запускались", "случаев не запускались"],
+};
+
+/// The summary's line about the cases not run: how many, and why (those the deadline left
+/// without a verdict, then the others with the first one's reason).
+fn not_run(cases: &[CaseResult], deadline_ms: u64) -> Option<Text> {
+    let not_run: Vec<&CaseResult> = cases.iter().filter(|c| c.verdict == Verdict::NotRun).collect();
+    if not_run.is_empty() {
+        return None;
+    }
+    let deadline =
+        [false, true].map(|during| crate::run::verdict::deadline_reason(deadline_ms, during));
+    let (late, other): (Vec<&CaseResult>, Vec<&CaseResult>) =
+        not_run.into_iter().partition(|c| c.reason.as_ref().is_some_and(|r| deadline.contains(r)));
+    let secs = crate::run::verdict::deadline_secs(deadline_ms);
+    let mut en = Vec::new();
+    let mut ru = Vec::new();
+    if !late.is_empty() {
+        let n = late.len() as u64;
+        en.push(format!(
+            "{}: the deadline of {secs} s was reached first; they are neither passes nor failures (run again with a longer --deadline)",
+            NOT_RUN.count(Lang::En, n)
+        ));
+        ru.push(format!(
+            "{}: предел времени прогона {secs} с (--deadline) был достигнут раньше; это ни успехи, ни провалы (запустите снова с большим --deadline)",
+            NOT_RUN.count(Lang::Ru, n)
+        ));
+    }
+    if let Some(first) = other.first() {
+        let n = other.len() as u64;
+        let why = first.reason.clone().unwrap_or_default();
+        en.push(format!("{}: {}", NOT_RUN.count(Lang::En, n), why.get(Lang::En)));
+        ru.push(format!("{}: {}", NOT_RUN.count(Lang::Ru, n), why.get(Lang::Ru)));
+    }
+    Some(Text { en: en.join("; "), ru: ru.join("; ") })
 }
 
 #[cfg(test)]

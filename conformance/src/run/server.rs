@@ -52,6 +52,9 @@ pub struct ServerMode {
     pub(crate) early: Option<EarlyStop>,
     /// How far apart split and trickled pieces are written (the target's loop turn).
     pub(crate) pace: Pace,
+    /// How a reproduction starts a target the run started, on a fixed port (None: the target
+    /// was given by address and is shown as it is).
+    pub(crate) start: Option<String>,
 }
 
 /// Why a run ends before any case: its exit code, the one line that says what to do, and the
@@ -191,7 +194,9 @@ impl Run<ServerMode> {
             .offline_user
             .clone()
             .or_else(|| target.accounts.as_ref().map(|a| a.offline.clone()));
+        let start_command = target.start_command(crate::case::REPRODUCTION_PORT);
         let mode = ServerMode {
+            start: start_command,
             addr: RwLock::new(target.addr()),
             target: tokio::sync::Mutex::new(target),
             name: None,
@@ -284,7 +289,11 @@ impl Run<ServerMode> {
         let side = ServerSide {
             addr,
             farewell: if course_only { Farewell::Exit } else { Farewell::Quit },
-            shown_addr: format!("{}:{}", addr.ip(), addr.port()),
+            shown_addr: match &self.mode.start {
+                Some(_) => format!("127.0.0.1:{}", crate::case::REPRODUCTION_PORT),
+                None => format!("{}:{}", addr.ip(), addr.port()),
+            },
+            start: self.mode.start.clone(),
             run_tag: Some(self.mode.run_tag.clone()),
             // A registered account is logged in again by a later case: wait until the server
             // has let it go.

@@ -15,7 +15,7 @@ use super::notes::{ModeNotes, Peer};
 use super::options::RunOptions;
 use super::parallel::{MAX_JOBS, run_in_parallel};
 use super::report::ReportParts;
-use super::verdict::{exit_code, finalize, judge};
+use super::verdict::{deadline_not_run, exit_code, finalize, judge};
 use crate::case::CaseRun;
 use crate::i18n::Said;
 use crate::matcher::Tolerances;
@@ -209,18 +209,21 @@ impl<M: Mode> Run<M> {
         finalize(r, &self.opts.known_failures, self.opts.strict)
     }
 
-    fn deadline_reason(&self) -> Said {
-        let secs = self.opts.deadline.as_secs();
-        Said::new(
-            format!("not finished before --deadline ({secs} s)"),
-            format!("не закончен до --deadline ({secs} с)"),
-        )
+    /// A case `--deadline` left without a verdict (`during`: it was stopped while it ran).
+    pub(crate) fn deadline_not_run(
+        &self,
+        fx: &Fixture,
+        delivery: Delivery,
+        during: bool,
+    ) -> CaseResult {
+        let r = self.result(fx, delivery, Verdict::NotRun, None);
+        deadline_not_run(r, self.opts.deadline.as_millis() as u64, during)
     }
 
     /// Runs one case in one delivery mode and returns its final verdict.
     pub async fn run_case(&self, fx: &Fixture, delivery: Delivery) -> CaseResult {
         let r = if Instant::now() >= self.deadline {
-            self.result(fx, delivery, Verdict::Fail, Some(self.deadline_reason()))
+            self.deadline_not_run(fx, delivery, false)
         } else if let Err((v, reason)) = M::precheck(self, fx).await {
             self.result(fx, delivery, v, Some(reason))
         } else if let Some(cell) = M::memo(self, fx, delivery) {
@@ -235,7 +238,7 @@ impl<M: Mode> Run<M> {
     pub(crate) async fn execute(&self, fx: &Fixture, delivery: Delivery) -> CaseResult {
         let run = tokio::time::timeout_at(self.deadline, M::execute(self, fx, delivery)).await;
         let Ok(run) = run else {
-            return self.result(fx, delivery, Verdict::Fail, Some(self.deadline_reason()));
+            return self.deadline_not_run(fx, delivery, true);
         };
         let r = self.result(fx, delivery, Verdict::Pass, None);
         judge(r, fx, run, M::expected(self))

@@ -75,19 +75,55 @@ pub fn lost_case(
     finalize(r, known_failures, strict)
 }
 
-/// The exit code of a run and why: 1 if a case fails the run, 2 if no case ran, else 0.
+/// The exit code of a run and why: 1 if a case fails the run, 2 if no case ran, else 0. A case
+/// not run (the deadline, a target down) is not a failure, and the reason says it was not run.
 pub fn exit_code(results: &[CaseResult]) -> (i32, Said) {
     let ran = results
         .iter()
         .any(|r| !matches!(r.verdict, Verdict::Skip | Verdict::Unimplemented | Verdict::NotRun));
     let failures = results.iter().filter(|r| r.impact == Impact::Failure).count();
+    let not_run = results.iter().filter(|r| r.verdict == Verdict::NotRun).count();
     if failures > 0 {
         (1, Said::of(&RunMsg::CasesFail { n: failures }))
+    } else if !ran && not_run > 0 {
+        (2, Said::of(&RunMsg::NoneRanSomeNotRun { n: not_run }))
     } else if !ran {
         (2, Said::of(&RunMsg::NoCaseRan))
+    } else if not_run > 0 {
+        (0, Said::of(&RunMsg::RanPassSomeNotRun { n: not_run }))
     } else {
         (0, Said::of(&RunMsg::AllRequiredPass))
     }
+}
+
+/// `--deadline` in seconds as a person writes it (`5`, `0.5`), from milliseconds.
+pub fn deadline_secs(ms: u64) -> String {
+    format!("{}", ms as f64 / 1000.0)
+}
+
+/// Why a case the deadline left without a verdict was not run (`during`: it was stopped).
+pub fn deadline_reason(deadline_ms: u64, during: bool) -> Said {
+    Said::of(&RunMsg::Deadline { secs: deadline_secs(deadline_ms), during })
+}
+
+/// A case `--deadline` left without a verdict: not run, with why; its hint says what to do
+/// about the deadline (the fixture's hint about a defect would be a guess: nothing was judged).
+pub fn deadline_not_run(mut r: CaseResult, deadline_ms: u64, during: bool) -> CaseResult {
+    let secs = deadline_secs(deadline_ms);
+    r.verdict = Verdict::NotRun;
+    r.reason = Some(deadline_reason(deadline_ms, during));
+    r.tolerances.clear();
+    r.failure = None;
+    r.transcript.clear();
+    r.hint = Text {
+        en: format!(
+            "The whole run may take {secs} s (--deadline) and it was used up before this case could be judged: nothing is known about it yet. Run again with a longer --deadline (a target that answers slowly, or not at all, makes every step wait up to --timeout)."
+        ),
+        ru: format!(
+            "Весь прогон может длиться {secs} с (--deadline), и это время закончилось раньше, чем этот случай удалось проверить: о нём пока ничего не известно. Запустите снова с большим --deadline (цель, которая отвечает медленно или не отвечает, заставляет каждый шаг ждать до --timeout)."
+        ),
+    };
+    r
 }
 
 /// The verdict on a case run: `r` is the result so far (its level set); `expected` are the
@@ -378,6 +414,29 @@ mod tests {
         let mut r = CaseResult::new(fx, Delivery::Whole, Verdict::PassLenient, None);
         r.tolerances = vec![Tolerance::AnyErrorCode];
         r
+    }
+
+    #[test]
+    fn a_case_the_deadline_left_unjudged_is_neither_a_pass_nor_a_failure() {
+        let fx = fixture("presence/basic", "");
+        let pass = CaseResult::new(&fx, Delivery::Whole, Verdict::Pass, None);
+        let failed = CaseResult::new(&fx, Delivery::Whole, Verdict::Fail, Some("step 2".into()));
+        let cut = finalize(deadline_not_run(failed, 5000, true), &BTreeMap::new(), false);
+        assert_eq!((cut.verdict, cut.impact), (Verdict::NotRun, Impact::None));
+        assert_eq!(
+            cut.reason.as_ref().unwrap().en(),
+            "the deadline of 5 s was reached during this case, which was stopped unjudged"
+        );
+        assert!(cut.hint.en.contains("--deadline") && cut.hint.ru.contains("--deadline"));
+        let (code, why) = exit_code(&[pass.clone(), cut.clone()]);
+        assert_eq!(code, 0);
+        assert!(why.en().contains("1 not run"), "{}", why.en());
+        assert_eq!(exit_code(std::slice::from_ref(&cut)).0, 2, "nothing ran to its end");
+        assert_eq!(exit_code(&[pass]).1.en(), "every required case passes");
+        assert_eq!(
+            deadline_reason(500, false).en(),
+            "the deadline of 0.5 s was reached before this case"
+        );
     }
 
     #[test]

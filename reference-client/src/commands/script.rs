@@ -60,6 +60,20 @@ pub struct Options {
     pub framing: Framing,
     /// Human or JSON output.
     pub format: Format,
+    /// How each message is written (a reproduction of a split or trickled case).
+    pub delivery: Delivery,
+    /// The server's loop turn: how far apart split pieces and trickled bytes are written.
+    pub turn: Duration,
+    /// `$name`.
+    pub name: String,
+    /// `$account` and `$password`.
+    pub account: Option<(String, String)>,
+    /// `$account` is a registered account (its presences carry a pubkey).
+    pub registered: bool,
+    /// Registered accounts for `$user:LABEL` names: `(LABEL:LEN, name, course key)`.
+    pub drawn: Vec<(String, String, String)>,
+    /// `$offline_account`.
+    pub offline: Option<String>,
 }
 
 /// A script judges values as a student's CI would: keys JIM does not define are fine, and a
@@ -85,13 +99,29 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
             return unreachable(ClientError::Resolve { host: opts.server.host.clone(), source });
         }
     };
+    let mut vars = Vars::new(format!("{:x}", std::process::id() % 0xfff), opts.name.clone());
+    match (&opts.account, opts.registered) {
+        (Some((user, password)), true) => vars.assign_course_account(user, password),
+        (Some((user, password)), false) => {
+            vars.account = Some(user.clone());
+            vars.password = Some(password.clone());
+        }
+        (None, _) => {}
+    }
+    for (slot, name, key) in &opts.drawn {
+        let (label, len) = slot.split_once(':').unwrap_or((slot, "0"));
+        let len = len.parse::<usize>().ok().filter(|n| *n > 0);
+        let slot = jim_conformance::accounts::Slot { label: label.to_owned(), len };
+        vars.assign_account(&slot, name, key);
+    }
+    vars.offline_account = opts.offline.clone();
     let env = CaseEnv {
         tolerances: tolerances(),
         timeout: opts.timeout,
         framing: opts.framing,
-        delivery: Delivery::Whole,
-        vars: Vars::new(format!("{:x}", std::process::id() % 0xfff), "Guest"),
-        pace: jim_conformance::wire::Pace::default(),
+        delivery: opts.delivery,
+        vars,
+        pace: jim_conformance::wire::Pace::for_turn(opts.turn),
     };
     let side = ServerSide {
         addr,
@@ -99,6 +129,7 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
         farewell: Farewell::Nothing,
         run_tag: None,
         await_close: false,
+        start: None,
     };
     let run = run_case(&opts.script, env, side).await;
     report(&run, opts, out)
