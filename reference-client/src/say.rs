@@ -49,70 +49,14 @@ pub fn response_text(r: &Response, lang: Lang) -> String {
     }
 }
 
-/// A JSON type as jim-protocol names it ("an array") in `lang`.
-fn json_type(found: &str, lang: Lang) -> String {
-    let ru = match found {
-        "a boolean" => "логическое значение",
-        "a number" => "число",
-        "a string" => "строка",
-        "an array" => "массив",
-        "an object" => "объект",
-        other => other,
-    };
-    match lang {
-        Lang::En => found.to_owned(),
-        Lang::Ru => ru.to_owned(),
-    }
-}
-
 /// Why a value is not an acceptable JIM message, in both languages.
 pub fn protocol_error(e: &ProtocolError) -> Said {
-    use ProtocolError as P;
-    let ru = match e {
-        P::NotAnObject { found } => {
-            format!("ожидался объект JSON, пришло: {} (см. §framing)", json_type(found, Lang::Ru))
-        }
-        P::NoAction => "в объекте нет ни \"action\", ни \"response\" (см. §dialects)".to_owned(),
-        P::UnknownAction { action } => format!("неизвестное действие {action:?} (см. §dialects)"),
-        P::MissingField { field, section } => format!("нет поля {field} (см. §{section})"),
-        P::WrongType { field, expected, found, section } => format!(
-            "поле {field} должно быть таким: {}, а пришло: {} (см. §{section})",
-            json_type(expected, Lang::Ru),
-            json_type(found, Lang::Ru)
-        ),
-        P::Empty { field } => format!("поле {field} не должно быть пустым (см. §limits)"),
-        P::NameTooLong { field, chars, limit } => {
-            format!("{field}: длина {chars} символов, предел {limit} (см. §limits)")
-        }
-        P::TextTooLong { chars, limit } => {
-            format!("текст сообщения: длина {chars} символов, предел {limit} (см. §limits)")
-        }
-        P::BadRoomName { room } => {
-            format!("имя комнаты {room:?} должно быть '#' и имя после него (см. §rooms)")
-        }
-        P::BadCode { found } => format!("код ответа {found} — не трёхзначное число (см. §codes)"),
-    };
-    said(e.to_string(), ru)
+    said(e.to_string(), e.text_ru())
 }
 
-/// Why bytes are not a JSON value, in both languages (serde's own detail stays English in
-/// Russian too, after a Russian lead: it names the line and column).
+/// Why bytes are not a JSON value, in both languages.
 pub fn frame_error(e: &FrameError) -> Said {
-    use FrameError as F;
-    let ru = match e {
-        F::Syntax { preview, .. } => format!("не JSON; получено {preview} (см. §framing)"),
-        F::InvalidUtf8 { valid_up_to, preview, .. } => {
-            format!("не UTF-8 после байта {valid_up_to}; получено {preview} (см. §encoding)")
-        }
-        F::Oversize { limit, .. } => format!(
-            "сообщение длиннее {}; остаток отброшен (см. §limits)",
-            BYTE.count(Lang::Ru, *limit as u64)
-        ),
-        F::Truncated { preview, .. } => {
-            format!("соединение закрыто посреди сообщения; получено {preview} (см. §framing)")
-        }
-    };
-    said(e.to_string(), ru)
+    said(e.to_string(), e.text_ru())
 }
 
 /// Why a reply is not JIM, briefly (after "received `...`").
