@@ -551,7 +551,8 @@ fn scan(name: &str, out: &Output, found: &mut Vec<String>, printed: &mut usize) 
 }
 
 /// Issue 15 item 5: `jim-server --lang ru` says every line of its running log in Russian, not
-/// only the startup and the usage errors (`cli.rs` covers those with the catalog check). The
+/// only the startup and the usage errors (`russian_help_startup_and_errors_have_no_english_line`
+/// covers those). The
 /// binary runs on a loopback port in accounts mode with a connection limit, and clients log in,
 /// leave, fail a password three times, fail a course 511 login and overflow the limit; then it is
 /// stopped with SIGTERM. Its log, a busy port, a missing users file, `--misbehave help` and a

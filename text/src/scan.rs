@@ -204,7 +204,12 @@ pub fn has_cyrillic(s: &str) -> bool {
 
 /// A command line to type (a reproduction), not a sentence.
 fn is_command_line(line: &str) -> bool {
-    let first = line.split_whitespace().next().unwrap_or_default();
+    let mut words = line.split_whitespace();
+    let first = words.next().unwrap_or_default();
+    // `jim-conformance load: cannot connect ...` is a program's message, not a command.
+    if words.next().is_some_and(|second| second.ends_with(':') && second.len() > 1) {
+        return false;
+    }
     [
         "jim-client",
         "jim-server",
@@ -261,6 +266,15 @@ pub fn untranslated(line: &str) -> Option<&'static str> {
     }
 }
 
+/// What a finished process printed, stdout then stderr, for a scan; panics (a test helper) if
+/// the process panicked, since a panic message is English and a bug of its own.
+pub fn printed(out: &std::process::Output) -> String {
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains("panicked"), "the process panicked:\n{text}");
+    text
+}
+
 /// Every line of `text` that [`untranslated`] flags, as `[name] why: line`, for a test's
 /// failure message.
 pub fn untranslated_lines(name: &str, text: &str) -> Vec<String> {
@@ -286,6 +300,7 @@ mod tests {
             "    пришло:    connection refused: server down? (127.0.0.1:1)",
             "    причина:   шаг 4: ничего; после: step 1 (conn a): opened a connection",
             "  профиль      spec; имя unique per case (guest_x..)",
+            "jim-conformance load: cannot connect to 127.0.0.1:1: connection refused",
         ] {
             assert!(untranslated(bad).is_some(), "not caught: {bad}");
         }

@@ -22,10 +22,7 @@ fn run_ru(args: &[&str], stdin: &str) -> String {
         .write_stdin(stdin.to_owned())
         .output()
         .unwrap();
-    let text =
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!text.contains("panicked"), "{args:?}: {text}");
-    text
+    jim_text::scan::printed(&out)
 }
 
 fn script_file(text: &str) -> tempfile::NamedTempFile {
