@@ -1,7 +1,7 @@
 //! Issue 15 item 5 for the load check: `jim-conformance load --lang ru` prints every line in
 //! Russian: the report of a passing and of a failing check against the reference server (in this
 //! process, on a loopback port), a target that cannot be reached, a spawned target that exits,
-//! and bad options. Everything printed goes through the scanner every binary's Russian test uses
+//! and bad options (the engine's checks and clap's own errors). Everything printed goes through the scanner every binary's Russian test uses
 //! (`jim_text::scan`); the runner's own report is guarded by `russian.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -67,6 +67,7 @@ fn every_line_of_a_russian_load_check_is_russian() {
     runs.push(("bad window", with(&["--window", "0"], &port(&good))));
     runs.push(("bad prefix", with(&["--name-prefix", "a-b"], &port(&good))));
     runs.push(("bad deadline", with(&["--deadline", "0"], &port(&good))));
+    runs.push(("unknown option", with(&["--nosuch"], &port(&good))));
     let mut found = Vec::new();
     let mut printed = 0;
     for (name, args) in &runs {
