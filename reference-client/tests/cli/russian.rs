@@ -144,3 +144,29 @@ fn every_running_line_is_russian() {
     eprintln!("{} runs, {printed} lines printed, {} untranslated", runs.len(), found.len());
     assert!(found.is_empty(), "{} untranslated lines:\n{}", found.len(), found.join("\n"));
 }
+
+/// Without `--lang`, the locale decides (LC_ALL, then LC_MESSAGES, then LANG), as in the runner;
+/// the JSON output stays English whatever the language.
+#[test]
+fn the_locale_chooses_russian_and_json_stays_english() {
+    let server = RefServer::open();
+    let [h, p] = hp(server.addr);
+    let send = |env: &[(&str, &str)], json: bool| {
+        let mut cmd = jim();
+        cmd.env_remove("LC_ALL").env_remove("LC_MESSAGES").env_remove("LANG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.args(["send", &h, &p, r#"{"action":"quit","time":1}"#]).output().unwrap();
+        jim_text::scan::printed(&out)
+    };
+    assert!(send(&[("LANG", "ru_RU.UTF-8")], false).contains("подключено к"));
+    assert!(send(&[("LC_MESSAGES", "ru_RU.UTF-8"), ("LANG", "C")], false).contains("подключено к"));
+    assert!(send(&[("LC_ALL", "C"), ("LANG", "ru_RU.UTF-8")], false).contains("connected to"));
+    let json = send(&[("LANG", "ru_RU.UTF-8")], true);
+    assert!(json.contains("\"event\":\"closed\""), "{json}");
+    assert!(!jim_text::scan::has_cyrillic(&json), "{json}");
+}
