@@ -9,8 +9,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use jim_conformance::i18n::Said;
 use jim_conformance::target::{RunningTarget, TargetSpec};
 use jim_load::{LoadConfig, LoadError, LoadReport};
+use jim_text::Lang;
 
 /// The defaults every option below shows in `--help` (one place: `LoadConfig::default()`).
 fn d() -> LoadConfig {
@@ -100,12 +102,19 @@ fn parse_dialect(s: &str) -> Result<jim_protocol::Dialect, String> {
 /// What went wrong before anything could be measured, with its exit code.
 struct Failure {
     code: i32,
-    message: String,
+    /// In both languages: the terminal gets `--lang`'s, the JSON report the English.
+    message: Said,
 }
 
 impl Failure {
-    fn usage(message: impl Into<String>) -> Self {
+    fn usage(message: impl Into<Said>) -> Self {
         Self { code: 2, message: message.into() }
+    }
+
+    /// `more` on a line of its own after the message, in each language.
+    fn then(&mut self, more: impl Fn(Lang) -> String) {
+        let message = &self.message;
+        self.message = Said::each(|lang| format!("{}\n{}", message.get(lang), more(lang)));
     }
 }
 
@@ -113,7 +122,10 @@ fn secs(v: f64, what: &str) -> Result<Duration, Failure> {
     if v.is_finite() && v > 0.0 && v <= 86_400.0 {
         Ok(Duration::from_secs_f64(v))
     } else {
-        Err(Failure::usage(format!("--{what} must be a positive number of seconds")))
+        Err(Failure::usage(Said::new(
+            format!("--{what} must be a positive number of seconds"),
+            format!("--{what}: нужно положительное число секунд"),
+        )))
     }
 }
 
@@ -137,7 +149,7 @@ impl LoadArgs {
             name_prefix: self.name_prefix.clone(),
             dialect: self.dialect,
         };
-        config.validate().map_err(|e| Failure::usage(e.to_string()))?;
+        config.validate().map_err(|e| Failure::usage(Said::of(&e)))?;
         Ok(config)
     }
 
@@ -161,17 +173,17 @@ pub async fn load(args: LoadArgs) -> i32 {
     match run(&args).await {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("jim-conformance load: {}", f.message);
+            eprintln!("jim-conformance load: {}", f.message.get(Lang::detect()));
             // A report file from an earlier run must not stand for this one.
             if let Some(path) = &args.json {
                 let value = serde_json::json!({
                     "schema": SCHEMA,
                     "passed": false,
                     "exit_code": f.code,
-                    "error": f.message,
+                    "error": f.message.en(),
                 });
                 if let Err(e) = write_json(path, &value) {
-                    eprintln!("jim-conformance load: {}", e.message);
+                    eprintln!("jim-conformance load: {}", e.message.get(Lang::detect()));
                 }
             }
             f.code
@@ -212,11 +224,13 @@ async fn run(args: &LoadArgs) -> Result<i32, Failure> {
                 } else {
                     String::new()
                 };
-                let mut message = e.to_string();
+                let mut failure = Failure { code: 3, message: Said::of(&e) };
                 if !output.is_empty() {
-                    message.push_str(&format!("\nits output:\n{output}"));
+                    failure.then(|lang| {
+                        format!("{}\n{output}", lang.pick("its output:", "её вывод:"))
+                    });
                 }
-                Failure { code: 3, message }
+                failure
             })?;
             config.host = t.addr().ip().to_string();
             config.port = t.addr().port();
@@ -260,13 +274,21 @@ async fn run(args: &LoadArgs) -> Result<i32, Failure> {
             if f.code == 3 {
                 f.code = 1;
             }
-            f.message.push_str(&format!("\nthe target process EXITED during the check: {status}"));
+            f.then(|lang| {
+                let what = lang.pick(
+                    "the target process EXITED during the check:",
+                    "процесс цели ЗАВЕРШИЛСЯ во время проверки:",
+                );
+                format!("{what} {status}")
+            });
             if !output.is_empty() {
-                f.message.push_str(&format!("\nits last output:\n{output}"));
+                f.then(|lang| {
+                    format!("{}\n{output}", lang.pick("its last output:", "его последний вывод:"))
+                });
             }
         }
         if target.is_some() {
-            f.message.push_str(&format!("\n  target: {described}"));
+            f.then(|lang| format!("  {} {described}", lang.pick("target:", "цель:")));
         }
         f
     };
@@ -274,15 +296,26 @@ async fn run(args: &LoadArgs) -> Result<i32, Failure> {
         Err(_) => {
             return Err(died(Failure {
                 code: 1,
-                message: format!(
-                    "the load check of {described} did not finish within {:.0} s (--deadline); \
-                     the target is probably stuck",
-                    deadline.as_secs_f64()
+                message: Said::new(
+                    format!(
+                        "the load check of {described} did not finish within {:.0} s \
+                         (--deadline); the target is probably stuck",
+                        deadline.as_secs_f64()
+                    ),
+                    format!(
+                        "нагрузочная проверка {described} не закончилась за {:.0} с \
+                         (--deadline); цель, вероятно, зависла",
+                        deadline.as_secs_f64()
+                    ),
                 ),
             }));
         }
         Ok(Err(join)) => {
-            return Err(Failure { code: 2, message: format!("the load engine failed: {join}") });
+            let message = Said::new(
+                format!("the load engine failed: {join}"),
+                format!("нагрузочный движок упал: {join}"),
+            );
+            return Err(Failure { code: 2, message });
         }
         Ok(Ok(Err(e))) => return Err(died(from_load_error(e, exited.is_some()))),
         Ok(Ok(Ok(report))) => report,
@@ -292,8 +325,12 @@ async fn run(args: &LoadArgs) -> Result<i32, Failure> {
         None => (None, ""),
     };
     let lang = match &args.lang {
-        Some(l) => jim_text::Lang::parse(l)
-            .ok_or_else(|| Failure::usage(format!("--lang {l}: use en or ru")))?,
+        Some(l) => jim_text::Lang::parse(l).ok_or_else(|| {
+            Failure::usage(Said::new(
+                format!("--lang {l}: use en or ru"),
+                format!("--lang {l}: укажите en или ru"),
+            ))
+        })?,
         None => jim_text::Lang::from_env(),
     };
     print(&report, &described, status, output, args.json.as_ref(), lang)?;
@@ -302,18 +339,21 @@ async fn run(args: &LoadArgs) -> Result<i32, Failure> {
 
 fn from_load_error(e: LoadError, target_exited: bool) -> Failure {
     let code = match e {
-        LoadError::Config(_) | LoadError::Runtime(_) => 2,
+        LoadError::Config { .. } | LoadError::Runtime(_) => 2,
         LoadError::Resolve { .. } | LoadError::Unreachable { .. } => 3,
         LoadError::Setup { .. } => 1,
     };
-    let hint = match e {
-        LoadError::Setup { .. } if !target_exited => {
+    let hint = |lang: Lang| match e {
+        LoadError::Setup { .. } if !target_exited => lang.pick(
             "; the check logs in with a presence per connection (names like load1a2bh0), so a \
-             server that accepts only Guest, or answers one client at a time, cannot be measured"
-        }
+             server that accepts only Guest, or answers one client at a time, cannot be measured",
+            "; проверка входит с presence на каждом соединении (имена вроде load1a2bh0), поэтому \
+             сервер, который пускает только Guest или отвечает одному клиенту за раз, измерить \
+             нельзя",
+        ),
         _ => "",
     };
-    Failure { code, message: format!("{e}{hint}") }
+    Failure { code, message: Said::each(|lang| format!("{}{}", lang.say(&e), hint(lang))) }
 }
 
 /// Writes `value` to `path` (`-`: standard output).
@@ -323,8 +363,16 @@ fn write_json(path: &PathBuf, value: &serde_json::Value) -> Result<(), Failure> 
         println!("{text}");
         return Ok(());
     }
-    std::fs::write(path, text + "\n")
-        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text + "\n").map_err(|e| {
+        let path = path.display();
+        Failure::usage(Said::each(|lang| {
+            let error = jim_text::io_error(&e, lang);
+            lang.either(
+                format!("cannot write {path}: {error}"),
+                format!("не удаётся записать {path}: {error}"),
+            )
+        }))
+    })
 }
 
 fn print(
@@ -336,8 +384,12 @@ fn print(
     lang: jim_text::Lang,
 ) -> Result<(), Failure> {
     if let Some(path) = json {
-        let mut value = serde_json::to_value(report)
-            .map_err(|e| Failure::usage(format!("cannot encode the report: {e}")))?;
+        let mut value = serde_json::to_value(report).map_err(|e| {
+            Failure::usage(Said::new(
+                format!("cannot encode the report: {e}"),
+                format!("не удаётся закодировать отчёт: {e}"),
+            ))
+        })?;
         if let Some(obj) = value.as_object_mut() {
             obj.insert("schema".into(), SCHEMA.into());
             obj.insert("described".into(), target.into());

@@ -599,10 +599,11 @@ async fn interrupted(lang: Lang) -> (&'static str, i32) {
 }
 
 fn main() {
-    let cli = Cli::parse();
     // The language of what is printed before the options are read, and of errors: `--lang`
-    // when given (read before clap), else the locale.
+    // when given (read before clap), else the locale. Usage errors too (clap's own words in
+    // Russian under `--lang ru`, through jim-text like the other binaries).
     let lang = Lang::detect();
+    let cli: Cli = jim_text::cli::parse(<Cli as clap::CommandFactory>::command(), lang);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -5,6 +5,7 @@
 //! `phase_duration`, then the survival check (the held connections still open, the first client
 //! still answered, a new client can still log in).
 
+use crate::problem::Problem;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -26,12 +27,12 @@ pub enum PhaseOutcome {
     /// The configuration skipped it.
     Skipped {
         /// Why.
-        reason: String,
+        reason: Problem,
     },
     /// The target refused the setup (presence or join), so no traffic was sent.
     SetupFailed {
         /// What the target did.
-        reason: String,
+        reason: Problem,
     },
 }
 
@@ -214,14 +215,14 @@ pub async fn run_local(config: LoadConfig) -> Result<LoadReport, LoadError> {
         dialect,
     };
     let direct = if config.pairs == 0 {
-        PhaseOutcome::Skipped { reason: "direct relay: no pairs configured".to_owned() }
+        PhaseOutcome::Skipped { reason: Problem::NoPairs }
     } else {
         phase(addr, traffic_opts(TrafficShape::Direct { pairs: config.pairs })).await
     };
     let room = if config.room_members == 0 {
-        PhaseOutcome::Skipped { reason: "room fan-out: no room members configured".to_owned() }
+        PhaseOutcome::Skipped { reason: Problem::NoRoomMembers }
     } else if dialect == Dialect::Course {
-        PhaseOutcome::Skipped { reason: "room fan-out: the course dialect has no rooms".to_owned() }
+        PhaseOutcome::Skipped { reason: Problem::CourseHasNoRooms }
     } else {
         let shape =
             TrafficShape::Room { members: config.room_members, senders: config.room_senders };
@@ -270,6 +271,6 @@ pub async fn run_local(config: LoadConfig) -> Result<LoadReport, LoadError> {
 async fn phase(addr: SocketAddr, opts: TrafficOptions) -> PhaseOutcome {
     match traffic::prepare(addr, opts).await {
         Ok(prepared) => PhaseOutcome::Ran(Box::new(prepared.run().await)),
-        Err(e) => PhaseOutcome::SetupFailed { reason: e.to_string() },
+        Err(e) => PhaseOutcome::SetupFailed { reason: e.into() },
     }
 }

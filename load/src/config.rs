@@ -124,57 +124,96 @@ pub mod bounds {
 impl LoadConfig {
     /// Checks every value against its bound; the error names the value and the allowed range.
     pub fn validate(&self) -> Result<(), LoadError> {
-        let bad =
-            |what: &str, range: String| Err(LoadError::Config(format!("{what} must be {range}")));
+        // The setting's name and its allowed values, in English and Russian.
+        let bad = |what: &str, range: (String, String)| {
+            Err(LoadError::Config {
+                en: format!("{what} must be {}", range.0),
+                ru: format!("{}: допустимо {}", setting_ru(what), range.1),
+            })
+        };
+        let both = |en: String, ru: String| (en, ru);
+        let at_most = |n: usize| both(format!("at most {n}"), format!("не больше {n}"));
+        let one_to = |n: usize| both(format!("1 to {n}"), format!("от 1 до {n}"));
         if self.host.trim().is_empty() {
-            return bad("host", "a host name or an IP address".to_owned());
+            let range = both("a host name or an IP address".into(), "имя узла или IP-адрес".into());
+            return bad("host", range);
         }
         if self.port == 0 {
-            return bad("port", "1 to 65535".to_owned());
+            return bad("port", both("1 to 65535".into(), "от 1 до 65535".into()));
         }
         if self.connections > bounds::CONNECTIONS {
-            return bad("connections", format!("at most {}", bounds::CONNECTIONS));
+            return bad("connections", at_most(bounds::CONNECTIONS));
         }
         if !(1..=bounds::CONNECTS_IN_FLIGHT).contains(&self.connects_in_flight) {
-            return bad("connects in flight", format!("1 to {}", bounds::CONNECTS_IN_FLIGHT));
+            return bad("connects in flight", one_to(bounds::CONNECTS_IN_FLIGHT));
         }
         if self.pairs > bounds::PAIRS {
-            return bad("pairs", format!("at most {}", bounds::PAIRS));
+            return bad("pairs", at_most(bounds::PAIRS));
         }
         if self.room_members == 1 || self.room_members > bounds::ROOM_MEMBERS {
-            return bad("room members", format!("0 (skip) or 2 to {}", bounds::ROOM_MEMBERS));
+            let n = bounds::ROOM_MEMBERS;
+            let range =
+                both(format!("0 (skip) or 2 to {n}"), format!("0 (пропустить) или от 2 до {n}"));
+            return bad("room members", range);
         }
         if self.room_members > 0 && !(1..=self.room_members).contains(&self.room_senders) {
-            return bad(
-                "room senders",
-                format!("1 to the number of members ({})", self.room_members),
+            let n = self.room_members;
+            let range = both(
+                format!("1 to the number of members ({n})"),
+                format!("от 1 до числа участников ({n})"),
             );
+            return bad("room senders", range);
         }
         if !(1..=bounds::WINDOW).contains(&self.window) {
-            return bad("window", format!("1 to {}", bounds::WINDOW));
+            return bad("window", one_to(bounds::WINDOW));
         }
         let (lo, hi) = bounds::MESSAGE_BYTES;
         if !(lo..=hi).contains(&self.message_bytes) {
-            return bad("message size", format!("{lo} to {hi} bytes"));
-        }
-        if self.phase_duration.is_zero() || self.phase_duration > bounds::PHASE_DURATION {
             return bad(
-                "phase duration",
-                format!("more than 0 and at most {:?}", bounds::PHASE_DURATION),
+                "message size",
+                both(format!("{lo} to {hi} bytes"), format!("от {lo} до {hi} байт")),
             );
         }
+        let positive = |max: Duration| {
+            let s = max.as_secs();
+            both(format!("more than 0 and at most {max:?}"), format!("больше 0 и не больше {s} с"))
+        };
+        if self.phase_duration.is_zero() || self.phase_duration > bounds::PHASE_DURATION {
+            return bad("phase duration", positive(bounds::PHASE_DURATION));
+        }
         if !(1..=bounds::MAX_MESSAGES).contains(&self.max_messages) {
-            return bad("message cap", format!("1 to {}", bounds::MAX_MESSAGES));
+            let n = bounds::MAX_MESSAGES;
+            return bad("message cap", both(format!("1 to {n}"), format!("от 1 до {n}")));
         }
         for (what, t) in
             [("connect timeout", self.connect_timeout), ("reply timeout", self.reply_timeout)]
         {
             if t.is_zero() || t > bounds::TIMEOUT {
-                return bad(what, format!("more than 0 and at most {:?}", bounds::TIMEOUT));
+                return bad(what, positive(bounds::TIMEOUT));
             }
         }
         crate::Names::new(&self.name_prefix)?;
         Ok(())
+    }
+}
+
+/// The Russian name of a setting [`LoadConfig::validate`] names in English.
+fn setting_ru(what: &str) -> &str {
+    match what {
+        "host" => "узел",
+        "port" => "порт",
+        "connections" => "число соединений",
+        "connects in flight" => "одновременных подключений",
+        "pairs" => "число пар",
+        "room members" => "участников комнаты",
+        "room senders" => "отправителей в комнате",
+        "window" => "окно",
+        "message size" => "размер сообщения",
+        "phase duration" => "длительность фазы",
+        "message cap" => "предел сообщений за фазу",
+        "connect timeout" => "таймаут подключения",
+        "reply timeout" => "таймаут ответа",
+        other => other,
     }
 }
 

@@ -5,6 +5,7 @@
 //! round trips of a payload, and one connection writing payloads back to back (one `write()`
 //! each, like a chat client) with a window of payloads not yet echoed.
 
+use crate::problem::Problem;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -63,7 +64,7 @@ pub async fn round_trips(
 ) -> Result<RoundTripReport, LoadError> {
     let mut stream = wire::connect(addr, timeout)
         .await
-        .map_err(|e| LoadError::Unreachable { addr, detail: e.to_string() })?;
+        .map_err(|source| LoadError::Unreachable { addr, source })?;
     let data = payload(bytes);
     let mut buf = vec![0u8; data.len().max(ECHO_BUFFER)];
     let mut latency = Histogram::new();
@@ -89,11 +90,11 @@ pub async fn round_trips(
         match tokio::time::timeout(timeout, exchange).await {
             Ok(Ok(())) => latency.record(t0.elapsed()),
             Ok(Err(e)) => {
-                problem = Some(e.to_string());
+                problem = Some(Problem::ReadFailed(e.into()));
                 break;
             }
             Err(_) => {
-                problem = Some(format!("no echo within {:.1} s", timeout.as_secs_f64()));
+                problem = Some(Problem::NoResponse { within: timeout });
                 break;
             }
         }
@@ -151,7 +152,7 @@ pub async fn stream(
 ) -> Result<StreamReport, LoadError> {
     let stream = wire::connect(addr, timeout)
         .await
-        .map_err(|e| LoadError::Unreachable { addr, detail: e.to_string() })?;
+        .map_err(|source| LoadError::Unreachable { addr, source })?;
     let (mut rd, mut wr) = stream.into_split();
     let data = payload(bytes);
     let size = data.len() as u64;

@@ -11,8 +11,13 @@ use std::net::SocketAddr;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A configuration value is out of its allowed range.
-    #[error("invalid load configuration: {0}")]
-    Config(String),
+    #[error("invalid load configuration: {en}")]
+    Config {
+        /// What is wrong, in English.
+        en: String,
+        /// The same in Russian.
+        ru: String,
+    },
     /// The host name did not resolve to any address.
     #[error("cannot resolve {host}:{port}: {detail}; give an IP address or a resolvable host name")]
     Resolve {
@@ -24,12 +29,12 @@ pub enum LoadError {
         detail: String,
     },
     /// The very first connection failed, so there is nothing to measure.
-    #[error("cannot connect to {addr}: {detail}; is the server running and listening there?")]
+    #[error("cannot connect to {addr}: {source}; is the server running and listening there?")]
     Unreachable {
         /// The target address.
         addr: SocketAddr,
         /// What went wrong.
-        detail: String,
+        source: std::io::Error,
     },
     /// The target answered a setup step (presence, join) with something other than success.
     #[error("{addr} refused the setup of {shape}: {detail}")]
@@ -39,7 +44,7 @@ pub enum LoadError {
         /// Which measurement was being set up.
         shape: &'static str,
         /// What the target did.
-        detail: String,
+        detail: Box<crate::problem::Problem>,
     },
     /// The engine's own runtime could not start (an operating system problem).
     #[error("cannot start the load engine: {0}")]

@@ -6,6 +6,7 @@
 //! [`PresenceClient`] is the probe: sequential presence round trips with their latency, used
 //! alone (the round-trip benchmark) or while connections are held.
 
+use crate::problem::{Problem, Request};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -57,7 +58,7 @@ pub struct HoldReport {
     /// Connections that failed (connect error, timeout, refusal, close).
     pub failed: usize,
     /// Why opening stopped before `requested`, if it did.
-    pub stopped_early: Option<String>,
+    pub stopped_early: Option<Problem>,
     /// Wall time of the whole ramp, in seconds.
     pub elapsed_secs: f64,
     /// Successful connections per second during the ramp.
@@ -65,7 +66,7 @@ pub struct HoldReport {
     /// Connect + presence time of each successful connection.
     pub handshake: LatencySummary,
     /// The first few failures, in words.
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
 }
 
 impl std::fmt::Display for HoldReport {
@@ -134,9 +135,7 @@ pub async fn hold(addr: SocketAddr, opts: &HoldOptions) -> Held {
     // Keep a margin for the process's other descriptors.
     let usable = usize::try_from(limit.saturating_sub(64)).unwrap_or(usize::MAX);
     if requested > usable {
-        problems.push(format!(
-            "open-file limit {limit} allows only {usable} connections here; raise `ulimit -n`"
-        ));
+        problems.push(Problem::FdLimit { limit, usable });
         requested = usable;
     }
     let mut streams = Vec::with_capacity(requested);
@@ -184,10 +183,7 @@ pub async fn hold(addr: SocketAddr, opts: &HoldOptions) -> Held {
                     problems.push(why);
                 }
                 if in_a_row >= opts.stop_after_failures.max(1) && stopped_early.is_none() {
-                    stopped_early = Some(format!(
-                        "{in_a_row} connections in a row failed after {} were held",
-                        streams.len()
-                    ));
+                    stopped_early = Some(Problem::FailedInARow { in_a_row, held: streams.len() });
                 }
             }
         }
@@ -213,17 +209,22 @@ async fn open_one(
     dialect: Dialect,
     connect_timeout: Duration,
     reply_timeout: Duration,
-) -> Result<(TcpStream, Duration), String> {
+) -> Result<(TcpStream, Duration), Problem> {
     let t0 = Instant::now();
     let mut stream =
-        wire::connect(addr, connect_timeout).await.map_err(|e| format!("connect failed: {e}"))?;
+        wire::connect(addr, connect_timeout).await.map_err(|e| Problem::ConnectFailed(e.into()))?;
     let mut inbox = Inbox::default();
     match wire::request(&mut stream, &mut inbox, &wire::presence(&name, dialect), reply_timeout)
         .await
     {
         Ok(code) if (200..300).contains(&code) => Ok((stream, t0.elapsed())),
-        Ok(code) => Err(format!("presence of {name} answered {code}")),
-        Err(why) => Err(format!("presence of {name}: {why}")),
+        Ok(code) => {
+            Err(Problem::Answered { request: Request::Presence { name: Some(name) }, code })
+        }
+        Err(why) => Err(Problem::During {
+            request: Request::Presence { name: Some(name) },
+            problem: Box::new(why),
+        }),
     }
 }
 
@@ -241,7 +242,7 @@ pub struct RoundTripReport {
     /// Latency of each round trip.
     pub latency: LatencySummary,
     /// What went wrong, if anything.
-    pub problem: Option<String>,
+    pub problem: Option<Problem>,
 }
 
 impl std::fmt::Display for RoundTripReport {
@@ -281,7 +282,7 @@ impl PresenceClient {
     ) -> Result<Self, LoadError> {
         let stream = wire::connect(addr, connect_timeout)
             .await
-            .map_err(|e| LoadError::Unreachable { addr, detail: e.to_string() })?;
+            .map_err(|source| LoadError::Unreachable { addr, source })?;
         let mut client = Self {
             stream,
             inbox: Inbox::default(),
@@ -292,18 +293,24 @@ impl PresenceClient {
         };
         match client.once().await {
             Ok(_) => Ok(client),
-            Err(detail) => Err(LoadError::Setup { addr, shape: "presence", detail }),
+            Err(detail) => {
+                Err(LoadError::Setup { addr, shape: "presence", detail: Box::new(detail) })
+            }
         }
     }
 
     /// One presence round trip; its duration, or what went wrong.
-    pub async fn once(&mut self) -> Result<Duration, String> {
+    pub async fn once(&mut self) -> Result<Duration, Problem> {
         let t0 = Instant::now();
         let code =
             wire::request(&mut self.stream, &mut self.inbox, &self.request, self.reply_timeout)
                 .await?;
         let took = t0.elapsed();
-        if (200..300).contains(&code) { Ok(took) } else { Err(format!("presence answered {code}")) }
+        if (200..300).contains(&code) {
+            Ok(took)
+        } else {
+            Err(Problem::Answered { request: Request::Presence { name: None }, code })
+        }
     }
 
     /// Round trips one after another until `max` are done or `duration` is over; stops at the
@@ -347,16 +354,16 @@ pub async fn alive(
     dialect: Dialect,
     connect_timeout: Duration,
     reply_timeout: Duration,
-) -> Result<Duration, String> {
+) -> Result<Duration, Problem> {
     let t0 = Instant::now();
     let mut stream =
-        wire::connect(addr, connect_timeout).await.map_err(|e| format!("connect failed: {e}"))?;
+        wire::connect(addr, connect_timeout).await.map_err(|e| Problem::ConnectFailed(e.into()))?;
     let mut inbox = Inbox::default();
     match wire::request(&mut stream, &mut inbox, &wire::presence(name, dialect), reply_timeout)
         .await
     {
         Ok(code) if (200..300).contains(&code) => Ok(t0.elapsed()),
-        Ok(code) => Err(format!("presence answered {code}")),
+        Ok(code) => Err(Problem::Answered { request: Request::Presence { name: None }, code }),
         Err(why) => Err(why),
     }
 }

@@ -21,6 +21,7 @@ pub mod echo;
 pub mod error;
 pub mod hold;
 pub mod latency;
+pub mod problem;
 pub mod schema;
 mod text;
 pub mod traffic;
@@ -54,9 +55,15 @@ impl Names {
             || prefix.chars().count() > MAX_PREFIX_CHARS
             || !prefix.chars().all(|c| c.is_ascii_alphanumeric())
         {
-            return Err(LoadError::Config(format!(
-                "name prefix {prefix:?}: use 1 to {MAX_PREFIX_CHARS} ASCII letters or digits"
-            )));
+            return Err(LoadError::Config {
+                en: format!(
+                    "name prefix {prefix:?}: use 1 to {MAX_PREFIX_CHARS} ASCII letters or digits"
+                ),
+                ru: format!(
+                    "префикс имён {prefix:?}: нужно от 1 до {MAX_PREFIX_CHARS} латинских букв \
+                     или цифр"
+                ),
+            });
         }
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

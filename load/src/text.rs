@@ -6,8 +6,10 @@
 use jim_text::{Lang, Localized, Noun};
 
 use crate::check::{LoadReport, PhaseOutcome};
+use crate::error::LoadError;
 use crate::hold::HoldReport;
 use crate::latency::{LatencySummary, fmt_us};
+use crate::problem::shape_ru;
 use crate::traffic::{LossReasons, TrafficReport, TrafficShape};
 
 const CONNECTION: Noun = Noun {
@@ -103,10 +105,10 @@ impl Localized for HoldReport {
             latency_ru(&self.handshake)
         );
         if let Some(why) = &self.stopped_early {
-            out.push_str(&format!("\n    ! остановлено раньше: {why}"));
+            out.push_str(&format!("\n    ! остановлено раньше: {}", lang.say(why)));
         }
         for p in &self.problems {
-            out.push_str(&format!("\n    ! {p}"));
+            out.push_str(&format!("\n    ! {}", lang.say(p)));
         }
         out
     }
@@ -156,7 +158,7 @@ impl Localized for TrafficReport {
             }
         }
         for p in &self.problems {
-            out.push_str(&format!("\n    ! {p}"));
+            out.push_str(&format!("\n    ! {}", lang.say(p)));
         }
         out
     }
@@ -190,10 +192,10 @@ impl Localized for LoadReport {
             match phase {
                 PhaseOutcome::Ran(r) => out.push_str(&format!("\n  {}", lang.say(r.as_ref()))),
                 PhaseOutcome::Skipped { reason } => {
-                    out.push_str(&format!("\n  пропущено: {reason}"));
+                    out.push_str(&format!("\n  пропущено: {}", lang.say(reason)));
                 }
                 PhaseOutcome::SetupFailed { reason } => {
-                    out.push_str(&format!("\n  не выполнено: {reason}"));
+                    out.push_str(&format!("\n  не выполнено: {}", lang.say(reason)));
                 }
             }
         }
@@ -216,5 +218,36 @@ impl Localized for LoadReport {
             self.elapsed_secs
         ));
         out
+    }
+}
+
+/// The errors that stop a check before it measures, in both languages (`Display` is the
+/// English).
+impl Localized for LoadError {
+    fn text(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (_, Lang::En) => self.to_string(),
+            (Self::Config { ru, .. }, Lang::Ru) => {
+                format!("неверная настройка нагрузочной проверки: {ru}")
+            }
+            (Self::Resolve { host, port, detail }, Lang::Ru) => format!(
+                "не удаётся найти адрес {host}:{port}: {detail}; укажите IP-адрес или имя узла, \
+                 которое находится"
+            ),
+            (Self::Unreachable { addr, source }, Lang::Ru) => format!(
+                "не удаётся подключиться к {addr}: {}; сервер запущен и слушает этот адрес?",
+                jim_text::io_error(source, lang)
+            ),
+            (Self::Setup { addr, shape, detail }, Lang::Ru) => {
+                format!(
+                    "{addr} не дал подготовить {}: {}",
+                    shape_ru(shape),
+                    lang.say(detail.as_ref())
+                )
+            }
+            (Self::Runtime(why), Lang::Ru) => {
+                format!("не удаётся запустить нагрузочный движок: {why}")
+            }
+        }
     }
 }

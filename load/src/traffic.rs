@@ -10,6 +10,7 @@
 //! Setup (connect, presence, join) is [`prepare`]; the measured part is [`PreparedTraffic::run`],
 //! so a caller can sample the target's CPU time right around it.
 
+use crate::problem::{Problem, Request};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -149,7 +150,7 @@ pub async fn prepare(addr: SocketAddr, opts: TrafficOptions) -> Result<PreparedT
                 async move {
                     let mut stream = wire::connect(addr, connect_timeout)
                         .await
-                        .map_err(|e| format!("connect failed: {e}"))?;
+                        .map_err(|e| Problem::ConnectFailed(e.into()))?;
                     let mut inbox = Inbox::default();
                     let code = wire::request(
                         &mut stream,
@@ -159,7 +160,8 @@ pub async fn prepare(addr: SocketAddr, opts: TrafficOptions) -> Result<PreparedT
                     )
                     .await?;
                     if !(200..300).contains(&code) {
-                        return Err(format!("presence of {name} answered {code}"));
+                        let request = Request::Presence { name: Some(name.clone()) };
+                        return Err(Problem::Answered { request, code });
                     }
                     if is_room {
                         let code = wire::request(
@@ -170,10 +172,11 @@ pub async fn prepare(addr: SocketAddr, opts: TrafficOptions) -> Result<PreparedT
                         )
                         .await?;
                         if !(200..300).contains(&code) {
-                            return Err(format!("join {room} answered {code}"));
+                            let request = Request::Join { room: room.clone() };
+                            return Err(Problem::Answered { request, code });
                         }
                     }
-                    Ok::<_, String>((stream, inbox))
+                    Ok::<_, Problem>((stream, inbox))
                 }
             })
             .buffered(opts.connects_in_flight.max(1));
@@ -183,6 +186,7 @@ pub async fn prepare(addr: SocketAddr, opts: TrafficOptions) -> Result<PreparedT
             match result {
                 Ok(conn) => conns.push(conn),
                 Err(detail) => {
+                    let detail = Box::new(detail);
                     return Err(LoadError::Setup { addr, shape: shape_label, detail });
                 }
             }
@@ -291,7 +295,7 @@ pub struct TrafficReport {
     /// Send-to-delivery latency of each delivery.
     pub latency: LatencySummary,
     /// The first few problems, in words.
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
 }
 
 impl TrafficReport {
@@ -422,11 +426,11 @@ struct Tracker {
     latency: Histogram,
     first_send: Option<Instant>,
     last_delivery: Option<Instant>,
-    problems: Vec<String>,
+    problems: Vec<Problem>,
 }
 
 impl Tracker {
-    fn problem(&mut self, p: String) {
+    fn problem(&mut self, p: Problem) {
         if self.problems.len() < MAX_SAMPLES {
             self.problems.push(p);
         }
@@ -769,11 +773,8 @@ impl PreparedTraffic {
         let lost = t.expected.saturating_sub(t.delivered);
         let lost_because = t.loss_reasons();
         if lost > 0 {
-            let p = format!(
-                "{lost} deliveries never arrived within {:.1} s: {lost_because}",
-                opts.reply_timeout.as_secs_f64()
-            );
-            t.problem(p);
+            let within = opts.reply_timeout;
+            t.problem(Problem::Lost { lost, within, because: lost_because.clone() });
         }
         TrafficReport {
             shape: shape.label(),
@@ -833,7 +834,7 @@ async fn read_loop(
                         *end = ConnEnd::Closed;
                     }
                     t.disconnects += 1;
-                    t.problem(format!("the target closed connection {conn}"));
+                    t.problem(Problem::TargetClosed { conn });
                 }
                 return;
             }
@@ -843,7 +844,7 @@ async fn read_loop(
                     *end = ConnEnd::Reset;
                 }
                 t.disconnects += 1;
-                t.problem(format!("read on connection {conn} failed: {e}"));
+                t.problem(Problem::ConnReadFailed { conn, error: e.into() });
                 return;
             }
         }
@@ -881,7 +882,7 @@ fn handle_frame(
         Ok(raw) => raw,
         Err(e) => {
             t.bad_frames += 1;
-            t.problem(format!("connection {conn} received a bad value: {e}"));
+            t.problem(Problem::BadValue { conn, error: e });
             return None;
         }
     };
@@ -906,13 +907,13 @@ fn handle_frame(
                 *codes.entry(code).or_default() += 1;
             }
             let text = wire::error_text(&raw);
-            t.problem(format!("connection {conn} got response {code}: {text}"));
+            t.problem(Problem::GotResponse { conn, code, text });
             None
         }
         Some(Incoming::Other) => None,
         None => {
             t.bad_frames += 1;
-            t.problem(format!("connection {conn} received non-JSON: {}", wire::error_text(&raw)));
+            t.problem(Problem::NonJson { conn, text: wire::error_text(&raw) });
             None
         }
     }
@@ -945,11 +946,10 @@ async fn write_loop(
         if !matches!(written, Ok(Ok(()))) {
             let mut t = shared.tracker.borrow_mut();
             t.unregister(sender, seq);
-            let why = match written {
-                Ok(Err(e)) => e.to_string(),
-                _ => format!("blocked for {:.1} s", write_timeout.as_secs_f64()),
-            };
-            t.problem(format!("sender {sender} could not write: {why}"));
+            t.problem(match written {
+                Ok(Err(e)) => Problem::SenderWriteFailed { sender, error: e.into() },
+                _ => Problem::SenderBlocked { sender, within: write_timeout },
+            });
             break;
         }
     }

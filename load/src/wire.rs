@@ -7,6 +7,7 @@
 //! framed by jim-protocol's [`FrameDecoder`] and classified by a borrowed, allocation-free serde
 //! pass; anything unusual falls back to jim-protocol's tolerant reader.
 
+use crate::problem::Problem;
 use std::borrow::Cow;
 use std::io;
 use std::net::SocketAddr;
@@ -445,14 +446,14 @@ pub(crate) async fn request(
     inbox: &mut Inbox,
     request: &[u8],
     timeout: Duration,
-) -> Result<u16, String> {
+) -> Result<u16, Problem> {
     let exchange = async {
-        stream.write_all(request).await.map_err(|e| format!("write failed: {e}"))?;
+        stream.write_all(request).await.map_err(|e| Problem::WriteFailed(e.into()))?;
         read_response(stream, inbox).await
     };
     match tokio::time::timeout(timeout, exchange).await {
         Ok(result) => result,
-        Err(_) => Err(format!("no response within {:.1} s", timeout.as_secs_f64())),
+        Err(_) => Err(Problem::NoResponse { within: timeout }),
     }
 }
 
@@ -460,17 +461,17 @@ pub(crate) async fn request(
 pub(crate) async fn read_response(
     stream: &mut TcpStream,
     inbox: &mut Inbox,
-) -> Result<u16, String> {
+) -> Result<u16, Problem> {
     loop {
         match inbox.next(stream).await {
             Ok(Some(Ok(raw))) => match classify(&raw) {
                 Some(Incoming::Response(code)) => return Ok(code),
                 Some(_) => continue,
-                None => return Err(format!("not JSON: {}", error_text(&raw))),
+                None => return Err(Problem::NotJson { text: error_text(&raw) }),
             },
-            Ok(Some(Err(e))) => return Err(format!("unreadable reply: {e}")),
-            Ok(None) => return Err("the server closed the connection".to_owned()),
-            Err(e) => return Err(format!("read failed: {e}")),
+            Ok(Some(Err(e))) => return Err(Problem::Unreadable(e)),
+            Ok(None) => return Err(Problem::Closed),
+            Err(e) => return Err(Problem::ReadFailed(e.into())),
         }
     }
 }

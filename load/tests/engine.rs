@@ -273,7 +273,7 @@ fn refused_logins_are_counted_and_the_ramp_stops() {
     assert_eq!(report.failed, 10, "{report}");
     assert_eq!(report.attempted, 15, "{report}");
     assert!(report.stopped_early.is_some(), "{report}");
-    assert!(report.problems[0].contains("409"), "{report}");
+    assert!(report.problems[0].to_string().contains("409"), "{report}");
     assert_eq!(open, 5);
 }
 

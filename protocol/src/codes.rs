@@ -90,29 +90,39 @@ impl ResponseCode {
     }
 
     /// The standard text of a known code, or a generic one for other codes.
-    #[allow(clippy::match_overlapping_arm)] // exact codes first, then their classes
     pub fn standard_text(self) -> &'static str {
+        self.standard_texts().0
+    }
+
+    /// [`ResponseCode::standard_text`] in Russian, for clients that speak it.
+    pub fn standard_text_ru(self) -> &'static str {
+        self.standard_texts().1
+    }
+
+    /// The standard text in English and Russian, side by side.
+    #[allow(clippy::match_overlapping_arm)] // exact codes first, then their classes
+    fn standard_texts(self) -> (&'static str, &'static str) {
         match self.0 {
-            100 => "basic notification",
-            101 => "important notification",
-            200 => "OK",
-            201 => "created",
-            202 => "accepted",
-            205 => "refresh lists",
-            400 => "bad request",
-            401 => "not authorized",
-            402 => "wrong login or password",
-            403 => "forbidden",
-            404 => "not found",
-            409 => "conflict: name already in use",
-            410 => "gone: user offline",
-            500 => "server error",
-            511 => "authentication required",
-            100..=199 => "notification",
-            200..=299 => "success",
-            400..=499 => "client error",
-            500..=599 => "server error",
-            _ => "unknown code",
+            100 => ("basic notification", "уведомление"),
+            101 => ("important notification", "важное уведомление"),
+            200 => ("OK", "OK"),
+            201 => ("created", "создано"),
+            202 => ("accepted", "принято"),
+            205 => ("refresh lists", "обновите списки"),
+            400 => ("bad request", "неверный запрос"),
+            401 => ("not authorized", "не авторизован"),
+            402 => ("wrong login or password", "неверный логин или пароль"),
+            403 => ("forbidden", "запрещено"),
+            404 => ("not found", "не найдено"),
+            409 => ("conflict: name already in use", "конфликт: имя уже занято"),
+            410 => ("gone: user offline", "нет на месте: пользователь не в сети"),
+            500 => ("server error", "ошибка сервера"),
+            511 => ("authentication required", "требуется вход с паролем"),
+            100..=199 => ("notification", "уведомление"),
+            200..=299 => ("success", "успех"),
+            400..=499 => ("client error", "ошибка клиента"),
+            500..=599 => ("server error", "ошибка сервера"),
+            _ => ("unknown code", "неизвестный код"),
         }
     }
 }

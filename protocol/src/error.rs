@@ -91,6 +91,51 @@ impl ProtocolError {
     pub fn code(&self) -> ResponseCode {
         ResponseCode::BAD_REQUEST
     }
+
+    /// The message in Russian, for programs that speak it to a person (`jim-client`, the
+    /// log of `jim-server`). What goes on the wire stays the English [`Display`](std::fmt::Display).
+    pub fn text_ru(&self) -> String {
+        match self {
+            Self::NotAnObject { found } => {
+                format!("ожидался объект JSON, пришло: {} (см. §framing)", json_type_ru(found))
+            }
+            Self::NoAction => "в объекте нет ни \"action\", ни \"response\" (см. §dialects)".into(),
+            Self::UnknownAction { action } => {
+                format!("неизвестное действие {action:?} (см. §dialects)")
+            }
+            Self::MissingField { field, section } => format!("нет поля {field} (см. §{section})"),
+            Self::WrongType { field, expected, found, section } => format!(
+                "поле {field} должно быть таким: {}, а пришло: {} (см. §{section})",
+                json_type_ru(expected),
+                json_type_ru(found)
+            ),
+            Self::Empty { field } => format!("поле {field} не должно быть пустым (см. §limits)"),
+            Self::NameTooLong { field, chars, limit } => {
+                format!("{field}: длина {chars} символов, предел {limit} (см. §limits)")
+            }
+            Self::TextTooLong { chars, limit } => {
+                format!("текст сообщения: длина {chars} символов, предел {limit} (см. §limits)")
+            }
+            Self::BadRoomName { room } => {
+                format!("имя комнаты {room:?} должно быть '#' и имя после него (см. §rooms)")
+            }
+            Self::BadCode { found } => {
+                format!("код ответа {found} — не трёхзначное число (см. §codes)")
+            }
+        }
+    }
+}
+
+/// A JSON type as [`crate::message::json_type`] names it ("an array"), in Russian.
+fn json_type_ru(found: &str) -> &str {
+    match found {
+        "a boolean" => "логическое значение",
+        "a number" => "число",
+        "a string" => "строка",
+        "an array" => "массив",
+        "an object" => "объект",
+        other => other,
+    }
 }
 
 /// Why a run of bytes could not be decoded as a JSON value (PROTOCOL.md `§resync`).
@@ -153,6 +198,23 @@ impl FrameError {
         }
     }
 
+    /// The message in Russian (serde's detail, in English, is left out: the preview shows the
+    /// bytes).
+    pub fn text_ru(&self) -> String {
+        match self {
+            Self::Syntax { preview, .. } => format!("не JSON; получено {preview} (см. §framing)"),
+            Self::InvalidUtf8 { valid_up_to, preview, .. } => {
+                format!("не UTF-8 после байта {valid_up_to}; получено {preview} (см. §encoding)")
+            }
+            Self::Oversize { limit, .. } => {
+                format!("сообщение длиннее предела ({limit} байт); остаток отброшен (см. §limits)")
+            }
+            Self::Truncated { preview, .. } => {
+                format!("соединение закрыто посреди сообщения; получено {preview} (см. §framing)")
+            }
+        }
+    }
+
     /// True when the error should end the connection (the server answers 400, then closes).
     pub fn is_fatal(&self) -> bool {
         matches!(self, Self::Oversize { .. })
@@ -212,5 +274,16 @@ mod tests {
         let f = FrameError::Oversize { limit: 10, preview: preview(b"{") };
         assert!(f.is_fatal());
         assert!(f.to_string().contains("§limits"));
+        assert_eq!(e.text_ru(), "нет поля user.account_name (см. §presence)");
+        let t = ProtocolError::WrongType {
+            field: "user",
+            expected: "an object",
+            found: "a string",
+            section: "presence",
+        };
+        assert_eq!(
+            t.text_ru(),
+            "поле user должно быть таким: объект, а пришло: строка (см. §presence)"
+        );
     }
 }

@@ -20,6 +20,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::codec::Decoder;
 
 use crate::error::ClientError;
+use crate::say::Said;
 
 /// How many bytes one socket read may add to the buffer.
 const READ_CHUNK: usize = 8 * 1024;
@@ -250,7 +251,7 @@ impl Reader {
                 Ok(Err(source)) => {
                     return Err(ClientError::Io {
                         peer: self.peer,
-                        doing: "reading".into(),
+                        doing: crate::say::said("reading", "чтение"),
                         source,
                     });
                 }
@@ -344,13 +345,13 @@ impl Writer {
     }
 
     /// Sends one JSON value as compact JSON plus the framing terminator, per the delivery mode.
-    pub async fn send_value(&mut self, value: &Value, doing: &str) -> Result<(), ClientError> {
+    pub async fn send_value(&mut self, value: &Value, doing: &Said) -> Result<(), ClientError> {
         let bytes = self.encode(value);
         self.send_bytes(&bytes, doing).await
     }
 
     /// Sends bytes exactly as given, per the delivery mode.
-    pub async fn send_bytes(&mut self, bytes: &[u8], doing: &str) -> Result<(), ClientError> {
+    pub async fn send_bytes(&mut self, bytes: &[u8], doing: &Said) -> Result<(), ClientError> {
         match self.delivery {
             Delivery::Whole => self.write_once(bytes, doing).await,
             Delivery::Split { size, pause } => {
@@ -368,7 +369,7 @@ impl Writer {
     }
 
     /// Writes `bytes` in one `write` call sequence (one segment with TCP_NODELAY), bounded in time.
-    pub async fn write_once(&mut self, bytes: &[u8], doing: &str) -> Result<(), ClientError> {
+    pub async fn write_once(&mut self, bytes: &[u8], doing: &Said) -> Result<(), ClientError> {
         let write = async {
             self.half.write_all(bytes).await?;
             self.half.flush().await
@@ -376,11 +377,11 @@ impl Writer {
         match tokio::time::timeout(self.write_timeout, write).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(source)) => {
-                Err(ClientError::Io { peer: self.peer, doing: doing.to_owned(), source })
+                Err(ClientError::Io { peer: self.peer, doing: doing.clone(), source })
             }
             Err(_) => Err(ClientError::WriteTimeout {
                 peer: self.peer,
-                doing: doing.to_owned(),
+                doing: doing.clone(),
                 after: self.write_timeout,
             }),
         }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod login;
 pub mod messages;
 pub mod output;
+pub mod say;
 
 pub use connection::{Arrival, Connection, Delivery, Incoming, Reader, Writer};
 pub use error::{ClientError, ExitStatus};

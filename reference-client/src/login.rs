@@ -12,6 +12,8 @@ use serde_json::Value;
 use crate::connection::{Arrival, Connection, Incoming, Reader, Writer};
 use crate::error::{ClientError, Hint};
 use crate::messages::{self, Received, classify};
+use crate::say::{self, Said, said};
+use jim_text::Lang;
 
 /// Most pushes, probes and relays kept while waiting for a response; the rest are counted,
 /// not kept, so a server that floods them cannot make the client hoard memory.
@@ -61,22 +63,30 @@ pub async fn login(conn: Connection, opts: &LoginOptions) -> Result<Session, Cli
         peer,
         name: opts.name.clone(),
         code: r.code().as_u16(),
-        text: response_text(r),
+        text: Said::each(|lang| say::response_text(r, lang)),
         hint,
     };
 
     if let (Some(password), Dialect::Spec) = (&opts.password, opts.dialect) {
         let auth = messages::authenticate(&opts.name, password);
-        writer.send_value(&auth, "sending authenticate").await?;
-        let r = await_response(&mut reader, opts.timeout, "authenticate", &mut early).await?;
+        writer.send_value(&auth, &say::sending("authenticate")).await?;
+        let r = await_response(
+            &mut reader,
+            opts.timeout,
+            &said("authenticate", "authenticate"),
+            &mut early,
+        )
+        .await?;
         if !is_2xx(&r) {
             return Err(refused(&r, Some(Hint::CheckNameAndPassword)));
         }
     }
 
     let presence = messages::presence(opts.dialect, &opts.name);
-    writer.send_value(&presence, "sending presence").await?;
-    let mut r = await_response(&mut reader, opts.timeout, "presence", &mut early).await?;
+    writer.send_value(&presence, &say::sending("presence")).await?;
+    let mut r =
+        await_response(&mut reader, opts.timeout, &said("presence", "presence"), &mut early)
+            .await?;
 
     if r.code() == ResponseCode::AUTH_CHALLENGE {
         let Some(challenge) = r.bin.clone() else {
@@ -86,8 +96,16 @@ pub async fn login(conn: Connection, opts: &LoginOptions) -> Result<Session, Cli
             return Err(refused(&r, Some(Hint::ChallengeWantsPassword)));
         };
         let answer = messages::challenge_answer(&opts.name, password, &challenge);
-        writer.send_value(&answer, "answering the 511 challenge").await?;
-        r = await_response(&mut reader, opts.timeout, "the 511 answer", &mut early).await?;
+        writer
+            .send_value(&answer, &said("answering the 511 challenge", "ответ на вызов 511"))
+            .await?;
+        r = await_response(
+            &mut reader,
+            opts.timeout,
+            &said("the 511 answer", "ответ на вызов 511"),
+            &mut early,
+        )
+        .await?;
         if !is_2xx(&r) {
             return Err(refused(&r, Some(Hint::WrongPassword)));
         }
@@ -129,13 +147,19 @@ async fn course_startup(session: &mut Session, timeout: Duration) -> Result<(), 
         ("get_contacts", messages::get_contacts(Dialect::Course, &session.name)),
     ];
     for (what, request) in requests {
-        session.writer.send_value(&request, &format!("sending {what}")).await?;
-        let list =
-            match await_response(&mut session.reader, timeout, what, &mut session.early).await {
-                Ok(r) if is_2xx(&r) => r.list,
-                Ok(_) | Err(ClientError::NoAnswer { .. }) => None,
-                Err(e) => return Err(e),
-            };
+        session.writer.send_value(&request, &say::sending(what)).await?;
+        let list = match await_response(
+            &mut session.reader,
+            timeout,
+            &said(what, what),
+            &mut session.early,
+        )
+        .await
+        {
+            Ok(r) if is_2xx(&r) => r.list,
+            Ok(_) | Err(ClientError::NoAnswer { .. }) => None,
+            Err(e) => return Err(e),
+        };
         match what {
             "get_users" => session.users = list,
             _ => session.contacts = list,
@@ -162,7 +186,7 @@ pub fn response_text(r: &Response) -> String {
 pub async fn await_response(
     reader: &mut Reader,
     timeout: Duration,
-    waiting_for: &str,
+    waiting_for: &Said,
     early: &mut Vec<Arrival>,
 ) -> Result<Response, ClientError> {
     let peer = reader.peer();
@@ -175,32 +199,34 @@ pub async fn await_response(
                 return Err(ClientError::NoAnswer {
                     peer,
                     after: timeout,
-                    waiting_for: format!(
-                        "{waiting_for} ({skipped} pushes, probes or relays arrived meanwhile)"
-                    ),
+                    waiting_for: {
+                        let also = say::meanwhile(skipped);
+                        said(
+                            format!("{} ({})", waiting_for.en(), also.en()),
+                            format!("{} ({})", waiting_for.get(Lang::Ru), also.get(Lang::Ru)),
+                        )
+                    },
                 });
             }
             if reader.has_partial() {
                 return Err(ClientError::NotJim {
                     peer,
-                    detail: format!(
-                        "received {} and no complete JSON value within {}",
-                        reader.transcript_preview(),
-                        crate::error::secs(timeout)
-                    ),
+                    detail: say::partial(&reader.transcript_preview(), timeout),
                 });
             }
             return Err(ClientError::NoAnswer {
                 peer,
                 after: timeout,
-                waiting_for: waiting_for.into(),
+                waiting_for: waiting_for.clone(),
             });
         };
         match &arrival.item {
             Incoming::Closed { .. } => {
-                return Err(ClientError::ClosedEarly { peer, waiting_for: waiting_for.into() });
+                return Err(ClientError::ClosedEarly { peer, waiting_for: waiting_for.clone() });
             }
-            Incoming::Bad(e) => return Err(ClientError::NotJim { peer, detail: e.to_string() }),
+            Incoming::Bad(e) => {
+                return Err(ClientError::NotJim { peer, detail: say::frame_error(e) });
+            }
             Incoming::Value(v) => match classify(v) {
                 Received::Response(r) => return Ok(r),
                 Received::NotJim(why) => {
@@ -218,9 +244,9 @@ pub async fn await_response(
 }
 
 /// "received `...`: why", with the value cut to a readable length.
-pub fn not_jim_detail(v: &Value, why: &str) -> String {
+pub fn not_jim_detail(v: &Value, why: &Said) -> Said {
     let text = v.to_string();
-    format!("received {}: {why}", jim_protocol::error::preview(text.as_bytes()))
+    say::received(&jim_protocol::error::preview(text.as_bytes()), why)
 }
 
 #[cfg(test)]
@@ -245,7 +271,8 @@ mod tests {
             Connection::connect("127.0.0.1", addr.port(), Duration::from_secs(10)).await.unwrap();
         let Connection { mut reader, writer: _writer } = conn;
         let mut early = Vec::new();
-        let r = await_response(&mut reader, Duration::from_secs(20), "presence", &mut early)
+        let waiting = said("presence", "presence");
+        let r = await_response(&mut reader, Duration::from_secs(20), &waiting, &mut early)
             .await
             .unwrap();
         assert_eq!(r.code(), ResponseCode::OK);

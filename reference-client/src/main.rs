@@ -300,7 +300,7 @@ fn run(subcommand: Command, json: bool, matches: &ArgMatches) -> anyhow::Result<
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .context(lang.pick("cannot start the async runtime", "не удаётся запустить среду async"))?;
     let mut stdout = Stdout::default();
     let status = match subcommand {
         Command::Ping { server, name, dialect, timeout } => {
@@ -504,8 +504,10 @@ fn run_interactive_chat(
     runtime: &tokio::runtime::Runtime,
     opts: &chat::Options,
 ) -> anyhow::Result<ExitStatus> {
-    let editor = chat::spawn_line_editor(&format!("{}> ", opts.login.name))
-        .context("cannot start the line editor")?;
+    let lang = jim_client::output::lang();
+    let editor = chat::spawn_line_editor(&format!("{}> ", opts.login.name)).context(
+        lang.pick("cannot start the line editor", "не удаётся запустить редактор строк"),
+    )?;
     let chat::LineEditor { input, mut printer, prompt, thread } = editor;
     let status = runtime.block_on(chat::run(opts, input, printer.as_mut(), Some(prompt)));
     if !thread.is_finished() {

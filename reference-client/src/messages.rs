@@ -12,6 +12,8 @@ use jim_protocol::{
 };
 use serde_json::Value;
 
+use crate::say::Said;
+
 /// The account name `ping` uses by default: the lesson-3 reference server accepts only `Guest`.
 pub const DEFAULT_NAME: &str = "Guest";
 
@@ -136,18 +138,16 @@ pub enum Received {
     /// Another well-formed action the client has no use for.
     OtherAction(String),
     /// An action object with a problem (missing fields, wrong types): what is wrong.
-    Malformed(String),
+    Malformed(Said),
     /// Not a JIM message at all: why.
-    NotJim(String),
+    NotJim(Said),
 }
 
 /// Sorts one received value into a [`Received`] kind.
 pub fn classify(value: &Value) -> Received {
     let Value::Object(obj) = value else {
-        return Received::NotJim(format!(
-            "{} is not a JSON object",
-            jim_protocol::message::json_type(value)
-        ));
+        let found = jim_protocol::message::json_type(value);
+        return Received::NotJim(crate::say::protocol_error(&ProtocolError::NotAnObject { found }));
     };
     match jim_protocol::parse(value) {
         Ok(parsed) => match parsed.message {
@@ -159,16 +159,23 @@ pub fn classify(value: &Value) -> Received {
             other => Received::OtherAction(other.action(Dialect::Spec).to_owned()),
         },
         Err(ProtocolError::NoAction) => {
-            let hint = ["code", "reply", "status"]
-                .iter()
-                .find(|k| obj.contains_key(**k))
-                .map(|k| format!(" (it has {k:?}: JIM calls that field \"response\")"))
+            let key = ["code", "reply", "status"].into_iter().find(|k| obj.contains_key(*k));
+            let (hint_en, hint_ru) = key
+                .map(|k| {
+                    (
+                        format!(" (it has {k:?}: JIM calls that field \"response\")"),
+                        format!(" (в нём есть {k:?}: в JIM это поле называется \"response\")"),
+                    )
+                })
                 .unwrap_or_default();
-            Received::NotJim(format!("the object has neither \"response\" nor \"action\"{hint}"))
+            Received::NotJim(Said::new(
+                format!("the object has neither \"response\" nor \"action\"{hint_en}"),
+                format!("в объекте нет ни \"response\", ни \"action\"{hint_ru}"),
+            ))
         }
-        Err(e @ ProtocolError::BadCode { .. }) => Received::NotJim(e.to_string()),
-        Err(e) if obj.contains_key("response") => Received::NotJim(e.to_string()),
-        Err(e) => Received::Malformed(e.to_string()),
+        Err(e @ ProtocolError::BadCode { .. }) => Received::NotJim(crate::say::protocol_error(&e)),
+        Err(e) if obj.contains_key("response") => Received::NotJim(crate::say::protocol_error(&e)),
+        Err(e) => Received::Malformed(crate::say::protocol_error(&e)),
     }
 }
 
@@ -218,6 +225,7 @@ mod tests {
         ));
         let Received::NotJim(why) = classify(&json!({"code":200})) else { panic!() };
         assert!(why.contains("\"code\""), "{why}");
+        assert!(why.get(jim_text::Lang::Ru).contains("в JIM это поле"), "{why:?}");
         assert!(matches!(classify(&json!([1])), Received::NotJim(_)));
         assert!(matches!(classify(&json!({"response":"abc"})), Received::NotJim(_)));
         assert!(matches!(classify(&json!({"action":"msg"})), Received::Malformed(_)));

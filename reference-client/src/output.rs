@@ -105,7 +105,8 @@ pub fn bounded(text: &str) -> Cow<'_, str> {
         None => Cow::Borrowed(text),
         Some((at, _)) => {
             let (kept, rest) = text.split_at_checked(at).unwrap_or((text, ""));
-            Cow::Owned(format!("{kept}… ({} more characters)", rest.chars().count()))
+            let more = crate::say::Say::More { chars: rest.chars().count() };
+            Cow::Owned(format!("{kept}{}", lang().say(&more)))
         }
     }
 }
@@ -130,9 +131,10 @@ pub fn arrival_human(arrival: &Arrival) -> String {
     let ms = arrival.ms();
     match &arrival.item {
         Incoming::Value(v) => format!("+{ms} ms  < {v}"),
-        Incoming::Bad(e) => format!("+{ms} ms  ! {e}"),
-        Incoming::Closed { reset: false } => format!("+{ms} ms  (server closed the connection)"),
-        Incoming::Closed { reset: true } => format!("+{ms} ms  (connection reset by the server)"),
+        Incoming::Bad(e) => format!("+{ms} ms  ! {}", crate::say::frame_error(e).get(lang())),
+        Incoming::Closed { reset } => {
+            format!("+{ms} ms  ({})", lang().say(&crate::say::Say::ServerClosed { reset: *reset }))
+        }
     }
 }
 

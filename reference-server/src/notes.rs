@@ -3,7 +3,12 @@
 //! a client dropped for not reading, a lost database write, shutdown); per-request debug lines
 //! stay in English, for whoever reads the code.
 
-use jim_text::{Lang, Localized};
+use jim_text::{Lang, Localized, Noun};
+
+const WRONG_PASSWORD: Noun = Noun {
+    en: ["wrong password", "wrong passwords"],
+    ru: ["неверный пароль", "неверных пароля", "неверных паролей"],
+};
 
 /// One line of the operator's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +27,14 @@ pub(crate) enum Note {
     DbGone,
     /// A database write failed.
     DbWriteFailed { path: String, error: String },
+    /// A client logged in (the connection, name and dialect are the line's fields).
+    LoggedIn,
+    /// A logged-in client left.
+    Left,
+    /// A course 511 login was answered wrongly; the connection is closed.
+    CourseLoginFailed,
+    /// Too many wrong passwords on one connection; it is closed.
+    WrongPasswords { limit: u32 },
 }
 
 impl Localized for Note {
@@ -65,6 +78,22 @@ impl Localized for Note {
             (Self::DbWriteFailed { path, error }, Lang::Ru) => {
                 format!("база данных {path}: запись не удалась: {error}")
             }
+            (Self::LoggedIn, Lang::En) => "logged in".to_owned(),
+            (Self::LoggedIn, Lang::Ru) => "вход выполнен".to_owned(),
+            (Self::Left, Lang::En) => "left".to_owned(),
+            (Self::Left, Lang::Ru) => "клиент вышел".to_owned(),
+            (Self::CourseLoginFailed, Lang::En) => "course login failed".to_owned(),
+            (Self::CourseLoginFailed, Lang::Ru) => {
+                "вход по курсу (511) не удался: соединение закрыто".to_owned()
+            }
+            (Self::WrongPasswords { limit }, Lang::En) => {
+                format!("{limit} {}: closing", WRONG_PASSWORD.form(lang, u64::from(*limit)))
+            }
+            (Self::WrongPasswords { limit }, Lang::Ru) => format!(
+                "{} {}: соединение закрывается",
+                limit,
+                WRONG_PASSWORD.form(lang, u64::from(*limit))
+            ),
         }
     }
 }
@@ -83,6 +112,10 @@ mod tests {
             Note::Crashing { reason: "x".into() },
             Note::DbGone,
             Note::DbWriteFailed { path: "chat.sqlite".into(), error: "x".into() },
+            Note::LoggedIn,
+            Note::Left,
+            Note::CourseLoginFailed,
+            Note::WrongPasswords { limit: 3 },
         ];
         for note in notes {
             let ru = Lang::Ru.say(&note);

@@ -134,7 +134,8 @@ impl Session {
         if matches!(err, ProtocolError::MissingField { .. })
             && self.shared.misbehaves(Misbehave::CrashOnMissingField)
         {
-            self.shared.crash(format!("KeyError: {err}"));
+            let why = self.shared.config.lang.either(err.to_string(), err.text_ru());
+            self.shared.crash(format!("KeyError: {why}"));
             return;
         }
         self.error(err.code(), err.to_string());
@@ -280,7 +281,8 @@ impl Session {
             FrameError::Syntax { .. } | FrameError::InvalidUtf8 { .. }
                 if self.shared.misbehaves(Misbehave::CrashOnMalformed) =>
             {
-                self.shared.crash(format!("JSONDecodeError: {err}"));
+                let why = self.shared.config.lang.either(err.to_string(), err.text_ru());
+                self.shared.crash(format!("JSONDecodeError: {why}"));
                 Flow::Close
             }
             _ => {

@@ -24,6 +24,7 @@ pub mod cli;
 pub mod colour;
 pub mod io;
 pub mod plural;
+pub mod scan;
 
 use std::ffi::OsString;
 
@@ -128,6 +129,15 @@ impl Lang {
     /// strings, where both texts stand side by side at the call (leaving one out does not
     /// compile either).
     pub fn pick(self, en: &'static str, ru: &'static str) -> &'static str {
+        match self {
+            Self::En => en,
+            Self::Ru => ru,
+        }
+    }
+
+    /// One of two values built at the call: `en` in English, `ru` in Russian (for texts with
+    /// arguments, where [`Lang::pick`]'s static strings do not do).
+    pub fn either<T>(self, en: T, ru: T) -> T {
         match self {
             Self::En => en,
             Self::Ru => ru,

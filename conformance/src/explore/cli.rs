@@ -201,7 +201,9 @@ async fn run_inner(
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "jim-conformance explore: {describe}; profile {}{}{}",
+        "jim-conformance explore: {}; {} {}{}{}",
+        describe.get(lang),
+        lang.pick("profile", "профиль"),
         profile.name,
         if auto { " (auto)" } else { "" },
         if a.strict { ", strict" } else { "" }

@@ -406,7 +406,28 @@ pub fn one(
         o.out.push_str("\n[host-mode target output]\n");
         o.out.push_str(&String::from_utf8_lossy(&lines));
     }
-    (evaluate(&expect, auto_picks, &o), o)
+    let problems = evaluate(&expect, auto_picks, &o);
+    keep_if_wrong(target, mode, &problems, &o);
+    (problems, o)
+}
+
+/// With `JIM_FIELD_KEEP=DIR`, a run that got a wrong verdict leaves its human report (with the
+/// host-mode target's output) and its JSON report in DIR, to read why after a flaky run.
+fn keep_if_wrong(target: &Value, mode: &str, problems: &[String], o: &Outcome) {
+    let Some(keep) = std::env::var_os("JIM_FIELD_KEEP") else { return };
+    if problems.is_empty() {
+        return;
+    }
+    let keep = PathBuf::from(keep);
+    let _ = std::fs::create_dir_all(&keep);
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = target["id"].as_str().unwrap_or("target");
+    let stem = keep.join(format!("{id}-{mode}-{}-{n}", std::process::id()));
+    let _ = std::fs::write(stem.with_extension("txt"), &o.out);
+    if let Some(report) = &o.report {
+        let _ = std::fs::write(stem.with_extension("json"), report.to_string());
+    }
 }
 
 /// Runs `jobs` closures at most `width` at a time on threads; results in input order.

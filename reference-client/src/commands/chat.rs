@@ -20,9 +20,11 @@ use tokio::sync::mpsc;
 use crate::ServerAddr;
 use crate::connection::{Arrival, Connection, Incoming, Reader, Writer};
 use crate::error::{ClientError, ExitStatus};
-use crate::login::{self, LoginOptions, is_2xx, response_text};
+use crate::login::{self, LoginOptions, is_2xx};
 use crate::messages::{self, Received, classify};
-use crate::output::{Format, LineSink, arrival_json, bounded};
+use crate::output::{Format, LineSink, arrival_json, bounded, lang};
+use crate::say::{self, Said, Say, said};
+use jim_text::Lang;
 
 /// The commands, as `/help` prints them.
 pub const HELP: &str = "\
@@ -40,11 +42,35 @@ commands:
   /help             this list
   /quit             leave (quit / exit) and close; end of input does the same";
 
+/// The commands in Russian, as `/help` prints them under `--lang ru`.
+pub const HELP_RU: &str = "\
+команды:
+  /msg ИМЯ ТЕКСТ    отправить ТЕКСТ пользователю ИМЯ (или в #КОМНАТУ)
+  /to ИМЯ           выбрать собеседника (пользователя или #комнату); простые строки идут ему
+  ТЕКСТ             отправить ТЕКСТ текущему собеседнику
+  /join #КОМНАТА    войти в комнату (и сделать её собеседником)
+  /leave #КОМНАТА   выйти из комнаты
+  /contacts         список контактов (get_contacts)
+  /add ИМЯ          добавить контакт
+  /del ИМЯ          удалить контакт
+  /users            известные пользователи (get_users)
+  /raw JSON         отправить любой объект JSON как есть
+  /help             этот список
+  /quit             уйти (quit / exit) и закрыть соединение; конец ввода делает то же";
+
+/// `/help` in `lang`.
+pub fn help(lang: Lang) -> &'static str {
+    lang.pick(HELP, HELP_RU)
+}
+
 /// How long to wait for the server to close after quit.
 const QUIT_GRACE: Duration = Duration::from_secs(1);
 
 /// The label of the presence that answers a probe.
 const PROBE_ANSWER: &str = "presence (probe answer)";
+
+/// [`PROBE_ANSWER`] in Russian.
+const PROBE_ANSWER_RU: &str = "presence (ответ на probe)";
 
 /// Most lines kept waiting while a request is pending.
 const MAX_QUEUED: usize = 1000;
@@ -86,7 +112,9 @@ enum Reply {
 #[derive(Debug, Clone)]
 struct Request {
     value: Value,
-    label: String,
+    /// What the request is, for the lines about it (`join #r`, `msg to Bob`); its English
+    /// also drives the session (a `join` sets the target).
+    label: Said,
     reply: Reply,
 }
 
@@ -98,7 +126,7 @@ enum Command {
     Help,
     Quit,
     Nothing,
-    Error(String),
+    Error(Said),
 }
 
 fn parse_command(line: &str, dialect: Dialect, me: &str, target: Option<&str>) -> Command {
@@ -106,67 +134,87 @@ fn parse_command(line: &str, dialect: Dialect, me: &str, target: Option<&str>) -
     if line.is_empty() {
         return Command::Nothing;
     }
-    let send = |value, label: String, reply| Command::Send(Request { value, label, reply });
+    let send = |value, label: Said, reply| Command::Send(Request { value, label, reply });
+    // A label that reads the same in both languages: the action and its argument.
+    let same = |text: String| said(text.clone(), text);
     let chat = |to: &str, text: &str| {
-        send(messages::chat(dialect, me, to, text), format!("msg to {to}"), Reply::Plain)
+        let label = said(format!("msg to {to}"), format!("msg для {to}"));
+        send(messages::chat(dialect, me, to, text), label, Reply::Plain)
     };
     if !line.starts_with('/') {
         return match target {
             Some(to) => chat(to, line),
-            None => Command::Error(
-                "no current target: use /to NAME (or /msg NAME TEXT) first".to_owned(),
-            ),
+            None => Command::Error(said(
+                "no current target: use /to NAME (or /msg NAME TEXT) first",
+                "собеседник не выбран: сначала /to ИМЯ (или /msg ИМЯ ТЕКСТ)",
+            )),
         };
     }
     let (cmd, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
     let rest = rest.trim();
-    let one_arg = |usage: &str| -> Result<&str, Command> {
+    let one_arg = |usage: &str| -> Result<&str, Said> {
         if rest.is_empty() || rest.contains(char::is_whitespace) {
-            Err(Command::Error(format!("usage: {usage}")))
+            Err(said(format!("usage: {usage}"), format!("использование: {usage}")))
         } else {
             Ok(rest)
         }
     };
-    let room_arg = |usage: &str| -> Result<&str, Command> {
+    let room_arg = |usage: &str| -> Result<&str, Said> {
         let room = one_arg(usage)?;
         if room.starts_with('#') && room.len() > 1 {
             Ok(room)
         } else {
-            Err(Command::Error(format!("room names start with '#': {cmd} #{room}")))
+            Err(said(
+                format!("room names start with '#': {cmd} #{room}"),
+                format!("имена комнат начинаются с '#': {cmd} #{room}"),
+            ))
         }
     };
     let result = match cmd {
         "/msg" => match rest.split_once(char::is_whitespace) {
             Some((to, text)) => Ok(chat(to, text.trim())),
-            None => Err(Command::Error("usage: /msg USER TEXT".to_owned())),
+            None => Err(said("usage: /msg USER TEXT", "использование: /msg ИМЯ ТЕКСТ")),
         },
         "/to" => one_arg("/to NAME").map(|n| Command::Target(n.to_owned())),
         "/join" => room_arg("/join #ROOM")
-            .map(|r| send(messages::join(r), format!("join {r}"), Reply::Plain)),
+            .map(|r| send(messages::join(r), same(format!("join {r}")), Reply::Plain)),
         "/leave" => room_arg("/leave #ROOM")
-            .map(|r| send(messages::leave(r), format!("leave {r}"), Reply::Plain)),
+            .map(|r| send(messages::leave(r), same(format!("leave {r}")), Reply::Plain)),
         "/contacts" => {
-            Ok(send(messages::get_contacts(dialect, me), "contacts".to_owned(), Reply::List))
+            let label = said("contacts", "контакты");
+            Ok(send(messages::get_contacts(dialect, me), label, Reply::List))
         }
-        "/users" => Ok(send(messages::get_users(me), "users".to_owned(), Reply::List)),
-        "/add" => one_arg("/add USER")
-            .map(|u| send(messages::add_contact(dialect, me, u), format!("add {u}"), Reply::Plain)),
-        "/del" => one_arg("/del USER")
-            .map(|u| send(messages::del_contact(dialect, me, u), format!("del {u}"), Reply::Plain)),
+        "/users" => Ok(send(messages::get_users(me), said("users", "пользователи"), Reply::List)),
+        "/add" => one_arg("/add USER").map(|u| {
+            send(messages::add_contact(dialect, me, u), same(format!("add {u}")), Reply::Plain)
+        }),
+        "/del" => one_arg("/del USER").map(|u| {
+            send(messages::del_contact(dialect, me, u), same(format!("del {u}")), Reply::Plain)
+        }),
         "/raw" => match serde_json::from_str::<Value>(rest) {
-            Ok(v) => Ok(send(v, "raw".to_owned(), Reply::Plain)),
-            Err(e) => Err(Command::Error(format!("/raw needs one JSON value: {e}"))),
+            Ok(v) => Ok(send(v, same("raw".to_owned()), Reply::Plain)),
+            Err(e) => Err(said(
+                format!("/raw needs one JSON value: {e}"),
+                format!(
+                    "/raw ждёт одно значение JSON (ошибка в строке {}, столбце {})",
+                    e.line(),
+                    e.column()
+                ),
+            )),
         },
         "/help" | "/?" => Ok(Command::Help),
         "/quit" | "/exit" => Ok(Command::Quit),
-        other => Err(Command::Error(format!("unknown command {other}: /help lists them"))),
+        other => Err(said(
+            format!("unknown command {other}: /help lists them"),
+            format!("неизвестная команда {other}: /help — список команд"),
+        )),
     };
-    result.unwrap_or_else(|e| e)
+    result.unwrap_or_else(Command::Error)
 }
 
 /// The request in flight.
 struct Pending {
-    label: String,
+    label: Said,
     reply: Reply,
     deadline: tokio::time::Instant,
 }
@@ -174,7 +222,7 @@ struct Pending {
 /// Something waiting its turn: requests, and local output kept in input order.
 enum Queued {
     Request(Request),
-    Note(String),
+    Note(Said),
     Help,
     Quit,
 }
@@ -189,7 +237,7 @@ struct Chat<'a> {
     queue: VecDeque<Queued>,
     pending: Option<Pending>,
     /// Spec `quantity` lists: items still expected, and the label they belong to.
-    list_items: Option<(u64, String)>,
+    list_items: Option<(u64, Said)>,
     timeout: Duration,
     format: Format,
     out: &'a mut dyn LineSink,
@@ -240,19 +288,23 @@ async fn chat(
         quit_deadline: None,
         repeated: None,
     };
-    chat.note(&format!(
-        "logged in as {} at {peer} ({} dialect): {} {}; /help lists the commands",
-        chat.name,
-        chat.dialect,
-        session.welcome.code(),
-        response_text(&session.welcome)
-    ));
+    let welcome = &session.welcome;
+    chat.note(&Said::each(|lang| {
+        lang.say(&Say::LoggedIn {
+            name: chat.name.clone(),
+            peer: peer.to_string(),
+            dialect: chat.dialect.to_string(),
+            code: welcome.code().as_u16(),
+            text: say::response_text(welcome, lang),
+        })
+    }));
     chat.update_prompt();
     if let Some(users) = &session.users {
-        chat.note(&format!("users: {}", list_text(users)));
+        chat.note(&Said::each(|lang| lang.say(&Say::Users { names: list_text(users, lang) })));
     }
     if let Some(contacts) = &session.contacts {
-        chat.note(&format!("contacts: {}", list_text(contacts)));
+        let names = |lang| list_text(contacts, lang);
+        chat.note(&Said::each(|lang| lang.say(&Say::Contacts { names: names(lang) })));
     }
     for arrival in session.early {
         chat.on_arrival(&arrival);
@@ -262,7 +314,7 @@ async fn chat(
     loop {
         if chat.pump().await.is_err() {
             // The note about the failed write is printed; the session cannot go on.
-            chat.note("the server ended the session");
+            chat.note(&Said::of(&Say::SessionEnded));
             return Ok(ExitStatus::Failure);
         }
         let far = tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
@@ -274,7 +326,7 @@ async fn chat(
                     chat.on_arrival(&arrival);
                     if let Incoming::Closed { .. } = arrival.item {
                         return Ok(if quit_deadline.is_some() { ExitStatus::Ok } else {
-                            chat.note("the server ended the session");
+                            chat.note(&Said::of(&Say::SessionEnded));
                             ExitStatus::Failure
                         });
                     }
@@ -302,7 +354,11 @@ async fn chat(
             },
             _ = tokio::time::sleep_until(pending_deadline.unwrap_or(far)), if pending_deadline.is_some() => {
                 if let Some(p) = chat.pending.take() {
-                    chat.note(&format!("{}: no answer within {}", p.label, crate::error::secs(chat.timeout)));
+                    let within = chat.timeout;
+                    chat.note(&Said::each(|lang| lang.say(&Say::NoAnswerWithin {
+                        label: p.label.get(lang).to_owned(),
+                        within,
+                    })));
                 }
             },
             _ = tokio::time::sleep_until(quit_deadline.unwrap_or(far)), if quit_deadline.is_some() => {
@@ -317,8 +373,8 @@ async fn chat(
     }
 }
 
-fn list_text(names: &[String]) -> String {
-    if names.is_empty() { "(none)".to_owned() } else { names.join(", ") }
+fn list_text(names: &[String], lang: Lang) -> String {
+    if names.is_empty() { lang.say(&Say::NoNames) } else { names.join(", ") }
 }
 
 /// Moves the reader into a task that forwards every arrival until the connection ends.
@@ -369,7 +425,9 @@ impl Chat<'_> {
             && times > 0
         {
             match self.format {
-                Format::Human => self.out.line(&format!("  (the line above {times} more times)")),
+                Format::Human => {
+                    self.out.line(&format!("  {}", lang().say(&Say::Repeated { times })))
+                }
                 Format::Json => {
                     self.out.line(&json!({"event": "repeated", "count": times}).to_string())
                 }
@@ -377,11 +435,12 @@ impl Chat<'_> {
         }
     }
 
-    fn note(&mut self, text: &str) {
+    /// A note about the session: in `--lang` for people, in English in the JSON output.
+    fn note(&mut self, text: &Said) {
         self.flush_repeats();
         match self.format {
-            Format::Human => self.out.line(&format!("* {text}")),
-            Format::Json => self.out.line(&json!({"event": "note", "note": text}).to_string()),
+            Format::Human => self.out.line(&format!("* {}", text.get(lang()))),
+            Format::Json => self.out.line(&json!({"event": "note", "note": text.en()}).to_string()),
         };
     }
 
@@ -398,7 +457,7 @@ impl Chat<'_> {
         match parse_command(line, self.dialect, &self.name, self.target.as_deref()) {
             Command::Send(req) => {
                 if self.queue.len() >= MAX_QUEUED {
-                    self.note("too many lines waiting for the server; this one is dropped");
+                    self.note(&Said::of(&Say::QueueFull));
                     return;
                 }
                 if let Some(room) = req.label.strip_prefix("join ") {
@@ -414,7 +473,8 @@ impl Chat<'_> {
                 self.queue.push_back(Queued::Request(req));
             }
             Command::Target(t) => {
-                self.queue.push_back(Queued::Note(format!("talking to {t}")));
+                let talking = Said::of(&Say::TalkingTo { name: t.clone() });
+                self.queue.push_back(Queued::Note(talking));
                 self.target = Some(t);
                 self.update_prompt();
             }
@@ -432,10 +492,18 @@ impl Chat<'_> {
             match next {
                 Queued::Request(req) => {
                     self.sent(&req.value);
-                    if let Err(e) =
-                        self.writer.send_value(&req.value, &format!("sending {}", req.label)).await
-                    {
-                        self.note(&format!("{}: not sent: {e}", req.label));
+                    let doing = said(
+                        format!("sending {}", req.label.en()),
+                        format!("отправка {}", req.label.get(Lang::Ru)),
+                    );
+                    if let Err(e) = self.writer.send_value(&req.value, &doing).await {
+                        let label = &req.label;
+                        self.note(&Said::each(|lang| {
+                            lang.say(&Say::NotSent {
+                                label: label.get(lang).to_owned(),
+                                error: lang.say(&e),
+                            })
+                        }));
                         return Err(e);
                     }
                     if req.reply != Reply::None {
@@ -448,14 +516,14 @@ impl Chat<'_> {
                 }
                 Queued::Note(text) => self.note(&text),
                 Queued::Help => {
-                    for l in HELP.lines() {
+                    for l in help(lang()).lines() {
                         self.out.line(l);
                     }
                 }
                 Queued::Quit => {
                     let bye = messages::quit(self.dialect, &self.name);
                     self.sent(&bye);
-                    let _ = self.writer.send_value(&bye, "quitting").await;
+                    let _ = self.writer.send_value(&bye, &said("quitting", "выход")).await;
                     self.writer.shutdown().await;
                     self.quit_deadline = Some(tokio::time::Instant::now() + QUIT_GRACE);
                 }
@@ -490,14 +558,13 @@ impl Chat<'_> {
             Incoming::Value(v) => v,
             Incoming::Bad(e) => {
                 if self.format == Format::Human {
-                    self.show(&format!("! {e}"));
+                    self.show(&format!("! {}", say::frame_error(e).get(lang())));
                 }
                 return;
             }
             Incoming::Closed { reset } => {
                 if self.format == Format::Human {
-                    let how = if *reset { "reset" } else { "closed" };
-                    self.show(&format!("* the server {how} the connection"));
+                    self.show(&format!("* {}", lang().say(&Say::ServerClosed { reset: *reset })));
                 }
                 return;
             }
@@ -508,11 +575,11 @@ impl Chat<'_> {
             // queued answer covers every probe that arrives before it is sent, so a server that
             // floods probes cannot grow the queue.
             let queued = matches!(self.queue.front(),
-                Some(Queued::Request(r)) if r.label == PROBE_ANSWER);
+                Some(Queued::Request(r)) if r.label.en() == PROBE_ANSWER);
             if !queued {
                 let presence = messages::presence(self.dialect, &self.name);
-                let req =
-                    Request { value: presence, label: PROBE_ANSWER.into(), reply: Reply::Plain };
+                let label = said(PROBE_ANSWER, PROBE_ANSWER_RU);
+                let req = Request { value: presence, label, reply: Reply::Plain };
                 self.queue.push_front(Queued::Request(req));
             }
         }
@@ -522,13 +589,17 @@ impl Chat<'_> {
             }
             return;
         }
+        let lang = lang();
         let line = match received {
             Received::Response(r) => match self.pending.take() {
                 Some(p) => self.describe_response(&p, &r),
-                None => format!("unexpected response: {} {}", r.code(), response_text(&r)),
+                None => lang.say(&Say::UnexpectedResponse {
+                    code: r.code().as_u16(),
+                    text: say::response_text(&r, lang),
+                }),
             },
-            Received::Refresh(_) => "* the server says the lists changed (205)".to_owned(),
-            Received::Probe => "* probe from the server: answering with a presence".to_owned(),
+            Received::Refresh(_) => format!("* {}", lang.say(&Say::Refresh)),
+            Received::Probe => format!("* {}", lang.say(&Say::Probe)),
             Received::Chat(c) => {
                 let from = c.from.as_deref().unwrap_or("?");
                 match &c.to {
@@ -544,29 +615,39 @@ impl Chat<'_> {
                     }
                     format!("  - {name}")
                 }
-                None => format!("contact: {name}"),
+                None => lang.say(&Say::ContactItem { name }),
             },
-            Received::OtherAction(action) => format!("* {action}: {value}"),
-            Received::Malformed(why) => format!("! malformed message {value}: {why}"),
-            Received::NotJim(why) => format!("! not JIM: {value}: {why}"),
+            Received::OtherAction(action) => {
+                format!("* {}", lang.say(&Say::OtherAction { action, value: value.to_string() }))
+            }
+            Received::Malformed(why) => format!(
+                "! {}",
+                lang.say(&Say::Malformed { value: value.to_string(), why: why.get(lang).into() })
+            ),
+            Received::NotJim(why) => format!(
+                "! {}",
+                lang.say(&Say::NotJim { value: value.to_string(), why: why.get(lang).into() })
+            ),
         };
         self.show(&line);
     }
 
     fn describe_response(&mut self, p: &Pending, r: &Response) -> String {
+        let lang = lang();
         let code = r.code().as_u16();
+        let label = p.label.get(lang);
         if p.reply == Reply::List && is_2xx(r) {
             if let Some(list) = &r.list {
-                return format!("{}: {}", p.label, list_text(list));
+                return format!("{label}: {}", list_text(list, lang));
             }
             if let Some(n) = r.quantity {
                 if n > 0 {
                     self.list_items = Some((n, p.label.clone()));
                 }
-                return format!("{}: {n} follow", p.label);
+                return lang.say(&Say::Follow { label: label.to_owned(), count: n });
             }
         }
-        format!("{}: {code} {}", p.label, response_text(r))
+        format!("{label}: {code} {}", say::response_text(r, lang))
     }
 }
 

@@ -10,9 +10,10 @@ use std::time::Duration;
 use crate::ServerAddr;
 use crate::connection::{Connection, Incoming};
 use crate::error::{ClientError, ExitStatus};
-use crate::login::{self, LoginOptions, await_response, is_2xx, response_text};
+use crate::login::{self, LoginOptions, await_response, is_2xx};
 use crate::messages::{self, Received, classify};
-use crate::output::{LineSink, eprint_line};
+use crate::output::{self, LineSink, eprint_line};
+use crate::say::{self, Say, StopReason, said};
 
 /// What `listen` needs.
 #[derive(Debug, Clone)]
@@ -45,31 +46,33 @@ async fn listen(opts: &Options, out: &mut dyn LineSink) -> Result<ExitStatus, Cl
     let conn = Connection::connect(&opts.server.host, opts.server.port, l.timeout).await?;
     let peer = conn.peer();
     let mut session = login::login(conn, l).await?;
-    eprint_line(&format!(
-        "listening as {} on {peer} ({} dialect): {} {}",
-        session.name,
-        session.dialect,
-        session.welcome.code(),
-        response_text(&session.welcome)
-    ));
+    let lang = output::lang();
+    eprint_line(&lang.say(&Say::Listening {
+        name: session.name.clone(),
+        peer: peer.to_string(),
+        dialect: session.dialect.to_string(),
+        code: session.welcome.code().as_u16(),
+        text: say::response_text(&session.welcome, lang),
+    }));
     if let Some(users) = &session.users {
-        eprint_line(&format!("users: {}", users.join(", ")));
+        eprint_line(&lang.say(&Say::Users { names: users.join(", ") }));
     }
     let mut backlog = std::mem::take(&mut session.early);
     for room in &opts.rooms {
-        session.writer.send_value(&messages::join(room), &format!("joining {room}")).await?;
-        let r =
-            await_response(&mut session.reader, l.timeout, &format!("join {room}"), &mut backlog)
-                .await?;
+        session
+            .writer
+            .send_value(&messages::join(room), &say::sending(&format!("join {room}")))
+            .await?;
+        let waiting = said(format!("join {room}"), format!("join {room}"));
+        let r = await_response(&mut session.reader, l.timeout, &waiting, &mut backlog).await?;
         if !is_2xx(&r) {
-            eprint_line(&format!(
-                "jim-client: cannot join {room}: {} {}",
-                r.code(),
-                response_text(&r)
-            ));
+            let code = r.code().as_u16();
+            let text = say::response_text(&r, lang);
+            let cannot = Say::CannotJoin { room: room.clone(), code, text };
+            eprint_line(&format!("jim-client: {}", lang.say(&cannot)));
             return Ok(ExitStatus::Failure);
         }
-        eprint_line(&format!("joined {room}"));
+        eprint_line(&lang.say(&Say::Joined { room: room.clone() }));
     }
 
     let deadline = opts.duration.map(|d| tokio::time::Instant::now() + d);
@@ -78,7 +81,7 @@ async fn listen(opts: &Options, out: &mut dyn LineSink) -> Result<ExitStatus, Cl
     let mut backlog = backlog.into_iter();
     let reason = loop {
         if opts.count.is_some_and(|c| printed >= c) {
-            break "count reached";
+            break StopReason::Count;
         }
         let arrival = match backlog.next() {
             Some(a) => a,
@@ -87,36 +90,39 @@ async fn listen(opts: &Options, out: &mut dyn LineSink) -> Result<ExitStatus, Cl
                 tokio::select! {
                     next = session.reader.next_until(until) => match next? {
                         Some(a) => a,
-                        None => break "duration elapsed",
+                        None => break StopReason::Duration,
                     },
-                    _ = tokio::signal::ctrl_c() => break "interrupted",
+                    _ = tokio::signal::ctrl_c() => break StopReason::Interrupted,
                 }
             }
         };
         match &arrival.item {
             Incoming::Value(v) => {
                 if !out.line(&v.to_string()) {
-                    break "output closed";
+                    break StopReason::OutputClosed;
                 }
                 printed += 1;
                 if classify(v) == Received::Probe {
                     let presence = messages::presence(session.dialect, &session.name);
-                    session.writer.send_value(&presence, "answering a probe").await?;
+                    session
+                        .writer
+                        .send_value(&presence, &said("answering a probe", "ответ на probe"))
+                        .await?;
                 }
             }
             Incoming::Bad(e) => {
-                eprint_line(&format!("jim-client: received bytes that are not JSON: {e}"));
+                let error = say::frame_error(e).get(lang).to_owned();
+                eprint_line(&format!("jim-client: {}", lang.say(&Say::NotJsonBytes { error })));
             }
             Incoming::Closed { reset } => {
-                let how = if *reset { "reset the connection" } else { "closed the connection" };
-                eprint_line(&format!("{peer} {how}"));
+                eprint_line(&format!("{peer}: {}", lang.say(&Say::ServerClosed { reset: *reset })));
                 return Ok(ExitStatus::Ok);
             }
         }
     };
     let bye = messages::quit(session.dialect, &session.name);
-    let _ = session.writer.send_value(&bye, "quitting").await;
+    let _ = session.writer.send_value(&bye, &said("quitting", "выход")).await;
     session.writer.shutdown().await;
-    eprint_line(&format!("stopped ({reason}) after {printed} message(s)"));
+    eprint_line(&lang.say(&Say::Stopped { reason, printed }));
     Ok(ExitStatus::Ok)
 }

@@ -15,6 +15,8 @@ use crate::error::{ClientError, ExitStatus, Hint};
 use crate::login::{is_2xx, not_jim_detail, response_text};
 use crate::messages::{self, Received, classify};
 use crate::output::{self, Format, LineSink, eprint_line};
+use crate::say::{self, said};
+use jim_text::Lang;
 
 /// How long to keep reading after a non-JSON reply, to show the whole of it.
 const NOT_JIM_GRACE: Duration = Duration::from_millis(300);
@@ -53,11 +55,13 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
         Ok(Answer { response, raw, elapsed }) => {
             let code = response.code().as_u16();
             let text = response_text(&response);
+            let shown = crate::say::response_text(&response, output::lang());
             let ok = is_2xx(&response);
             let hint = hint_for(code, &opts.name);
             match opts.format {
                 Format::Human => {
-                    out.line(&format!("{code} {text} ({} ms)", elapsed.as_millis()));
+                    let took = crate::error::secs_in(elapsed, output::lang());
+                    out.line(&format!("{code} {shown} ({took})"));
                     if let (Some(h), false) = (hint, ok) {
                         let lead = output::lang().pick("hint", "подсказка");
                         eprint_line(&format!("{lead}: {}", output::lang().say(&h)));
@@ -125,28 +129,24 @@ pub async fn ping(opts: &Options, presence: &Value) -> Result<Answer, ClientErro
     let Connection { mut reader, mut writer } = conn;
     let peer = reader.peer();
     let sent_at = writer.elapsed();
-    writer.send_value(presence, "sending presence").await?;
+    writer.send_value(presence, &say::sending("presence")).await?;
     let Some(arrival) = reader.next(opts.timeout).await? else {
         if reader.has_partial() {
             return Err(ClientError::NotJim {
                 peer,
-                detail: format!(
-                    "received {} and no complete JSON value within {}",
-                    reader.transcript_preview(),
-                    crate::error::secs(opts.timeout)
-                ),
+                detail: say::partial(&reader.transcript_preview(), opts.timeout),
             });
         }
         return Err(ClientError::NoAnswer {
             peer,
             after: opts.timeout,
-            waiting_for: "presence".into(),
+            waiting_for: said("presence", "presence"),
         });
     };
     let elapsed = arrival.at.saturating_sub(sent_at);
     match arrival.item {
         Incoming::Closed { .. } => {
-            Err(ClientError::ClosedEarly { peer, waiting_for: "presence".into() })
+            Err(ClientError::ClosedEarly { peer, waiting_for: said("presence", "presence") })
         }
         Incoming::Bad(e) => {
             // Plain text arrives as several bad tokens: read on briefly to show all of it.
@@ -158,7 +158,14 @@ pub async fn ping(opts: &Options, presence: &Value) -> Result<Answer, ClientErro
             }
             Err(ClientError::NotJim {
                 peer,
-                detail: format!("received {} ({})", reader.transcript_preview(), short_reason(&e)),
+                detail: {
+                    let preview = reader.transcript_preview();
+                    let why = say::frame_reason(&e);
+                    said(
+                        format!("received {preview} ({})", why.en()),
+                        format!("получено {preview} ({})", why.get(Lang::Ru)),
+                    )
+                },
             })
         }
         Incoming::Value(v) => match classify(&v) {
@@ -167,7 +174,10 @@ pub async fn ping(opts: &Options, presence: &Value) -> Result<Answer, ClientErro
                 peer,
                 detail: not_jim_detail(
                     &v,
-                    "a 205 push, not a response to the presence (see §push-205)",
+                    &said(
+                        "a 205 push, not a response to the presence (see §push-205)",
+                        "извещение 205, а не ответ на presence (см. §push-205)",
+                    ),
                 ),
             }),
             Received::NotJim(why) => {
@@ -175,17 +185,14 @@ pub async fn ping(opts: &Options, presence: &Value) -> Result<Answer, ClientErro
             }
             _ => Err(ClientError::NotJim {
                 peer,
-                detail: not_jim_detail(&v, "a message, not a response to the presence"),
+                detail: not_jim_detail(
+                    &v,
+                    &said(
+                        "a message, not a response to the presence",
+                        "сообщение, а не ответ на presence",
+                    ),
+                ),
             }),
         },
-    }
-}
-
-fn short_reason(e: &jim_protocol::FrameError) -> &'static str {
-    match e {
-        jim_protocol::FrameError::Syntax { .. } => "not JSON",
-        jim_protocol::FrameError::InvalidUtf8 { .. } => "not valid UTF-8",
-        jim_protocol::FrameError::Oversize { .. } => "a value larger than the size limit",
-        jim_protocol::FrameError::Truncated { .. } => "an incomplete JSON value",
     }
 }

@@ -37,6 +37,7 @@ use serde_json::json;
 use crate::ServerAddr;
 use crate::error::{ClientError, ExitStatus};
 use crate::output::{Format, LineSink, eprint_line};
+use crate::say::Say;
 use jim_protocol::Framing;
 
 /// Largest script accepted, in bytes.
@@ -143,16 +144,18 @@ fn unreachable(e: ClientError) -> ExitStatus {
 /// Prints what happened and gives the exit status.
 fn report(run: &CaseRun, opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
     let human = opts.format == Format::Human;
+    let lang = crate::output::lang();
     if human {
         for line in &run.transcript {
-            out.line(&format!("+{} ms  {} {} {}", line.ms, line.conn, line.dir, line.text));
+            let text = line.text.get(lang);
+            out.line(&format!("+{} ms  {} {} {text}", line.ms, line.conn, line.dir));
         }
     }
     let steps = opts.script.step_count();
     match &run.outcome {
         Outcome::Pass(_) => {
             match opts.format {
-                Format::Human => out.line(&format!("ok: {steps} steps, every expectation held")),
+                Format::Human => out.line(&lang.say(&Say::ScriptOk { steps })),
                 Format::Json => out.line(&json!({"ok": true, "steps": steps}).to_string()),
             };
             ExitStatus::Ok
@@ -162,9 +165,10 @@ fn report(run: &CaseRun, opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
             ExitStatus::Failure
         }
         Outcome::Error(f) => {
-            let got = f.arrived.describe(Lang::En);
-            eprint_line(&format!("jim-client: line {}: {got}", f.step));
+            let line = lang.pick("line", "строка");
+            eprint_line(&format!("jim-client: {line} {}: {}", f.step, f.arrived.describe(lang)));
             if !human {
+                let got = f.arrived.describe(Lang::En);
                 out.line(
                     &json!({"ok": false, "line": f.step, "error": got, "exit": 3}).to_string(),
                 );
@@ -176,19 +180,24 @@ fn report(run: &CaseRun, opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
 
 fn failure(f: &Failure, format: Format, out: &mut dyn LineSink) {
     let expected: Vec<String> = f.expected.iter().map(ToString::to_string).collect();
-    let got = f.arrived.describe(Lang::En);
     match format {
         Format::Human => {
-            out.line(&format!("line {}: FAIL ({})", f.step, f.action));
+            let lang = crate::output::lang();
+            let (line, fail, want, got) = match lang {
+                Lang::En => ("line", "FAIL", "expected:", "got:     "),
+                Lang::Ru => ("строка", "ПРОВАЛ", "ожидалось:", "пришло:   "),
+            };
+            out.line(&format!("{line} {}: {fail} ({})", f.step, f.action));
             for e in &expected {
-                out.line(&format!("  expected: {e}"));
+                out.line(&format!("  {want} {e}"));
             }
-            out.line(&format!("  got:      {got}"));
+            out.line(&format!("  {got} {}", f.arrived.describe(lang)));
             for why in &f.mismatches {
-                out.line(&format!("  {why}"));
+                out.line(&format!("  {}", why.get(lang)));
             }
         }
         Format::Json => {
+            let got = f.arrived.describe(Lang::En);
             let line = json!({
                 "ok": false, "line": f.step, "expected": expected, "got": got,
                 "why": f.mismatches,
@@ -209,10 +218,18 @@ pub fn read_script(path: &str) -> Result<String, ClientError> {
         std::fs::File::open(path).and_then(|f| f.take(limit).read_to_string(&mut text))
     };
     match result {
-        Ok(n) if n > MAX_SCRIPT_BYTES => Err(ClientError::Usage(format!(
-            "script {path} is larger than {MAX_SCRIPT_BYTES} bytes"
+        Ok(n) if n > MAX_SCRIPT_BYTES => Err(ClientError::Usage(crate::output::lang().either(
+            format!("script {path} is larger than {MAX_SCRIPT_BYTES} bytes"),
+            format!("сценарий {path} больше {MAX_SCRIPT_BYTES} байт"),
         ))),
         Ok(_) => Ok(text),
-        Err(e) => Err(ClientError::Usage(format!("cannot read script {path}: {e}"))),
+        Err(e) => {
+            let lang = crate::output::lang();
+            let error = jim_text::io_error(&e, lang);
+            Err(ClientError::Usage(lang.either(
+                format!("cannot read script {path}: {error}"),
+                format!("не удаётся прочитать сценарий {path}: {error}"),
+            )))
+        }
     }
 }

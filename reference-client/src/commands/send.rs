@@ -14,8 +14,10 @@ use serde_json::{Value, json};
 use crate::ServerAddr;
 use crate::connection::{Arrival, Connection, Delivery, Incoming, Reader};
 use crate::error::{ClientError, ExitStatus};
-use crate::output::{Format, LineSink, arrival_human, arrival_json, eprint_line};
+use crate::output::{Format, LineSink, arrival_human, arrival_json, eprint_line, lang};
+use crate::say::{Say, said};
 use jim_protocol::Framing;
+use jim_text::Lang;
 
 /// One message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +33,13 @@ impl Outgoing {
     pub fn json(text: &str, position: usize) -> Result<Self, ClientError> {
         match serde_json::from_str::<Value>(text) {
             Ok(_) => Ok(Self::Json(text.to_owned())),
-            Err(e) => Err(ClientError::Usage(format!(
-                "message {position} is not valid JSON ({e}): {text:?}; to send arbitrary bytes use --raw"
-            ))),
+            Err(e) => Err(ClientError::Usage(crate::output::lang().say(&Say::NotJson {
+                position,
+                line: e.line(),
+                column: e.column(),
+                detail: e.to_string(),
+                text: text.to_owned(),
+            }))),
         }
     }
 
@@ -114,7 +120,7 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
     writer.set_delivery(opts.delivery);
     let peer = reader.peer();
     if opts.format == Format::Human {
-        out.line(&format!("connected to {peer}"));
+        out.line(&lang().say(&Say::Connected { peer: peer.to_string() }));
     }
     let mut session =
         Printer { out, format: opts.format, closed: false, max_bytes: opts.max_bytes };
@@ -125,7 +131,7 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
         opts.messages.iter().map(|m| vec![m]).collect()
     };
     let mut sent = 0usize;
-    let mut failure: Option<String> = None;
+    let mut failure: Option<ClientError> = None;
     for (i, batch) in batches.iter().enumerate() {
         if session.closed {
             break;
@@ -135,8 +141,10 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
         for m in batch {
             session.out.line(&m.event(at, opts.format));
         }
-        if let Err(e) = writer.send_bytes(&bytes, &format!("sending message {}", sent + 1)).await {
-            failure = Some(e.to_string());
+        let n = sent + 1;
+        let doing = said(format!("sending message {n}"), format!("отправка сообщения {n}"));
+        if let Err(e) = writer.send_bytes(&bytes, &doing).await {
+            failure = Some(e);
             break;
         }
         sent += batch.len();
@@ -145,22 +153,20 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
         }
     }
     if let Some(f) = &failure {
-        session.note(&format!("write failed: {f}"));
+        session.note(&|lang| Say::WriteFailed { error: lang.say(f) });
     }
     let _ = session.drain(&mut reader, opts.wait, false).await;
     if !session.closed {
         let reason = if reader.total_bytes() > opts.max_bytes {
-            format!("stopped reading after {} bytes (--max-bytes)", reader.total_bytes())
+            Say::StoppedAtMaxBytes { bytes: reader.total_bytes() }
         } else {
-            format!("nothing more after {} ms", opts.wait.as_millis())
+            Say::NothingMore { wait: opts.wait }
         };
         session.end(reader.elapsed().as_millis(), &reason);
     }
     let unsent = opts.messages.len() - sent;
     if unsent > 0 {
-        session.note(&format!(
-            "{unsent} message(s) not sent: the connection was closed or failed first"
-        ));
+        session.note(&|_| Say::Unsent { count: unsent });
         ExitStatus::Failure
     } else {
         ExitStatus::Ok
@@ -186,22 +192,39 @@ impl Printer<'_> {
         }
     }
 
-    fn note(&mut self, text: &str) {
+    /// A note: in `--lang` on stderr, in English in the JSON output.
+    fn note(&mut self, say: &dyn Fn(Lang) -> Say) {
         match self.format {
-            Format::Human => eprint_line(&format!("jim-client: {text}")),
+            Format::Human => {
+                let lang = lang();
+                eprint_line(&format!("jim-client: {}", lang.say(&say(lang))));
+            }
             Format::Json => {
+                let text = Lang::En.say(&say(Lang::En));
                 self.out.line(&json!({"event": "note", "note": text}).to_string());
             }
         }
     }
 
-    fn end(&mut self, ms: u128, reason: &str) {
+    fn end(&mut self, ms: u128, reason: &Say) {
         match self.format {
-            Format::Human => self.out.line(&format!("+{ms} ms  ({reason})")),
-            Format::Json => self
-                .out
-                .line(&json!({"ms": ms as u64, "event": "end", "reason": reason}).to_string()),
+            Format::Human => self.out.line(&format!("+{ms} ms  ({})", lang().say(reason))),
+            Format::Json => {
+                let reason = Lang::En.say(reason);
+                self.out
+                    .line(&json!({"ms": ms as u64, "event": "end", "reason": reason}).to_string())
+            }
         };
+    }
+
+    /// An error as a note (in `--lang` for people, English in JSON).
+    fn note_error(&mut self, e: &ClientError) {
+        match self.format {
+            Format::Human => crate::output::eprint_error(e),
+            Format::Json => {
+                self.out.line(&json!({"event": "note", "note": e.to_string()}).to_string());
+            }
+        }
     }
 
     /// Prints what arrives for up to `limit`; with `until_first`, returns after the first item
@@ -230,7 +253,7 @@ impl Printer<'_> {
                 }
                 Ok(None) => return Ok(()),
                 Err(e) => {
-                    self.note(&e.to_string());
+                    self.note_error(&e);
                     self.closed = true;
                     return Err(());
                 }

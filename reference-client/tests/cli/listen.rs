@@ -74,7 +74,7 @@ fn duration_bounds_a_quiet_listen_and_failures_are_clear() {
         .assert()
         .code(0)
         .stdout(predicate::str::is_empty())
-        .stderr(predicate::str::contains("stopped (duration elapsed) after 0 message(s)"));
+        .stderr(predicate::str::contains("stopped (duration elapsed) after 0 messages"));
     jim()
         .args(["listen", "--name", "Q", "--join", "lobby"])
         .args(hp(server.addr))

@@ -10,5 +10,6 @@ mod chat;
 mod lang;
 mod listen;
 mod ping;
+mod russian;
 mod script;
 mod send;

@@ -136,7 +136,7 @@ fn one_shot_close_stops_the_remaining_messages() {
     let out = jim().arg("send").args(hp(fake.addr)).args([PRESENCE, PRESENCE]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout_of(&out).contains("(server closed the connection)"));
-    assert!(stderr_of(&out).contains("1 message(s) not sent"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("1 message not sent"), "{}", stderr_of(&out));
     fake.join();
 }
 

@@ -16,6 +16,7 @@ use std::time::Instant;
 use jim_protocol::course_login::{password_key, verify_with_key};
 use jim_protocol::{Authenticate, Response, ResponseCode};
 
+use crate::notes::Note;
 use crate::session::{Flow, Login, Session};
 
 /// Applies `authenticate`: remembers the name for the presence that follows.
@@ -44,7 +45,8 @@ pub(crate) async fn authenticate(s: &mut Session, a: Authenticate) -> Flow {
     s.failed_logins += 1;
     let limit = s.shared.config.login_rate.per_connection;
     if s.failed_logins >= limit {
-        tracing::info!(conn = s.conn, "{limit} wrong passwords: closing");
+        let note = Note::WrongPasswords { limit };
+        tracing::info!(conn = s.conn, "{}", s.shared.config.lang.say(&note));
         let text = format!(
             "wrong login or password, {limit} times on this connection: closing it \
              (see §authenticate)"
@@ -145,7 +147,8 @@ pub(crate) async fn challenge_answer(s: &mut Session, bin: Option<String>) -> Fl
     if key.is_some() {
         turn.give_back(s);
     } else {
-        tracing::info!(conn = s.conn, user = ?name, "course login failed");
+        let note = s.shared.config.lang.say(&Note::CourseLoginFailed);
+        tracing::info!(conn = s.conn, user = ?name, "{note}");
         s.error(ResponseCode::WRONG_CREDENTIALS, "wrong login or password (see §course-login)");
         return Flow::Close;
     }

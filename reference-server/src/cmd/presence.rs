@@ -3,6 +3,7 @@
 use jim_protocol::{Message, Presence, Response, ResponseCode};
 
 use crate::misbehave::Misbehave;
+use crate::notes::Note;
 use crate::session::{Flow, Login, Session};
 use crate::state::{Limit, MAX_SEEN_USERS, Peer};
 use crate::store::DbOp;
@@ -103,7 +104,8 @@ pub(crate) async fn login(s: &mut Session, name: String, pubkey: Option<String>)
         s.send(&Message::Response(Response::new(ResponseCode::OK)));
         reg.course_peers_except(&name)
     };
-    tracing::info!(conn = s.conn, user = ?name, dialect = %s.dialect, "logged in");
+    let note = shared.config.lang.say(&Note::LoggedIn);
+    tracing::info!(conn = s.conn, user = ?name, dialect = %s.dialect, "{note}");
     s.login = Login::Named(name.clone());
     shared.push_refresh(&refresh);
     if let Some(db) = &shared.db {

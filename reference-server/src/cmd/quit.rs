@@ -1,6 +1,7 @@
 //! `quit` / `exit` (`§quit`) and the end of a session for any reason.
 
 use crate::misbehave::Misbehave;
+use crate::notes::Note;
 use crate::session::{Flow, Login, Session};
 use crate::state::shrink;
 
@@ -33,6 +34,6 @@ pub(crate) fn end(s: &mut Session) {
         }
         reg.course_peers_except(&name)
     };
-    tracing::info!(conn = s.conn, user = ?name, "left");
+    tracing::info!(conn = s.conn, user = ?name, "{}", shared.config.lang.say(&Note::Left));
     shared.push_refresh(&refresh);
 }

@@ -332,7 +332,7 @@ fn round_trip_metrics(sample: &mut Sample, r: &jim_load::RoundTripReport, cpu_us
     sample.set("failures", Some(r.failed as f64));
     sample.set("cpu_us_per_msg", cpu_us.map(|c| c / r.completed.max(1) as f64));
     if let Some(p) = &r.problem {
-        sample.notes.push(p.clone());
+        sample.notes.push(p.to_string());
     }
 }
 
@@ -396,7 +396,7 @@ async fn traffic_shape(
     sample.set("errors", Some(errors as f64));
     sample.set("cpu_us_per_msg", usage.target_us.map(|c| c / r.delivered.max(1) as f64));
     sample.set("peak_rss_kib", target.peak_rss_kib());
-    sample.notes.extend(r.problems.iter().take(2).cloned());
+    sample.notes.extend(r.problems.iter().take(2).map(ToString::to_string));
     Ok(())
 }
 
