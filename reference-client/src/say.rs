@@ -4,7 +4,7 @@
 //! Texts that travel through the library before anyone prints them (what the client was doing
 //! when a write failed, why a reply is not JIM, a chat request's label) are [`Said`], the
 //! runner's two-language text: the human output shows it in `--lang`, the JSON output and
-//! `Display` keep the English. Lines printed where they are made go through [`Say`], a typed
+//! `Display` keep the English. Lines printed where they are made go through `Say`, a typed
 //! catalog (a message without its Russian arm does not compile). The server's own words (a
 //! response's text) are shown as they came, quoted in Russian so they read as a quotation.
 
