@@ -50,6 +50,7 @@ pub mod profile;
 pub mod read_log;
 pub mod report;
 pub mod run;
+pub mod settle;
 pub mod step;
 pub mod suite;
 pub mod target;

@@ -382,6 +382,11 @@ impl RunningTarget {
         }
     }
 
+    /// The process id of a spawned target (None: given by address, or embedded).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
     /// True when the runner can restart the target.
     pub fn can_restart(&self) -> bool {
         !matches!(self.spec, TargetSpec::Address { .. })

@@ -10,7 +10,8 @@
 //! A thread counts as waiting for input when it is blocked in `read`/`readv`/`pread` on file
 //! descriptor 0, or in `epoll_wait` on an epoll set that watches descriptor 0 (an event loop
 //! reading stdin). The client's whole process tree is looked at (the command runs under `sh`),
-//! at most [`MAX_PROCESSES`] processes and [`MAX_THREADS`] threads each.
+//! at most [`crate::settle::MAX_PROCESSES`] processes and [`crate::settle::MAX_THREADS`]
+//! threads each.
 
 /// What the runner can see of a client waiting for its user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,12 +24,6 @@ pub enum InputWait {
     Unknown,
 }
 
-/// Processes of one client tree looked at, at most.
-pub const MAX_PROCESSES: usize = 32;
-
-/// Threads of one process looked at, at most.
-pub const MAX_THREADS: usize = 64;
-
 /// Whether the process tree rooted at `root` waits for input on its stdin.
 pub fn input_wait(root: u32) -> InputWait {
     imp::input_wait(root)
@@ -36,7 +31,7 @@ pub fn input_wait(root: u32) -> InputWait {
 
 #[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod imp {
-    use super::{InputWait, MAX_PROCESSES, MAX_THREADS};
+    use super::InputWait;
 
     /// System calls that read from their first argument, a file descriptor.
     #[cfg(target_arch = "x86_64")]
@@ -51,28 +46,13 @@ mod imp {
     const EPOLL_WAITS: &[u64] = &[22, 441];
 
     pub fn input_wait(root: u32) -> InputWait {
-        if std::fs::metadata(format!("/proc/{root}/task")).is_err() {
-            return InputWait::Unknown;
-        }
-        let mut todo = vec![root];
-        let mut seen = 0;
+        let Some(tasks) = crate::settle::task_dirs(root) else { return InputWait::Unknown };
         let mut readable = false;
-        while let Some(pid) = todo.pop() {
-            seen += 1;
-            if seen > MAX_PROCESSES {
-                break;
-            }
-            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { continue };
-            for task in tasks.flatten().take(MAX_THREADS) {
-                let dir = task.path();
-                if let Ok(children) = std::fs::read_to_string(dir.join("children")) {
-                    todo.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
-                }
-                let Ok(call) = std::fs::read_to_string(dir.join("syscall")) else { continue };
-                readable = true;
-                if waits_on_stdin(pid, &call) {
-                    return InputWait::Waiting;
-                }
+        for (pid, dir) in tasks {
+            let Ok(call) = std::fs::read_to_string(dir.join("syscall")) else { continue };
+            readable = true;
+            if waits_on_stdin(pid, &call) {
+                return InputWait::Waiting;
             }
         }
         if readable { InputWait::NotWaiting } else { InputWait::Unknown }

@@ -3,6 +3,7 @@
 //! tell a survivor from a target that died or became a zombie (it accepts connections but never
 //! answers), and the case names the input that did it.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -14,8 +15,12 @@ use crate::jim::goodbye;
 use crate::model::{Fixture, Text};
 use crate::placeholders::now_seconds;
 use crate::report::{CaseResult, Liveness, LivenessState, Verdict};
+use crate::settle::Quiet;
 use crate::vocab::{Delivery, Dialect, DisconnectKind, TargetKind};
 use crate::wire::{Arrival, Conn};
+
+/// Longest wait for a spawned target to be quiet after a case (see [`Run::settle`]).
+const SETTLE_CAP: Duration = Duration::from_secs(1);
 
 impl Run<ServerMode> {
     /// Restarts a target the runner owns if it died. Returns an event text if it did.
@@ -135,18 +140,66 @@ impl Run<ServerMode> {
         Some(self.finalize(r))
     }
 
+    /// Waits until a spawned target has finished reacting to what it was sent (a handler that
+    /// raises on a closed connection, a process on its way out: [`crate::settle`]), so that
+    /// what the next look sees does not depend on the scheduler. A target that is never quiet
+    /// is not waited for again.
+    pub(crate) async fn settle(&self) {
+        if self.mode.restless.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(pid) = self.mode.target.lock().await.pid() else { return };
+        if crate::settle::until_quiet(pid, SETTLE_CAP).await == Quiet::Never {
+            self.mode.restless.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// After a case that passed, run one at a time: does the target still answer a new client
+    /// once the case's clients have gone? A server that becomes a zombie when a client leaves
+    /// (a handler that dies holding a lock) is pinned on the case whose client left, not on the
+    /// next case, which would fail on a target already down. A death is left to the revival
+    /// before the next case; a one-shot server is not asked (a probe would use its one client).
+    pub(crate) async fn after_pass(&self, r: CaseResult) -> CaseResult {
+        if !r.verdict.passed()
+            || r.liveness.is_some()
+            || self.detection.one_shot == Some(true)
+            || Instant::now() >= self.deadline
+        {
+            return r;
+        }
+        self.settle().await;
+        match tokio::time::timeout_at(self.deadline, self.liveness()).await {
+            Ok((LivenessState::Zombie, detail)) => {
+                self.record_liveness(r, LivenessState::Zombie, detail).await
+            }
+            _ => r,
+        }
+    }
+
     /// After a destructive case: does the target still serve a new client? The verdict fails
     /// when it does not, naming the input that broke it.
-    pub(crate) async fn after_destructive(&self, mut r: CaseResult) -> CaseResult {
+    pub(crate) async fn after_destructive(&self, r: CaseResult) -> CaseResult {
         let checkable =
             !matches!(r.verdict, Verdict::Skip | Verdict::Unimplemented | Verdict::NotRun);
         if !checkable || Instant::now() >= self.deadline {
             return r;
         }
+        self.settle().await;
         let Ok((state, detail)) = tokio::time::timeout_at(self.deadline, self.liveness()).await
         else {
             return r;
         };
+        self.record_liveness(r, state, detail).await
+    }
+
+    /// Writes what the liveness check found on the case; a target that did not survive fails
+    /// it, naming the input that broke it.
+    async fn record_liveness(
+        &self,
+        mut r: CaseResult,
+        state: LivenessState,
+        detail: Msg,
+    ) -> CaseResult {
         let live = r.liveness.get_or_insert_with(|| Liveness {
             state,
             detail: Text::default(),

@@ -55,6 +55,9 @@ pub struct ServerMode {
     /// How a reproduction starts a target the run started, on a fixed port (None: the target
     /// was given by address and is shown as it is).
     pub(crate) start: Option<String>,
+    /// The spawned target was never quiet when the runner waited for it (a loop that polls
+    /// without blocking): [`Run::settle`] does not wait for it again.
+    pub(crate) restless: std::sync::atomic::AtomicBool,
 }
 
 /// Why a run ends before any case: its exit code, the one line that says what to do, and the
@@ -208,6 +211,7 @@ impl Run<ServerMode> {
             plan: Plan::new(),
             early,
             pace: Pace::default(),
+            restless: std::sync::atomic::AtomicBool::new(false),
         };
         let mut run = Run::new(start, detection, mode)?;
         run.mode.name = run.opts.name.clone().or_else(|| {
@@ -333,8 +337,10 @@ impl Run<ServerMode> {
         if let Some(r) = self.handle_down(down, fx, delivery, false).await {
             return r;
         }
+        self.settle().await;
         self.revive(&fx.id).await;
         let r = self.run_case(fx, delivery).await;
+        let r = self.after_pass(r).await;
         let mut r = self.after_failure(r).await;
         *down = Down::of(&r);
         notes.apply(&mut r);
@@ -504,9 +510,10 @@ impl Mode for ServerMode {
             let mut return_again = None;
             // In parallel, a death cannot be pinned on one case: one check after them all
             // keeps the cases that follow from failing one by one on a target that is down.
-            if results.iter().any(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error))
-                && Instant::now() < run.deadline
-            {
+            // The check follows every batch, failures or not: a target that went down with its
+            // last cases would otherwise be found by the cases after them.
+            if Instant::now() < run.deadline {
+                run.settle().await;
                 if let Ok((state, _)) = tokio::time::timeout_at(run.deadline, run.liveness()).await
                 {
                     if matches!(state, LivenessState::Died | LivenessState::Zombie)
