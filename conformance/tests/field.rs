@@ -205,7 +205,8 @@ fn signature(o: &field::Outcome) -> String {
 
 /// The class's servers (issue 13, "same code, same verdict"): each chosen student's
 /// `server.py`, spawned by the runner as `grade` does, `runs` times with `--jobs 1` (`width`
-/// students at a time) and `runs` times with the default jobs and 8 students at a time. Every run must meet its style's expectation, and all
+/// students at a time) and `runs` times with the default jobs and 8 students at a time. Every
+/// run must meet its style's expectation, and all
 /// runs of all copies of a style must give the same signature.
 fn class_servers(runs: usize, per_style: usize, width: usize) {
     common::python3();
@@ -291,7 +292,7 @@ fn class_servers(runs: usize, per_style: usize, width: usize) {
 #[test]
 #[ignore = "issue 13 acceptance: the class's servers, 3 runs --jobs 1 + 3 runs 8 at a time (minutes)"]
 fn the_class_servers_get_one_verdict_per_style_whatever_the_jobs_and_the_load() {
-    class_servers(3, usize::MAX, 1);
+    class_servers(3, usize::MAX, 4);
 }
 
 /// CI's share: two students of each style, once per batch.

@@ -184,10 +184,10 @@ impl Failure {
     /// (issue 13 item 6): a success code where every alternative expected an error means the
     /// server accepted what it must refuse (it did not die, it did not send malformed JSON),
     /// whatever the fixture's hint says about crashes.
-    pub fn observed_hint(&self) -> Option<Text> {
+    pub fn observed_hint(&self, fixture_hint: &Text) -> Option<Text> {
         let Arrived::Value { value, .. } = &self.arrived else { return None };
         let (code, _) = value.get("response").and_then(crate::matcher::read_code)?;
-        if !(200..300).contains(&code) || self.expected.is_empty() {
+        if self.expected.is_empty() {
             return None;
         }
         let expects = |p: &Value, c: i64| {
@@ -197,9 +197,15 @@ impl Failure {
             })
         };
         let only_errors = self.expected.iter().all(|p| {
-            [400, 401, 402, 403, 404, 405, 409, 410, 500].into_iter().any(|c| expects(p, c))
+            ERROR_CODES.into_iter().any(|c| expects(p, c))
                 && ![200, 201, 202, 205].into_iter().any(|c| expects(p, c))
         });
+        if (400..600).contains(&code) && only_errors {
+            return another_error(code, &expects_any(&self.expected, expects), fixture_hint);
+        }
+        if !(200..300).contains(&code) {
+            return None;
+        }
         only_errors.then(|| Text {
             en: format!(
                 "Your server answered {code} (success) to a request it must refuse with an error code: it did not check the request before answering. Validate first (is the action known? are the required fields there and of the right type? is the name free? does the addressee exist?) and answer 400/404/409 when the check fails; answer 200 only for a request you carried out."
@@ -209,6 +215,43 @@ impl Failure {
             ),
         })
     }
+}
+
+/// Error codes a fixture may expect, for telling one refusal from another.
+const ERROR_CODES: [i64; 9] = [400, 401, 402, 403, 404, 405, 409, 410, 500];
+
+/// The error codes some expected alternative accepts.
+fn expects_any(expected: &[Value], expects: impl Fn(&Value, i64) -> bool) -> Vec<i64> {
+    ERROR_CODES.into_iter().filter(|c| expected.iter().any(|p| expects(p, *c))).collect()
+}
+
+/// The hint for a refusal with the wrong code (issue 13 item 6): `code` arrived where one of
+/// `due` (one or two codes) was expected. The fixture's hint follows, since the cause it names
+/// may still be the one.
+fn another_error(code: i64, due: &[i64], fixture_hint: &Text) -> Option<Text> {
+    if due.is_empty() || due.len() > 2 || due.contains(&code) {
+        return None;
+    }
+    let meaning = |c: i64, ru: bool| {
+        let rc = jim_protocol::ResponseCode(u16::try_from(c).unwrap_or(0));
+        format!("{c} ({})", if ru { rc.standard_text_ru() } else { rc.standard_text() })
+    };
+    let list =
+        |ru: bool, or: &str| due.iter().map(|c| meaning(*c, ru)).collect::<Vec<_>>().join(or);
+    Some(Text {
+        en: format!(
+            "Your server refused the request, but with {} where {} is due: each refusal has its own code, so that a client can tell why (400 a malformed request, 404 an unknown user or room, 409 a name in use, 410 an addressee offline). {}",
+            meaning(code, false),
+            list(false, " or "),
+            fixture_hint.en
+        ),
+        ru: format!(
+            "Ваш сервер отклонил запрос, но с кодом {} там, где нужен {}: у каждого отказа свой код, чтобы клиент понял причину (400 — неверный запрос, 404 — неизвестный пользователь или комната, 409 — имя занято, 410 — адресат не в сети). {}",
+            meaning(code, true),
+            list(true, " или "),
+            fixture_hint.ru
+        ),
+    })
 }
 
 /// What a step found wrong, besides what arrived: the parts of a [`Failure`] a step fills in.

@@ -102,7 +102,8 @@ impl Run<ServerMode> {
         let checked = self.after_destructive(r).await;
         match checked.liveness.as_ref().map(|l| l.state) {
             Some(LivenessState::Survived) => CaseResult { liveness: None, ..checked },
-            _ => checked,
+            Some(state) => with_down_hint(checked, state),
+            None => checked,
         }
     }
 
@@ -170,7 +171,8 @@ impl Run<ServerMode> {
         self.settle().await;
         match tokio::time::timeout_at(self.deadline, self.liveness()).await {
             Ok((LivenessState::Zombie, detail)) => {
-                self.record_liveness(r, LivenessState::Zombie, detail).await
+                let r = self.record_liveness(r, LivenessState::Zombie, detail).await;
+                with_down_hint(r, LivenessState::Zombie)
             }
             _ => r,
         }
@@ -305,6 +307,24 @@ impl Down {
         matches!(state, LivenessState::Died | LivenessState::Zombie)
             .then(|| Self { case: r.id.clone(), state })
     }
+}
+
+/// The hint of a case that is not about crashing but after which the target was down (issue 13
+/// item 6: the hint follows what happened): what a death or a zombie means, then the case's own.
+fn with_down_hint(mut r: CaseResult, state: LivenessState) -> CaseResult {
+    let (en, ru) = match state {
+        LivenessState::Died => (
+            "Your server's process ended during this case (its last output lines are shown: the traceback names the line). A server must outlive any one client: catch exceptions around the handling of each request (answer 400 to what it cannot read) and of each client (one that leaves or resets is no error for the others).",
+            "Процесс вашего сервера завершился во время этого случая (последние строки его вывода показаны: traceback называет строку). Сервер должен пережить любого клиента: ловите исключения вокруг обработки каждого запроса (на то, что не удалось прочитать, отвечайте 400) и каждого клиента (ушедший или сбросивший соединение клиент — не ошибка для остальных).",
+        ),
+        LivenessState::Zombie => (
+            "After this case your server stopped answering new clients, though its process lives on (a zombie): something blocks forever, typically a lock taken with acquire() whose release() an exception skipped (use `with lock:`), or the only thread blocked in recv() on one client. Catch exceptions per client and never block the loop on one socket.",
+            "После этого случая ваш сервер перестал отвечать новым клиентам, хотя процесс жив (зомби): что-то блокируется навсегда — обычно замок, взятый через acquire(), чей release() пропущен из-за исключения (используйте `with lock:`), или единственный поток, застрявший в recv() на одном клиенте. Ловите исключения для каждого клиента и не блокируйте цикл на одном сокете.",
+        ),
+        LivenessState::Survived | LivenessState::NotChecked => return r,
+    };
+    r.hint = Text { en: format!("{en} {}", r.hint.en), ru: format!("{ru} {}", r.hint.ru) };
+    r
 }
 
 /// What the answer to the liveness presence says about the target.

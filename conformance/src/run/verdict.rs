@@ -169,7 +169,7 @@ pub fn judge(mut r: CaseResult, fx: &Fixture, run: CaseRun, expected: &[Capabili
                 r.reason = Some(Said::each(|l| {
                     l.say(&RunMsg::AtStep { step: f.step, got: f.arrived.describe(l) })
                 }));
-                if let Some(hint) = f.observed_hint() {
+                if let Some(hint) = f.observed_hint(&r.hint) {
                     r.hint = hint;
                 }
                 r.failure = Some(*f);
@@ -534,15 +534,42 @@ mod tests {
         );
         let f = r.failure.as_mut().unwrap();
         f.expected = vec![serde_json::json!({"response": 400})];
-        let hint = f.observed_hint().unwrap();
+        let fx_hint = Text::default();
+        let hint = f.observed_hint(&fx_hint).unwrap();
         assert!(hint.en.contains("answered 200"), "{}", hint.en);
         assert!(!hint.en.contains("KeyError") && !hint.en.contains("died"));
         assert!(hint.ru.contains("200"));
         // Where a success was acceptable, or an error arrived, the fixture's hint stays.
         f.expected = vec![serde_json::json!({"response": {"$in": [200, 402]}})];
-        assert!(f.observed_hint().is_none());
+        assert!(f.observed_hint(&fx_hint).is_none());
         f.expected = vec![serde_json::json!({"response": 400})];
-        f.arrived = value(serde_json::json!({"response": 404}));
-        assert!(f.observed_hint().is_none());
+        f.arrived = value(serde_json::json!({"response": 400}));
+        assert!(f.observed_hint(&fx_hint).is_none());
+    }
+
+    #[test]
+    fn a_refusal_with_another_code_says_which_code_was_due_and_keeps_the_fixture_hint() {
+        let fx = fixture("presence/duplicate-name", "");
+        let mut r = failed(
+            &fx,
+            StepKeyword::Expect,
+            Vec::new(),
+            value(serde_json::json!({"response": 400})),
+        );
+        let f = r.failure.as_mut().unwrap();
+        f.expected = vec![serde_json::json!({"response": 409})];
+        let fixture_hint =
+            Text { en: "Keep a set of names.".into(), ru: "Храните имена.".into() };
+        let hint = f.observed_hint(&fixture_hint).unwrap();
+        assert!(hint.en.contains("with 400 (bad request) where 409"), "{}", hint.en);
+        assert!(hint.en.ends_with("Keep a set of names."), "{}", hint.en);
+        assert!(
+            hint.ru.contains("400")
+                && hint.ru.contains("409")
+                && hint.ru.ends_with("Храните имена.")
+        );
+        // Any error accepted (many codes): the fixture's hint stays.
+        f.expected = vec![serde_json::json!({"response": {"$in": [400, 401, 402, 403, 404]}})];
+        assert!(f.observed_hint(&fixture_hint).is_none());
     }
 }
