@@ -160,7 +160,27 @@ fn netstat_listens(text: &str, port: u16) -> bool {
     })
 }
 
+/// Ports a spawned target is given: below every system's ephemeral range (Linux 32768–60999,
+/// Windows and macOS 49152–65535). A port the kernel hands out for port 0 is also what it hands
+/// the next runner's listener or outgoing connection: with several runners on one machine (a
+/// class graded in parallel) a target told to listen on such a port found it taken, and the
+/// readiness check then saw another runner's listener as the target (a client-mode run received
+/// another run's presence). Ports picked here at random from this range do not meet those.
+const SPAWN_PORTS: std::ops::Range<u16> = 20000..32768;
+
 fn free_port() -> std::io::Result<u16> {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    let span = u64::from(SPAWN_PORTS.end - SPAWN_PORTS.start);
+    let mut candidate = h.finish() % span;
+    for _ in 0..64 {
+        let port = SPAWN_PORTS.start + u16::try_from(candidate).unwrap_or(0);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+        candidate = (candidate + 7919) % span;
+    }
     let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(l.local_addr()?.port())
 }
@@ -425,6 +445,15 @@ impl RunningTarget {
     /// Stops and starts the target again (a new port for a spawned command).
     pub async fn restart(&mut self, why: impl Into<crate::i18n::Said>) -> Result<(), TargetError> {
         let why = why.into();
+        self.restart_quietly().await?;
+        self.events.push(crate::i18n::Said::each(|l| {
+            format!("{} {}", l.pick("restarted", "перезапущена"), why.get(l))
+        }));
+        Ok(())
+    }
+
+    /// [`Self::restart`] without an event (the caller said once why it restarts every time).
+    pub async fn restart_quietly(&mut self) -> Result<(), TargetError> {
         match &self.spec {
             TargetSpec::Address { .. } => return Ok(()),
             TargetSpec::Spawn { .. } => {
@@ -438,9 +467,6 @@ impl RunningTarget {
                 self.start_embedded().await?;
             }
         }
-        self.events.push(crate::i18n::Said::each(|l| {
-            format!("{} {}", l.pick("restarted", "перезапущена"), why.get(l))
-        }));
         Ok(())
     }
 

@@ -19,6 +19,12 @@ use crate::settle::Quiet;
 use crate::vocab::{Delivery, Dialect, DisconnectKind, TargetKind};
 use crate::wire::{Arrival, Conn};
 
+/// Zombies after passing cases (see [`Run::after_pass`]) after which the cause is taken as known
+/// and every later case run alone starts the spawned target afresh: each probe of a zombie costs
+/// the step timeout, and a server that turns zombie whenever a client leaves would otherwise spend
+/// a grading deadline on probes (120 s cut the run at a point that depended on the load).
+pub(crate) const FRAGILE_AFTER: usize = 3;
+
 /// Longest wait for a spawned target to be quiet after a case (see [`Run::settle`]).
 const SETTLE_CAP: Duration = Duration::from_secs(1);
 
@@ -171,10 +177,46 @@ impl Run<ServerMode> {
         self.settle().await;
         match tokio::time::timeout_at(self.deadline, self.liveness()).await {
             Ok((LivenessState::Zombie, detail)) => {
+                self.mode.zombies_after_pass.fetch_add(1, Ordering::Relaxed);
                 let r = self.record_liveness(r, LivenessState::Zombie, detail).await;
                 with_down_hint(r, LivenessState::Zombie)
             }
             _ => r,
+        }
+    }
+
+    /// A spawned target that turned zombie after [`FRAGILE_AFTER`] passing cases is started
+    /// afresh before each case run alone (true when it was); the first such start says why, once.
+    pub(crate) async fn fresh_start_if_fragile(&self, before: &str) -> bool {
+        if self.mode.zombies_after_pass.load(Ordering::Relaxed) < FRAGILE_AFTER
+            || Instant::now() >= self.deadline
+        {
+            return false;
+        }
+        let mut t = self.mode.target.lock().await;
+        if !t.can_restart() || t.kind() != TargetKind::Spawn {
+            return false;
+        }
+        let first = !self.mode.fragile_said.swap(true, Ordering::Relaxed);
+        let started = if first {
+            let why = Said::new(
+                format!(
+                    "before {before} and every later case run alone: the target stopped answering after {FRAGILE_AFTER} cases whose clients left, so each case gets a fresh start"
+                ),
+                format!(
+                    "перед {before} и каждым следующим случаем, идущим по одному: цель перестала отвечать после {FRAGILE_AFTER} случаев, чьи клиенты ушли, поэтому каждый случай получает свежий запуск"
+                ),
+            );
+            tokio::time::timeout_at(self.deadline, t.restart(why)).await
+        } else {
+            tokio::time::timeout_at(self.deadline, t.restart_quietly()).await
+        };
+        match started {
+            Ok(Ok(())) => {
+                self.mode.set_addr(t.addr());
+                true
+            }
+            _ => false,
         }
     }
 

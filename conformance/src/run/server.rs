@@ -58,6 +58,11 @@ pub struct ServerMode {
     /// The spawned target was never quiet when the runner waited for it (a loop that polls
     /// without blocking): [`Run::settle`] does not wait for it again.
     pub(crate) restless: std::sync::atomic::AtomicBool,
+    /// Cases after which the target turned zombie though they passed ([`Run::after_pass`]); from
+    /// [`FRAGILE_AFTER`] on, every case run alone gets a fresh start instead of a probe.
+    pub(crate) zombies_after_pass: std::sync::atomic::AtomicUsize,
+    /// The event saying why every case gets a fresh start was written.
+    pub(crate) fragile_said: std::sync::atomic::AtomicBool,
 }
 
 /// Why a run ends before any case: its exit code, the one line that says what to do, and the
@@ -212,6 +217,8 @@ impl Run<ServerMode> {
             early,
             pace: Pace::default(),
             restless: std::sync::atomic::AtomicBool::new(false),
+            zombies_after_pass: std::sync::atomic::AtomicUsize::new(0),
+            fragile_said: std::sync::atomic::AtomicBool::new(false),
         };
         let mut run = Run::new(start, detection, mode)?;
         run.mode.name = run.opts.name.clone().or_else(|| {
@@ -338,9 +345,12 @@ impl Run<ServerMode> {
             return r;
         }
         self.settle().await;
-        self.revive(&fx.id).await;
+        let fresh = self.fresh_start_if_fragile(&fx.id).await;
+        if !fresh {
+            self.revive(&fx.id).await;
+        }
         let r = self.run_case(fx, delivery).await;
-        let r = self.after_pass(r).await;
+        let r = if fresh { r } else { self.after_pass(r).await };
         let mut r = self.after_failure(r).await;
         *down = Down::of(&r);
         notes.apply(&mut r);

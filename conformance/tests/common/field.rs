@@ -335,8 +335,8 @@ pub fn evaluate(expect: &Value, auto_picks: Option<&str>, o: &Outcome) -> Vec<St
 }
 
 /// The report's root-cause line: its `summary.root_cause` when it has one, else (as
-/// `measure.py`) the reason and hint of the first failing case, else the exit reason and the
-/// output.
+/// `measure.py`) the deadline's "not run" line, else the reason and hint of the first failing
+/// case, else the exit reason and the output.
 fn root_cause_line(report: &Value, out: &str) -> String {
     match &report["summary"]["root_cause"] {
         Value::String(s) if !s.is_empty() => return s.clone(),
@@ -346,6 +346,10 @@ fn root_cause_line(report: &Value, out: &str) -> String {
             }
         }
         _ => {}
+    }
+    // A run cut by --deadline says so first (the cases it did not reach are "not run").
+    if let Some(s) = report["summary"]["not_run"]["en"].as_str() {
+        return s.to_owned();
     }
     let first = report["cases"]
         .as_array()
