@@ -105,6 +105,12 @@ impl Run<ServerMode> {
         if !matches!(r.verdict, Verdict::Fail | Verdict::Error) || r.liveness.is_some() {
             return r;
         }
+        // A fragile target gets a fresh start before each case: a probe would only find again
+        // that it turns zombie when a client leaves (the cause already named), at the cost of a
+        // step timeout per failing case.
+        if self.fragile() {
+            return r;
+        }
         let checked = self.after_destructive(r).await;
         match checked.liveness.as_ref().map(|l| l.state) {
             Some(LivenessState::Survived) => CaseResult { liveness: None, ..checked },
@@ -188,9 +194,7 @@ impl Run<ServerMode> {
     /// A spawned target that turned zombie after [`FRAGILE_AFTER`] passing cases is started
     /// afresh before each case run alone (true when it was); the first such start says why, once.
     pub(crate) async fn fresh_start_if_fragile(&self, before: &str) -> bool {
-        if self.mode.zombies_after_pass.load(Ordering::Relaxed) < FRAGILE_AFTER
-            || Instant::now() >= self.deadline
-        {
+        if !self.fragile() || Instant::now() >= self.deadline {
             return false;
         }
         let mut t = self.mode.target.lock().await;
@@ -218,6 +222,11 @@ impl Run<ServerMode> {
             }
             _ => false,
         }
+    }
+
+    /// True once a spawned target turned zombie after [`FRAGILE_AFTER`] passing cases.
+    fn fragile(&self) -> bool {
+        self.mode.zombies_after_pass.load(Ordering::Relaxed) >= FRAGILE_AFTER
     }
 
     /// After a destructive case: does the target still serve a new client? The verdict fails
