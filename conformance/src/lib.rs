@@ -38,6 +38,7 @@ pub mod escape;
 pub mod explore;
 pub mod grade;
 pub mod i18n;
+pub mod idle;
 pub mod jim;
 pub mod lint;
 pub mod matcher;

@@ -78,12 +78,47 @@ async fn queues(local: SocketAddr, peer: SocketAddr) -> Option<Queues> {
     Some(Queues { ours_unacked: ours?, theirs_unread: theirs? })
 }
 
+/// Bytes the program listening on `listen`'s port has not taken out of its open connections,
+/// plus the connections waiting in its accept queue (a listening socket's `rx_queue` is that
+/// queue's length). None when the system does not show the tables. Every socket whose local port
+/// is that port belongs to the target: spawned targets listen below every ephemeral range, so no
+/// other socket of the machine uses it locally. A connection its client has closed is left out:
+/// a handler stuck before its `recv()` keeps what an earlier case sent there unread forever, and
+/// nothing it could read there would be a reply to anyone.
+pub async fn unread_at(listen: SocketAddr) -> Option<u64> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let mut shown = false;
+    let mut unread = 0u64;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = tokio::fs::read_to_string(table).await else { continue };
+        shown = true;
+        for row in text.lines().skip(1).filter_map(Row::parse) {
+            let open = matches!(row.state, ESTABLISHED | LISTEN);
+            if open && port_of(row.local) == Some(listen.port()) {
+                unread = unread.saturating_add(row.rx_queue);
+            }
+        }
+    }
+    shown.then_some(unread)
+}
+
+/// The kernel's TCP states of the sockets [`unread_at`] counts.
+const ESTABLISHED: u8 = 0x01;
+const LISTEN: u8 = 0x0A;
+
+fn port_of(field: &str) -> Option<u16> {
+    u16::from_str_radix(field.rsplit_once(':')?.1, 16).ok()
+}
+
 /// One line of `/proc/net/tcp{,6}`: `sl local rem st tx_queue:rx_queue ...`, addresses as hex
 /// words in the kernel's byte order, ports as hex.
 #[derive(Debug, PartialEq, Eq)]
 struct Row<'a> {
     local: &'a str,
     remote: &'a str,
+    state: u8,
     tx_queue: u64,
     rx_queue: u64,
 }
@@ -94,11 +129,12 @@ impl<'a> Row<'a> {
         let _slot = fields.next()?;
         let local = fields.next()?;
         let remote = fields.next()?;
-        let _state = fields.next()?;
+        let state = u8::from_str_radix(fields.next()?, 16).ok()?;
         let (tx, rx) = fields.next()?.split_once(':')?;
         Some(Self {
             local,
             remote,
+            state,
             tx_queue: u64::from_str_radix(tx, 16).ok()?,
             rx_queue: u64::from_str_radix(rx, 16).ok()?,
         })

@@ -90,7 +90,7 @@ pub fn task_dirs(root: u32) -> Option<Vec<(u32, std::path::PathBuf)>> {
 
 /// True when a thread of the tree is running, runnable or in a disk wait; None when `/proc`
 /// does not show the tree.
-fn busy(root: u32) -> Option<bool> {
+pub fn busy(root: u32) -> Option<bool> {
     let dirs = task_dirs(root)?;
     let mut read_any = false;
     for (_, dir) in dirs {

@@ -24,6 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout_at};
 
+use crate::idle::Watch;
 use crate::peer_read::Seen;
 use crate::read_log::{Pieces, ReadLog};
 
@@ -345,6 +346,8 @@ pub struct Conn {
     last_pieces: Option<Pieces>,
     /// Everything sent on this connection, in order (bounded).
     pub sent: Vec<Sent>,
+    /// A wait for a value ends early once the target is idle ([`crate::idle`]).
+    watch: Option<Watch>,
 }
 
 const MAX_SENT_KEPT: usize = 64;
@@ -365,7 +368,14 @@ impl Conn {
             read_log: ReadLog::default(),
             last_pieces: None,
             sent: Vec::new(),
+            watch: None,
         }
+    }
+
+    /// Ends every later wait for a value as soon as the watched target is idle for its grace
+    /// ([`crate::idle`]): what would otherwise wait out the deadline for a reply that cannot come.
+    pub fn watch(&mut self, watch: Option<Watch>) {
+        self.watch = watch;
     }
 
     /// Opens a connection to `addr`, within the runner's caps on open connections and on the
@@ -516,15 +526,24 @@ impl Conn {
             if self.buf.capacity() - self.buf.len() < 4096 {
                 self.buf.reserve(16 * 1024);
             }
-            match timeout_at(deadline, stream.read_buf(&mut self.buf)).await {
-                Err(_) => return Arrival::Nothing,
-                Ok(Ok(0)) => self.eof = true,
-                Ok(Ok(n)) => {
+            let read = timeout_at(deadline, stream.read_buf(&mut self.buf));
+            let read = match self.watch {
+                // Reading is cancel-safe: a read that loses the race took no bytes.
+                Some(watch) => tokio::select! {
+                    r = read => r.ok(),
+                    () = watch.idle() => None,
+                },
+                None => read.await.ok(),
+            };
+            match read {
+                None => return Arrival::Nothing,
+                Some(Ok(0)) => self.eof = true,
+                Some(Ok(n)) => {
                     self.read_log.on_read(n);
                     self.reads += 1;
                     self.received += n as u64;
                 }
-                Ok(Err(e)) => {
+                Some(Err(e)) => {
                     self.eof = true;
                     self.reset = matches!(
                         e.kind(),

@@ -337,6 +337,7 @@ async fn spec_env(target: &RunningTarget, timeout: Duration, tag: &str) -> Env {
         tolerances: cfg.tolerances,
         replies_need_time: cfg.replies_need_time,
         one_write: false,
+        watch: None,
     }
 }
 

@@ -79,6 +79,7 @@ async fn reproductions(addr: std::net::SocketAddr) -> Vec<(String, String)> {
             run_tag: None,
             await_close: false,
             start: None,
+            watch: None,
         };
         let run = run_case(fx, env, side).await;
         assert!(!matches!(run.outcome, Outcome::Error(_)), "{} could not reach the server", fx.id);

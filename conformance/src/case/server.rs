@@ -50,6 +50,8 @@ pub struct ServerSide {
     /// How to start the target by hand so that it listens at `shown_addr` (a target the run
     /// started: its own port is gone when the run ends); None for a target already running.
     pub start: Option<String>,
+    /// Waits for replies end once the target is idle ([`crate::idle`]; None: wait in full).
+    pub watch: Option<crate::idle::Watch>,
 }
 
 /// Runs the server-mode steps of `fx` against `side.addr`.
@@ -96,7 +98,8 @@ impl Side for ServerSide {
         if cx.conn_mut(&at.conn).is_none() {
             let limit = at.deadline.saturating_duration_since(Instant::now()).max(MIN_CONNECT);
             match Conn::open(cx.side.addr, limit).await {
-                Ok(conn) => {
+                Ok(mut conn) => {
+                    conn.watch(cx.side.watch);
                     cx.attach(&at.conn, conn);
                     let text = crate::i18n::Said::new("connected", "подключено");
                     cx.log(&at.conn, Direction::Event, text);

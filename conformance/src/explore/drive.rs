@@ -58,6 +58,8 @@ pub struct Env {
     pub replies_need_time: bool,
     /// Check that each reply came in one piece (`--strict`).
     pub one_write: bool,
+    /// Waits for replies end once a spawned target is idle ([`crate::idle`]).
+    pub watch: Option<crate::idle::Watch>,
 }
 
 impl Env {
@@ -260,7 +262,10 @@ impl Driver<'_> {
         match op {
             Op::Connect { .. } => {
                 match Conn::open(self.env.addr, self.env.timeout).await {
-                    Ok(conn) => self.conns[c] = Some(conn),
+                    Ok(mut conn) => {
+                        conn.watch(self.env.watch);
+                        self.conns[c] = Some(conn);
+                    }
                     Err(err) => {
                         let who = self.words().who(c);
                         return Err(Finding::new(Obligation::Alive, Level::Must)
@@ -918,7 +923,10 @@ impl Driver<'_> {
         loop {
             if self.conns[c].is_none() {
                 match Conn::open(self.env.addr, self.env.timeout).await {
-                    Ok(conn) => self.conns[c] = Some(conn),
+                    Ok(mut conn) => {
+                        conn.watch(self.env.watch);
+                        self.conns[c] = Some(conn);
+                    }
                     Err(err) => {
                         last = err.to_string();
                         break;

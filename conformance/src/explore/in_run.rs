@@ -75,7 +75,7 @@ pub(crate) async fn within_run(run: &Run<ServerMode>, down: &mut Option<Down>) -
             let why = Msg::NotRunTargetDown { case: d.case.clone(), state: d.state }.text();
             return vec![run.finalize(not_explored(Verdict::NotRun, &why, level, lang))];
         }
-        run.mode.set_addr(t.addr());
+        run.mode.follow(&t);
         *down = None;
     }
     run.revive(ID).await;
@@ -90,7 +90,7 @@ pub(crate) async fn within_run(run: &Run<ServerMode>, down: &mut Option<Down>) -
         let explored = tokio::time::timeout_at(run.deadline, explore(&mut t, &cfg, |_, _, _| {}));
         let explored = explored.await;
         // Replays restart a spawned target that died: it may listen on a new port.
-        run.mode.set_addr(t.addr());
+        run.mode.follow(&t);
         explored
     };
     let Ok(explored) = explored else {

@@ -207,6 +207,11 @@ pub fn session_tag(run: &str, n: u64) -> String {
     format!("{run}{}_", String::from_utf8_lossy(&d))
 }
 
+/// The idle watch of a spawned target (its loop turn unmeasured: the longer grace).
+fn watch_of(target: &RunningTarget, timeout: Duration) -> Option<crate::idle::Watch> {
+    crate::idle::Watch::new(target.pid()?, target.addr(), None, timeout)
+}
+
 struct Replayer<'t> {
     target: &'t mut RunningTarget,
     env: Env,
@@ -228,6 +233,7 @@ impl Replayer<'_> {
                 .is_ok()
         {
             self.env.addr = self.target.addr();
+            self.env.watch = watch_of(self.target, self.env.timeout);
         }
     }
 
@@ -329,6 +335,7 @@ pub async fn explore(
         tolerances: cfg.tolerances.clone(),
         replies_need_time: cfg.replies_need_time,
         one_write: cfg.strict,
+        watch: watch_of(target, cfg.timeout),
     };
     let gen_cfg =
         GenConfig { hostile: cfg.hostile, pieces: cfg.pieces.clone(), rules: env.rules() };

@@ -41,7 +41,7 @@ impl Run<ServerMode> {
         let why = Said::of(&RunMsg::Restarted { before: before.to_owned(), destructive: false });
         let restart = t.restart(&why);
         if let Ok(Ok(())) = tokio::time::timeout_at(self.deadline, restart).await {
-            self.mode.set_addr(t.addr());
+            self.mode.follow(&t);
         }
         Some(event)
     }
@@ -71,7 +71,7 @@ impl Run<ServerMode> {
         let restart = t.restart(&why);
         match tokio::time::timeout_at(self.deadline, restart).await {
             Ok(Ok(())) => {
-                self.mode.set_addr(t.addr());
+                self.mode.follow(&t);
                 // Probes answered by the target that went down are asked again.
                 self.mode.probes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
                 true
@@ -91,7 +91,7 @@ impl Run<ServerMode> {
             let why = Said::of(&RunMsg::Restarted { before: fx.id.clone(), destructive: true });
             let restart = t.restart(&why);
             if let Ok(Ok(())) = tokio::time::timeout_at(self.deadline, restart).await {
-                self.mode.set_addr(t.addr());
+                self.mode.follow(&t);
             }
         } else {
             self.revive(&fx.id).await;
@@ -142,7 +142,7 @@ impl Run<ServerMode> {
                 case: d.case.clone(),
             });
             if let Ok(Ok(())) = tokio::time::timeout_at(self.deadline, t.restart(&why)).await {
-                self.mode.set_addr(t.addr());
+                self.mode.follow(&t);
                 *down = None;
                 return None;
             }
@@ -217,7 +217,7 @@ impl Run<ServerMode> {
         };
         match started {
             Ok(Ok(())) => {
-                self.mode.set_addr(t.addr());
+                self.mode.follow(&t);
                 true
             }
             _ => false,
@@ -296,8 +296,12 @@ impl Run<ServerMode> {
                 return died(t.exit_status().unwrap_or_else(|| "stopped".into()));
             }
         }
-        let mut conn = match Conn::open(self.mode.addr(), self.opts.timeout).await {
-            Ok(c) => c,
+        let addr = self.mode.addr();
+        let mut conn = match Conn::open(addr, self.opts.timeout).await {
+            Ok(mut c) => {
+                c.watch(self.mode.watch(addr, self.opts.timeout));
+                c
+            }
             Err(e) => {
                 // A dying process may not be reaped yet: wait for it (briefly) to report its
                 // exit status.

@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
@@ -21,6 +23,7 @@ use crate::accounts::{Account, AccountPool, Plan};
 use crate::case::server::{Farewell, ServerSide, run_case};
 use crate::case::{Arrived, CaseEnv, CaseRun};
 use crate::i18n::Said;
+use crate::idle::Watch;
 use crate::model::{Fixture, Text};
 use crate::placeholders::Vars;
 use crate::preflight::{Detection, PreflightInput, preflight};
@@ -35,6 +38,10 @@ use crate::wire::Pace;
 pub struct ServerMode {
     pub(crate) target: tokio::sync::Mutex<RunningTarget>,
     addr: RwLock<SocketAddr>,
+    /// The process the runner started for the target (0: none, or not known).
+    pid: std::sync::atomic::AtomicU32,
+    /// The target's measured loop turn (None: not measured).
+    pub(crate) turn: Option<Duration>,
     /// The lesson-3 name (`--name`, or Guest for a Guest-only or one-shot server).
     pub(crate) name: Option<String>,
     run_tag: String,
@@ -119,10 +126,22 @@ impl ServerMode {
         self.addr.read().map(|a| *a).unwrap_or_else(|e| *e.into_inner())
     }
 
-    pub(crate) fn set_addr(&self, addr: SocketAddr) {
+    /// Follows the target to where it listens now and to its process (after a start).
+    pub(crate) fn follow(&self, target: &RunningTarget) {
         if let Ok(mut a) = self.addr.write() {
-            *a = addr;
+            *a = target.addr();
         }
+        self.pid.store(target.pid().unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// The idle watch for a connection to `addr` ([`crate::idle`]): only for the process the
+    /// runner started, at the address it listens on, while it rests between replies.
+    pub(crate) fn watch(&self, addr: SocketAddr, timeout: Duration) -> Option<Watch> {
+        let pid = self.pid.load(Ordering::Relaxed);
+        if pid == 0 || addr != self.addr() || self.restless.load(Ordering::Relaxed) {
+            return None;
+        }
+        Watch::new(pid, addr, self.turn, timeout)
     }
 
     /// A name unique to this run and case run (`alive_k3f07`).
@@ -206,6 +225,8 @@ impl Run<ServerMode> {
         let mode = ServerMode {
             start: start_command,
             addr: RwLock::new(target.addr()),
+            pid: std::sync::atomic::AtomicU32::new(target.pid().unwrap_or(0)),
+            turn: None,
             target: tokio::sync::Mutex::new(target),
             name: None,
             run_tag,
@@ -251,6 +272,7 @@ impl Run<ServerMode> {
             ));
         }
         run.mode.pace = pace;
+        run.mode.turn = turn;
         Ok(run)
     }
 
@@ -309,6 +331,7 @@ impl Run<ServerMode> {
             // A registered account is logged in again by a later case: wait until the server
             // has let it go.
             await_close: fx.shares_account() || draw.is_some(),
+            watch: self.mode.watch(addr, self.opts.timeout),
         };
         (env, side)
     }

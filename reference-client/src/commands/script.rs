@@ -131,6 +131,8 @@ pub async fn run(opts: &Options, out: &mut dyn LineSink) -> ExitStatus {
         run_tag: None,
         await_close: false,
         start: None,
+        // A server given by address: every wait is waited in full.
+        watch: None,
     };
     let run = run_case(&opts.script, env, side).await;
     report(&run, opts, out)
