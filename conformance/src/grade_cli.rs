@@ -69,10 +69,17 @@ async fn run(a: GradeArgs) -> anyhow::Result<i32> {
         std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).min(8)
     });
     if jobs == 0 || jobs > 64 {
-        anyhow::bail!("--jobs must be between 1 and 64");
+        anyhow::bail!(
+            lang.pick("--jobs must be between 1 and 64", "--jobs должно быть от 1 до 64")
+        );
     }
-    let runner = std::env::current_exe()
-        .map_err(|e| anyhow::anyhow!("cannot find this program's own path to run students: {e}"))?;
+    let runner = std::env::current_exe().map_err(|e| {
+        let e = jim_text::io_error(&e, lang);
+        anyhow::anyhow!(lang.either(
+            format!("cannot find this program's own path to run students: {e}"),
+            format!("не удаётся найти путь к этой программе, чтобы проверять студентов: {e}"),
+        ))
+    })?;
     let cache = if a.no_cache {
         None
     } else {
@@ -105,8 +112,10 @@ async fn run(a: GradeArgs) -> anyhow::Result<i32> {
     };
     let class = grade::grade(&opts, on_progress).await;
     bar.finish();
-    let class = class?;
-    let written = grade::write_outputs(&class, &a.out)?;
+    // Why a class cannot be graded, in the class's language.
+    let said = |e: grade::GradeError| anyhow::anyhow!(lang.say(&e));
+    let class = class.map_err(said)?;
+    let written = grade::write_outputs(&class, &a.out).map_err(said)?;
     let mut out = std::io::stdout().lock();
     let mut not_graded = false;
     let width = class.students.iter().map(|s| s.id.chars().count()).max().unwrap_or(2);

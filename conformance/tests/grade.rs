@@ -222,6 +222,48 @@ fn a_russian_class_reads_in_russian() {
     assert!(found.is_empty(), "{} untranslated lines:\n{}", found.len(), found.join("\n"));
 }
 
+/// A roster or an assignment that cannot be used is told in the class's language too: each of
+/// these exits 2 with one Russian line.
+#[test]
+fn a_bad_roster_is_told_in_russian() {
+    let dir = tempfile::tempdir().unwrap();
+    let rosters = [
+        ("folder.csv", "id,name,folder,server,client,accounts\nx1,X,nope,python3 s.py,,\n"),
+        ("port.csv", "id,name,folder,server,client,accounts\nx1,X,.,python3 s.py,,\n"),
+        ("host.csv", "id,name,folder,server,client,accounts\nx1,X,.,,python3 c.py,\n"),
+        ("id.csv", "id,name,folder,server,client,accounts\nx/1,X,.,,,\n"),
+        ("twice.csv", "id,name,folder,server,client,accounts\nx1,X,.,,,\nx1,Y,.,,,\n"),
+        ("account.csv", "id,name,folder,server,client,accounts\nx1,X,.,,,nopass\n"),
+        ("empty.csv", "id,name\n"),
+        ("parse.csv", "idd,name\n1,2\n"),
+        ("good.csv", "id,name,folder,server,client,accounts\nx1,X,.,,,\n"),
+    ];
+    for (name, text) in rosters {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let mut runs: Vec<Vec<&str>> =
+        rosters[..rosters.len() - 1].iter().map(|(name, _)| vec![*name, "lesson3"]).collect();
+    runs.push(vec!["missing.csv", "lesson3"]);
+    runs.push(vec!["good.csv", "lesson33"]);
+    runs.push(vec!["good.csv", "lesson3", "--only", "zz"]);
+    runs.push(vec!["good.csv", "lesson3", "--jobs", "0"]);
+    let mut found = Vec::new();
+    for run in runs {
+        let o = Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["grade", "--lang", "ru", "--out", "out", "--roster", run[0], "--assignment"])
+            .args(&run[1..])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let printed = jim_text::scan::printed(&o);
+        assert_eq!(o.status.code(), Some(2), "{run:?}: {printed}");
+        assert!(jim_text::scan::has_cyrillic(&printed), "{run:?}: {printed}");
+        found.extend(jim_text::scan::untranslated_lines(&run.join(" "), &printed));
+    }
+    assert!(found.is_empty(), "{} untranslated lines:\n{}", found.len(), found.join("\n"));
+}
+
 #[test]
 fn a_schema_refuses_what_gradescope_would_not_read() {
     let gradescope = validator("gradescope-results.schema.json");

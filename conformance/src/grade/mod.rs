@@ -77,7 +77,7 @@ pub enum GradeError {
         /// The file.
         path: String,
         /// Why.
-        message: String,
+        message: Said,
     },
     /// `--only` names nobody.
     #[error("--only {0}: no such student in the roster")]
@@ -198,10 +198,14 @@ pub struct Progress {
     pub role: Role,
 }
 
+pub(crate) fn io_said(e: &std::io::Error) -> Said {
+    Said::each(|lang| jim_text::io_error(e, lang))
+}
+
 /// `path` made absolute against the current directory (not resolved: symlinks stay).
 fn absolute(path: &Path) -> Result<PathBuf, GradeError> {
     std::path::absolute(path)
-        .map_err(|e| GradeError::Write { path: path.display().to_string(), message: e.to_string() })
+        .map_err(|e| GradeError::Write { path: path.display().to_string(), message: io_said(&e) })
 }
 
 /// Grades the class; `progress` is called as each program finishes.
@@ -233,7 +237,7 @@ pub async fn grade(
     };
     std::fs::create_dir_all(&work).map_err(|e| GradeError::Write {
         path: work.display().to_string(),
-        message: e.to_string(),
+        message: io_said(&e),
     })?;
     let class_key = ClassKey::new(&opts.runner, &suite.files, &assignment.source);
     let cache = Cache::new(opts.cache.clone());
@@ -465,12 +469,12 @@ pub fn write_outputs(
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| GradeError::Write {
                 path: dir.display().to_string(),
-                message: e.to_string(),
+                message: io_said(&e),
             })?;
         }
         std::fs::write(&path, text).map_err(|e| GradeError::Write {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: io_said(&e),
         })?;
         written.push(path);
         Ok(())

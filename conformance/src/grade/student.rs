@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::assignment::{Role, RunSpec};
+use super::io_said;
 use super::roster::Student;
 use super::words::GradeMsg;
 use crate::i18n::{Lang, Said};
@@ -404,10 +405,6 @@ fn cannot_start(line: Text, output: String) -> Outcome {
 
 fn not_graded(message: GradeMsg) -> Outcome {
     Outcome::NotGraded { line: Said::of(&message).text() }
-}
-
-fn io_said(e: &std::io::Error) -> Said {
-    Said::each(|lang| jim_text::io_error(e, lang))
 }
 
 fn read_report(path: &Path) -> Option<ReportView> {

@@ -5,7 +5,9 @@
 
 use jim_text::{Lang, Localized, Noun};
 
-use super::assignment::Role;
+use super::GradeError;
+use super::assignment::{AssignmentError, Role};
+use super::roster::RosterError;
 use crate::i18n::Said;
 
 const STUDENT: Noun = Noun {
@@ -153,6 +155,67 @@ impl Localized for GradeMsg {
             }
             (Self::ClassPage { page, files, dir }, Lang::Ru) => {
                 format!("страница группы: {page} ({} в {dir})", FILE.count(lang, *files as u64))
+            }
+        }
+    }
+}
+
+/// Another program's English (a parser's message) quoted as code in a Russian line; its own
+/// backticks become quotes, so that the quotation stays one.
+fn code(text: &str) -> String {
+    format!("`{}`", text.replace('`', "'"))
+}
+
+/// Why a class cannot be graded, as `grade` prints it. What a parser said (of CSV, TOML) and
+/// what a custom assignment's check says (the assignment file's language, like a fixture's)
+/// stay English: quoted as code in a Russian line.
+impl Localized for GradeError {
+    fn text(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (e, Lang::En) => e.to_string(),
+            (Self::Roster(e), Lang::Ru) => lang.say(e),
+            (Self::Assignment(e), Lang::Ru) => lang.say(e),
+            (Self::Suite(e), Lang::Ru) => lang.say(e),
+            (Self::Write { path, message }, Lang::Ru) => {
+                format!("не удаётся записать {path}: {}", message.get(lang))
+            }
+            (Self::NoSuchStudent(id), Lang::Ru) => {
+                format!("--only {id}: такого студента нет в списке группы")
+            }
+        }
+    }
+}
+
+impl Localized for RosterError {
+    fn text(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (e, Lang::En) => e.to_string(),
+            (Self::Read { path, message }, Lang::Ru) => {
+                format!("не удаётся прочитать список группы {path}: {}", message.get(lang))
+            }
+            (Self::Parse { path, format, message }, Lang::Ru) => {
+                format!("список группы {path} — не {format}: {}", code(message))
+            }
+            (Self::Student { path, row, message }, Lang::Ru) => {
+                format!("{path}, студент {row}: {}", message.get(lang))
+            }
+            (Self::Empty(path), Lang::Ru) => format!("в списке группы {path} нет студентов"),
+        }
+    }
+}
+
+impl Localized for AssignmentError {
+    fn text(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (e, Lang::En) => e.to_string(),
+            (Self::Read { name, message }, Lang::Ru) => {
+                format!("задание {name}: {}", message.get(lang))
+            }
+            (Self::Parse { name, message }, Lang::Ru) => {
+                format!("задание {name} не разбирается: {}", code(message))
+            }
+            (Self::Invalid { name, message }, Lang::Ru) => {
+                format!("задание {name} не подходит к набору проверок: {}", code(message))
             }
         }
     }

@@ -37,9 +37,10 @@ impl Send {
         let payload = match (b.keyword, b.value) {
             (StepKeyword::SendRaw, Value::String(s)) => Payload::Raw(s.clone()),
             (StepKeyword::SendRaw, _) => {
-                return Err(
-                    b.error(Said::new("send_raw must be a string", "send_raw должно быть строкой"))
-                );
+                return Err(b.error(Said::new(
+                    "send_raw must be a string",
+                    "send_raw должно быть строкой",
+                )));
             }
             (_, v) => Payload::Json(v.clone()),
         };
