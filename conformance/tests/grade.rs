@@ -185,6 +185,15 @@ fn a_russian_class_reads_in_russian() {
     assert_eq!(code, 0, "{printed}");
     let mut found = jim_text::scan::untranslated_lines("grade", &printed);
 
+    // What the pages are made from: the runner's report, valid against its schema, with the
+    // Russian of its texts in `ru`.
+    let report = read_json(&out.join(".work/a1-server.json"));
+    let errors: Vec<_> =
+        validator("report.schema.json").iter_errors(&report).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let ru = report["ru"].as_object().unwrap();
+    let reason = report["cases"].as_array().unwrap().iter().find_map(|c| c["reason"].as_str());
+    assert!(reason.is_some_and(|r| ru.contains_key(r)), "{reason:?} not in {ru:?}");
     let a1 = std::fs::read_to_string(out.join("students/a1.html")).unwrap();
     assert!(a1.matches("<section class=\"case\">").count() >= 2, "a1 fails some cases: {a1}");
     for page in ["index.html", "students/a1.html", "students/b1.html"] {
