@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
+use jim_conformance::grade::words::GradeMsg;
 use jim_conformance::grade::{self, GradeOptions, Progress};
 use jim_conformance::i18n::Lang;
 
@@ -68,10 +69,17 @@ async fn run(a: GradeArgs) -> anyhow::Result<i32> {
         std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).min(8)
     });
     if jobs == 0 || jobs > 64 {
-        anyhow::bail!("--jobs must be between 1 and 64");
+        anyhow::bail!(
+            lang.pick("--jobs must be between 1 and 64", "--jobs должно быть от 1 до 64")
+        );
     }
-    let runner = std::env::current_exe()
-        .map_err(|e| anyhow::anyhow!("cannot find this program's own path to run students: {e}"))?;
+    let runner = std::env::current_exe().map_err(|e| {
+        let e = jim_text::io_error(&e, lang);
+        anyhow::anyhow!(lang.either(
+            format!("cannot find this program's own path to run students: {e}"),
+            format!("не удаётся найти путь к этой программе, чтобы проверять студентов: {e}"),
+        ))
+    })?;
     let cache = if a.no_cache {
         None
     } else {
@@ -90,42 +98,45 @@ async fn run(a: GradeArgs) -> anyhow::Result<i32> {
     };
     let bar = Arc::new(CaseBar::start_with(
         None,
-        "{spinner} {pos} program(s) judged · {elapsed} · {msg}",
+        lang.pick(
+            "{spinner} {pos} program(s) judged · {elapsed} · {msg}",
+            "{spinner} проверено программ: {pos} · {elapsed} · {msg}",
+        ),
     ));
     let on_progress = {
         let bar = Arc::clone(&bar);
         Arc::new(move |p: Progress| {
-            bar.message(format!("{}/{} · {} {}", p.done, p.total, p.student, p.role.as_str()));
+            bar.message(format!("{}/{} · {} {}", p.done, p.total, p.student, p.role.word(lang)));
             bar.case_done(|| {});
         })
     };
     let class = grade::grade(&opts, on_progress).await;
     bar.finish();
-    let class = class?;
-    let written = grade::write_outputs(&class, &a.out)?;
+    // Why a class cannot be graded, in the class's language.
+    let said = |e: grade::GradeError| anyhow::anyhow!(lang.say(&e));
+    let class = class.map_err(said)?;
+    let written = grade::write_outputs(&class, &a.out).map_err(said)?;
     let mut out = std::io::stdout().lock();
     let mut not_graded = false;
     let width = class.students.iter().map(|s| s.id.chars().count()).max().unwrap_or(2);
     for s in &class.students {
-        let fix = s.first_failure.as_ref().map_or_else(|| "—".to_owned(), |f| f.summary());
+        let fix = s.first_failure.as_ref().map_or_else(|| "—".to_owned(), |f| f.summary(lang));
         not_graded |=
             s.roles.iter().any(|r| matches!(r.outcome, grade::student::Outcome::NotGraded { .. }));
         let _ = writeln!(out, "{:<width$}  {:>6}/{:<4} {}", s.id, s.points, s.max_points, fix);
     }
-    let _ = writeln!(
-        out,
-        "\n{} student(s), {} program(s) judged, {} from the cache, {:.1} s",
-        class.students.len(),
-        class.judged,
-        class.cached,
-        class.duration.as_secs_f64()
-    );
-    let _ = writeln!(
-        out,
-        "class page: {} ({} files under {})",
-        a.out.join("index.html").display(),
-        written.len(),
-        a.out.display()
-    );
+    let totals = GradeMsg::Totals {
+        students: class.students.len(),
+        judged: class.judged,
+        cached: class.cached,
+        seconds: class.duration.as_secs_f64(),
+    };
+    let _ = writeln!(out, "\n{}", lang.say(&totals));
+    let page = GradeMsg::ClassPage {
+        page: a.out.join("index.html").display().to_string(),
+        files: written.len(),
+        dir: a.out.display().to_string(),
+    };
+    let _ = writeln!(out, "{}", lang.say(&page));
     Ok(if not_graded { 1 } else { 0 })
 }

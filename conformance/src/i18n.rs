@@ -16,7 +16,7 @@ mod client;
 mod runner;
 mod said;
 pub use client::{ClientMsg, FirstProblem};
-pub use runner::{RunMsg, exit_status};
+pub use runner::{RunMsg, exit_status, status_ru};
 pub use said::Said;
 
 /// The language of what the runner prints: `jim_text`'s, shared with `jim-server`,
@@ -495,7 +495,7 @@ impl Msg {
                 "за {secs} с пришло только начало сообщения: {partial} (отправка очень медленная или сообщение не закончено)"
             ),
             Self::ProcessDied { status } => {
-                format!("процесс сервера завершился во время этого случая ({status})")
+                format!("процесс сервера завершился во время этого случая ({})", status_ru(status))
             }
             Self::StoppedListening { error } => {
                 format!(

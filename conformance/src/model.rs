@@ -8,6 +8,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::i18n::{Lang, Said};
 use crate::step::{Body, ClientStep, Kind, RoleStep, ServerStep};
 use crate::vocab::{Capability, StepKeyword};
 pub use crate::vocab::{Dialect, DisconnectKind, Level, Role, UnimplementedIf};
@@ -221,41 +222,70 @@ fn capability(name: &str, what: &str, path: &str) -> Result<Capability, FixtureE
     })
 }
 
-/// Parses one step object of a fixture whose runner plays the role of `K`.
-fn parse_step<K: RoleStep>(v: &Value, number: usize) -> Result<Step<K>, String> {
-    let at = format!("step {number}");
+/// Parses one step object of a fixture whose runner plays the role of `K`. The error is in
+/// both languages: a script's author (`jim-client script`) is a student.
+fn parse_step<K: RoleStep>(v: &Value, number: usize) -> Result<Step<K>, Said> {
+    let at = |en: String, ru: String| {
+        Said::new(en, ru).prefixed(&format!("step {number}: "), &format!("шаг {number}: "))
+    };
     let Value::Object(o) = v else {
-        return Err(format!("{at}: a step must be an object"));
+        return Err(at("a step must be an object".into(), "шаг должен быть объектом JSON".into()));
     };
     let mut keyword = None;
     for k in o.keys() {
         if let Some(kw) = StepKeyword::parse(k) {
             if let Some(first) = keyword {
-                return Err(format!("{at}: two actions \"{first}\" and \"{k}\" in one step"));
+                return Err(at(
+                    format!("two actions \"{first}\" and \"{k}\" in one step"),
+                    format!("два действия \"{first}\" и \"{k}\" в одном шаге"),
+                ));
             }
             keyword = Some(kw);
         } else if crate::vocab::StepModifier::parse(k).is_none() {
-            return Err(format!("{at}: unknown key \"{k}\""));
+            return Err(at(format!("unknown key \"{k}\""), format!("неизвестный ключ \"{k}\"")));
         }
     }
     let Some(keyword) = keyword else {
-        return Err(format!("{at}: no action (one of {})", StepKeyword::names()));
+        let names = StepKeyword::names();
+        // Quoted in Russian: key names in a Russian sentence are code.
+        let quoted: Vec<String> = names.split(", ").map(|n| format!("`{n}`")).collect();
+        return Err(at(
+            format!("no action (one of {names})"),
+            format!("нет действия (одно из: {})", quoted.join(", ")),
+        ));
     };
     let conn = match o.get("conn") {
         None => "a".to_owned(),
         Some(Value::String(c)) if !c.is_empty() && c.len() <= 16 => c.clone(),
-        Some(_) => return Err(format!("{at}: conn must be a short non-empty string")),
+        Some(_) => {
+            return Err(at(
+                "conn must be a short non-empty string".into(),
+                "conn должно быть короткой непустой строкой".into(),
+            ));
+        }
     };
     let timeout_ms = match o.get("timeout_ms") {
         None => None,
         Some(v) => match v.as_u64() {
             Some(ms) if (1..=30_000).contains(&ms) => Some(ms),
-            _ => return Err(format!("{at}: timeout_ms must be 1..=30000")),
+            _ => {
+                return Err(at(
+                    "timeout_ms must be 1..=30000".into(),
+                    "timeout_ms должно быть от 1 до 30000".into(),
+                ));
+            }
         },
     };
     let note = match o.get("note") {
         None => None,
-        Some(n) => Some(parse_text(n, &format!("{at}: note"))?),
+        Some(n) => Some(parse_text(n, &format!("step {number}: note")).map_err(|e| {
+            Said::new(
+                e,
+                format!(
+                    "шаг {number}: note должно быть объектом {{\"en\": ..., \"ru\": ...}} с непустыми строками"
+                ),
+            )
+        })?),
     };
     let body = Body::new(keyword, o, number)?;
     let kind = K::parse(&body, &conn)?;
@@ -263,17 +293,46 @@ fn parse_step<K: RoleStep>(v: &Value, number: usize) -> Result<Step<K>, String> 
 }
 
 fn parse_steps<K: RoleStep>(steps: &[Value], path: &str) -> Result<Vec<Step<K>>, FixtureError> {
-    steps.iter().enumerate().map(|(i, s)| parse_step(s, i + 1).map_err(|m| err(path, m))).collect()
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| parse_step(s, i + 1).map_err(|m| err(path, m.to_string())))
+        .collect()
+}
+
+/// Why a script does not parse.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ScriptError {
+    /// A line that is not a step: which, and why (in both languages).
+    #[error("{name}: script line {number}: {problem}")]
+    Line {
+        /// The script's name.
+        name: String,
+        /// The line.
+        number: usize,
+        /// What is wrong with it.
+        problem: Said,
+    },
+    /// Only comments and blank lines.
+    #[error("{name}: the script has no step")]
+    NoStep {
+        /// The script's name.
+        name: String,
+    },
+    /// A whole fixture file that does not parse (the fixture language's errors are a fixture
+    /// author's, in English).
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
 }
 
 /// Parses a script (`jim-client script`): server-mode fixture steps, one JSON object per line
 /// (blank lines and lines starting with `//` or `#` are comments), or a whole fixture file. In
 /// a JSON-lines script a step's number is its line number, so that failures name the line.
-pub fn parse_script(name: &str, text: &str) -> Result<Fixture, FixtureError> {
+pub fn parse_script(name: &str, text: &str) -> Result<Fixture, ScriptError> {
     if text.trim_start().starts_with('{') {
         if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(text) {
             if o.contains_key("steps") {
-                return parse_fixture(name, text);
+                return Ok(parse_fixture(name, text)?);
             }
         }
     }
@@ -284,16 +343,25 @@ pub fn parse_script(name: &str, text: &str) -> Result<Fixture, FixtureError> {
         if t.is_empty() || t.starts_with("//") || t.starts_with('#') {
             continue;
         }
-        let at = |m: String| {
-            let m = m.strip_prefix(&format!("step {number}: ")).map_or(m.clone(), str::to_owned);
-            err(name, format!("script line {number}: {m}"))
+        // The line number says where: the step's own "step N: " would say it twice.
+        let at = |m: Said| {
+            let strip = |s: &str, prefix: String| s.strip_prefix(&prefix).unwrap_or(s).to_owned();
+            let problem = Said::new(
+                strip(m.en(), format!("step {number}: ")),
+                strip(m.get(Lang::Ru), format!("шаг {number}: ")),
+            );
+            ScriptError::Line { name: name.to_owned(), number, problem }
         };
-        let value: Value =
-            serde_json::from_str(t).map_err(|e| at(format!("not a JSON object ({e})")))?;
+        let value: Value = serde_json::from_str(t).map_err(|e| {
+            at(Said::new(
+                format!("not a JSON object ({e})"),
+                format!("не объект JSON (ошибка в столбце {})", e.column()),
+            ))
+        })?;
         steps.push(parse_step::<ServerStep>(&value, number).map_err(at)?);
     }
     if steps.is_empty() {
-        return Err(err(name, "the script has no step"));
+        return Err(ScriptError::NoStep { name: name.to_owned() });
     }
     Ok(Fixture {
         id: "script".into(),
@@ -451,9 +519,11 @@ mod tests {
         let steps = f.server_steps().unwrap();
         assert_eq!(steps.iter().map(|s| s.number).collect::<Vec<_>>(), [2, 4]);
         let e = parse_script("s.jsonl", "{\"send\": 1}\n{\"sned\": {}}\n").unwrap_err();
-        assert!(e.message.starts_with("script line 2: unknown key \"sned\""), "{e}");
+        assert!(e.to_string().starts_with("s.jsonl: script line 2: unknown key \"sned\""), "{e}");
+        let ScriptError::Line { number: 2, problem, .. } = e else { panic!("{e}") };
+        assert_eq!(problem.get(Lang::Ru), "неизвестный ключ \"sned\"");
         let e = parse_script("s.jsonl", "{\"close_stdin\": true}").unwrap_err();
-        assert!(e.message.contains("client-mode step"), "{e}");
+        assert!(e.to_string().contains("client-mode step"), "{e}");
         assert!(parse_script("s.json", OK).unwrap().server_steps().is_some());
     }
 }

@@ -30,10 +30,14 @@ fn read_json(path: &Path) -> Value {
 }
 
 fn grade(roster: &Path, out: &Path) -> (i32, String) {
+    grade_in("en", roster, out)
+}
+
+fn grade_in(lang: &str, roster: &Path, out: &Path) -> (i32, String) {
     let o = Command::new(BIN)
         .args(["grade", "--roster"])
         .arg(roster)
-        .args(["--assignment", "lesson3", "--jobs", "2", "--lang", "en", "--out"])
+        .args(["--assignment", "lesson3", "--jobs", "2", "--lang", lang, "--out"])
         .arg(out)
         .env("NO_COLOR", "1")
         .output()
@@ -43,25 +47,30 @@ fn grade(roster: &Path, out: &Path) -> (i32, String) {
     (o.status.code().unwrap_or(-1), text)
 }
 
+/// `dir/roster.csv` with `rows` under the header, and `dir/broken`: a server that cannot start
+/// (an import that fails).
+fn roster_with_broken(dir: &Path, rows: &str) -> PathBuf {
+    let broken = dir.join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(broken.join("server.py"), "import no_such_module_here\n").unwrap();
+    let roster = dir.join("roster.csv");
+    std::fs::write(&roster, format!("id,name,folder,server,client,accounts\n{rows}")).unwrap();
+    roster
+}
+
 #[test]
 fn a_small_class_is_graded_cached_and_written_in_every_gradebook_format() {
     let dir = tempfile::tempdir().unwrap();
-    let broken = dir.path().join("broken");
-    std::fs::create_dir(&broken).unwrap();
-    std::fs::write(broken.join("server.py"), "import no_such_module_here\n").unwrap();
-    let roster = dir.path().join("roster.csv");
-    std::fs::write(
-        &roster,
-        format!(
-            "id,name,folder,server,client,accounts\n\
-             a1,Анна,{a},python3 server.py -p {{port}},python3 client.py {{host}} {{port}},\n\
+    let roster = roster_with_broken(
+        dir.path(),
+        &format!(
+            "a1,Анна,{a},python3 server.py -p {{port}},python3 client.py {{host}} {{port}},\n\
              a2,Copy of Анна,{b},python3 server.py -p {{port}},python3 client.py {{host}} {{port}},\n\
              b1,Broken,broken,python3 server.py -p {{port}},,\n",
             a = class_folder("s08"),
             b = class_folder("s13"),
         ),
-    )
-    .unwrap();
+    );
     let out = dir.path().join("out");
     let (code, text) = grade(&roster, &out);
     assert_eq!(code, 0, "{text}");
@@ -125,6 +134,143 @@ fn a_small_class_is_graded_cached_and_written_in_every_gradebook_format() {
         assert_eq!(a["points"], b["points"]);
         assert_eq!(a["first_failure"], b["first_failure"]);
     }
+}
+
+/// What a reader of a grade page reads, one line per paragraph, row or cell: the style, what
+/// the program printed (`<pre class="program">`: its words, not ours) and the markup are left
+/// out; `<code>` becomes backticks (a command, an id, a program's exception: data).
+fn page_text(html: &str) -> String {
+    let re = |p: &str| regex::Regex::new(p).unwrap();
+    let t = re(r"(?s)<style>.*?</style>").replace_all(html, "");
+    let t = re(r#"(?s)<pre class="program">.*?</pre>"#).replace_all(&t, "");
+    let t = re(r"(?s)<code>(.*?)</code>").replace_all(&t, "`$1`");
+    let t = re(r"<br>|</(p|h\d|tr|td|th|summary|caption|title|li)>").replace_all(&t, "\n");
+    let t = re(r"<[^>]*>").replace_all(&t, "");
+    t.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[test]
+fn the_page_scan_reads_our_words_and_not_the_programs() {
+    let page = "<p><strong>Причина:</strong> step 2: nothing within 2 s</p>\n\
+        <pre class=\"program\">Traceback (most recent call last):</pre>\n\
+        <p>не запускается: <code>No module named x</code></p>";
+    let text = page_text(page);
+    let found = jim_text::scan::untranslated_lines("page", &text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("nothing within 2 s"), "{found:?}");
+}
+
+/// Issue 15 item 5: under `--lang ru` everything a student or a teacher reads of a graded
+/// class is Russian: the class page, the student pages (the runner's reasons and why lines
+/// come from its JSON report's `ru`), the CSV's first failure, Gradescope's and Classroom's
+/// texts and what `grade` prints. A server that turns zombie (its client fails some cases
+/// too) and a server that cannot start.
+#[test]
+fn a_russian_class_reads_in_russian() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster_with_broken(
+        dir.path(),
+        &format!(
+            "a1,Анна,{a},python3 server.py -p {{port}},python3 client.py {{host}} {{port}} -n Alice,\n\
+             b1,Борис,broken,python3 server.py -p {{port}},,\n",
+            a = class_folder("s05"),
+        ),
+    );
+    let out = dir.path().join("out");
+    let (code, printed) = grade_in("ru", &roster, &out);
+    assert_eq!(code, 0, "{printed}");
+    let mut found = jim_text::scan::untranslated_lines("grade", &printed);
+
+    // What the pages are made from: the runner's report, valid against its schema, with the
+    // Russian of its texts in `ru`.
+    let report = read_json(&out.join(".work/a1-server.json"));
+    let errors: Vec<_> =
+        validator("report.schema.json").iter_errors(&report).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let ru = report["ru"].as_object().unwrap();
+    let reason = report["cases"].as_array().unwrap().iter().find_map(|c| c["reason"].as_str());
+    assert!(reason.is_some_and(|r| ru.contains_key(r)), "{reason:?} not in {ru:?}");
+    let a1 = std::fs::read_to_string(out.join("students/a1.html")).unwrap();
+    assert!(a1.matches("<section class=\"case\">").count() >= 2, "a1 fails some cases: {a1}");
+    for page in ["index.html", "students/a1.html", "students/b1.html"] {
+        let html = std::fs::read_to_string(out.join(page)).unwrap();
+        found.extend(jim_text::scan::untranslated_lines(page, &page_text(&html)));
+    }
+    let mut csv = csv::Reader::from_path(out.join("grades.csv")).unwrap();
+    for row in csv.records() {
+        let row = row.unwrap();
+        let first = row.get(4).unwrap();
+        assert!(!first.is_empty(), "both students fail something");
+        found.extend(jim_text::scan::untranslated_lines("grades.csv", first));
+    }
+    for id in ["a1", "b1"] {
+        let name = format!("gradescope/{id}");
+        let gs = read_json(&out.join("gradescope").join(id).join("results.json"));
+        let mut texts = vec![gs["output"].as_str().unwrap().to_owned()];
+        for t in gs["tests"].as_array().unwrap() {
+            texts.push(t["name"].as_str().unwrap().to_owned());
+            texts.push(t["output"].as_str().unwrap().to_owned());
+        }
+        let cr = read_json(&out.join("classroom").join(format!("{id}.json")));
+        for t in cr["tests"].as_array().unwrap() {
+            texts.push(t["name"].as_str().unwrap().to_owned());
+            texts.push(t["message"].as_str().unwrap().to_owned());
+        }
+        assert!(
+            texts.iter().any(|t| t.contains("шаг") || t.contains("не запускается")),
+            "{texts:?}"
+        );
+        for t in texts {
+            found.extend(jim_text::scan::untranslated_lines(&name, &t));
+        }
+    }
+    assert!(found.is_empty(), "{} untranslated lines:\n{}", found.len(), found.join("\n"));
+}
+
+/// A roster or an assignment that cannot be used is told in the class's language too: each of
+/// these exits 2 with one Russian line.
+#[test]
+fn a_bad_roster_is_told_in_russian() {
+    let dir = tempfile::tempdir().unwrap();
+    let rosters = [
+        ("folder.csv", "id,name,folder,server,client,accounts\nx1,X,nope,python3 s.py,,\n"),
+        ("port.csv", "id,name,folder,server,client,accounts\nx1,X,.,python3 s.py,,\n"),
+        ("host.csv", "id,name,folder,server,client,accounts\nx1,X,.,,python3 c.py,\n"),
+        ("id.csv", "id,name,folder,server,client,accounts\nx/1,X,.,,,\n"),
+        ("twice.csv", "id,name,folder,server,client,accounts\nx1,X,.,,,\nx1,Y,.,,,\n"),
+        ("account.csv", "id,name,folder,server,client,accounts\nx1,X,.,,,nopass\n"),
+        ("empty.csv", "id,name\n"),
+        ("parse.csv", "idd,name\n1,2\n"),
+        ("good.csv", "id,name,folder,server,client,accounts\nx1,X,.,,,\n"),
+    ];
+    for (name, text) in rosters {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let mut runs: Vec<Vec<&str>> =
+        rosters[..rosters.len() - 1].iter().map(|(name, _)| vec![*name, "lesson3"]).collect();
+    runs.push(vec!["missing.csv", "lesson3"]);
+    runs.push(vec!["good.csv", "lesson33"]);
+    runs.push(vec!["good.csv", "lesson3", "--only", "zz"]);
+    runs.push(vec!["good.csv", "lesson3", "--jobs", "0"]);
+    let mut found = Vec::new();
+    for run in runs {
+        let o = Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["grade", "--lang", "ru", "--out", "out", "--roster", run[0], "--assignment"])
+            .args(&run[1..])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let printed = jim_text::scan::printed(&o);
+        assert_eq!(o.status.code(), Some(2), "{run:?}: {printed}");
+        assert!(jim_text::scan::has_cyrillic(&printed), "{run:?}: {printed}");
+        found.extend(jim_text::scan::untranslated_lines(&run.join(" "), &printed));
+    }
+    assert!(found.is_empty(), "{} untranslated lines:\n{}", found.len(), found.join("\n"));
 }
 
 #[test]
@@ -262,19 +408,14 @@ fn the_class_page_renders_in_headless_chromium() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let broken = dir.path().join("broken");
-    std::fs::create_dir(&broken).unwrap();
-    std::fs::write(broken.join("server.py"), "import no_such_module_here\n").unwrap();
-    std::fs::write(
-        dir.path().join("roster.csv"),
-        format!(
-            "id,name,folder,server,client,accounts\n\
-             a1,Анна,{a},python3 server.py -p {{port}},python3 client.py {{host}} {{port}},\n\
+    roster_with_broken(
+        dir.path(),
+        &format!(
+            "a1,Анна,{a},python3 server.py -p {{port}},python3 client.py {{host}} {{port}},\n\
              b1,Борис,broken,python3 server.py -p {{port}},,\n",
             a = class_folder("s08"),
         ),
-    )
-    .unwrap();
+    );
     let o = Command::new(BIN)
         .current_dir(dir.path())
         .args(["grade", "--roster", "roster.csv", "--assignment", "lesson3", "--jobs", "2"])

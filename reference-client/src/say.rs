@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use jim_conformance::model::ScriptError;
 use jim_protocol::{FrameError, ProtocolError, Response};
 use jim_text::{Lang, Localized, Noun};
 
@@ -169,6 +170,8 @@ pub(crate) enum Say {
     Repeated { times: u64 },
     /// `script`: every expectation held.
     ScriptOk { steps: usize },
+    /// `script`: the script does not parse.
+    BadScript { error: ScriptError },
     /// A line cut at the length limit.
     More { chars: usize },
 }
@@ -346,6 +349,17 @@ impl Localized for Say {
             }
             (Self::ScriptOk { steps }, Lang::Ru) => {
                 format!("успех: {}, все ожидания выполнены", STEP.count(lang, *steps as u64))
+            }
+            (Self::BadScript { error }, Lang::En) => error.to_string(),
+            (Self::BadScript { error: ScriptError::Line { name, number, problem } }, Lang::Ru) => {
+                format!("{name}: сценарий, строка {number}: {}", problem.get(lang))
+            }
+            (Self::BadScript { error: ScriptError::NoStep { name } }, Lang::Ru) => {
+                format!("{name}: в сценарии нет ни одного шага")
+            }
+            // A whole fixture file: the fixture language's own (English) message, framed.
+            (Self::BadScript { error: ScriptError::Fixture(e) }, Lang::Ru) => {
+                format!("{}: файл проверки не разобран: {}", e.path, e.message)
             }
             (Self::More { chars }, Lang::En) => format!("… ({chars} more characters)"),
             (Self::More { chars }, Lang::Ru) => {

@@ -441,7 +441,10 @@ impl<S: Side> Case<'_, S> {
         self.log(
             conn,
             Direction::Event,
-            format!("511 challenge: answered for {login} (--accounts)"),
+            crate::i18n::Said::new(
+                format!("511 challenge: answered for {login} (--accounts)"),
+                format!("511 challenge: ответ дан от имени {login} (--accounts)"),
+            ),
         );
         let bytes = jim_protocol::codec::to_bytes(&answer, self.env.framing);
         let sent = Sent::Json(answer);

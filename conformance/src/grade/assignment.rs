@@ -14,6 +14,7 @@ use std::path::Path;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::{Lang, Said};
 use crate::model::Text;
 use crate::profile::ProfileTarget;
 use crate::suite::Suite;
@@ -146,7 +147,7 @@ pub enum AssignmentError {
         /// What was given.
         name: String,
         /// Why it cannot be read.
-        message: String,
+        message: Said,
     },
     /// Does not parse.
     #[error("assignment {name} is not valid: {message}")]
@@ -171,15 +172,16 @@ impl Assignment {
     pub fn load(name_or_path: &str, suite: &Suite) -> Result<Self, AssignmentError> {
         let text = match BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
             Some((_, t)) => (*t).to_owned(),
-            None => {
-                read_file(Path::new(name_or_path)).map_err(|message| AssignmentError::Read {
+            None => read_file(Path::new(name_or_path)).map_err(|message| {
+                let built_in = BUILT_IN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+                AssignmentError::Read {
                     name: name_or_path.to_owned(),
-                    message: format!(
-                        "{message} (built in: {})",
-                        BUILT_IN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    message: Said::new(
+                        format!("{} (built in: {built_in})", message.en()),
+                        format!("{} (встроенные: {built_in})", message.get(Lang::Ru)),
                     ),
-                })?
-            }
+                }
+            })?,
         };
         Self::parse(name_or_path, &text, suite)
     }
@@ -306,16 +308,23 @@ impl Assignment {
     }
 }
 
-fn read_file(path: &Path) -> Result<String, String> {
+fn read_file(path: &Path) -> Result<String, Said> {
     use std::io::Read as _;
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let shown = path.display();
+    let io = |e: std::io::Error| {
+        Said::new(
+            format!("cannot read {shown}: {e}"),
+            format!("не удаётся прочитать {shown}: {}", jim_text::io_error(&e, Lang::Ru)),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
     let mut text = String::new();
-    file.take(MAX_ASSIGNMENT_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    file.take(MAX_ASSIGNMENT_BYTES + 1).read_to_string(&mut text).map_err(io)?;
     if text.len() as u64 > MAX_ASSIGNMENT_BYTES {
-        return Err(format!("{} is larger than {MAX_ASSIGNMENT_BYTES} bytes", path.display()));
+        return Err(Said::new(
+            format!("{shown} is larger than {MAX_ASSIGNMENT_BYTES} bytes"),
+            format!("{shown} больше {MAX_ASSIGNMENT_BYTES} байт"),
+        ));
     }
     Ok(text)
 }

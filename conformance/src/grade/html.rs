@@ -312,7 +312,7 @@ pub fn class_page(class: &ClassResult) -> String {
                         .as_deref()
                         .map(|c| format!("<code>{}</code> — ", esc(c)))
                         .unwrap_or_default(),
-                    esc(&f.line)
+                    esc(f.line.get(lang))
                 );
             }
             None => out.push('—'),
@@ -349,7 +349,7 @@ pub fn student_page(class: &ClassResult, s: &StudentResult) -> String {
                 "<p><strong>{}</strong>{}: {}</p>",
                 role_label(f.role, lang),
                 f.case.as_deref().map(|c| format!(" <code>{}</code>", esc(c))).unwrap_or_default(),
-                esc(&f.line)
+                esc(f.line.get(lang))
             );
             if let Some(h) = &f.hint {
                 hint(&mut out, h, lang);
@@ -413,12 +413,15 @@ pub fn student_page(class: &ClassResult, s: &StudentResult) -> String {
                     out,
                     "<p class=\"zero\"><strong>{}</strong>: {}</p>",
                     Label::CannotStart.get(lang),
-                    esc(line)
+                    // The runner's line opens with the same words.
+                    esc(text(line, lang)
+                        .strip_prefix(&format!("{}: ", Label::CannotStart.get(lang)))
+                        .unwrap_or(text(line, lang)))
                 );
                 if !output.is_empty() {
                     let _ = writeln!(
                         out,
-                        "<h3>{}</h3><pre>{}</pre>",
+                        "<h3>{}</h3><pre class=\"program\">{}</pre>",
                         Label::Output.get(lang),
                         esc(output)
                     );
@@ -427,8 +430,9 @@ pub fn student_page(class: &ClassResult, s: &StudentResult) -> String {
             Outcome::TimedOut { seconds } => {
                 let _ = writeln!(
                     out,
-                    "<p class=\"zero\"><strong>{}</strong> ({seconds} s)</p>",
-                    Label::TimedOut.get(lang)
+                    "<p class=\"zero\"><strong>{}</strong> ({seconds} {})</p>",
+                    Label::TimedOut.get(lang),
+                    lang.pick("s", "с")
                 );
             }
             Outcome::NotGraded { line } => {
@@ -436,7 +440,7 @@ pub fn student_page(class: &ClassResult, s: &StudentResult) -> String {
                     out,
                     "<p class=\"none\"><strong>{}</strong>: {}</p>",
                     Label::NotGraded.get(lang),
-                    esc(line)
+                    esc(text(line, lang))
                 );
             }
             Outcome::NoCommand => {
@@ -448,12 +452,15 @@ pub fn student_page(class: &ClassResult, s: &StudentResult) -> String {
     out
 }
 
+/// The hint: an English page adds the Russian after the English (a Russian-speaking student
+/// reading a teacher's English pages); a Russian page is Russian only.
 fn hint(out: &mut String, h: &Text, lang: Lang) {
-    let (first, second) = match lang {
-        Lang::En => (("en", &h.en), ("ru", &h.ru)),
-        Lang::Ru => (("ru", &h.ru), ("en", &h.en)),
+    let shown = match lang {
+        Lang::En => vec![("en", &h.en), ("ru", &h.ru)],
+        Lang::Ru if h.ru.is_empty() => vec![("en", &h.en)],
+        Lang::Ru => vec![("ru", &h.ru)],
     };
-    for (code, t) in [first, second] {
+    for (code, t) in shown {
         if !t.is_empty() {
             let _ = writeln!(
                 out,
@@ -508,12 +515,12 @@ fn judged(out: &mut String, report: &ReportView, role: Role, class: &ClassResult
         .iter()
         .filter(|c| !c.earns() && class.assignment.group_of(role, &c.id).is_some())
     {
-        case_details(out, c, lang, class);
+        case_details(out, c, report, lang, class);
     }
     if let Some(o) = report.target_output.as_deref().filter(|o| !o.is_empty()) {
         let _ = writeln!(
             out,
-            "<details><summary>{}</summary><pre>{}</pre></details>",
+            "<details><summary>{}</summary><pre class=\"program\">{}</pre></details>",
             Label::Output.get(lang),
             esc(o)
         );
@@ -527,11 +534,20 @@ fn exit_reason(report: &ReportView, lang: Lang) -> String {
     match report.exit_code {
         0 => lang.say(&RunMsg::AllRequiredPass),
         1 if failing > 0 => lang.say(&RunMsg::CasesFail { n: failing }),
-        _ => report.exit_reason.clone(),
+        _ => report.said(&report.exit_reason, lang).to_owned(),
     }
 }
 
-fn case_details(out: &mut String, c: &CaseView, lang: Lang, class: &ClassResult) {
+/// One case that did not earn. The runner's texts are shown in `lang` through the report's
+/// `ru` map; what the program printed is in `<pre class="program">` (its words, not ours).
+fn case_details(
+    out: &mut String,
+    c: &CaseView,
+    report: &ReportView,
+    lang: Lang,
+    class: &ClassResult,
+) {
+    let said = |en: &str| report.said(en, lang).to_owned();
     let title = class.titles.get(&c.id).map(|t| text(t, lang)).unwrap_or(&c.title);
     let _ = writeln!(
         out,
@@ -541,7 +557,8 @@ fn case_details(out: &mut String, c: &CaseView, lang: Lang, class: &ClassResult)
         esc(c.verdict.as_str())
     );
     if let Some(r) = &c.reason {
-        let _ = writeln!(out, "<p><strong>{}:</strong> {}</p>", Label::Reason.get(lang), esc(r));
+        let _ =
+            writeln!(out, "<p><strong>{}:</strong> {}</p>", Label::Reason.get(lang), esc(&said(r)));
     }
     if let Some(f) = &c.failure {
         if !f.expected.is_empty() {
@@ -566,7 +583,7 @@ fn case_details(out: &mut String, c: &CaseView, lang: Lang, class: &ClassResult)
                 out,
                 "<p><strong>{}:</strong></p><pre>{}</pre>",
                 Label::Differences.get(lang),
-                esc(&f.mismatches.join("\n"))
+                esc(&f.mismatches.iter().map(|m| said(m)).collect::<Vec<_>>().join("\n"))
             );
         }
         if !f.reproduce.is_empty() {
@@ -574,7 +591,7 @@ fn case_details(out: &mut String, c: &CaseView, lang: Lang, class: &ClassResult)
                 out,
                 "<p><strong>{}:</strong></p><pre>{}</pre>",
                 Label::Reproduce.get(lang),
-                esc(&f.reproduce.join("\n"))
+                esc(&f.reproduce.iter().map(|r| said(r)).collect::<Vec<_>>().join("\n"))
             );
         }
     }
@@ -582,7 +599,7 @@ fn case_details(out: &mut String, c: &CaseView, lang: Lang, class: &ClassResult)
         let lines: Vec<String> = c
             .transcript
             .iter()
-            .map(|l| format!("{:>6} ms {} {} {}", l.ms, l.conn, l.dir, l.text))
+            .map(|l| format!("{:>6} ms {} {} {}", l.ms, l.conn, l.dir, said(&l.text)))
             .collect();
         let _ = writeln!(
             out,
@@ -592,13 +609,17 @@ fn case_details(out: &mut String, c: &CaseView, lang: Lang, class: &ClassResult)
         );
     }
     if let Some(p) = &c.process {
-        let shown = format!("$ {}\n{}\n{}{}", p.command, p.exit, p.stdout, p.stderr);
         let _ = writeln!(
             out,
-            "<p><strong>{}:</strong></p><pre>{}</pre>",
+            "<p><strong>{}:</strong> <code>{}</code> — {}</p>",
             Label::ProcessOutput.get(lang),
-            esc(&shown)
+            esc(&p.command),
+            esc(&said(&p.exit))
         );
+        let printed = format!("{}{}", p.stdout, p.stderr);
+        if !printed.is_empty() {
+            let _ = writeln!(out, "<pre class=\"program\">{}</pre>", esc(&printed));
+        }
     }
     hint(out, &c.hint, lang);
     let _ = writeln!(out, "</section>");

@@ -19,6 +19,7 @@ pub mod html;
 pub mod outputs;
 pub mod roster;
 pub mod student;
+pub mod words;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,7 +31,7 @@ use self::assignment::{Assignment, AssignmentError, Group, Role};
 use self::cache::{Cache, ClassKey, folder_digest};
 use self::roster::{Roster, RosterError, Student};
 use self::student::{Job, Outcome};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Said};
 use crate::model::Text;
 use crate::suite::{Suite, SuiteError};
 use crate::vocab::{Impact, Verdict};
@@ -76,7 +77,7 @@ pub enum GradeError {
         /// The file.
         path: String,
         /// Why.
-        message: String,
+        message: Said,
     },
     /// `--only` names nobody.
     #[error("--only {0}: no such student in the roster")]
@@ -119,18 +120,19 @@ pub struct FirstFailure {
     pub role: Role,
     /// The case (with its delivery mode), or None for a program that did not run.
     pub case: Option<String>,
-    /// One line: what happened.
-    pub line: String,
+    /// One line: what happened (`grades.json` carries its English).
+    pub line: Said,
     /// The case's hint, when there is one.
     pub hint: Option<Text>,
 }
 
 impl FirstFailure {
     /// One line: "server lesson3/presence: step 2: nothing within 2 s".
-    pub fn summary(&self) -> String {
+    pub fn summary(&self, lang: Lang) -> String {
+        let role = self.role.word(lang);
         match &self.case {
-            Some(c) => format!("{} {c}: {}", self.role.as_str(), self.line),
-            None => format!("{}: {}", self.role.as_str(), self.line),
+            Some(c) => format!("{role} {c}: {}", self.line.get(lang)),
+            None => format!("{role}: {}", self.line.get(lang)),
         }
     }
 }
@@ -196,10 +198,14 @@ pub struct Progress {
     pub role: Role,
 }
 
+pub(crate) fn io_said(e: &std::io::Error) -> Said {
+    Said::each(|lang| jim_text::io_error(e, lang))
+}
+
 /// `path` made absolute against the current directory (not resolved: symlinks stay).
 fn absolute(path: &Path) -> Result<PathBuf, GradeError> {
     std::path::absolute(path)
-        .map_err(|e| GradeError::Write { path: path.display().to_string(), message: e.to_string() })
+        .map_err(|e| GradeError::Write { path: path.display().to_string(), message: io_said(&e) })
 }
 
 /// Grades the class; `progress` is called as each program finishes.
@@ -231,7 +237,7 @@ pub async fn grade(
     };
     std::fs::create_dir_all(&work).map_err(|e| GradeError::Write {
         path: work.display().to_string(),
-        message: e.to_string(),
+        message: io_said(&e),
     })?;
     let class_key = ClassKey::new(&opts.runner, &suite.files, &assignment.source);
     let cache = Cache::new(opts.cache.clone());
@@ -313,7 +319,8 @@ pub async fn grade(
         .into_iter()
         .map(|(i, role, run)| {
             let (outcome, cached) = outcomes.get(run).cloned().flatten().unwrap_or_else(|| {
-                (Outcome::NotGraded { line: "the grading task was lost".into() }, false)
+                let line = Said::of(&words::GradeMsg::TaskLost).text();
+                (Outcome::NotGraded { line }, false)
             });
             let same_as = runs
                 .get(run)
@@ -385,18 +392,12 @@ pub fn score(
 fn first_failure(roles: &[RoleResult], assignment: &Assignment) -> Option<FirstFailure> {
     for r in roles {
         let line = match &r.outcome {
-            Outcome::CannotStart { line, output } => match last_line(output) {
-                Some(last) => format!("{line}: {last}"),
-                None => line.clone(),
-            },
+            Outcome::CannotStart { line, .. } => line.clone().into(),
             Outcome::TimedOut { seconds } => {
-                format!(
-                    "the {} run did not finish within {seconds} s and was stopped",
-                    r.role.as_str()
-                )
+                Said::of(&words::GradeMsg::TimedOut { role: r.role, seconds: *seconds })
             }
-            Outcome::NotGraded { line } => line.clone(),
-            Outcome::NoCommand => format!("the roster gives no {} command", r.role.as_str()),
+            Outcome::NotGraded { line } => line.clone().into(),
+            Outcome::NoCommand => Said::of(&words::GradeMsg::NoCommand { role: r.role }),
             Outcome::Judged { .. } => continue,
         };
         return Some(FirstFailure { role: r.role, case: None, line, hint: None });
@@ -418,17 +419,33 @@ fn first_failure(roles: &[RoleResult], assignment: &Assignment) -> Option<FirstF
                         _ => graded && not_run,
                     }
                 })
-                .map(|c| FirstFailure {
-                    role: r.role,
-                    case: Some(c.name()),
-                    line: student::without_ports(
-                        c.reason.as_deref().unwrap_or_else(|| c.verdict.as_str()),
-                    ),
-                    hint: Some(c.hint.clone()),
+                .map(|c| {
+                    let en = c.reason.as_deref().unwrap_or_else(|| c.verdict.as_str());
+                    let line = student::without_ports_text(en, report.said(en, Lang::Ru));
+                    FirstFailure {
+                        role: r.role,
+                        case: Some(c.name()),
+                        line: line.into(),
+                        hint: Some(c.hint.clone()),
+                    }
                 })
         })
     };
     pick(0).or_else(|| pick(1)).or_else(|| pick(2))
+}
+
+/// `line` with the program's `last` line in it quoted as code (the runner's line often ends
+/// with it already), else with it added: the program's words (its exception) are data in a
+/// Russian sentence, as a command is.
+pub fn quoting(line: &str, last: &str) -> String {
+    let quoted = format!("`{last}`");
+    if line.contains(&quoted) {
+        line.to_owned()
+    } else if line.contains(last) {
+        line.replacen(last, &quoted, 1)
+    } else {
+        format!("{line}: {quoted}")
+    }
 }
 
 /// The last non-empty line of a program's output (the exception of a traceback).
@@ -452,12 +469,12 @@ pub fn write_outputs(
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| GradeError::Write {
                 path: dir.display().to_string(),
-                message: e.to_string(),
+                message: io_said(&e),
             })?;
         }
         std::fs::write(&path, text).map_err(|e| GradeError::Write {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: io_said(&e),
         })?;
         written.push(path);
         Ok(())

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use super::assignment::Group;
 use super::student::Outcome;
-use super::{ClassResult, StudentResult, group_score, last_line};
+use super::words::GradeMsg;
+use super::{ClassResult, StudentResult, group_score};
 use crate::i18n::Lang;
 use crate::model::Text;
 
@@ -38,7 +39,7 @@ pub fn csv(class: &ClassResult) -> String {
             s.student.name.clone(),
             format!("{}", s.points),
             format!("{}", s.max_points),
-            s.first_failure.as_ref().map(super::FirstFailure::summary).unwrap_or_default(),
+            s.first_failure.as_ref().map(|f| f.summary(class.lang)).unwrap_or_default(),
         ];
         row.extend(s.groups.iter().map(|g| format!("{}", g.points)));
         let _ = w.write_record(&row);
@@ -56,33 +57,29 @@ fn group_output(s: &StudentResult, g: &Group, lang: Lang) -> String {
                 if c.earns() {
                     continue;
                 }
-                let _ = writeln!(
-                    out,
-                    "{} — {}: {}",
-                    c.name(),
-                    c.verdict.as_str(),
-                    c.reason.as_deref().unwrap_or("")
-                );
+                let reason = c.reason.as_deref().map(|r| report.said(r, lang)).unwrap_or("");
+                let _ = writeln!(out, "{} — {}: {}", c.name(), c.verdict.as_str(), reason);
                 let h = text(&c.hint, lang);
                 if !h.is_empty() {
                     let _ = writeln!(out, "  {h}");
                 }
             }
         }
-        Outcome::CannotStart { line, output } => {
-            let _ = writeln!(out, "{line}");
-            if let Some(l) = last_line(output) {
-                let _ = writeln!(out, "{l}");
-            }
+        Outcome::CannotStart { line, .. } => {
+            let _ = writeln!(out, "{}", text(line, lang));
         }
         Outcome::TimedOut { seconds } => {
-            let _ = writeln!(out, "did not finish within {seconds} s");
+            let _ = writeln!(
+                out,
+                "{}",
+                lang.say(&GradeMsg::TimedOut { role: g.role, seconds: *seconds })
+            );
         }
         Outcome::NotGraded { line } => {
-            let _ = writeln!(out, "{line}");
+            let _ = writeln!(out, "{}", text(line, lang));
         }
         Outcome::NoCommand => {
-            let _ = writeln!(out, "no {} command in the roster", g.role.as_str());
+            let _ = writeln!(out, "{}", lang.say(&GradeMsg::NoCommand { role: g.role }));
         }
     }
     out
@@ -98,7 +95,7 @@ pub fn gradescope(class: &ClassResult, s: &StudentResult) -> String {
         .map(|g| {
             let score = group_score(g, s.role(g.role).map(|r| &r.outcome));
             json!({
-                "name": format!("{} ({})", text(&g.title, lang), g.role.as_str()),
+                "name": format!("{} ({})", text(&g.title, lang), g.role.word(lang)),
                 "number": g.id,
                 "score": score.points,
                 "max_score": score.max,
@@ -109,8 +106,8 @@ pub fn gradescope(class: &ClassResult, s: &StudentResult) -> String {
         })
         .collect();
     let output = match &s.first_failure {
-        Some(f) => f.summary(),
-        None => "every graded case passes".to_owned(),
+        Some(f) => f.summary(lang),
+        None => lang.say(&GradeMsg::AllPass),
     };
     let v = json!({
         "score": s.points,
@@ -139,7 +136,7 @@ pub fn classroom(class: &ClassResult, s: &StudentResult) -> String {
                 _ => "error",
             };
             json!({
-                "name": format!("{} ({})", text(&g.title, lang), g.role.as_str()),
+                "name": format!("{} ({})", text(&g.title, lang), g.role.word(lang)),
                 "status": status,
                 "score": score.points,
                 "message": group_output(s, g, lang),

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::assignment::Role;
+use crate::i18n::Said;
+
 /// Largest roster file read (a class of thousands fits in far less).
 const MAX_ROSTER_BYTES: u64 = 4 << 20;
 
@@ -48,7 +51,7 @@ pub enum RosterError {
         /// The file.
         path: String,
         /// Why.
-        message: String,
+        message: Said,
     },
     /// The file does not parse.
     #[error("the roster {path} is not valid {format}: {message}")]
@@ -68,7 +71,7 @@ pub enum RosterError {
         /// Row number (1 = first student) or id.
         row: String,
         /// What is wrong and what to do.
-        message: String,
+        message: Said,
     },
     /// Nobody to grade.
     #[error("the roster {0} has no students")]
@@ -108,12 +111,16 @@ struct TomlRoster {
 
 fn read_bounded(path: &Path) -> Result<String, RosterError> {
     use std::io::Read as _;
-    let err = |message: String| RosterError::Read { path: path.display().to_string(), message };
-    let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let err = |message: Said| RosterError::Read { path: path.display().to_string(), message };
+    let io = |e: std::io::Error| err(Said::each(|lang| jim_text::io_error(&e, lang)));
+    let file = std::fs::File::open(path).map_err(io)?;
     let mut text = String::new();
-    file.take(MAX_ROSTER_BYTES + 1).read_to_string(&mut text).map_err(|e| err(e.to_string()))?;
+    file.take(MAX_ROSTER_BYTES + 1).read_to_string(&mut text).map_err(io)?;
     if text.len() as u64 > MAX_ROSTER_BYTES {
-        return Err(err(format!("larger than {MAX_ROSTER_BYTES} bytes")));
+        return Err(err(Said::new(
+            format!("larger than {MAX_ROSTER_BYTES} bytes"),
+            format!("больше {MAX_ROSTER_BYTES} байт"),
+        )));
     }
     Ok(text)
 }
@@ -146,7 +153,7 @@ pub fn load(path: &Path) -> Result<Roster, RosterError> {
     let mut seen = BTreeSet::new();
     let mut students = Vec::with_capacity(rows.len());
     for (i, row) in rows.into_iter().enumerate() {
-        let bad = |message: String| RosterError::Student {
+        let bad = |message: Said| RosterError::Student {
             path: shown.clone(),
             row: if row.id.is_empty() { format!("#{}", i + 1) } else { row.id.clone() },
             message,
@@ -156,7 +163,10 @@ pub fn load(path: &Path) -> Result<Roster, RosterError> {
             return Err(RosterError::Student {
                 path: shown.clone(),
                 row: student.id,
-                message: "the id appears twice; ids must be unique".into(),
+                message: Said::new(
+                    "the id appears twice; ids must be unique",
+                    "id встречается дважды; id должны быть разными",
+                ),
             });
         }
         students.push(student);
@@ -165,46 +175,72 @@ pub fn load(path: &Path) -> Result<Roster, RosterError> {
 }
 
 /// Checks one row and resolves its folder and accounts.
-fn check(row: &Row, base: &Path) -> Result<Student, String> {
+fn check(row: &Row, base: &Path) -> Result<Student, Said> {
     let id_ok = !row.id.is_empty()
         && row.id.len() <= 64
         && row.id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !row.id.starts_with('.');
+    let id = &row.id;
     if !id_ok {
-        return Err(format!(
-            "id \"{}\" must be 1-64 characters of letters, digits, '-', '_' or '.' (it names files)",
-            row.id
+        return Err(Said::new(
+            format!(
+                "id \"{id}\" must be 1-64 characters of letters, digits, '-', '_' or '.' (it names files)"
+            ),
+            format!(
+                "id \"{id}\" должен состоять из 1-64 латинских букв, цифр, '-', '_' или '.' (это имя файлов)"
+            ),
         ));
     }
-    let folder = base.join(&row.folder);
+    let folder_name = &row.folder;
+    let folder = base.join(folder_name);
     if !folder.is_dir() {
-        return Err(format!("folder \"{}\" does not exist (relative to the roster)", row.folder));
+        return Err(Said::new(
+            format!("folder \"{folder_name}\" does not exist (relative to the roster)"),
+            format!("папки \"{folder_name}\" нет (путь считается от файла списка)"),
+        ));
     }
-    let folder = folder.canonicalize().map_err(|e| format!("folder \"{}\": {e}", row.folder))?;
+    let folder = folder.canonicalize().map_err(|e| {
+        Said::each(|lang| format!("\"{folder_name}\": {}", jim_text::io_error(&e, lang)))
+    })?;
     let server = nonempty(&row.server);
     let client = nonempty(&row.client);
+    // A command that does not split is the shell-words parser's English: quoted as code.
+    let unsplit = |what: Role, command: &str, e: shell_words::ParseError| {
+        Said::new(
+            format!("{} command `{command}`: {e}", what.as_str()),
+            format!("команда {} `{command}` не разбирается: `{e}`", what.as_str()),
+        )
+    };
     if let Some(s) = &server {
         if !s.contains("{port}") {
-            return Err(format!(
-                "server command `{s}` needs {{port}}, e.g. python3 server.py -p {{port}}"
+            return Err(Said::new(
+                format!("server command `{s}` needs {{port}}, e.g. python3 server.py -p {{port}}"),
+                format!(
+                    "в команде server `{s}` нужен {{port}}, например: python3 server.py -p {{port}}"
+                ),
             ));
         }
-        shell_words::split(s).map_err(|e| format!("server command `{s}`: {e}"))?;
+        shell_words::split(s).map_err(|e| unsplit(Role::Server, s, e))?;
     }
     if let Some(c) = &client {
         if !c.contains("{port}") {
-            return Err(format!(
-                "client command `{c}` needs {{host}} and {{port}}, e.g. python3 client.py {{host}} {{port}}"
+            return Err(Said::new(
+                format!(
+                    "client command `{c}` needs {{host}} and {{port}}, e.g. python3 client.py {{host}} {{port}}"
+                ),
+                format!(
+                    "в команде client `{c}` нужны {{host}} и {{port}}, например: python3 client.py {{host}} {{port}}"
+                ),
             ));
         }
-        shell_words::split(c).map_err(|e| format!("client command `{c}`: {e}"))?;
+        shell_words::split(c).map_err(|e| unsplit(Role::Client, c, e))?;
     }
     let items: Vec<String> = match &row.accounts {
         None => Vec::new(),
         Some(AccountsField::One(s)) if s.trim().is_empty() => Vec::new(),
         Some(AccountsField::One(s)) if s.trim().starts_with('@') => {
             let file = folder.join(s.trim().trim_start_matches('@'));
-            let text = read_bounded(&file).map_err(|e| e.to_string())?;
+            let text = read_bounded(&file).map_err(|e| Said::each(|lang| lang.say(&e)))?;
             text.lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -220,7 +256,12 @@ fn check(row: &Row, base: &Path) -> Result<Student, String> {
         .iter()
         .map(|item| match item.split_once(':') {
             Some((n, p)) if !n.is_empty() => Ok((n.to_owned(), p.to_owned())),
-            _ => Err(format!("account \"{item}\" must be name:password")),
+            _ => Err(Said::new(
+                format!("account \"{item}\" must be name:password"),
+                format!(
+                    "учётная запись \"{item}\" должна быть в виде name:password (имя и пароль)"
+                ),
+            )),
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Student {

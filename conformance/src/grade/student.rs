@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::assignment::{Role, RunSpec};
+use super::io_said;
 use super::roster::Student;
-use crate::i18n::Lang;
+use super::words::GradeMsg;
+use crate::i18n::{Lang, Said};
 use crate::model::Text;
 use crate::process::{SharedTail, capture, kill_group, spawn_argv, tail_text};
 use crate::vocab::{Delivery, Impact, Level, Verdict};
@@ -42,7 +44,7 @@ pub enum Outcome {
     /// The program could not be started, exited at once, or never listened / connected.
     CannotStart {
         /// One line: what happened.
-        line: String,
+        line: Text,
         /// The last lines the program printed.
         output: String,
     },
@@ -55,7 +57,7 @@ pub enum Outcome {
     /// that misses what the program needs, a runner that failed).
     NotGraded {
         /// One line: what happened and what to do.
-        line: String,
+        line: Text,
     },
     /// The roster has no command for this program.
     NoCommand,
@@ -105,6 +107,20 @@ pub struct ReportView {
     /// Totals; grading reads only `root_cause` (the one line of a run that ended early).
     #[serde(default)]
     pub summary: serde_json::Value,
+    /// The Russian of the runner's texts above, keyed by their English.
+    #[serde(default)]
+    pub ru: std::collections::BTreeMap<String, String>,
+}
+
+impl ReportView {
+    /// A runner's text of this report (a reason, a why line, an event) in `lang`: its Russian
+    /// from `ru`, else as written.
+    pub fn said<'a>(&'a self, en: &'a str, lang: Lang) -> &'a str {
+        match lang {
+            Lang::Ru => self.ru.get(en).map_or(en, String::as_str),
+            Lang::En => en,
+        }
+    }
 }
 
 /// The profile, as the report names it.
@@ -308,17 +324,15 @@ pub async fn run(job: &Job) -> Outcome {
     let Some(command) = job.command() else { return Outcome::NoCommand };
     let _ = std::fs::remove_file(&job.report_path);
     if let Err(e) = job.write_accounts() {
-        return Outcome::NotGraded {
-            line: format!("cannot write the accounts file {}: {e}", job.accounts_path().display()),
-        };
+        let path = job.accounts_path().display().to_string();
+        return not_graded(GradeMsg::AccountsUnwritable { path, error: io_said(&e) });
     }
     let args = job.args(command);
     let mut child = match spawn_argv(&job.runner, &args, &job.student.folder) {
         Ok(c) => c,
         Err(e) => {
-            return Outcome::NotGraded {
-                line: format!("cannot start the runner {}: {e}", job.runner.display()),
-            };
+            let path = job.runner.display().to_string();
+            return not_graded(GradeMsg::RunnerUnstartable { path, error: io_said(&e) });
         }
     };
     let stderr: SharedTail = Arc::default();
@@ -335,7 +349,7 @@ pub async fn run(job: &Job) -> Outcome {
         Ok(Ok(status)) => status,
         Ok(Err(e)) => {
             kill_group(&mut child).await;
-            return Outcome::NotGraded { line: format!("lost the runner: {e}") };
+            return not_graded(GradeMsg::RunnerLost { error: io_said(&e) });
         }
         Err(_) => {
             kill_group(&mut child).await;
@@ -350,31 +364,47 @@ pub async fn run(job: &Job) -> Outcome {
     if let Some(report) = read_report(&job.report_path) {
         if report.exit_code == 3 && report.cases.is_empty() {
             // The program cannot start (or nothing listens): the runner's one line.
-            let line = report.summary["root_cause"]["en"].as_str().unwrap_or(&report.exit_reason);
+            let cause = &report.summary["root_cause"];
+            let en = cause["en"].as_str().unwrap_or(&report.exit_reason);
+            let ru = cause["ru"].as_str().unwrap_or_else(|| report.said(en, Lang::Ru));
             let output = report.target_output.clone().unwrap_or_default();
-            return Outcome::CannotStart { line: without_ports(line), output };
+            return cannot_start(without_ports_text(en, ru), output);
         }
         return Outcome::Judged { report: Box::new(report) };
     }
     let err = tail_text(&stderr);
-    let line = err
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim_start_matches("jim-conformance: ").to_owned())
-        .unwrap_or_else(|| {
-            format!(
-                "the runner ended ({}) without a report",
-                crate::process::describe_status(status)
-            )
-        });
-    let line = without_ports(&line);
+    // The runner speaks the class's language on its standard error: its line is that text in
+    // both slots.
+    let line = match err.lines().find(|l| !l.trim().is_empty()) {
+        Some(l) => {
+            let l = without_ports(l.trim_start_matches("jim-conformance: "));
+            Text { en: l.clone(), ru: l }
+        }
+        None => Said::of(&GradeMsg::NoReport { status: crate::i18n::exit_status(status) }).text(),
+    };
     match status.code() {
-        Some(3) => Outcome::CannotStart {
+        Some(3) => cannot_start(
             line,
-            output: err.split_once("its output:\n").map(|(_, o)| o.to_owned()).unwrap_or_default(),
-        },
+            err.split_once("its output:\n").map(|(_, o)| o.to_owned()).unwrap_or_default(),
+        ),
         _ => Outcome::NotGraded { line },
     }
+}
+
+/// A program that did not start: the runner's line with the program's last line (its
+/// exception) quoted in it.
+fn cannot_start(line: Text, output: String) -> Outcome {
+    let line = match super::last_line(&output) {
+        Some(last) => {
+            Text { en: super::quoting(&line.en, &last), ru: super::quoting(&line.ru, &last) }
+        }
+        None => line,
+    };
+    Outcome::CannotStart { line, output }
+}
+
+fn not_graded(message: GradeMsg) -> Outcome {
+    Outcome::NotGraded { line: Said::of(&message).text() }
 }
 
 fn read_report(path: &Path) -> Option<ReportView> {
@@ -388,12 +418,23 @@ fn read_report(path: &Path) -> Option<ReportView> {
 /// `line` with the free port the runner picked replaced by `{port}`, so that the same program
 /// gets the same line on every run (and a cache key is not needed to compare two runs).
 pub fn without_ports(line: &str) -> String {
+    without_ports_of(line, line)
+}
+
+/// An English line and its Russian, each without the ports the English names.
+pub fn without_ports_text(en: &str, ru: &str) -> Text {
+    Text { en: without_ports(en), ru: without_ports_of(en, ru) }
+}
+
+/// `line` with the ports that `named_in` names replaced by `{port}` (the Russian of a line
+/// says "порт" where the English says "port": the numbers are the English line's).
+fn without_ports_of(named_in: &str, line: &str) -> String {
     static PORT: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"\bport (\d{2,5})\b|(?:127\.0\.0\.1|localhost|\[::1\]):(\d{2,5})\b").ok()
     });
     let Some(re) = PORT.as_ref() else { return line.to_owned() };
     let ports: std::collections::BTreeSet<&str> = re
-        .captures_iter(line)
+        .captures_iter(named_in)
         .filter_map(|c| c.get(1).or_else(|| c.get(2)).map(|m| m.as_str()))
         .collect();
     let mut out = line.to_owned();
@@ -421,5 +462,10 @@ mod tests {
             "connection refused: server down? (127.0.0.1:{port})"
         );
         assert_eq!(without_ports("step 2: nothing within 2 s"), "step 2: nothing within 2 s");
+        let t = without_ports_text(
+            "`python3 s.py -p 35319` exited before listening on port 35319",
+            "`python3 s.py -p 35319` завершился, не начав слушать порт 35319",
+        );
+        assert_eq!(t.ru, "`python3 s.py -p {port}` завершился, не начав слушать порт {port}");
     }
 }

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::status_ru;
 use crate::model::Text;
 
 /// What was wrong with the first message a client sent, as observed: it chooses the hint of
@@ -370,7 +371,8 @@ impl ClientMsg {
                 format!("не удалось принять соединение клиента: {error}")
             }
             Self::ExitedWithoutConnecting { status } => format!(
-                "клиент завершился ({status}), не подключившись: есть ли в команде {{host}} и {{port}}? (его вывод ниже)"
+                "клиент завершился ({}), не подключившись: есть ли в команде {{host}} и {{port}}? (его вывод ниже)",
+                status_ru(status)
             ),
             Self::DidNotConnect { secs } => format!(
                 "клиент не подключился за {secs} с: есть ли в команде {{host}} и {{port}}?"
@@ -378,8 +380,8 @@ impl ClientMsg {
             Self::NotRunning => "клиент не запущен".into(),
             Self::CannotWait => "не удаётся дождаться процесса клиента".into(),
             Self::StillRunning => "клиент всё ещё работает".into(),
-            Self::Crashed { status, line } => format!("клиент упал ({status}): {line}"),
-            Self::Ended { status } => format!("клиент завершился: {status}"),
+            Self::Crashed { status, line } => format!("клиент упал ({}): `{line}`", status_ru(status)),
+            Self::Ended { status } => format!("клиент завершился: {}", status_ru(status)),
             Self::SendFailed { error } => format!("отправка клиенту не удалась: {error}"),
             Self::CannotAnswer => "не удаётся ответить клиенту".into(),
             Self::ShowedOtherwise => {
@@ -392,7 +394,7 @@ impl ClientMsg {
             Self::WhyNoExit { secs } => format!("клиент не завершился за {secs} с"),
             Self::WhyWhileExiting => "пока проверка ждала завершения клиента".into(),
             Self::WhyEnded { status } => {
-                format!("процесс клиента завершился ({status}); его вывод ниже")
+                format!("процесс клиента завершился ({}); его вывод ниже", status_ru(status))
             }
             Self::WhyLeftEarly { step } => format!(
                 "клиент закрыл соединение, пока проверка ещё отправляла шаг {step}"
@@ -401,7 +403,7 @@ impl ClientMsg {
                 "на тот же ответ отдельно ({baseline}) он показал {lines}; здесь — нет: ответ не понят"
             ),
             Self::Connected => "клиент подключился".into(),
-            Self::Exited { status } => format!("клиент завершился ({status})"),
+            Self::Exited { status } => format!("клиент завершился ({})", status_ru(status)),
             Self::StdinClosed => "stdin закрыт".into(),
             Self::StdinWrote { bytes } => {
                 format!("записано байт из --stdin: {bytes}, затем stdin закрыт")

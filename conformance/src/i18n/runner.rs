@@ -15,14 +15,20 @@ use crate::wire::ConnectError;
 /// English, whose two forms are the only ones it writes besides the platform's own text).
 pub fn exit_status(status: std::process::ExitStatus) -> super::Said {
     let en = crate::process::describe_status(status);
-    let ru = if let Some(code) = en.strip_prefix("exit status ") {
+    let ru = status_ru(&en);
+    super::Said::new(en, ru)
+}
+
+/// The Russian of a [`crate::process::describe_status`] text (for messages that carry it as
+/// a string).
+pub fn status_ru(en: &str) -> String {
+    if let Some(code) = en.strip_prefix("exit status ") {
         format!("код выхода {code}")
     } else if let Some(signal) = en.strip_prefix("killed by signal ") {
         format!("убит сигналом {signal}")
     } else {
-        en.clone()
-    };
-    super::Said::new(en, ru)
+        en.to_owned()
+    }
 }
 
 /// Why a run could not start, as the command line prints it.
@@ -246,7 +252,7 @@ impl Localized for RunMsg {
             (Self::AtStep { step, got }, Lang::Ru) => format!("шаг {step}: {got}"),
             (Self::AtStep { step, got }, Lang::En) => format!("step {step}: {got}"),
             (Self::ExitedRestarting { status, before }, Lang::Ru) => {
-                format!("цель завершилась ({status}); перезапуск перед {before}")
+                format!("цель завершилась ({}); перезапуск перед {before}", status_ru(status))
             }
             (Self::ExitedRestarting { status, before }, Lang::En) => {
                 format!("the target exited ({status}); restarting it before {before}")

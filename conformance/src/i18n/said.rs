@@ -1,8 +1,9 @@
 //! [`Said`]: a runner text in both languages, for the fields of a report that were English
 //! strings before the runner spoke Russian (a case's reason, a failure's "why" lines, the
 //! detection notes, the events, the exit reason). The JSON report keeps carrying them as
-//! their English string (report schema v1 does not change; its `lang` says which language the
-//! human report used), while the human report shows [`Said::get`] in `--lang`.
+//! their English string (every field of report schema v1 keeps its type), with one map beside
+//! them, `ru`, from each English text to its Russian ([`Said::collecting`]), which `grade`
+//! reads; the human report shows [`Said::get`] in `--lang`.
 //!
 //! Build one with [`Said::new`] (both texts side by side, so leaving one out does not
 //! compile) or from a catalog message (`Msg`, `ClientMsg`). `From<String>` exists for texts
@@ -10,6 +11,8 @@
 //! yet: such a text has no Russian, and `tests/russian.rs` finds every one that reaches a
 //! `--lang ru` report.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Deref;
 
@@ -64,8 +67,33 @@ impl Said {
     }
 }
 
+thread_local! {
+    /// The Russian of the texts serialized inside [`Said::collecting`], keyed by their English.
+    static HEARD: RefCell<Option<BTreeMap<String, String>>> = const { RefCell::new(None) };
+}
+
+impl Said {
+    /// Runs `serialize` and returns what it gave with the Russian of every translated `Said`
+    /// it serialized, keyed by the English it wrote. The JSON report carries this map as `ru`,
+    /// so that a reader of the report (`grade`) can show a runner's text in Russian without
+    /// every field changing shape: the report stays v1, the map is one key more.
+    pub fn collecting<R>(serialize: impl FnOnce() -> R) -> (R, BTreeMap<String, String>) {
+        let outer = HEARD.with(|h| h.replace(Some(BTreeMap::new())));
+        let result = serialize();
+        let heard = HEARD.with(|h| h.replace(outer)).unwrap_or_default();
+        (result, heard)
+    }
+}
+
 impl Serialize for Said {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if !self.ru.is_empty() && self.ru != self.en {
+            HEARD.with(|h| {
+                if let Some(map) = h.borrow_mut().as_mut() {
+                    map.entry(self.en.clone()).or_insert_with(|| self.ru.clone());
+                }
+            });
+        }
         s.serialize_str(&self.en)
     }
 }

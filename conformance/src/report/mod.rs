@@ -463,6 +463,23 @@ mod tests {
         assert_eq!(v["cases"][1]["verdict"], "pass-lenient");
     }
 
+    /// `grade` shows a runner's reason in Russian from the JSON report alone: every field
+    /// keeps its English, and `ru` gives the Russian of each translated text once.
+    #[test]
+    fn json_maps_each_translated_text_to_its_russian() {
+        let mut r = sample();
+        r.cases[0].reason = Some(Said::new("step 2: nothing within 2 s", "шаг 2: ничего за 2 с"));
+        r.events = vec![Said::new("the server died", "сервер упал"), "untranslated".into()];
+        let v: serde_json::Value = serde_json::from_str(&json::to_string(&r)).unwrap();
+        assert_eq!(v["cases"][0]["reason"], "step 2: nothing within 2 s");
+        assert_eq!(v["ru"]["step 2: nothing within 2 s"], "шаг 2: ничего за 2 с");
+        assert_eq!(v["ru"]["the server died"], "сервер упал");
+        assert!(v["ru"].get("untranslated").is_none(), "{}", v["ru"]);
+        // Outside a report, a Said is collected by nobody.
+        let (_, heard) = Said::collecting(|| ());
+        assert!(heard.is_empty());
+    }
+
     /// Issue 16 item 8: what a target controls (its replies, names, output) reaches the
     /// terminal with C0/C1 controls and bidi overrides escaped, colour on or off.
     #[test]

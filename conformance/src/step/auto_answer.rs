@@ -5,6 +5,7 @@
 use super::{Body, Kind, StepResult};
 use crate::case::Case;
 use crate::case::client::ClientSide;
+use crate::i18n::Said;
 use crate::vocab::StepKeyword;
 
 /// The `auto_answer` step.
@@ -12,7 +13,7 @@ use crate::vocab::StepKeyword;
 pub struct AutoAnswer;
 
 impl AutoAnswer {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         b.expect_true()?;
         Ok(Self)
     }

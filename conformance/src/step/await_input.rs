@@ -14,6 +14,7 @@
 //! cannot be seen (no `/proc`), or a client that never reads its stdin (a lesson-3 client that
 //! waits for the server to close), the step ends at its timeout without failing.
 
+use crate::i18n::Said;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -53,7 +54,7 @@ enum Event {
 }
 
 impl AwaitInput {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         match b.value {
             Value::Bool(true) => Ok(Self { forbid: None }),
             Value::Object(o) if o.len() == 1 && o.contains_key("forbid") => {

@@ -1,6 +1,7 @@
 //! `"close_stdin": true` (client mode): write the `--stdin` text (if any) to the client, then
 //! close its standard input, as a user who typed the text and pressed Ctrl-D.
 
+use crate::i18n::Said;
 use tokio::io::AsyncWriteExt;
 
 use super::{Body, Kind, StepResult};
@@ -14,7 +15,7 @@ use crate::vocab::{Direction, StepKeyword};
 pub struct CloseStdin;
 
 impl CloseStdin {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         b.expect_true()?;
         Ok(Self)
     }

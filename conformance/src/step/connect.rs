@@ -3,6 +3,7 @@
 
 use super::{Body, ConnEffect, Kind, StepResult};
 use crate::case::{At, Case, Side};
+use crate::i18n::Said;
 use crate::vocab::StepKeyword;
 
 /// The `connect` step.
@@ -10,7 +11,7 @@ use crate::vocab::StepKeyword;
 pub struct Connect;
 
 impl Connect {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         b.expect_true()?;
         Ok(Self)
     }

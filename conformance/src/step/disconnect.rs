@@ -1,6 +1,7 @@
 //! `disconnect`: the runner ends the connection: `true` or `"close"` (FIN), `"reset"` (RST,
 //! `SO_LINGER` 0), or `"shutdown_write"` (the sending side only; the runner keeps reading).
 
+use crate::i18n::Said;
 use serde_json::Value;
 
 use super::{Body, ConnEffect, Kind, StepResult};
@@ -15,7 +16,7 @@ pub struct Disconnect {
 }
 
 impl Disconnect {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         let how = match b.value {
             Value::Bool(true) => Some(DisconnectKind::Close),
             Value::String(s) => DisconnectKind::parse(s),
@@ -23,7 +24,10 @@ impl Disconnect {
         };
         match how {
             Some(how) => Ok(Self { how }),
-            None => Err(b.error("disconnect is true, \"close\", \"reset\" or \"shutdown_write\"")),
+            None => Err(b.error(Said::new(
+                "disconnect is true, \"close\", \"reset\" or \"shutdown_write\"",
+                "disconnect — это true, \"close\", \"reset\" или \"shutdown_write\"",
+            ))),
         }
     }
 

@@ -8,6 +8,7 @@
 //! (the peer closing instead is accepted under a tolerance), `one_write` (§framing W3: the value
 //! arrived in one read, apart from the value before it; see [`crate::read_log`]).
 
+use crate::i18n::Said;
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
@@ -34,11 +35,14 @@ pub struct Expect {
 }
 
 impl Expect {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         let alternatives = match (b.keyword, b.value) {
             (StepKeyword::ExpectAny, Value::Array(alts)) if !alts.is_empty() => alts.clone(),
             (StepKeyword::ExpectAny, _) => {
-                return Err(b.error("expect_any must be a non-empty list of patterns"));
+                return Err(b.error(Said::new(
+                    "expect_any must be a non-empty list of patterns",
+                    "expect_any должно быть непустым списком образцов",
+                )));
             }
             (_, v) => vec![v.clone()],
         };

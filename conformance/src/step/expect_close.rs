@@ -4,6 +4,7 @@
 //!   open under `open-after-quit` (the runner then closes it);
 //! - a client may say goodbye first, and under `auto_answer` its requests get generic answers.
 
+use crate::i18n::Said;
 use std::collections::BTreeSet;
 
 use serde_json::json;
@@ -25,7 +26,7 @@ fn expected() -> Vec<serde_json::Value> {
 }
 
 impl ExpectClose {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         b.expect_true()?;
         Ok(Self)
     }

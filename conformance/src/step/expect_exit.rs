@@ -2,6 +2,7 @@
 //! status asked for, and without a crash (a Python traceback or a panic in its output).
 //! Requests it sends meanwhile get generic answers under `auto_answer`.
 
+use crate::i18n::Said;
 use std::process::ExitStatus;
 
 use serde_json::{Value, json};
@@ -61,7 +62,7 @@ enum Event {
 }
 
 impl ExpectExit {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         let code = match b.value {
             Value::Bool(true) => Some(ExitCode::Exact(0)),
             Value::Object(e) if e.len() == 1 => match e.get("code") {

@@ -51,9 +51,12 @@ fn text_of(v: &Value) -> String {
 }
 
 impl ExpectList {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         let Value::Object(o) = b.value else {
-            return Err(b.error("expect_list must be an object"));
+            return Err(b.error(Said::new(
+                "expect_list must be an object",
+                "expect_list должно быть объектом",
+            )));
         };
         let mut list = Self { code: 202, ..Self::default() };
         for (k, v) in o {
@@ -61,13 +64,21 @@ impl ExpectList {
                 ("code", c) => {
                     list.code = c.as_u64().and_then(|c| u16::try_from(c).ok()).unwrap_or(0);
                     if !(100..=599).contains(&list.code) {
-                        return Err(b.error("expect_list code must be 100..=599"));
+                        return Err(b.error(Said::new(
+                            "expect_list code must be 100..=599",
+                            "code в expect_list должно быть от 100 до 599",
+                        )));
                     }
                 }
                 ("contains", Value::Array(a)) => list.contains = a.clone(),
                 ("excludes", Value::Array(a)) => list.excludes = a.clone(),
                 ("equals", Value::Array(a)) => list.equals = Some(a.clone()),
-                _ => return Err(b.error(format!("expect_list: bad key \"{k}\""))),
+                _ => {
+                    return Err(b.error(Said::new(
+                        format!("expect_list: bad key \"{k}\""),
+                        format!("expect_list: недопустимый ключ \"{k}\""),
+                    )));
+                }
             }
         }
         Ok(list)

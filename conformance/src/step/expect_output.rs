@@ -12,6 +12,7 @@
 //! it once and shares it; when it did not pass, or printed nothing, there is nothing to compare
 //! with and the step passes.
 
+use crate::i18n::Said;
 use serde_json::{Value, json};
 
 use super::{Body, Kind, StepResult};
@@ -31,7 +32,7 @@ pub struct ExpectOutput {
 }
 
 impl ExpectOutput {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         match b.value {
             Value::Object(o) if o.len() == 1 => match o.get("as_in") {
                 Some(Value::String(id)) if !id.is_empty() => Ok(Self { as_in: id.clone() }),

@@ -5,6 +5,7 @@
 //! first message nothing can make a server answer), with `"close_ok": true` when a close is no
 //! value (a lesson-3 server closes after its one reply).
 
+use crate::i18n::Said;
 use serde_json::{Value, json};
 
 use super::{Body, Kind, StepResult, Template};
@@ -36,7 +37,7 @@ pub struct SilenceFor {
 }
 
 impl ExpectSilence {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         match b.value {
             Value::Object(s) if s.len() == 1 && s.contains_key("before") => {
                 Ok(Self::Before(s["before"].clone()))
@@ -48,16 +49,23 @@ impl ExpectSilence {
                 let close_ok = match s.get("close_ok") {
                     None => false,
                     Some(Value::Bool(b)) => *b,
-                    Some(_) => return Err(b.error("close_ok must be true or false")),
+                    Some(_) => return Err(b.error(Said::new(
+                        "close_ok must be true or false",
+                        "close_ok должно быть true или false",
+                    ))),
                 };
                 match s["for_ms"].as_u64() {
                     Some(ms) if ms <= MAX_SILENCE_MS => Ok(Self::For(SilenceFor { ms, close_ok })),
-                    _ => Err(b.error("for_ms must be 0..=10000")),
+                    _ => Err(b.error(Said::new(
+                        "for_ms must be 0..=10000",
+                        "for_ms должно быть от 0 до 10000",
+                    ))),
                 }
             }
-            _ => Err(b.error(
+            _ => Err(b.error(Said::new(
                 "expect_silence takes {\"before\": PATTERN} or {\"for_ms\": N[, \"close_ok\": true]}",
-            )),
+                "expect_silence принимает {\"before\": PATTERN} или {\"for_ms\": N[, \"close_ok\": true]}",
+            ))),
         }
     }
 

@@ -2,6 +2,7 @@
 //! stay for the next expects, with the read boundaries of a client that reads all the time
 //! (`one_write` checks need them).
 
+use crate::i18n::Said;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -21,10 +22,13 @@ pub struct Listen {
 }
 
 impl Listen {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         match b.value.as_u64() {
             Some(ms) if (1..=MAX_LISTEN_MS).contains(&ms) => Ok(Self { ms }),
-            _ => Err(b.error("listen_ms must be 1..=10000")),
+            _ => Err(b.error(Said::new(
+                "listen_ms must be 1..=10000",
+                "listen_ms должно быть от 1 до 10000",
+            ))),
         }
     }
 

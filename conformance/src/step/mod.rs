@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::case::{At, Case};
 use crate::case::{client::ClientSide, server::ServerSide};
+use crate::i18n::Said;
 use crate::placeholders::Mode;
 use crate::vocab::{Delivery, StepKeyword, StepModifier, Tolerance};
 
@@ -97,7 +98,7 @@ pub struct Body<'a> {
     /// The action's value.
     pub value: &'a Value,
     object: &'a Map<String, Value>,
-    at: String,
+    at: usize,
 }
 
 impl<'a> Body<'a> {
@@ -105,13 +106,16 @@ impl<'a> Body<'a> {
         keyword: StepKeyword,
         object: &'a Map<String, Value>,
         number: usize,
-    ) -> Result<Self, String> {
-        let at = format!("step {number}");
+    ) -> Result<Self, Said> {
+        let at = number;
         let allowed = modifiers(keyword);
         for key in object.keys() {
             match StepModifier::parse(key) {
                 Some(m) if !allowed.contains(&m) => {
-                    return Err(format!("{at}: \"{key}\" does not apply to {keyword}"));
+                    return Err(Said::new(
+                        format!("step {at}: \"{key}\" does not apply to {keyword}"),
+                        format!("шаг {at}: \"{key}\" не относится к {keyword}"),
+                    ));
                 }
                 _ => {}
             }
@@ -120,55 +124,77 @@ impl<'a> Body<'a> {
         Ok(Self { keyword, value, object, at })
     }
 
-    /// "step N: message".
-    pub fn error(&self, message: impl std::fmt::Display) -> String {
-        format!("{}: {message}", self.at)
+    /// "step N: message" (a message without its Russian stays English: a fixture author's).
+    pub fn error(&self, message: impl Into<Said>) -> Said {
+        let at = self.at;
+        message.into().prefixed(&format!("step {at}: "), &format!("шаг {at}: "))
     }
 
     /// For actions written `"KEY": true`.
-    pub fn expect_true(&self) -> Result<(), String> {
+    pub fn expect_true(&self) -> Result<(), Said> {
         if self.value == &Value::Bool(true) {
             Ok(())
         } else {
-            Err(self.error(format!("\"{}\" takes the value true", self.keyword)))
+            let k = self.keyword;
+            Err(self.error(Said::new(
+                format!("\"{k}\" takes the value true"),
+                format!("\"{k}\" принимает только значение true"),
+            )))
         }
     }
 
     /// A modifier naming a tolerance, if present.
-    pub fn tolerance(&self, modifier: StepModifier) -> Result<Option<Tolerance>, String> {
+    pub fn tolerance(&self, modifier: StepModifier) -> Result<Option<Tolerance>, Said> {
         match self.object.get(modifier.as_str()) {
             None => Ok(None),
             Some(Value::String(name)) => tolerance(name).map(Some).map_err(|e| self.error(e)),
-            Some(_) => Err(self.error(format!("{modifier} must be a tolerance name"))),
+            Some(_) => Err(self.error(Said::new(
+                format!("{modifier} must be a tolerance name"),
+                format!("{modifier} должно быть именем допуска"),
+            ))),
         }
     }
 
     /// A true/false modifier (false when absent).
-    pub fn flag(&self, modifier: StepModifier) -> Result<bool, String> {
+    pub fn flag(&self, modifier: StepModifier) -> Result<bool, Said> {
         match self.object.get(modifier.as_str()) {
             None | Some(Value::Bool(false)) => Ok(false),
             Some(Value::Bool(true)) => Ok(true),
-            Some(_) => Err(self.error(format!("{modifier} must be true or false"))),
+            Some(_) => Err(self.error(Said::new(
+                format!("{modifier} must be true or false"),
+                format!("{modifier} должно быть true или false"),
+            ))),
         }
     }
 
     /// The `delivery` modifier, if present.
-    pub fn delivery(&self) -> Result<Option<Delivery>, String> {
+    pub fn delivery(&self) -> Result<Option<Delivery>, Said> {
         match self.object.get(StepModifier::Delivery.as_str()) {
             None => Ok(None),
             Some(Value::String(d)) => match Delivery::parse(d) {
                 Some(d) => Ok(Some(d)),
-                None => Err(self.error("delivery must be whole, split or trickle")),
+                None => Err(self.error(Said::new(
+                    "delivery must be whole, split or trickle",
+                    "delivery должно быть whole, split или trickle",
+                ))),
             },
-            Some(_) => Err(self.error("delivery must be a string")),
+            Some(_) => {
+                Err(self
+                    .error(Said::new("delivery must be a string", "delivery должно быть строкой")))
+            }
         }
     }
 }
 
 /// A tolerance by name, or an error listing the names.
-pub fn tolerance(name: &str) -> Result<Tolerance, String> {
-    Tolerance::parse(name)
-        .ok_or_else(|| format!("unknown tolerance \"{name}\" (known: {})", Tolerance::names()))
+pub fn tolerance(name: &str) -> Result<Tolerance, Said> {
+    Tolerance::parse(name).ok_or_else(|| {
+        let known = Tolerance::names();
+        Said::new(
+            format!("unknown tolerance \"{name}\" (known: {known})"),
+            format!("неизвестный допуск \"{name}\" (известны: {known})"),
+        )
+    })
 }
 
 /// A value a step expands with the case's placeholders, for lint.
@@ -274,21 +300,24 @@ pub enum ClientStep {
     ExpectOutput(ExpectOutput),
 }
 
-fn only_in(keyword: StepKeyword, mode: &str, role: &str) -> String {
-    format!("\"{keyword}\" is a {mode}-mode step: this fixture needs \"role\": \"{role}\"")
+fn only_in(keyword: StepKeyword, mode: &str, role: &str) -> Said {
+    Said::new(
+        format!("\"{keyword}\" is a {mode}-mode step: this fixture needs \"role\": \"{role}\""),
+        format!("\"{keyword}\" — шаг режима {mode}: такой проверке нужно \"role\": \"{role}\""),
+    )
 }
 
 /// The steps one role may take: how they parse, and what each says about itself.
 pub trait RoleStep: Sized {
     /// Parses a step body; the error says what is wrong, with the step number.
-    fn parse(body: &Body<'_>, conn: &str) -> Result<Self, String>;
+    fn parse(body: &Body<'_>, conn: &str) -> Result<Self, Said>;
 
     /// The kind, for what every kind says about itself.
     fn kind(&self) -> &dyn Kind;
 }
 
 impl RoleStep for ServerStep {
-    fn parse(b: &Body<'_>, _conn: &str) -> Result<Self, String> {
+    fn parse(b: &Body<'_>, _conn: &str) -> Result<Self, Said> {
         Ok(match b.keyword {
             StepKeyword::Connect => Self::Connect(Connect::parse(b)?),
             StepKeyword::Send | StepKeyword::SendRaw => Self::Send(Send::parse(b)?),
@@ -326,7 +355,7 @@ impl RoleStep for ServerStep {
 }
 
 impl RoleStep for ClientStep {
-    fn parse(b: &Body<'_>, conn: &str) -> Result<Self, String> {
+    fn parse(b: &Body<'_>, conn: &str) -> Result<Self, Said> {
         if conn != "a" {
             return Err(b.error(format!(
                 "client-mode fixtures have one connection, \"a\" (the client's), not \"{conn}\""

@@ -3,6 +3,7 @@
 //! framing; `send_raw` writes bytes as written (escapes `\n \r \t \\ \xNN`, placeholders in
 //! `${...}`).
 
+use crate::i18n::Said;
 use serde_json::Value;
 
 use super::{Body, Kind, StepResult, Template};
@@ -32,10 +33,15 @@ pub struct Send {
 }
 
 impl Send {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
         let payload = match (b.keyword, b.value) {
             (StepKeyword::SendRaw, Value::String(s)) => Payload::Raw(s.clone()),
-            (StepKeyword::SendRaw, _) => return Err(b.error("send_raw must be a string")),
+            (StepKeyword::SendRaw, _) => {
+                return Err(b.error(Said::new(
+                    "send_raw must be a string",
+                    "send_raw должно быть строкой",
+                )));
+            }
             (_, v) => Payload::Json(v.clone()),
         };
         Ok(Self { payload, delivery: b.delivery()? })

@@ -1,6 +1,7 @@
 //! `tolerate`: from now on, values on this connection matching `pattern` may be skipped under
 //! the named tolerance (for example a room message echoed to its sender under `room-echo`).
 
+use crate::i18n::Said;
 use serde_json::Value;
 
 use super::{Body, Kind, StepResult, Template, tolerance};
@@ -18,18 +19,30 @@ pub struct Tolerate {
 }
 
 impl Tolerate {
-    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, String> {
-        let shape = || b.error("tolerate takes {\"tolerance\": NAME, \"pattern\": P}");
+    pub(crate) fn parse(b: &Body<'_>) -> Result<Self, Said> {
+        let shape = || {
+            b.error(Said::new(
+                "tolerate takes {\"tolerance\": NAME, \"pattern\": P}",
+                "tolerate принимает {\"tolerance\": NAME, \"pattern\": P}",
+            ))
+        };
         let Value::Object(t) = b.value else { return Err(shape()) };
         if t.len() != 2 {
             return Err(shape());
         }
         let tolerance = match t.get("tolerance") {
             Some(Value::String(s)) => tolerance(s).map_err(|e| b.error(e))?,
-            _ => return Err(b.error("tolerate needs \"tolerance\"")),
+            _ => {
+                return Err(b.error(Said::new(
+                    "tolerate needs \"tolerance\"",
+                    "tolerate требует \"tolerance\"",
+                )));
+            }
         };
         let Some(pattern) = t.get("pattern").cloned() else {
-            return Err(b.error("tolerate needs \"pattern\""));
+            return Err(
+                b.error(Said::new("tolerate needs \"pattern\"", "tolerate требует \"pattern\""))
+            );
         };
         Ok(Self { tolerance, pattern })
     }

@@ -43,9 +43,11 @@ use jim_protocol::Framing;
 /// Largest script accepted, in bytes.
 pub const MAX_SCRIPT_BYTES: usize = 4 * 1024 * 1024;
 
-/// Parses a script (see the module documentation); `Err` names the line and the problem.
+/// Parses a script (see the module documentation); `Err` names the line and the problem, in
+/// the `--lang` of the output.
 pub fn parse(name: &str, text: &str) -> Result<Fixture, ClientError> {
-    parse_script(name, text).map_err(|e| ClientError::Usage(e.to_string()))
+    parse_script(name, text)
+        .map_err(|error| ClientError::Usage(crate::output::lang().say(&Say::BadScript { error })))
 }
 
 /// What `script` needs.

@@ -145,6 +145,60 @@ fn every_running_line_is_russian() {
     assert!(found.is_empty(), "{} untranslated lines:\n{}", found.len(), found.join("\n"));
 }
 
+/// Issue 15 item 5: a script that does not parse is told in Russian: which line, and what is
+/// wrong with it (the fixture language's step errors carry their Russian), for every kind of
+/// mistake a student's script can make in a line; exit status 2 in each.
+#[test]
+fn a_bad_script_is_told_in_russian() {
+    let [dh, dp] = hp(dead_port());
+    let bad = [
+        "{\"send\": 1}\n{\"sned\": {}}",
+        "{\"send\": {\"action\":\"presence\"}",
+        "// only a comment",
+        "[1]",
+        "{\"expect\": 1, \"send\": 2}",
+        "{\"timeout_ms\": 5}",
+        "{\"expect_silence\": {\"for_ms\": 99999}}",
+        "{\"expect_silence\": 1}",
+        "{\"listen_ms\": 0}",
+        "{\"send_raw\": 5}",
+        "{\"expect\": {}, \"optional_under\": \"nope\"}",
+        "{\"expect\": {}, \"one_write\": 1}",
+        "{\"expect_any\": []}",
+        "{\"close_stdin\": true}",
+        "{\"send\": {}, \"timeout_ms\": 0}",
+        "{\"send\": {}, \"delivery\": \"x\"}",
+        "{\"expect\": {}, \"delivery\": \"split\"}",
+        "{\"disconnect\": 3}",
+        "{\"expect_list\": 3}",
+        "{\"expect_list\": {\"code\": 1}}",
+        "{\"expect_list\": {\"nope\": 1}}",
+        "{\"tolerate\": 1}",
+        "{\"tolerate\": {\"tolerance\": 1, \"pattern\": {}}}",
+        "{\"expect_close\": 1}",
+        "{\"send\": {}, \"note\": \"x\"}",
+        "{\"conn\": 5, \"send\": {}}",
+    ];
+    let mut found = Vec::new();
+    for (i, text) in bad.iter().enumerate() {
+        let file = script_file(text);
+        let out = jim()
+            .args(["--lang", "ru", "script", &dh, &dp])
+            .arg(file.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let printed = jim_text::scan::printed(&out);
+        assert_eq!(out.status.code(), Some(2), "{text}: {printed}");
+        assert!(
+            printed.contains("строка") || printed.contains("нет ни одного шага"),
+            "{text}: {printed}"
+        );
+        found.extend(jim_text::scan::untranslated_lines(&format!("script {i}"), &printed));
+    }
+    assert!(found.is_empty(), "{} untranslated lines:\n{}", found.len(), found.join("\n"));
+}
+
 /// Without `--lang`, the locale decides (LC_ALL, then LC_MESSAGES, then LANG), as in the runner;
 /// the JSON output stays English whatever the language.
 #[test]
