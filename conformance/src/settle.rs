@@ -88,6 +88,58 @@ pub fn task_dirs(root: u32) -> Option<Vec<(u32, std::path::PathBuf)>> {
     Some(dirs)
 }
 
+/// Processes looked at, at most, to find who listens on a port.
+const MAX_SCANNED: usize = 4096;
+
+/// File descriptors of one process looked at, at most.
+const MAX_FDS: usize = 4096;
+
+/// The process that listens on TCP `port` of this machine (a target given by address that a
+/// student started by hand: its threads can then be watched like a spawned target's). Linux
+/// only: the listening socket's inode from `/proc/net/tcp{,6}`, then the process whose
+/// `/proc/PID/fd` holds it (the lowest PID when a forking server shares it with its children).
+/// None when it cannot be seen (another system, another user's process, another namespace).
+pub fn listener_pid(port: u16) -> Option<u32> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let local_port =
+                local.rsplit_once(':').and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            if *state == "0A" && local_port == Some(port) && *inode != "0" {
+                inodes.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    let mut owners = Vec::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten().take(MAX_SCANNED) {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
+        let holds = fds.flatten().take(MAX_FDS).any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
+        });
+        if holds {
+            owners.push(pid);
+        }
+    }
+    owners.into_iter().min()
+}
+
 /// True when a thread of the tree is running, runnable or in a disk wait; None when `/proc`
 /// does not show the tree.
 pub fn busy(root: u32) -> Option<bool> {
@@ -118,6 +170,19 @@ mod tests {
         assert_eq!(state_of("1234 (python3) S 1 1234"), Some('S'));
         assert_eq!(state_of("1234 (a) b) R 1 1234"), Some('R'));
         assert_eq!(state_of("garbage"), None);
+    }
+
+    /// The process that holds a listening socket is found by its port.
+    #[test]
+    fn the_listener_is_found_by_its_port() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        assert_eq!(listener_pid(port), Some(std::process::id()));
+        drop(listener);
+        assert_eq!(listener_pid(port), None);
     }
 
     /// A sleeping process is quiet; a spinning one never is.

@@ -93,6 +93,9 @@ pub struct RunningTarget {
     startup: Duration,
     /// The tasks copying a spawned command's output (awaited when it exits at start).
     readers: Vec<tokio::task::JoinHandle<()>>,
+    /// The process listening at a loopback address the target was given by, when the system
+    /// shows it ([`crate::settle::listener_pid`]).
+    listener: Option<u32>,
 }
 
 /// How often a starting command's port is looked up in the socket tables.
@@ -215,6 +218,7 @@ impl RunningTarget {
             events: Vec::new(),
             startup,
             readers: Vec::new(),
+            listener: None,
         };
         match spec {
             TargetSpec::Address { host, port } => {
@@ -240,6 +244,12 @@ impl RunningTarget {
                     host: host.clone(),
                     message: "no address".into(),
                 })?;
+                // A server in this very process (a test's) is not watched: the runner's own
+                // threads would never look quiet.
+                t.listener = Some(t.addr)
+                    .filter(|a| a.ip().is_loopback())
+                    .and_then(|a| crate::settle::listener_pid(a.port()))
+                    .filter(|pid| *pid != std::process::id());
             }
             TargetSpec::Spawn { .. } => {
                 if let Err(e) = t.spawn().await {
@@ -402,9 +412,10 @@ impl RunningTarget {
         }
     }
 
-    /// The process id of a spawned target (None: given by address, or embedded).
+    /// The process id of a spawned target, or of the process found listening at the loopback
+    /// address a target was given by (None: embedded, or not found).
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().and_then(Child::id)
+        self.child.as_ref().and_then(Child::id).or(self.listener)
     }
 
     /// True when the runner can restart the target.

@@ -127,3 +127,12 @@ pub(crate) fn never_answered(run: &Run<ServerMode>, gate: &str) -> Vec<CaseResul
     let why = Msg::NotRunTargetDown { case: gate.to_owned(), state }.text();
     vec![run.finalize(not_explored(Verdict::NotRun, &why, Level::Must, run.opts.lang))]
 }
+
+/// Exploration's case when the run ends before any case for `why` (the target is down and
+/// cannot be restarted).
+pub(crate) fn not_explored_because(run: &Run<ServerMode>, why: &Text) -> Vec<CaseResult> {
+    if run.opts.mode.explore.budget.sessions == 0 || !run.allows(ID) {
+        return Vec::new();
+    }
+    vec![run.finalize(not_explored(Verdict::NotRun, why, Level::Must, run.opts.lang))]
+}

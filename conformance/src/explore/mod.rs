@@ -622,4 +622,4 @@ impl InRun {
     }
 }
 
-pub(crate) use in_run::{never_answered, within_run};
+pub(crate) use in_run::{never_answered, not_explored_because, within_run};

@@ -3,6 +3,7 @@
 //! tell a survivor from a target that died or became a zombie (it accepts connections but never
 //! answers), and the case names the input that did it.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -78,6 +79,77 @@ impl Run<ServerMode> {
             }
             _ => false,
         }
+    }
+
+    /// Before the first case: did the runner's own first clients (the preflight and the
+    /// timing of replies, each of which logged in and left) take the target down? A server
+    /// that stops answering when a client leaves was otherwise blamed on whichever case came
+    /// first (issue 13 item 4). A spawned target is started afresh, with an event that says
+    /// why; a target started by hand cannot be, and the run ends here: every case is "not
+    /// run", and one line says what happened and what to do (exit 1). None: the cases run.
+    pub(crate) async fn down_before_cases(
+        &self,
+        selected: &[Arc<Fixture>],
+        on_result: &mut impl FnMut(&CaseResult),
+    ) -> Option<(Vec<CaseResult>, Option<(i32, Said)>)> {
+        if !self.detection.answered
+            || self.detection.one_shot == Some(true)
+            || Instant::now() >= self.deadline
+        {
+            return None;
+        }
+        self.settle().await;
+        let (state, _) = tokio::time::timeout_at(self.deadline, self.liveness()).await.ok()?;
+        let (en, ru) = match state {
+            LivenessState::Survived | LivenessState::NotChecked => return None,
+            LivenessState::Zombie => ("stopped answering (a zombie)", "перестал отвечать (зомби)"),
+            LivenessState::Died => ("died", "упал"),
+        };
+        {
+            let mut t = self.mode.target.lock().await;
+            if t.can_restart() && t.kind() == TargetKind::Spawn {
+                let why = Said::new(
+                    format!(
+                        "before the cases: the server {en} after the runner's first clients (the preflight), which logged in and left"
+                    ),
+                    format!(
+                        "перед случаями: сервер {ru} после первых клиентов проверяющего (предварительная проверка), которые вошли и ушли"
+                    ),
+                );
+                if let Ok(Ok(())) = tokio::time::timeout_at(self.deadline, t.restart(&why)).await {
+                    self.mode.follow(&t);
+                }
+                return None;
+            }
+        }
+        let reason = Said::new(
+            format!(
+                "not run: the server {en} after the runner's first clients, before any case; it was started by hand and cannot be restarted"
+            ),
+            format!(
+                "не запускался: сервер {ru} после первых клиентов проверяющего, до всех случаев; он запущен не проверяющим, перезапустить его нельзя"
+            ),
+        );
+        let mut results = Vec::new();
+        for fx in selected {
+            let r = self.result(fx, Delivery::Whole, Verdict::NotRun, Some(reason.clone()));
+            let r = self.finalize(r);
+            on_result(&r);
+            results.push(r);
+        }
+        for r in crate::explore::not_explored_because(self, &reason.text()) {
+            on_result(&r);
+            results.push(r);
+        }
+        let why = Said::new(
+            format!(
+                "the server {en} after the runner's first clients, before any case: clients that logged in and left were enough. A client that leaves must not stop the server: catch exceptions per client (a closed socket reads b\"\"), release locks with `with lock:`. Fix this first, or run with --spawn so that the runner can restart it; the cases were not run"
+            ),
+            format!(
+                "сервер {ru} после первых клиентов проверяющего, до всех случаев: хватило клиентов, которые вошли и ушли. Уход клиента не должен останавливать сервер: ловите исключения для каждого клиента (закрытый сокет читает b\"\"), освобождайте замки через `with lock:`. Исправьте это сначала или запускайте с --spawn, чтобы проверяющий мог перезапускать сервер; случаи не запускались"
+            ),
+        );
+        Some((results, Some((1, why))))
     }
 
     /// Before a destructive case: a fresh start of a spawned target, else a revival.

@@ -527,6 +527,9 @@ impl Mode for ServerMode {
             }
             return (results, stop);
         }
+        if let Some(out) = run.down_before_cases(&selected, on_result).await {
+            return out;
+        }
         let all = selected.clone();
         let (parallel, serial): (Vec<_>, Vec<_>) =
             selected.into_iter().partition(|f| !f.destructive && !f.shares_account());
