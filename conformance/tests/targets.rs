@@ -81,7 +81,7 @@ fn course_server_passes_the_course_profile() {
     // its known weaknesses are reported, at should level
     r.assert_failed("robustness/two-in-one-write");
     // recv(1024) cuts a long Cyrillic text (about 2.6 KB as json.dumps writes it)
-    r.assert_failed("message/long-cyrillic");
+    r.assert_failed("robustness/long-message-course");
 }
 
 #[test]
@@ -164,14 +164,14 @@ fn single_recv_server_fails_the_framing_cases() {
         "msg/direct",
         "robustness/two-in-one-write",
         "robustness/split-request",
-        "msg/long-cyrillic",
+        "robustness/long-message",
     ];
     let Some(r) = run("single_recv_server.py", Some("spec"), &only, 2.0) else { return };
     r.assert_passed("msg/direct");
     r.assert_failed("robustness/two-in-one-write");
     r.assert_failed("robustness/split-request");
     // one recv(1024) holds only part of a message longer than 1 KB: 400, and nothing relayed
-    r.assert_failed("msg/long-cyrillic");
+    r.assert_failed("robustness/long-message");
 }
 
 #[test]
