@@ -44,8 +44,8 @@ impl Tolerance {
                 "сообщение в комнату возвращается самому отправителю",
             ),
             Self::OpenAfterQuit => text(
-                "the server keeps the connection open after quit/exit (the client closes it)",
-                "сервер не закрывает соединение после quit/exit (его закрывает клиент)",
+                "the server keeps the connection open after quit/exit (the session ends all the same: the name is free while it is open; the client closes it)",
+                "сервер не закрывает соединение после quit/exit (сессия всё равно завершается: имя свободно, пока соединение открыто; закрывает его клиент)",
             ),
             Self::ReplyToQuit => text(
                 "a response to quit/exit before the close (the spec says no response)",

@@ -135,7 +135,8 @@ fn every_fixture_is_one_script_that_passes_against_the_reference() {
 
 /// Kinds and the cases that catch them (README "mutation-matrix", as `tests/mutation.rs`
 /// measures it; cases that need registered accounts left out), with the delivery modes run
-/// (`ignore-quit` is caught with `--strict` only: the quit tolerances forgive it otherwise).
+/// (`ignore-quit` runs with `--strict`: open-after-quit forgives the open socket of
+/// `quit/closes` otherwise; `quit/frees-name` fails it either way).
 fn matrix() -> Vec<(Misbehave, &'static [&'static str], Vec<Delivery>)> {
     let whole = || vec![Delivery::Whole];
     vec![

@@ -264,15 +264,25 @@ impl<S: Side> Case<'_, S> {
     /// After a failure: puts what had already arrived on each connection, unread, into the
     /// transcript (issue 13 item 6: a failing `msg` case shows the 400 the sender got, not
     /// only the addressee's silence). Only values already received are taken: nothing waits.
+    /// Pushes the transcript no longer shows are read past without counting (a course server
+    /// pushes 205 to every session on every login of parallel cases, and four of them hid the
+    /// sender's 400s to a message that was too long), up to `MAX_SKIPPED` items.
     async fn show_unread(&mut self) {
         let names: Vec<String> = self.order.clone();
         for name in names {
             let mut shown = 0;
-            while shown < MAX_UNREAD_SHOWN {
+            let mut read = 0;
+            while shown < MAX_UNREAD_SHOWN && read < MAX_SKIPPED {
                 let Some(conn) = self.conn_mut(&name) else { break };
                 let arrival = conn.next(Instant::now()).await;
+                read += 1;
                 if matches!(arrival, Arrival::Nothing) {
                     break;
+                }
+                let push = matches!(&arrival, Arrival::Value { value, .. } if is_push(value));
+                if push && self.pushes >= MAX_PUSHES_SHOWN {
+                    self.pushes += 1;
+                    continue;
                 }
                 if shown == 0 {
                     let text = crate::i18n::Said::new(

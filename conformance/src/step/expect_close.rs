@@ -1,7 +1,10 @@
 //! `"expect_close": true`: the peer closes the connection. What may come before the close
 //! depends on who the peer is:
 //! - a server (after quit/exit) may answer first under `reply-to-quit`, or keep the connection
-//!   open under `open-after-quit` (the runner then closes it);
+//!   open under `open-after-quit`. That tolerance forgives the open socket, not the session: the
+//!   connection stays open until the case ends, so the steps after this one (another login with
+//!   the same name) run while it is open, and a server that ignored the quit (the name still
+//!   taken) fails them. Closing it here would free the name by the close and hide that;
 //! - a client may say goodbye first, and under `auto_answer` its requests get generic answers.
 
 use crate::i18n::Said;
@@ -14,7 +17,7 @@ use crate::case::client::{ClientSide, MAX_AUTO_ANSWERS};
 use crate::case::server::ServerSide;
 use crate::case::{At, Case, Details};
 use crate::jim::is_goodbye;
-use crate::vocab::{DisconnectKind, StepKeyword, Tolerance};
+use crate::vocab::{Direction, StepKeyword, Tolerance};
 use crate::wire::Arrival;
 
 /// The `expect_close` step.
@@ -62,9 +65,16 @@ impl ExpectClose {
                     if replied {
                         cx.tolerate(Tolerance::ReplyToQuit);
                     }
-                    if let Some(mut c) = cx.conns.get_mut(&at.conn).and_then(|c| c.conn.take()) {
-                        c.disconnect(DisconnectKind::Close).await;
-                    }
+                    // Left open (no goodbye: it said one); the case's end closes it.
+                    let ms = at.within.as_millis();
+                    cx.log(
+                        &at.conn,
+                        Direction::Event,
+                        crate::i18n::Said::new(
+                            format!("still open {ms} ms after quit/exit: left open (open-after-quit), the session must have ended"),
+                            format!("через {ms} мс после quit/exit соединение открыто: оставлено открытым (open-after-quit), сессия должна была завершиться"),
+                        ),
+                    );
                     cx.mark_ended(&at.conn);
                     return Ok(());
                 }
