@@ -171,6 +171,22 @@ fn netstat_listens(text: &str, port: u16) -> bool {
 /// another run's presence). Ports picked here at random from this range do not meet those.
 const SPAWN_PORTS: std::ops::Range<u16> = 20000..32768;
 
+/// True when some socket of this machine has `port` as its local port, in any state (Linux:
+/// the socket tables). A test bind is not enough: Rust's listener sets `SO_REUSEADDR`, which
+/// binds over a connection in TIME_WAIT, while a student server without it cannot (the previous
+/// instance of a restarted target leaves such connections behind on its old port), and exits
+/// with "Address already in use" before it listens.
+fn port_in_any_table(port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|path| {
+        std::fs::read_to_string(path).is_ok_and(|table| {
+            table.lines().skip(1).any(|line| {
+                line.split_whitespace().nth(1).is_some_and(|local| local.ends_with(&want))
+            })
+        })
+    })
+}
+
 fn free_port() -> std::io::Result<u16> {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -179,7 +195,7 @@ fn free_port() -> std::io::Result<u16> {
     let mut candidate = h.finish() % span;
     for _ in 0..64 {
         let port = SPAWN_PORTS.start + u16::try_from(candidate).unwrap_or(0);
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !port_in_any_table(port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return Ok(port);
         }
         candidate = (candidate + 7919) % span;
