@@ -835,8 +835,11 @@ impl Driver<'_> {
                 }
                 None => {
                     let shown = self.words().unwire(&show(v, 200));
-                    return Err(Finding::new(e.obligation, e.level).at(i, c).sentence(t("the list response holds no list (looked for data_list, alert, contact_list, user_list, quantity)",
-                          "в ответе-списке нет списка (искали data_list, alert, contact_list, user_list, quantity)")).expected(describe_reply(&e.reply)).observed(t(shown.clone(), shown)));
+                    return Err(Finding::new(e.obligation, e.level)
+                        .at(i, c)
+                        .sentence(judge::no_list(v))
+                        .expected(describe_reply(&e.reply))
+                        .observed(t(shown.clone(), shown)));
                 }
             },
         };
