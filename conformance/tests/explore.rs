@@ -107,7 +107,8 @@ fn run(spec: TargetSpec, cfg: Config) -> Pin<Box<dyn Future<Output = Explored> +
 }
 
 fn text(ex: &Explored) -> String {
-    report::human(ex, &Config::default(), "", "127.0.0.1", "0", jim_conformance::i18n::Lang::En)
+    let shown = report::Shown::address(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    report::human(ex, &Config::default(), "", &shown, jim_conformance::i18n::Lang::En)
 }
 
 fn manifest(rel: &str) -> PathBuf {

@@ -174,7 +174,9 @@ async fn run_inner(
         shrink_replays: a.shrink_replays,
         max_findings: 3,
         profile: (!auto).then(|| profile.name.clone()),
-        replay_target: None,
+        // `--spawn '...'`, `--host H --port P`, or nothing (the embedded server): not the port
+        // of this run, which is gone when it ends.
+        replay_target: Some(shown_target.clone()),
     };
     let tty = std::io::stderr().is_terminal();
     let explored = super::explore(&mut target, &cfg, |done, total, failing| {
@@ -196,8 +198,9 @@ async fn run_inner(
     let addr = target.addr();
     let describe = target.describe();
     let kind = target.kind();
+    let shown =
+        super::report::Shown::started(target.start_command(crate::case::REPRODUCTION_PORT), addr);
     target.stop().await;
-    let (host, port) = (addr.ip().to_string(), addr.port().to_string());
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
@@ -210,7 +213,7 @@ async fn run_inner(
     );
     // What the target sent (texts, names) reaches the terminal escaped (issue 16 item 8);
     // line breaks are the report's own.
-    let human = super::report::human(&explored, &cfg, &shown_target, &host, &port, lang);
+    let human = super::report::human(&explored, &cfg, &shown_target, &shown, lang);
     for line in human.split_inclusive('\n') {
         let (text, end) = line.strip_suffix('\n').map_or((line, ""), |t| (t, "\n"));
         let _ = write!(out, "{}{end}", jim_protocol::terminal::terminal_safe(text));
@@ -241,7 +244,7 @@ async fn run_inner(
             }
         }
     }
-    let cases = super::report::cases(&explored, &cfg, &format!("{host}:{port}"), lang);
+    let cases = super::report::cases(&explored, &cfg, &shown, lang);
     if let Some(p) = &a.json {
         let v = serde_json::json!({
             "schema": "jim-conformance/explore/v1",

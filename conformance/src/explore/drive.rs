@@ -15,7 +15,9 @@
 //! overtake it ([`Expect::unobserved`]); after a refused presence the barrier request tells whether the server kept the connection
 //! (the client then goes on with it: what a server keeps of a refused connection is worth
 //! exploring); after a client closes or resets its connection, another logged-in client makes a
-//! round trip so that the server has taken the close in before the next step ([`Model::witness`]);
+//! round trip, so that a server with one loop has taken the close in before the next step
+//! ([`Model::witness`]; a thread per connection may still be busy with it, so the model takes
+//! either order as right for what depends on it);
 //! at the end of a session every connection is shut down and the server's own close awaited, so
 //! that the next session does not race the server's cleanup of this one. A careful replay adds a
 //! round trip after every request ([`Op::Check`]): a response before its answer is a second one
@@ -838,8 +840,11 @@ impl Driver<'_> {
                 }
                 None => {
                     let shown = self.words().unwire(&show(v, 200));
-                    return Err(Finding::new(e.obligation, e.level).at(i, c).sentence(t("the list response holds no list (looked for data_list, alert, contact_list, user_list, quantity)",
-                          "в ответе-списке нет списка (искали data_list, alert, contact_list, user_list, quantity)")).expected(describe_reply(&e.reply)).observed(t(shown.clone(), shown)));
+                    return Err(Finding::new(e.obligation, e.level)
+                        .at(i, c)
+                        .sentence(judge::no_list(v))
+                        .expected(describe_reply(&e.reply))
+                        .observed(t(shown.clone(), shown)));
                 }
             },
         };

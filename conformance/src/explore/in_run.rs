@@ -12,7 +12,7 @@
 
 use tokio::time::Instant;
 
-use super::report::{cases, not_explored};
+use super::report::{Shown, cases, not_explored};
 use super::{explore, in_run_config};
 use crate::i18n::Msg;
 use crate::model::{Level, Text};
@@ -100,9 +100,9 @@ pub(crate) async fn within_run(run: &Run<ServerMode>, down: &mut Option<Down>) -
         let case = not_explored(Verdict::NotRun, &why, level, lang);
         return vec![run.finalize(deadline_not_run(case, ms, !started_late))];
     };
-    let addr = run.mode.addr().to_string();
+    let shown = Shown::started(run.mode.start.clone(), run.mode.addr());
     let mut out = Vec::new();
-    for r in cases(&explored, &cfg, &addr, lang) {
+    for r in cases(&explored, &cfg, &shown, lang) {
         let r = run.finalize(r);
         // The first failure is checked for a target it took down, as a fixture case is.
         let r = if down.is_none() && matches!(r.verdict, Verdict::Fail | Verdict::Error) {

@@ -113,9 +113,13 @@ pub fn relay_of(v: &Value) -> Option<RelayView<'_>> {
     })
 }
 
+/// The fields a list response may carry its list in, canonical ones first.
+pub const LIST_KEYS: [&str; 7] =
+    ["data_list", "alert", "contact_list", "user_list", "users", "contacts", "message"];
+
 /// The names a list response holds, and whether its shape needs `list-shape`.
 pub fn list_of(v: &Value) -> Option<(Vec<String>, bool)> {
-    for key in ["data_list", "alert", "contact_list", "user_list", "users", "contacts", "message"] {
+    for key in LIST_KEYS {
         if let Some(Value::Array(items)) = v.get(key) {
             let names = items
                 .iter()
@@ -125,6 +129,36 @@ pub fn list_of(v: &Value) -> Option<(Vec<String>, bool)> {
         }
     }
     None
+}
+
+/// Why a list response holds no list, in words: a list field that is there with something else
+/// in it (`"alert": {}` from a server that keeps contacts in a dict) is named with what it is;
+/// otherwise the fields looked for.
+pub fn no_list(v: &Value) -> Text {
+    let found = LIST_KEYS.iter().find_map(|k| {
+        let kind = match v.get(*k)? {
+            Value::Object(_) => ("an object", "объект"),
+            Value::String(_) => ("a string", "строка"),
+            Value::Number(_) => ("a number", "число"),
+            Value::Bool(_) => ("true/false", "true/false"),
+            Value::Null => ("null", "null"),
+            Value::Array(_) => return None,
+        };
+        Some((*k, kind))
+    });
+    match found {
+        Some((key, (en, ru))) => t(
+            format!("the list response holds no list: \"{key}\" is {en}, not a list of names"),
+            format!("в ответе-списке нет списка: \"{key}\" — {ru}, а не список имён"),
+        ),
+        None => {
+            let keys = LIST_KEYS.join(", ");
+            t(
+                format!("the list response holds no list (looked for {keys}, quantity)"),
+                format!("в ответе-списке нет списка (искали {keys}, quantity)"),
+            )
+        }
+    }
 }
 
 /// Words for the people and things of a session.

@@ -696,6 +696,12 @@ pub struct Model {
     pub contacts: BTreeMap<NameId, BTreeSet<NameId>>,
     /// Messages sent so far.
     pub sent: Vec<SentMsg>,
+    /// Rooms that a session was in when it ended (quit, close, reset, a server close): the server may still count that member, whatever later steps did, because
+    /// nothing a client can see proves when it processed the end (the witness's round trip
+    /// runs on another connection, which a server with a thread per client serves on its own).
+    /// A message from a non-member to such a room may get 403 as well as 404 until the session
+    /// ends.
+    lingering: BTreeSet<RoomId>,
     rules: Rules,
 }
 
@@ -720,6 +726,7 @@ impl Model {
             seen: BTreeSet::new(),
             contacts: BTreeMap::new(),
             sent: Vec::new(),
+            lingering: BTreeSet::new(),
             rules,
         }
     }
@@ -767,9 +774,12 @@ impl Model {
     }
 
     /// The client that makes a round trip right after client `c` closes or resets its
-    /// connection (the first other logged-in client), so that the server has taken the close
-    /// in before the next step: what a disconnect leaves behind shows only once it has, and
-    /// a step that raced with it would make a failure, and its reproduction, depend on timing.
+    /// connection (the first other logged-in client). At a server that serves every connection
+    /// from one loop this makes the close taken in before the next step, so that what a
+    /// disconnect leaves behind (a reused socket number) shows the same way in every replay. It
+    /// proves nothing at a server with a thread per connection (the closing thread may still be
+    /// busy, writing a logout row say): whatever depends on the close being processed is
+    /// judged so that either order is right (a leaving name, a room whose member ended its session).
     pub fn witness(&self, c: ClientId) -> Option<ClientId> {
         if !self.rules.close_witness {
             return None;
@@ -784,12 +794,11 @@ impl Model {
             .collect()
     }
 
-    /// Clients whose membership of `room` ended with a session the server may not have seen
-    /// end yet (the room may still exist there).
+    /// True when a member of `room` left it by ending its session, which the server may not
+    /// have processed yet (the room may still exist there). It stays true when that client
+    /// connects again: the new connection is not the old session, whose end is still unseen.
     fn leaving_members(&self, room: RoomId) -> bool {
-        self.clients.iter().any(|s| {
-            s.link == Link::Down && s.room_log.get(&room).is_some_and(|(_, joined)| *joined)
-        })
+        self.lingering.contains(&room)
     }
 
     /// Connected names (online).
@@ -1104,7 +1113,7 @@ impl Model {
         }
         state.link = Link::Down;
         state.tried = None;
-        state.rooms.clear();
+        self.lingering.append(&mut state.rooms);
     }
 }
 
@@ -1204,6 +1213,29 @@ mod tests {
             Op::Msg { c: 1, to: Dest::User(0), text: "x".into(), forged: None, raw: false };
         // not logged in yet: refused before presence
         assert_eq!(m.expect(5, &to_ann).obligation, Obligation::BeforePresence);
+    }
+
+    /// Held-out F3: a threaded server that writes a logout row before it lets a reset client go
+    /// still has the room when the client has already connected again; the reconnect must not
+    /// make the model forget that the old session's end may be unprocessed.
+    #[test]
+    fn a_member_that_reset_and_reconnected_may_still_hold_the_room() {
+        let mut m = Model::new(&session(), rules());
+        login(&mut m, 1, 1);
+        login(&mut m, 2, 2);
+        let to_room =
+            Op::Msg { c: 2, to: Dest::Room(0), text: "x".into(), forged: None, raw: false };
+        assert_eq!(m.expect(1, &to_room).reply, Reply::Refused { codes: vec![404] });
+        m.commit(2, &Op::Join { c: 1, room: 0 }, Branch::Accepted);
+        assert_eq!(m.expect(3, &to_room).reply, Reply::Refused { codes: vec![403] });
+        m.commit(4, &Op::Reset { c: 1 }, Branch::Accepted);
+        assert_eq!(m.expect(5, &to_room).reply, Reply::Refused { codes: vec![403, 404] });
+        m.commit(6, &Op::Connect { c: 1 }, Branch::Accepted);
+        assert_eq!(m.expect(7, &to_room).reply, Reply::Refused { codes: vec![403, 404] });
+        m.commit(8, &Op::Presence { c: 1, name: 0 }, Branch::Accepted);
+        m.commit(9, &Op::Join { c: 1, room: 0 }, Branch::Accepted);
+        m.commit(10, &Op::Leave { c: 1, room: 0 }, Branch::Accepted);
+        assert_eq!(m.expect(11, &to_room).reply, Reply::Refused { codes: vec![403, 404] });
     }
 
     #[test]

@@ -13,6 +13,54 @@ use crate::model::{Dialect, Level, Text};
 use crate::report::{CaseResult, Impact, Verdict};
 use crate::wire::Delivery;
 
+/// Where reproductions show the target. A target the run started listens on a port that is
+/// gone when the run ends: its reproductions name the JIM course's port and open with the
+/// command that starts it there, as the fixture cases' do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    /// Host to connect to.
+    pub host: String,
+    /// Port to connect to.
+    pub port: String,
+    /// How to start the target on that port (None: it was given by address).
+    pub start: Option<String>,
+}
+
+impl Shown {
+    /// A target given by address: shown as it is.
+    pub fn address(addr: std::net::SocketAddr) -> Self {
+        Self { host: addr.ip().to_string(), port: addr.port().to_string(), start: None }
+    }
+
+    /// A target the run started with `start` (on [`crate::case::REPRODUCTION_PORT`]), or one
+    /// given by address (`start` None).
+    pub fn started(start: Option<String>, addr: std::net::SocketAddr) -> Self {
+        match start {
+            Some(start) => Self {
+                host: "127.0.0.1".into(),
+                port: crate::case::REPRODUCTION_PORT.to_string(),
+                start: Some(start),
+            },
+            None => Self::address(addr),
+        }
+    }
+
+    /// The target as `explore --host H --port P` names it.
+    fn as_target(&self) -> String {
+        format!("--host {} --port {}", self.host, self.port)
+    }
+}
+
+/// "2 случайные многоклиентские сессии": the adjectives agree with the count too.
+const SESSIONS: jim_text::Noun = jim_text::Noun {
+    en: ["random multi-client session", "random multi-client sessions"],
+    ru: [
+        "случайная многоклиентская сессия",
+        "случайные многоклиентские сессии",
+        "случайных многоклиентских сессий",
+    ],
+};
+
 fn letter(c: usize) -> char {
     char::from(b'A' + (c % 26) as u8)
 }
@@ -144,8 +192,14 @@ pub fn step_words(session: &Session, model: &Model, op: &Op) -> Text {
     }
 }
 
-/// The numbered steps of a reported failure, in both languages; the failing step is marked.
-pub fn steps(found: &Reported, rules: &super::model::Rules) -> Text {
+/// The numbered steps of a reported failure, in both languages; the failing step is marked. A
+/// failure at the closing round trip names its request (`barrier`): a list answer that fails
+/// there is the answer to that request.
+pub fn steps(
+    found: &Reported,
+    rules: &super::model::Rules,
+    barrier: Option<super::model::BarrierKind>,
+) -> Text {
     let session = &found.session;
     let mut model = Model::new(session, rules.clone());
     let (mut en, mut ru) = (String::new(), String::new());
@@ -181,13 +235,23 @@ pub fn steps(found: &Reported, rules: &super::model::Rules) -> Text {
     }
     if found.finding.step >= session.steps.len() {
         n += 1;
+        let (what_en, what_ru) = match barrier {
+            Some(super::model::BarrierKind::Contacts) => (
+                " (get_contacts: its answer is checked too)",
+                " (get_contacts: его ответ тоже проверяется)",
+            ),
+            Some(super::model::BarrierKind::UnknownAction) => {
+                (" (an unknown action, answered with 400)", " (неизвестный action, ответ 400)")
+            }
+            None => ("", ""),
+        };
         let _ = writeln!(
             en,
-            "{n:>3}. at the end, every logged-in client makes a round trip to prove nothing else is on its way   <- here"
+            "{n:>3}. at the end, every logged-in client makes a round trip{what_en} to prove nothing else is on its way   <- here"
         );
         let _ = writeln!(
             ru,
-            "{n:>3}. в конце каждый вошедший клиент делает запрос-ответ, чтобы доказать, что больше ничего не идёт   <- здесь"
+            "{n:>3}. в конце каждый вошедший клиент делает запрос-ответ{what_ru}, чтобы доказать, что больше ничего не идёт   <- здесь"
         );
     }
     t(en, ru)
@@ -207,16 +271,16 @@ fn delivery_words(d: Delivery) -> (&'static str, &'static str) {
 pub fn jim_client(
     found: &Reported,
     rules: &super::model::Rules,
-    host: &str,
-    port: &str,
+    shown: &Shown,
     lang: Lang,
 ) -> Vec<String> {
     let session = &found.session;
     let tag = "try1_";
+    let (host, port) = (shown.host.as_str(), shown.port.as_str());
     let mut model = Model::new(session, rules.clone());
     let clients =
         (0..session.dialects.len()).map(letter).map(String::from).collect::<Vec<_>>().join(", ");
-    let mut out = vec![if lang.is_ru() {
+    let header = if lang.is_ru() {
         format!(
             "# по терминалу на клиента ({clients}), строки в этом порядке; имена начинаются с {tag} (измените, чтобы запустить снова)"
         )
@@ -224,7 +288,9 @@ pub fn jim_client(
         format!(
             "# one terminal per client ({clients}), lines in this order; names carry the prefix {tag} (change it to run again)"
         )
-    }];
+    };
+    let header = crate::case::with_start(shown.start.as_deref(), &format!("{host}:{port}"), header);
+    let mut out: Vec<String> = header.get(lang).lines().map(str::to_owned).collect();
     for (i, step) in session.steps.iter().enumerate() {
         let branch = found.branches.get(i).copied().flatten();
         if !model.applicable(&step.op) {
@@ -343,14 +409,7 @@ pub fn replay_command(cfg: &Config, target: &str) -> String {
 }
 
 /// The whole human report of an exploration.
-pub fn human(
-    ex: &Explored,
-    cfg: &Config,
-    target: &str,
-    host: &str,
-    port: &str,
-    lang: Lang,
-) -> String {
+pub fn human(ex: &Explored, cfg: &Config, target: &str, shown: &Shown, lang: Lang) -> String {
     let ru = lang.is_ru();
     let mut o = String::new();
     let rules = rules_of(ex, cfg);
@@ -386,12 +445,13 @@ pub fn human(
     }
     let _ = writeln!(
         o,
-        "{}: {} {}, seed {}, {:.2} s ({:.1} {}){}",
+        "{}: {} {}, seed {}, {:.2} {} ({:.1} {}){}",
         if ru { "сессии" } else { "sessions" },
         ex.sessions,
         if ru { "выполнено" } else { "run" },
         ex.seed,
         ex.session_ms as f64 / 1000.0,
+        lang.pick("s", "с"),
         ex.sessions as f64 / (ex.session_ms.max(1) as f64 / 1000.0),
         if ru { "сессий/с" } else { "sessions/s" },
         if ex.lenient.is_empty() {
@@ -468,7 +528,7 @@ pub fn human(
             )
         };
         let _ = writeln!(o, "    {shrunk}");
-        let st = steps(f, &rules);
+        let st = steps(f, &rules, ex.traits.as_ref().and_then(|t| t.barrier));
         for line in st.get(ru).lines() {
             let _ = writeln!(o, "    {line}");
         }
@@ -489,7 +549,7 @@ pub fn human(
             "    {}:",
             if ru { "вручную (jim-client)" } else { "by hand (jim-client)" }
         );
-        for line in jim_client(f, &rules, host, port, lang) {
+        for line in jim_client(f, &rules, shown, lang) {
             let _ = writeln!(o, "      {line}");
         }
         let _ = writeln!(
@@ -642,16 +702,15 @@ impl Case {
 
 /// The exploration as report cases (for the default `server` run): one per failure, one per
 /// style note, or one passing case `explore/sessions`.
-pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<CaseResult> {
+pub fn cases(ex: &Explored, cfg: &Config, shown: &Shown, lang: Lang) -> Vec<CaseResult> {
     let ru = lang.is_ru();
-    let (host, port) = shown_addr.rsplit_once(':').unwrap_or((shown_addr, "7777"));
-    let target = format!("--host {host} --port {port}");
+    let target = shown.as_target();
     let rules = rules_of(ex, cfg);
     let mut out = Vec::new();
     for f in &ex.findings {
         let level = f.finding.level;
-        let steps = steps(f, &rules);
-        let mut reproduce = jim_client(f, &rules, host, port, lang);
+        let steps = steps(f, &rules, ex.traits.as_ref().and_then(|t| t.barrier));
+        let mut reproduce = jim_client(f, &rules, shown, lang);
         reproduce.push(replay_command(cfg, &target));
         // The standalone Python script is long: the report names the command that writes it
         // (the `explore` subcommand prints it and `--save-repro` saves it).
@@ -711,12 +770,14 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
     if out.is_empty() {
         let title = Text {
             en: format!(
-                "{} random multi-client sessions (seed {}) without a contradiction with the model",
-                ex.sessions, ex.seed
+                "{} (seed {}) without a contradiction with the model",
+                SESSIONS.count(Lang::En, ex.sessions as u64),
+                ex.seed
             ),
             ru: format!(
-                "{} случайных многоклиентских сессий (seed {}) без противоречий с моделью",
-                ex.sessions, ex.seed
+                "{} (seed {}) без противоречий с моделью",
+                SESSIONS.count(Lang::Ru, ex.sessions as u64),
+                ex.seed
             ),
         };
         let lenient: Vec<crate::vocab::Tolerance> =
@@ -737,4 +798,147 @@ pub fn cases(ex: &Explored, cfg: &Config, shown_addr: &str, lang: Lang) -> Vec<C
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::super::judge::{Finding, no_list};
+    use super::super::model::{BarrierKind, Obligation, Step, Traits};
+    use super::*;
+
+    fn step(op: Op) -> Step {
+        Step { op, delivery: Delivery::Whole }
+    }
+
+    /// bob logs in, adds nobody, and the closing get_contacts gets `"alert": {}` (held-out H5).
+    fn contacts_failure() -> Explored {
+        let session = Session {
+            dialects: vec![Dialect::Spec],
+            names: vec!["bob".into()],
+            rooms: Vec::new(),
+            steps: vec![step(Op::Connect { c: 0 }), step(Op::Presence { c: 0, name: 0 })],
+        };
+        let answer = serde_json::json!({"response": 202, "alert": {}});
+        let finding = Finding::new(Obligation::Contacts, Level::Must)
+            .at(2, 0)
+            .sentence(no_list(&answer))
+            .expected(t("202 with the list", "202 со списком"))
+            .observed(t(answer.to_string(), answer.to_string()));
+        let found = Reported {
+            finding,
+            session_index: 3,
+            original_steps: 9,
+            session,
+            branches: vec![Some(Branch::Accepted), Some(Branch::Accepted)],
+            replays: 5,
+            confirmed: true,
+        };
+        Explored {
+            seed: 14,
+            traits: Some(Traits {
+                dialects: vec![Dialect::Spec],
+                rooms: true,
+                contacts: true,
+                users: false,
+                acks: true,
+                closes_on_quit: true,
+                barrier: Some(BarrierKind::Contacts),
+                lesson3: false,
+                fixed_name: None,
+            }),
+            sessions: 4,
+            session_ms: 408_450,
+            total_ms: 409_000,
+            findings: vec![found],
+            notes: Vec::new(),
+            lenient: Default::default(),
+            target_down: false,
+            cut_short: None,
+        }
+    }
+
+    fn ran_port() -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], 31374))
+    }
+
+    /// A spawned target's port is gone when the run ends: reproductions name port 7777 after
+    /// the command that starts it there, and the replay names `--spawn` (held-out H3).
+    #[test]
+    fn reproductions_of_a_spawned_target_start_it_on_the_course_port() {
+        let ex = contacts_failure();
+        let cfg = Config {
+            replay_target: Some("--spawn 'python3 server.py -p {port}'".into()),
+            ..Config::default()
+        };
+        let shown = Shown::started(Some("python3 server.py -p 7777".into()), ran_port());
+        for lang in [Lang::En, Lang::Ru] {
+            let cases = cases(&ex, &cfg, &shown, lang);
+            let lines: Vec<String> = cases[0]
+                .failure
+                .as_ref()
+                .unwrap()
+                .reproduce
+                .iter()
+                .map(|s| s.get(lang).to_owned())
+                .collect();
+            let all = lines.join("\n");
+            assert!(!all.contains("31374"), "{all}");
+            assert!(lines[0].contains("127.0.0.1:7777: python3 server.py -p 7777"), "{all}");
+            assert!(all.contains("A$ jim-client chat 127.0.0.1 7777 --name try1_bob"), "{all}");
+            assert!(
+                all.contains("jim-conformance explore --spawn 'python3 server.py -p {port}'"),
+                "{all}"
+            );
+            let text = human(&ex, &cfg, "--spawn 'x'", &shown, lang);
+            assert!(!text.contains("31374"), "{text}");
+            assert!(text.contains("jim-client chat 127.0.0.1 7777"), "{text}");
+        }
+        // A target given by address is shown as it is, with no start line.
+        let shown = Shown::started(None, ran_port());
+        let text = human(&ex, &Config::default(), "", &shown, Lang::En);
+        assert!(text.contains("jim-client chat 127.0.0.1 31374"), "{text}");
+        assert!(!text.contains("start the server first"), "{text}");
+    }
+
+    /// The step line of an explored failure has no empty section list (held-out H2), its steps
+    /// name the closing request and its reason what the list field held (H5), and a Russian
+    /// report counts seconds in Russian.
+    #[test]
+    fn an_explored_contacts_failure_reads_without_gaps() {
+        let ex = contacts_failure();
+        let shown = Shown::address(ran_port());
+        let ru = &cases(&ex, &Config::default(), &shown, Lang::Ru)[0];
+        let style = crate::report::human::Style { color: false, lang: Lang::Ru };
+        let text = crate::report::human::case(ru, style);
+        assert!(text.contains("3 explore (соединение: A)"), "{text}");
+        assert!(!text.contains("(,"), "{text}");
+        assert!(text.contains("\"alert\" — объект, а не список имён"), "{text}");
+        assert!(!text.contains("искали"), "{text}");
+        assert!(ru.hint.ru.contains("запрос-ответ (get_contacts"), "{}", ru.hint.ru);
+        let en = &cases(&ex, &Config::default(), &shown, Lang::En)[0];
+        assert!(en.hint.en.contains("round trip (get_contacts"), "{}", en.hint.en);
+        let header = human(&ex, &Config::default(), "", &shown, Lang::Ru);
+        assert!(header.contains("408.45 с (0.0 сессий/с)"), "{header}");
+        assert!(human(&ex, &Config::default(), "", &shown, Lang::En).contains("408.45 s"));
+        // Nothing like a list field at all: the fields looked for.
+        let bare = no_list(&serde_json::json!({"response": 202}));
+        assert!(bare.en.contains("looked for data_list, alert"), "{}", bare.en);
+    }
+
+    #[test]
+    fn the_passing_case_counts_sessions_in_agreement() {
+        let mut ex = contacts_failure();
+        ex.findings.clear();
+        let shown = Shown::address(ran_port());
+        for (n, want) in [
+            (1, "1 случайная многоклиентская сессия"),
+            (2, "2 случайные многоклиентские сессии"),
+            (100, "100 случайных многоклиентских сессий"),
+        ] {
+            ex.sessions = n;
+            let c = &cases(&ex, &Config::default(), &shown, Lang::Ru)[0];
+            assert!(c.title.get(Lang::Ru).starts_with(want), "{}", c.title.get(Lang::Ru));
+        }
+    }
 }

@@ -229,13 +229,14 @@ fn labelled<'a>(o: &mut String, l: Lang, label: Label, lines: impl IntoIterator<
 fn failure(o: &mut String, c: &CaseResult, f: &crate::case::Failure, s: Style) {
     let l = s.lang;
     let note = f.note.as_ref().map(|n| format!(" — {}", l.text(n))).unwrap_or_default();
+    // Explored failures cite no spec section: no empty list before the connection.
+    let spec = if c.spec.is_empty() { String::new() } else { format!("{}, ", c.spec.join(" ")) };
     let _ = writeln!(
         o,
-        "{}{} {} ({}, {}: {}){note}",
+        "{}{} {} ({spec}{}: {}){note}",
         pad(l, Some(Label::Step)),
         f.step,
         f.action,
-        c.spec.join(" "),
         l.pick("conn", "соединение"),
         f.conn
     );
