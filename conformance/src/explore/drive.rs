@@ -133,6 +133,7 @@ pub async fn run_session(env: &Env, session: &Session, tag: &str) -> SessionRun 
         pending: vec![Vec::new(); session.dialects.len()],
         last_name: vec![None; session.dialects.len()],
         last_request: vec![None; session.dialects.len()],
+        kept_open: Vec::new(),
         out: SessionRun::default(),
     };
     for (i, step) in session.steps.iter().enumerate() {
@@ -160,6 +161,9 @@ pub async fn run_session(env: &Env, session: &Session, tag: &str) -> SessionRun 
         }
     }
     d.farewell().await;
+    for mut conn in std::mem::take(&mut d.kept_open) {
+        conn.disconnect(DisconnectKind::Close).await;
+    }
     d.out
 }
 
@@ -173,6 +177,10 @@ struct Driver<'a> {
     last_name: Vec<Option<usize>>,
     /// The step of each client's last answered request on its current connection.
     last_request: Vec<Option<usize>>,
+    /// Connections a server left open after quit (the `open-after-quit` tolerance): kept open
+    /// until the session ends, so that a later login with the quitting name shows whether the
+    /// quit freed it (closing them here would free it by the close instead).
+    kept_open: Vec<Conn>,
     out: SessionRun,
 }
 
@@ -869,6 +877,7 @@ impl Driver<'_> {
 
     async fn quit(&mut self, i: usize, c: ClientId, op: &Op) -> Result<Branch, Finding> {
         self.write(c, op, Delivery::Whole, i).await?;
+        let mut left_open = false;
         if self.env.traits.closes_on_quit {
             let deadline = Instant::now() + self.env.timeout;
             while let Some(conn) = self.conns.get_mut(c).and_then(Option::as_mut) {
@@ -895,6 +904,7 @@ impl Driver<'_> {
                             .is_some()
                         {
                             self.tolerate("open-after-quit", i, c, &Value::Null);
+                            left_open = true;
                             break;
                         }
                         let secs = self.env.timeout.as_secs_f64();
@@ -905,9 +915,14 @@ impl Driver<'_> {
             }
         } else {
             self.tolerate("open-after-quit", i, c, &Value::Null);
+            left_open = true;
         }
         if let Some(mut conn) = self.conns[c].take() {
-            conn.disconnect(DisconnectKind::Close).await;
+            if left_open {
+                self.kept_open.push(conn);
+            } else {
+                conn.disconnect(DisconnectKind::Close).await;
+            }
         }
         Ok(Branch::Accepted)
     }

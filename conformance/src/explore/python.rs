@@ -480,7 +480,14 @@ def quit_and_wait(step, conn, request, closes):
             if kind == "value" and (is_push(v) or code(v) is not None or take_pending(conn, v)):
                 continue
             bug(step, "%s received what nobody sent to it: %s" % (conn.label, show(v)))
-    conn.close()
+        conn.close()
+    else:
+        # This server keeps the connection after quit: it stays open, so that a later login
+        # with the same name shows whether the quit itself (not a close) freed the name.
+        KEPT_OPEN.append(conn)
+
+
+KEPT_OPEN = []
 
 
 def other_path(step, what):
