@@ -337,7 +337,10 @@ pub enum Msg {
         framing: String,
     },
     /// The summary: most failures happened at login.
-    MostFailedAtLogin,
+    MostFailedAtLogin {
+        /// presence/basic passed: the cases' own presence is what the server refuses.
+        basic_passed: bool,
+    },
     /// The summary: the run's duration and exit code.
     DurationLine {
         /// Seconds.
@@ -450,8 +453,12 @@ impl Msg {
             Self::OptionsLine { timeout_secs, deadline_secs, jobs, delivery, framing } => format!(
                 "timeout {timeout_secs} s per step, deadline {deadline_secs} s, jobs {jobs}, delivery {delivery}, framing {framing}"
             ),
-            Self::MostFailedAtLogin => {
+            Self::MostFailedAtLogin { basic_passed: false } => {
                 "most failing cases failed at their login (presence): fix presence/basic first"
+                    .into()
+            }
+            Self::MostFailedAtLogin { basic_passed: true } => {
+                "most failing cases failed at their login (presence) although presence/basic passed: the server refuses the presence these cases send (compare it with presence/basic's: fields, length, name)"
                     .into()
             }
             Self::DurationLine { secs, code, reason } => {
@@ -482,13 +489,7 @@ impl Msg {
                     Some(Looks::NotJim) => " (отвечает, но не на JIM)",
                     None => "",
                 };
-                let problem = match problem {
-                    FrameProblem::NotJson => "не JSON",
-                    FrameProblem::NotUtf8 => "не UTF-8",
-                    FrameProblem::Oversize => "слишком длинное",
-                    FrameProblem::Truncated => "оборвано",
-                };
-                format!("{problem}: {text}{hint}")
+                format!("{}: {text}{hint}", frame_problem_ru(*problem))
             }
             Self::NothingWithin { secs } => format!("ничего за {secs} с"),
             Self::OnlyStart { secs, partial } => format!(
@@ -533,7 +534,12 @@ impl Msg {
                 Kept::ClientUnknown => "одноразовый или интерактивный? неизвестно",
             }
             .into(),
-            Self::DialectIs(d) => format!("диалект {d}"),
+            Self::DialectIs(d) => match d {
+                DetectedDialect::Spec => "диалект spec".into(),
+                DetectedDialect::Course => "диалект course".into(),
+                DetectedDialect::Both => "диалекты spec и course".into(),
+                DetectedDialect::Unknown => "диалект не определён".into(),
+            },
             Self::FramingIs(f) => match f {
                 DetectedFraming::Newline => "сообщения с переводом строки".into(),
                 DetectedFraming::Bare => "сообщения без перевода строки".into(),
@@ -546,8 +552,12 @@ impl Msg {
             Self::OptionsLine { timeout_secs, deadline_secs, jobs, delivery, framing } => format!(
                 "тайм-аут {timeout_secs} с на шаг, предел {deadline_secs} с, параллельно {jobs}, доставка {delivery}, разделитель {framing}"
             ),
-            Self::MostFailedAtLogin => {
+            Self::MostFailedAtLogin { basic_passed: false } => {
                 "большинство случаев упало уже на входе (presence): сначала исправьте presence/basic"
+                    .into()
+            }
+            Self::MostFailedAtLogin { basic_passed: true } => {
+                "большинство случаев упало уже на входе (presence), хотя presence/basic прошёл: сервер отклоняет presence, который шлют эти случаи (сравните его с presence из presence/basic: поля, длина, имя)"
                     .into()
             }
             Self::DurationLine { secs, code, reason } => {
@@ -555,6 +565,16 @@ impl Msg {
             }
             Self::Client(m) => m.ru(),
         }
+    }
+}
+
+/// A [`FrameProblem`] in Russian (its English is its vocabulary name).
+pub(crate) fn frame_problem_ru(problem: FrameProblem) -> &'static str {
+    match problem {
+        FrameProblem::NotJson => "не JSON",
+        FrameProblem::NotUtf8 => "не UTF-8",
+        FrameProblem::Oversize => "слишком длинное",
+        FrameProblem::Truncated => "оборвано",
     }
 }
 
@@ -631,7 +651,8 @@ mod tests {
             },
             Msg::GuestOnly,
             Msg::Unreachable,
-            Msg::MostFailedAtLogin,
+            Msg::MostFailedAtLogin { basic_passed: false },
+            Msg::MostFailedAtLogin { basic_passed: true },
             Msg::DurationLine { secs: 1.0, code: 0, reason: "ok".into() },
             Msg::OptionsLine {
                 timeout_secs: 2.0,

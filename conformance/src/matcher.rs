@@ -127,16 +127,17 @@ pub const RECENT_SECONDS: f64 = 300.0;
 
 /// Checks that `v` is a usable time within [`RECENT_SECONDS`] of now; the error says why not in
 /// plain words (milliseconds, a formatted date, a fixed old value ...).
-pub fn recent_time(v: &Value) -> Result<(), String> {
+pub fn recent_time(v: &Value) -> Result<(), Said> {
     let t = match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse::<f64>().ok().filter(|t| t.is_finite()),
         _ => None,
     };
     let Some(t) = t else {
-        return Err(format!(
-            "expected the current Unix time in seconds (like time.time()), got {}",
-            show(v, 60)
+        let got = show(v, 60);
+        return Err(Said::new(
+            format!("expected the current Unix time in seconds (like time.time()), got {got}"),
+            format!("ожидалось текущее время Unix в секундах (как time.time()), пришло {got}"),
         ));
     };
     let now = std::time::SystemTime::now()
@@ -147,16 +148,27 @@ pub fn recent_time(v: &Value) -> Result<(), String> {
     if off.abs() <= RECENT_SECONDS {
         return Ok(());
     }
-    let hint = if (t / 1000.0 - now).abs() <= RECENT_SECONDS {
-        " (milliseconds? send seconds, like time.time())"
-    } else {
-        ""
-    };
-    Err(format!(
-        "expected the current Unix time in seconds, got {} ({:.0} s {} the runner's clock){hint}",
-        show(v, 40),
-        off.abs(),
-        if off < 0.0 { "behind" } else { "ahead of" }
+    let millis = (t / 1000.0 - now).abs() <= RECENT_SECONDS;
+    let (got, secs) = (show(v, 40), off.abs());
+    Err(Said::new(
+        format!(
+            "expected the current Unix time in seconds, got {got} ({secs:.0} s {} the runner's clock){}",
+            if off < 0.0 { "behind" } else { "ahead of" },
+            if millis { " (milliseconds? send seconds, like time.time())" } else { "" }
+        ),
+        format!(
+            "ожидалось текущее время Unix в секундах, пришло {got} ({} на {secs:.0} с){}",
+            if off < 0.0 {
+                "отстаёт от часов проверяющего"
+            } else {
+                "опережает часы проверяющего"
+            },
+            if millis {
+                " (миллисекунды? отправляйте секунды, как time.time())"
+            } else {
+                ""
+            }
+        ),
     ))
 }
 

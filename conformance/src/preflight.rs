@@ -132,7 +132,9 @@ pub async fn preflight(input: &PreflightInput) -> Detection {
     if !d.guest_only && input.name.is_none() && refuses_unknown(&reply) {
         d.refuses_unknown = true;
         d.refused_with = refusal_text(&reply);
-        d.notes.push("the server refuses a name it does not know (registered accounts only, like the course-final server): pass them with --accounts FILE".into());
+        // What to do about it (--accounts) is the early stop's line, said only when the run
+        // has no accounts.
+        d.notes.push(Said::new("the server refuses a name it does not know (registered accounts only, like the course-final server)", "сервер отклоняет незнакомое имя (только зарегистрированные учётные записи, как сервер финала курса)"));
     }
     if d.refuses_unknown || code_of(&reply) == Some(511) {
         // Accounts (the course database) or the 511 login: the course-final server.
@@ -191,7 +193,14 @@ async fn login(input: &PreflightInput, d: &mut Detection, conn: &mut Conn) -> (S
         Arrival::Bad { .. } => true,
         Arrival::Nothing | Arrival::Closed { .. } => false,
     };
-    if !refused || input.name.is_some() {
+    if !refused {
+        return (name, reply);
+    }
+    if let Some(found) = bare_login(input, d, &name, &reply).await {
+        *conn = found.0;
+        return (name, found.1);
+    }
+    if input.name.is_some() {
         return (name, reply);
     }
     let Ok(mut c2) = open(input).await else { return (name, reply) };
@@ -204,6 +213,41 @@ async fn login(input: &PreflightInput, d: &mut Detection, conn: &mut Conn) -> (S
     d.notes.push(Said::new("the name Guest is accepted and another name is refused with 400: a Guest-only lesson-3 server", "имя Guest принимается, а другое имя отклоняется с 400: сервер урока 3 только для Guest"));
     *conn = c2;
     ("Guest".into(), r2)
+}
+
+/// The lesson-3 presence: no `type`, no `status` (a shorter request than [`presence`]).
+fn bare_presence(name: &str) -> Value {
+    json!({"action": "presence", "time": now_seconds(), "user": {"account_name": name}})
+}
+
+/// A refused spec-form presence retried in the lesson-3 form on a new connection: a server
+/// that reads one small `recv()` (100 bytes) cuts the longer spec form, answers 400 and closes,
+/// yet serves the presence its lesson asks for. The connection and the reply when that one got
+/// a 200. A server that stopped accepting after its first client (a spawned one-shot that
+/// exits) cannot be asked again: the first refusal stands, and the runner restarts it later.
+async fn bare_login(
+    input: &PreflightInput,
+    d: &mut Detection,
+    name: &str,
+    first: &Arrival,
+) -> Option<(Conn, Arrival)> {
+    if refuses_unknown(first) || !matches!(first, Arrival::Value { .. }) {
+        return None;
+    }
+    let t = input.timeout;
+    let mut c = open(input).await.ok()?;
+    send(&mut c, &bare_presence(name), input.framing, t).await;
+    let r = c.next(Instant::now() + t).await;
+    if code_of(&r) != Some(200) {
+        c.disconnect(DisconnectKind::Close).await;
+        return None;
+    }
+    let code = code_of(first).map_or_else(|| "?".to_owned(), |c| c.to_string());
+    d.notes.push(Said::new(
+        format!("the spec-form presence (with type and status) got {code}, the lesson-3 form (account_name only) got 200: the server reads too few bytes or wants the short form"),
+        format!("на presence в форме спецификации (с type и status) пришёл ответ {code}, на форму урока 3 (только account_name) — 200: сервер читает слишком мало байт или ждёт короткую форму"),
+    ));
+    Some((c, r))
 }
 
 /// Words of a refusal that says the name is not registered (Russian and English, as course

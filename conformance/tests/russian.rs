@@ -124,6 +124,33 @@ fn runs() -> Vec<Run> {
     let dir = dir.to_str().unwrap();
     let spawn = |file: &str| format!("python3 {dir}/{file} -p {{port}} -a 127.0.0.1");
     let client = |file: &str| format!("python3 {dir}/{file} {{host}} {{port}}");
+    let targets = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/targets");
+    let target_client = |name: &'static str| Run {
+        name,
+        misbehave: None,
+        args: {
+            let mut a = args(&["client", "--spawn"]);
+            a.push(format!("python3 {targets}/{name} {{host}} {{port}}"));
+            a.extend(args(&["--timeout", "1", "--lang", "ru"]));
+            a
+        },
+    };
+    // The course-final server of the field corpus, seeded with its accounts: `--profile auto`
+    // (the card's detection lines) on a few cases whose transcripts answer its 511 challenge.
+    let course_final = |name: &'static str, accounts: bool| Run {
+        name,
+        misbehave: None,
+        args: {
+            let mut a = args(&["server", "--spawn"]);
+            a.push(format!("python3 {dir}/course_final_accounts.py -p {{port}} -a 127.0.0.1 --db :memory: --seed @{dir}/course_final_accounts.txt"));
+            if accounts {
+                a.extend(args(&["--accounts", &format!("{dir}/course_final_accounts.txt")]));
+            }
+            a.extend(args(&["--only", "robustness/split-request", "--only", "contacts/*"]));
+            a.extend(args(&["--timeout", "1", "--lang", "ru"]));
+            a
+        },
+    };
     let host = |kind: M, profile: &'static str, extra: &[&str]| {
         let mut a =
             args(&["server", "--host", "127.0.0.1", "--port", "{port}", "--profile", profile]);
@@ -177,6 +204,15 @@ fn runs() -> Vec<Run> {
                 a
             },
         },
+        // Held-out student styles whose texts were English in Russian reports: a date string
+        // as the presence time (the matcher's mismatch), a traceback on 400 (a disconnect
+        // step's transcript line), a course-final server with and without its accounts (the
+        // card's detection note, the 511 transcript event, the summary of a run stopped
+        // before any case).
+        target_client("ctime_client.py"),
+        target_client("crash_on_400_client.py"),
+        course_final("course_final_accounts.py with accounts", true),
+        course_final("course_final_accounts.py without accounts", false),
         Run {
             name: "explore room-leak",
             misbehave: Some(M::RoomLeak),

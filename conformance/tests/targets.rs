@@ -110,6 +110,18 @@ fn lesson3_server_passes_lesson3_as_guest() {
     assert!(r.text.contains("name Guest"), "{}", r.text);
 }
 
+/// Held-out F1: the preflight's spec-form presence is longer than this server's recv(100),
+/// which answers it 400 and closes; the lesson-3 form gets 200, so auto must pick lesson3 (it
+/// picked spec: 37 failures).
+#[test]
+fn a_server_that_cuts_the_spec_presence_is_told_as_lesson3() {
+    let Some(r) = run("small_recv_server.py", None, &["lesson3/*"], 2.0) else { return };
+    assert_eq!(r.profile, "lesson3", "{}", r.text);
+    assert_eq!(r.exit, 0, "{}", r.text);
+    r.assert_passed("lesson3/presence");
+    assert!(r.text.contains("the lesson-3 form (account_name only) got 200"), "{}", r.text);
+}
+
 #[test]
 fn plain_text_server_responds_but_not_jim() {
     let Some(r) = run("plain_text_server.py", None, &[], 2.0) else { return };

@@ -237,6 +237,36 @@ fn is_command_line(line: &str) -> bool {
         || line.trim_start().starts_with("from ")
 }
 
+/// English the word rules let through, each of its words being code or a protocol word alone:
+/// a vocabulary value printed by its English name (`не JSON` is `not JSON`, `диалект unknown`).
+const VALUE_NAMES: &[&[&str]] = &[&["not", "json"], &["not", "utf-8"], &["unknown"]];
+
+/// An enum's `Debug` name in brackets (`отключение (Close)`, `(ShutdownWrite)`): capitalised
+/// ASCII letters with a lower-case one, alone in brackets.
+fn is_debug_name(token: &str) -> bool {
+    let Some(inner) =
+        token.strip_prefix('(').and_then(|t| t.trim_end_matches([',', ';', ':']).strip_suffix(')'))
+    else {
+        return false;
+    };
+    inner.len() > 1
+        && inner.starts_with(|c: char| c.is_ascii_uppercase())
+        && inner.chars().all(|c| c.is_ascii_alphabetic())
+        && inner.chars().any(|c| c.is_ascii_lowercase())
+}
+
+/// A vocabulary value or a `Debug` name left in English among `words` (prose, data taken out).
+fn value_name(words: &[&str]) -> bool {
+    let bare: Vec<String> = words
+        .iter()
+        .map(|w| w.trim_matches(|c: char| ",.;:!?()[]'\"«»".contains(c)).to_ascii_lowercase())
+        .collect();
+    words.iter().any(|w| is_debug_name(w))
+        || VALUE_NAMES
+            .iter()
+            .any(|name| bare.windows(name.len()).any(|w| w.iter().zip(*name).all(|(a, b)| a == b)))
+}
+
 /// Why `line` is not Russian, or `None` when it is (or needs no translation).
 pub fn untranslated(line: &str) -> Option<&'static str> {
     let chars: Vec<char> = line.chars().collect();
@@ -252,6 +282,9 @@ pub fn untranslated(line: &str) -> Option<&'static str> {
     let prose = without_data(line);
     let words: Vec<&str> = prose.split_whitespace().collect();
     let english: Vec<bool> = words.iter().map(|w| is_english_word(w)).collect();
+    if value_name(&words) {
+        return Some("an English value name");
+    }
     if has_cyrillic(&prose) {
         let run = english.windows(2).any(|w| w[0] && w[1]);
         // A part of the line (between a label's colon, a semicolon, a dash or brackets)
@@ -301,6 +334,11 @@ mod tests {
             "    причина:   шаг 4: ничего; после: step 1 (conn a): opened a connection",
             "  профиль      spec; имя unique per case (guest_x..)",
             "jim-conformance load: cannot connect to 127.0.0.1:1: connection refused",
+            "                   3 ms a < not JSON: `{'response': 200}`",
+            "  определено   одноразовый, диалект unknown, сообщения без перевода строки",
+            "                 168 ms a * отключение (Close)",
+            "    почему:    .time: expected the current Unix time in seconds (like time.time()), got \"Wed Dec  2 11:45:37 2026\"",
+            "                   5 ms b * 511 challenge: answered for bob (--accounts)",
         ] {
             assert!(untranslated(bad).is_some(), "not caught: {bad}");
         }
@@ -323,6 +361,8 @@ mod tests {
             "python3 repro-1.py",
             "      A$ jim-client chat 127.0.0.1 7777 --name try1_a",
             "    подсказка: не отправляйте в цикле (while True: send(...) заваливает клиента).",
+            "                   3 ms a < не JSON: `{'response': 200}`",
+            "               имя Guest принимается (FIN), отключение (close: закрытие)",
             "",
         ] {
             assert_eq!(untranslated(good), None, "flagged: {good}");

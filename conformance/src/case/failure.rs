@@ -185,6 +185,13 @@ impl Failure {
     /// server accepted what it must refuse (it did not die, it did not send malformed JSON),
     /// whatever the fixture's hint says about crashes.
     pub fn observed_hint(&self, fixture_hint: &Text) -> Option<Text> {
+        if self.at_login() {
+            // The fixture's hint is about what the case tests, which it never reached.
+            return Some(Text {
+                en: "This case failed at its login (the presence under \"sent\"), before the part it tests: the server refused or did not answer it. Fix the login first (presence/basic checks it; if that passes, compare its presence with this one: fields, length, name); the case's own advice applies once the login passes.".into(),
+                ru: "Этот случай упал на входе (presence в «отправлено»), раньше того, что он проверяет: сервер отклонил его или не ответил. Сначала исправьте вход (его проверяет presence/basic; если тот проходит, сравните его presence с этим: поля, длина, имя); совет самого случая пригодится, когда вход пройдёт.".into(),
+            });
+        }
         let Arrived::Value { value, .. } = &self.arrived else { return None };
         let (code, _) = value.get("response").and_then(crate::matcher::read_code)?;
         if self.expected.is_empty() {
@@ -200,6 +207,16 @@ impl Failure {
             ERROR_CODES.into_iter().any(|c| expects(p, c))
                 && ![200, 201, 202, 205].into_iter().any(|c| expects(p, c))
         });
+        if (400..500).contains(&code) && !only_errors && self.sent_in_pieces() {
+            return Some(Text {
+                en: format!(
+                    "Your server answered {code} to a request that reached it in pieces written separately (under \"sent\"): it parsed a piece on its own, as if one recv() were one message. Keep a buffer per connection, append what recv() returns, and parse only when a whole JSON value is there."
+                ),
+                ru: format!(
+                    "Ваш сервер ответил {code} на запрос, который пришёл кусками, записанными по отдельности (в «отправлено»): он разобрал кусок отдельно, как будто один recv() — одно сообщение. Держите буфер на соединение, добавляйте в него то, что вернул recv(), и разбирайте, только когда там целое JSON-значение."
+                ),
+            });
+        }
         if (400..600).contains(&code) && only_errors {
             return another_error(code, &expects_any(&self.expected, expects), fixture_hint);
         }
@@ -214,6 +231,27 @@ impl Failure {
                 "Ваш сервер ответил {code} (успех) на запрос, который должен отклонить с кодом ошибки: он не проверил запрос перед ответом. Сначала проверяйте (известно ли действие? есть ли обязательные поля и нужного ли они типа? свободно ли имя? существует ли адресат?) и отвечайте 400/404/409, если проверка не прошла; 200 — только на выполненный запрос."
             ),
         })
+    }
+}
+
+/// The note fixtures put on a login step ("the login must succeed first").
+pub const LOGIN_NOTE: &str = "the login must succeed";
+
+impl Failure {
+    /// The failing step is a login that the fixture marks as a precondition.
+    pub fn at_login(&self) -> bool {
+        self.note.as_ref().is_some_and(|n| n.en.starts_with(LOGIN_NOTE))
+    }
+
+    /// The last request went out as raw pieces, the first of which is not a JSON value on its
+    /// own (slow-loris: a request stalled in the middle, then finished).
+    fn sent_in_pieces(&self) -> bool {
+        match self.sent.as_slice() {
+            [.., Sent::Raw(first), Sent::Raw(_)] => {
+                serde_json::from_str::<Value>(first.trim()).is_err()
+            }
+            _ => false,
+        }
     }
 }
 

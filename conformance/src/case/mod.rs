@@ -397,7 +397,10 @@ impl<S: Side> Case<'_, S> {
     pub fn log_arrival(&mut self, conn: &str, arrival: &Arrival) {
         let text = match arrival {
             Arrival::Value { raw, .. } => raw.as_str().into(),
-            Arrival::Bad { kind, text, .. } => format!("{kind}: {text}").into(),
+            Arrival::Bad { kind, text, .. } => crate::i18n::Said::new(
+                format!("{kind}: {text}"),
+                format!("{}: {text}", crate::i18n::frame_problem_ru(*kind)),
+            ),
             Arrival::Closed { reset: true } => crate::i18n::Said::new("(reset)", "(сброшено)"),
             Arrival::Closed { reset: false } => crate::i18n::Said::new("(closed)", "(закрыто)"),
             Arrival::Nothing => return,

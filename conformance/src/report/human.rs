@@ -362,29 +362,32 @@ pub fn summary(r: &Report, s: Style) -> String {
     }
     let failed: Vec<&CaseResult> =
         r.cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Error)).collect();
-    let at_login = failed
-        .iter()
-        .filter(|c| {
-            c.failure
-                .as_ref()
-                .and_then(|f| f.note.as_ref())
-                .is_some_and(|n| n.en.starts_with("the login must succeed"))
-        })
-        .count();
+    let at_login =
+        failed.iter().filter(|c| c.failure.as_ref().is_some_and(|f| f.at_login())).count();
     if failed.len() >= 4 && at_login * 2 >= failed.len() {
-        let _ = writeln!(o, "{}", s.paint("33", &l.say(&Msg::MostFailedAtLogin)));
+        let basic_passed = r.cases.iter().any(|c| c.id == "presence/basic" && c.verdict.passed());
+        let _ = writeln!(o, "{}", s.paint("33", &l.say(&Msg::MostFailedAtLogin { basic_passed })));
     }
     let counts: Vec<String> = r.summary.verdicts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    let _ = writeln!(
-        o,
-        "{}: {} {}: {}; {}, {}",
-        s.paint("1", l.label(Label::Summary)),
-        r.summary.selected,
-        l.label(Label::Selected),
-        counts.join(", "),
-        FAILING.count(l, r.summary.failures as u64),
-        WARNINGS.count(l, r.summary.warnings as u64),
-    );
+    if counts.is_empty() {
+        // The run stopped before any case (no accounts, an unreachable target).
+        let none = match l {
+            Lang::Ru => "ни один случай не запускался",
+            _ => "no case was run",
+        };
+        let _ = writeln!(o, "{}: {none}", s.paint("1", l.label(Label::Summary)));
+    } else {
+        let _ = writeln!(
+            o,
+            "{}: {} {}: {}; {}, {}",
+            s.paint("1", l.label(Label::Summary)),
+            r.summary.selected,
+            l.label(Label::Selected),
+            counts.join(", "),
+            FAILING.count(l, r.summary.failures as u64),
+            WARNINGS.count(l, r.summary.warnings as u64),
+        );
+    }
     if let Some(not_run) = &r.summary.not_run {
         let _ = writeln!(o, "{}", s.paint("33", l.text(not_run)));
     }

@@ -698,7 +698,7 @@ fn early_stop(d: &Detection, has_accounts: bool) -> Option<EarlyStop> {
                     "the server admits only registered users (a name it does not know got {said}): register accounts in its database and pass them with --accounts FILE (name:password lines; README: \"Servers that admit only registered users\")"
                 ),
                 ru: format!(
-                    "сервер пускает только зарегистрированных пользователей (незнакомое имя получило {said}): зарегистрируйте учётные записи в его базе и передайте их через --accounts ФАЙЛ (строки имя:пароль; README: «Servers that admit only registered users»)"
+                    "сервер пускает только зарегистрированных пользователей (незнакомое имя получило {said}): зарегистрируйте учётные записи в его базе и передайте их через --accounts ФАЙЛ (по строке name:password на учётную запись; README: \"Servers that admit only registered users\")"
                 ),
             },
         });

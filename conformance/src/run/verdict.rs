@@ -572,4 +572,51 @@ mod tests {
         f.expected = vec![serde_json::json!({"response": {"$in": [400, 401, 402, 403, 404]}})];
         assert!(f.observed_hint(&fixture_hint).is_none());
     }
+
+    /// Held-out H4: slow-loris on a server that served the other client but answered the
+    /// stalled request 400 gets the split-request finding, not "keep serving the others".
+    #[test]
+    fn a_request_refused_after_arriving_in_pieces_gets_the_buffer_hint() {
+        use crate::wire::Sent;
+        let fx = fixture("robustness/slow-loris", "");
+        let pieces = vec![
+            Sent::Raw("{\"action\":\"pres".into()),
+            Sent::Raw("ence\",\"time\":1700000000.25,\"user\":{\"account_name\":\"a\"}}\\n".into()),
+        ];
+        let mut r =
+            failed(&fx, StepKeyword::Expect, pieces, value(serde_json::json!({"response": 400})));
+        let f = r.failure.as_mut().unwrap();
+        f.expected = vec![serde_json::json!({"response": 200, "time": "$time"})];
+        let fx_hint =
+            Text { en: "keep serving the others".into(), ru: "обслуживайте".into() };
+        let hint = f.observed_hint(&fx_hint).unwrap();
+        assert!(hint.en.contains("answered 400") && hint.en.contains("buffer"), "{}", hint.en);
+        assert!(!hint.en.contains("keep serving"));
+        // One whole request: the fixture's hint stays.
+        f.sent = vec![Sent::Json(serde_json::json!({"action": "presence"}))];
+        assert!(f.observed_hint(&fx_hint).is_none());
+    }
+
+    /// Held-out F1: a case that failed at its login is told so, not given its own hint.
+    #[test]
+    fn a_failure_at_the_login_gets_the_login_hint() {
+        let fx = fixture("contacts/add-and-list", "");
+        let mut r = failed(
+            &fx,
+            StepKeyword::Expect,
+            Vec::new(),
+            value(serde_json::json!({"response": 400})),
+        );
+        let f = r.failure.as_mut().unwrap();
+        f.expected = vec![serde_json::json!({"response": 200})];
+        let fx_hint = Text { en: "add_contact adds the name".into(), ru: "add_contact".into() };
+        assert!(f.observed_hint(&fx_hint).is_none());
+        f.note = Some(Text {
+            en: "the login must succeed first".into(),
+            ru: "сначала вход должен пройти".into(),
+        });
+        let hint = f.observed_hint(&fx_hint).unwrap();
+        assert!(hint.en.contains("failed at its login") && !hint.en.contains("add_contact"));
+        assert!(hint.ru.contains("упал на входе"));
+    }
 }

@@ -38,9 +38,15 @@ impl Disconnect {
         if self.how != DisconnectKind::ShutdownWrite {
             cx.mark_ended(&at.conn);
         }
-        let how = format!("{:?}", self.how);
-        let text =
-            crate::i18n::Said::new(format!("disconnect ({how})"), format!("отключение ({how})"));
+        let how_ru = match self.how {
+            DisconnectKind::Close => "close: закрытие",
+            DisconnectKind::Reset => "reset: сброс",
+            DisconnectKind::ShutdownWrite => "shutdown_write: закрыта только запись",
+        };
+        let text = crate::i18n::Said::new(
+            format!("disconnect ({})", self.how.as_str()),
+            format!("отключение ({how_ru})"),
+        );
         cx.log(&at.conn, Direction::Event, text);
         let what = match self.how {
             DisconnectKind::Close => {
