@@ -168,7 +168,9 @@ fn netstat_listens(text: &str, port: u16) -> bool {
 /// another run's presence). Ports picked here at random from this range do not meet those.
 const SPAWN_PORTS: std::ops::Range<u16> = 20000..32768;
 
-fn free_port() -> std::io::Result<u16> {
+/// A port nothing listens on, from [`SPAWN_PORTS`] (the kernel's port 0 only when 64 tries
+/// there are taken). Public for the tests, whose harness starts targets of its own.
+pub fn free_port() -> std::io::Result<u16> {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());

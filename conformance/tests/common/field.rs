@@ -1,7 +1,7 @@
 //! The field corpus harness (`tests/field/`): runs a target of `manifest.json` through the
 //! `jim-conformance` binary in host or spawn mode and lists where the run differs from the
 //! manifest's right verdict. A port of `tests/field/measure.py` (the reference of the
-//! comparison); `tests/field.rs` runs the servers, the client engineer's test the clients.
+//! comparison); `tests/it/field.rs` runs the servers, the client engineer's test the clients.
 //!
 //! Every wait is bounded: a host target must listen within [`START_LIMIT`] (found in the
 //! kernel's socket tables, never by connecting: a connect-and-drop kills the classic lesson-3
@@ -41,10 +41,6 @@ pub fn runner() -> PathBuf {
 /// Replaces `{key}` placeholders.
 pub fn fill(text: &str, values: &[(&str, &str)]) -> String {
     values.iter().fold(text.to_owned(), |t, (k, v)| t.replace(&format!("{{{k}}}"), v))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
 }
 
 /// A socket listens on TCP `port` (read from `/proc/net/tcp{,6}`, no connection made).
@@ -92,7 +88,7 @@ pub fn start_host(
     exits: bool,
     log: &Path,
 ) -> Result<(Group, u16), String> {
-    let port = free_port();
+    let port = super::free_port();
     let command = fill(command, &[("port", &port.to_string())]);
     let out = std::fs::File::create(log).map_err(|e| e.to_string())?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
