@@ -1,7 +1,7 @@
 //! The field corpus harness (`tests/field/`): runs a target of `manifest.json` through the
 //! `jim-conformance` binary in host or spawn mode and lists where the run differs from the
 //! manifest's right verdict. A port of `tests/field/measure.py` (the reference of the
-//! comparison); `tests/it/field.rs` runs the servers, the client engineer's test the clients.
+//! comparison); `tests/field.rs` runs the servers, the client engineer's test the clients.
 //!
 //! Every wait is bounded: a host target must listen within [`START_LIMIT`] (found in the
 //! kernel's socket tables, never by connecting: a connect-and-drop kills the classic lesson-3

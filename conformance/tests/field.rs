@@ -10,11 +10,11 @@
 //! mismatches of the others. `field_servers_5x5` is the
 //! acceptance run of issue 13 (5 runs of 5 per mode, every server target right): `#[ignore]`d
 //! because it does not hold for every target yet and takes minutes; run it with
-//! `cargo test -p jim-conformance --test it field:: -- --ignored`.
+//! `cargo test -p jim-conformance --test field -- --ignored`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common;
+mod common;
 
 use std::collections::BTreeSet;
 use std::time::Instant;

@@ -17,7 +17,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common;
+mod common;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
