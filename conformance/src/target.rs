@@ -187,7 +187,9 @@ fn port_in_any_table(port: u16) -> bool {
     })
 }
 
-fn free_port() -> std::io::Result<u16> {
+/// A port no socket uses, from [`SPAWN_PORTS`] (the kernel's port 0 only when 64 tries
+/// there are taken). Public for the tests, whose harness starts targets of its own.
+pub fn free_port() -> std::io::Result<u16> {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());

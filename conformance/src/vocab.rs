@@ -7,7 +7,7 @@
 //! - adding a name is adding a variant, and the compiler then points at every `match` that must
 //!   say what the new name means (descriptions in [`crate::catalog`], messages in
 //!   [`crate::i18n`], behaviour in the executor);
-//! - `tests/schema.rs` checks the JSON Schemas in `fixtures/schema/` against these tables.
+//! - `tests/it/schema.rs` checks the JSON Schemas in `fixtures/schema/` against these tables.
 
 /// Declares a vocabulary: a fieldless enum, its name table, and the conversions every
 /// vocabulary has (`ALL`, `name`, `parse`, `Display`, serde as the name).

@@ -1,5 +1,5 @@
 //! The `jim-client` commands printed with a failure so that a student can reproduce it by hand
-//! (`tests/reproduce.rs` runs every one against the defect it shows and against the
+//! (`tests/it/reproduce.rs` runs every one against the defect it shows and against the
 //! reference). A server-mode case is one `jim-client script`: the fixture's own steps up to the
 //! one that failed, run by this crate's executor with the case's delivery mode, so that it
 //! replays every connection in order and checks every reply (exit 1 at the first mismatch,

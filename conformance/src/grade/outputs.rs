@@ -5,7 +5,7 @@
 //!
 //! The Gradescope and Classroom files follow those tools' documented formats; the schemas in
 //! `fixtures/schema/` (`gradescope-results`, `classroom-result`) were written from those
-//! documents, and `tests/grade.rs` validates every file a class produces against them.
+//! documents, and `tests/it/grade.rs` validates every file a class produces against them.
 
 use std::fmt::Write as _;
 

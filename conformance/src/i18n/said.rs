@@ -8,7 +8,7 @@
 //! Build one with [`Said::new`] (both texts side by side, so leaving one out does not
 //! compile) or from a catalog message (`Msg`, `ClientMsg`). `From<String>` exists for texts
 //! that are not the runner's words (an OS error, a target's own text) and for code not moved
-//! yet: such a text has no Russian, and `tests/russian.rs` finds every one that reaches a
+//! yet: such a text has no Russian, and `tests/it/russian.rs` finds every one that reaches a
 //! `--lang ru` report.
 
 use std::cell::RefCell;

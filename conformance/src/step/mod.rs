@@ -8,7 +8,7 @@
 //! error, and the executor ([`crate::case`]) runs them without a catch-all arm: adding a step
 //! kind means a variant here, a module, its keyword in [`StepKeyword`] (with its modifiers in
 //! [`modifiers`]) and its entry in `fixtures/schema/fixture.schema.json`; the compiler points
-//! at every `match` that must handle it, and `tests/schema.rs` at the schema.
+//! at every `match` that must handle it, and `tests/it/schema.rs` at the schema.
 
 use serde_json::{Map, Value};
 
@@ -52,7 +52,7 @@ pub use crate::case::StepResult;
 
 /// The modifiers a step introduced by `keyword` may carry besides `conn`, `timeout_ms`,
 /// `note` and `comment` (which every step may carry). The parser rejects any other key, and
-/// `tests/schema.rs` checks the schema against this table.
+/// `tests/it/schema.rs` checks the schema against this table.
 pub fn modifiers(keyword: StepKeyword) -> &'static [StepModifier] {
     const COMMON: &[StepModifier] =
         &[StepModifier::Conn, StepModifier::TimeoutMs, StepModifier::Note, StepModifier::Comment];

@@ -43,10 +43,6 @@ pub fn fill(text: &str, values: &[(&str, &str)]) -> String {
     values.iter().fold(text.to_owned(), |t, (k, v)| t.replace(&format!("{{{k}}}"), v))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
-}
-
 /// A socket listens on TCP `port` (read from `/proc/net/tcp{,6}`, no connection made).
 pub fn listening(port: u16) -> bool {
     let want = format!(":{port:04X}");
@@ -92,7 +88,7 @@ pub fn start_host(
     exits: bool,
     log: &Path,
 ) -> Result<(Group, u16), String> {
-    let port = free_port();
+    let port = super::free_port();
     let command = fill(command, &[("port", &port.to_string())]);
     let out = std::fs::File::create(log).map_err(|e| e.to_string())?;
     let err = out.try_clone().map_err(|e| e.to_string())?;

@@ -7,7 +7,7 @@
 //! arrival of more bytes, so each attack runs several connections at once and many times over.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

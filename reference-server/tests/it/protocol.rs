@@ -2,7 +2,7 @@
 //! exact codes, exact recipients, and silence (checked with a barrier) where nothing may arrive.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -12,13 +12,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::field::{self, Group};
+use common::free_port;
 use jim_text::scan::untranslated;
 
 /// Labels whose continuation lines are the target's own output (not the runner's words).
@@ -104,10 +105,6 @@ fn runner(args: &[String], cwd: &Path) -> String {
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
 }
 
 /// One `--lang ru` run: a name and the arguments (a misbehaving reference server, when given,

@@ -2,7 +2,7 @@
 //! flood of log lines (every line costs the operator disk and attention).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -5,7 +5,7 @@
 //! slow-loris, and readers that are merely behind. PROTOCOL.md `§limits` documents every bound.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

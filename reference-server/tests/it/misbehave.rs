@@ -1,7 +1,7 @@
 //! Every `--misbehave` kind changes what a peer observes, in the way its documentation says.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

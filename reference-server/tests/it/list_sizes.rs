@@ -3,7 +3,7 @@
 //! accepts, so one peer cannot break everyone else's `get_users`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Client, server};
 use jim_protocol::codec::to_bytes;

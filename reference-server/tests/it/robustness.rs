@@ -3,7 +3,7 @@
 //! stall no one; limits, idle timeout and graceful shutdown.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

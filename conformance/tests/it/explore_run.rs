@@ -10,16 +10,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_jim-conformance");
-
-fn python3() {
-    let ok = Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(ok, "python3 is needed by this test (the targets are Python programs): install it");
-}
+use crate::common::{self, Ran, server_run};
 
 fn bank_file(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/explore/bank").join(name)
@@ -27,40 +21,6 @@ fn bank_file(name: &str) -> PathBuf {
 
 fn spawn_command(name: &str) -> String {
     format!("python3 {} -p {{port}}", bank_file(name).display())
-}
-
-/// What one run of the runner gave: its exit code, its standard output, the JSON report and
-/// the JUnit report.
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    json: Value,
-    junit: String,
-}
-
-/// Runs `jim-conformance server ARGS --lang en` with JSON and JUnit reports.
-fn server_run(args: &[&str]) -> Ran {
-    let dir = tempfile::tempdir().unwrap();
-    let (json, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
-    let out = Command::new(BIN)
-        .arg("server")
-        .args(args)
-        .args(["--lang", "en", "--json"])
-        .arg(&json)
-        .arg("--junit")
-        .arg(&junit)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let text = std::fs::read_to_string(&json)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}); output:\n{stdout}"));
-    Ran {
-        code: out.status.code(),
-        json: serde_json::from_str(&text).unwrap(),
-        junit: std::fs::read_to_string(&junit).unwrap_or_default(),
-        stdout,
-    }
 }
 
 /// The report's `explore/...` cases.
@@ -92,7 +52,7 @@ const ONLY_EXPLORATION_SEES: [&str; 2] = ["case_insensitive_names.py", "rooms_ke
 
 #[test]
 fn a_defect_only_exploration_finds_fails_the_default_run_with_the_seed_and_the_replay_command() {
-    python3();
+    common::python3();
     for name in ONLY_EXPLORATION_SEES {
         let cmd = spawn_command(name);
         // Two default runs (the default budget, the default seed) and one without exploration,
@@ -229,11 +189,11 @@ fn a_target_that_went_down_in_a_fixture_case_leaves_exploration_not_run() {
 
 /// Every defect of the bank fails the default `server` run (fixtures and exploration, default
 /// budget and seed), the runner spawning it. A few minutes in a debug build: run with
-/// `cargo test -p jim-conformance --test explore_run -- --ignored`.
+/// `cargo test -p jim-conformance --test it explore_run:: -- --ignored`.
 #[test]
 #[ignore]
 fn every_bank_defect_fails_the_default_server_run() {
-    python3();
+    common::python3();
     let mut files: Vec<String> = std::fs::read_dir(bank_file(""))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

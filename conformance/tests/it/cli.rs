@@ -7,11 +7,9 @@ use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_jim-conformance");
+use crate::common::free_port;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+const BIN: &str = env!("CARGO_BIN_EXE_jim-conformance");
 
 #[test]
 fn a_target_that_is_down_gives_exit_3() {
@@ -92,27 +90,14 @@ fn a_target_that_never_answers_finishes_within_the_deadline_failed_then_not_run(
 
 #[test]
 fn json_and_junit_reports_against_the_embedded_reference() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("r.json");
-    let junit = dir.path().join("r.xml");
-    let out = Command::new(BIN)
-        .args(["server", "--only", "presence/*", "--only", "rooms/*", "--json"])
-        .arg(&json)
-        .arg("--junit")
-        .arg(&junit)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let run = crate::common::server_run(&["--only", "presence/*", "--only", "rooms/*"]);
+    let stdout = &run.stdout;
+    assert_eq!(run.code, Some(0), "{stdout}");
     assert!(!stdout.contains('\u{1b}'), "no colour when not on a terminal");
     assert!(stdout.contains("embedded reference server"), "the summary card names the target");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["schema"], "jim-conformance/report/v1");
-    let cases = report["cases"].as_array().unwrap();
-    let xml = std::fs::read_to_string(&junit).unwrap();
-    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(run.json["schema"], "jim-conformance/report/v1");
+    let cases = run.json["cases"].as_array().unwrap();
+    let doc = roxmltree::Document::parse(&run.junit).unwrap();
     let testcases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
     assert_eq!(testcases.len(), cases.len());
     let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
@@ -195,22 +180,23 @@ fn cases_past_the_deadline_are_not_run_not_failed() {
         ..jim_server::Config::default()
     };
     let server = rt.block_on(jim_server::spawn(late)).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (json, junit) = (dir.path().join("r.json"), dir.path().join("r.xml"));
-    let out = Command::new(BIN)
-        .args(["server", "--port", &server.addr().port().to_string(), "--profile", "spec"])
-        .args(["--only", "presence/*", "--jobs", "1", "--timeout", "3", "--deadline", "8"])
-        .args(["--lang", "en", "--json"])
-        .arg(&json)
-        .arg("--junit")
-        .arg(&junit)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let port = server.addr().port().to_string();
+    let run = crate::common::server_run(&[
+        "--port",
+        &port,
+        "--profile",
+        "spec",
+        "--only",
+        "presence/*",
+        "--jobs",
+        "1",
+        "--timeout",
+        "3",
+        "--deadline",
+        "8",
+    ]);
     rt.block_on(server.shutdown());
-    let text = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (text, report) = (&run.stdout, &run.json);
     let cases = report["cases"].as_array().unwrap();
     let not_run: Vec<&serde_json::Value> =
         cases.iter().filter(|c| c["verdict"] == "not-run").collect();
@@ -238,7 +224,7 @@ fn cases_past_the_deadline_are_not_run_not_failed() {
     } else {
         2
     };
-    assert_eq!(out.status.code(), Some(expected), "{text}");
+    assert_eq!(run.code, Some(expected), "{text}");
     assert_eq!(report["summary"]["failures"], failures);
     let n = not_run.len();
     let line = report["summary"]["not_run"]["en"].as_str().unwrap();
@@ -248,8 +234,8 @@ fn cases_past_the_deadline_are_not_run_not_failed() {
     assert_eq!(text.matches("NOT-RUN ").count(), n, "{text}");
     assert!(report["exit_reason"].as_str().unwrap().contains(&format!("{n} not run")));
     // JUnit: skipped, with the reason; never a failure or an error.
-    let xml = std::fs::read_to_string(&junit).unwrap();
-    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let xml = &run.junit;
+    let doc = roxmltree::Document::parse(xml).unwrap();
     for c in &not_run {
         let id = c["id"].as_str().unwrap();
         let case = doc.descendants().find(|t| t.attribute("name") == Some(id)).unwrap();
