@@ -277,6 +277,9 @@ pub enum Msg {
         /// The connect error.
         error: Said,
     },
+    /// Liveness: the process lives and its socket still listens, but a connection is not
+    /// accepted in time (its listen queue is full of clients it never took).
+    ZombieQueueFull,
     /// Liveness: a new client was answered.
     NewClientAnswered,
     /// Liveness: connections are accepted and never answered.
@@ -411,6 +414,7 @@ impl Msg {
                     error.get(Lang::En)
                 )
             }
+            Self::ZombieQueueFull => "after this case the server still listens but accepts no new connection: its queue of clients waiting to be accepted is full (a zombie)".into(),
             Self::NewClientAnswered => "a new client was answered after this case".into(),
             Self::ZombieSilent { secs } => format!(
                 "after this case the server accepts connections but does not answer a presence within {secs} s (a zombie)"
@@ -504,6 +508,7 @@ impl Msg {
                     error.get(Lang::Ru)
                 )
             }
+            Self::ZombieQueueFull => "после этого случая сервер всё ещё слушает порт, но не принимает новых соединений: его очередь ожидающих клиентов заполнена (зомби)".into(),
             Self::NewClientAnswered => "после этого случая новый клиент получил ответ".into(),
             Self::ZombieSilent { secs } => format!(
                 "после этого случая сервер принимает соединения, но не отвечает на presence за {secs} с (зомби)"

@@ -379,8 +379,17 @@ impl Run<ServerMode> {
                 // exit status.
                 let bound = Duration::from_millis(100);
                 let status = self.mode.target.lock().await.exit_status_within(bound).await;
+                // A connect that times out while the socket still listens: the accept queue
+                // is full of clients the server never took (a zombie, not a death; how soon
+                // the queue fills depends on how many clients came, so it must not decide).
+                let timed_out = matches!(e, crate::wire::ConnectError::Timeout { .. });
                 return match status {
                     Some(status) => died(status),
+                    None if timed_out
+                        && crate::target::listening(addr.port()).await == Some(true) =>
+                    {
+                        (LivenessState::Zombie, Msg::ZombieQueueFull)
+                    }
                     None => (LivenessState::Died, Msg::StoppedListening { error: Said::of(&e) }),
                 };
             }
