@@ -187,7 +187,7 @@ fn port_in_any_table(port: u16) -> bool {
     })
 }
 
-/// A port no socket uses, from [`SPAWN_PORTS`] (the kernel's port 0 only when 64 tries
+/// A port no socket uses, from `SPAWN_PORTS` (20000-32767; the kernel's port 0 only when 64 tries
 /// there are taken). Public for the tests, whose harness starts targets of its own.
 pub fn free_port() -> std::io::Result<u16> {
     use std::hash::{BuildHasher, Hasher};

@@ -9,8 +9,9 @@
 //! `field_servers_table` (ignored, minutes) runs every server target once and prints the
 //! mismatches of the others. `field_servers_5x5` is the
 //! acceptance run of issue 13 (5 runs of 5 per mode, every server target right): `#[ignore]`d
-//! because it does not hold for every target yet and takes minutes; run it with
-//! `cargo test -p jim-conformance --test field -- --ignored`.
+//! because it takes about 40 minutes on two cores (measured: 1149 of 1150 runs right; the one
+//! wrong run was a spawn port in TIME_WAIT, fixed since); run it with
+//! `cargo test -p jim-conformance --test field -- field_servers_5x5 --ignored`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -49,12 +50,7 @@ const RIGHT: &[&str] = &[
 /// not in the manifest) and why: (target, run name, keys left out, why).
 const RIGHT_RUNS: &[(&str, &str, &[&str], &str)] = &[
     ("course_final_accounts", "without accounts", &[], ""),
-    (
-        "course_final_accounts",
-        "with its accounts",
-        &["robustness/blank-lines"],
-        "item 8: whether the blank lines and the presence reach this 0.05 s loop in one recv() is the pacing's to settle",
-    ),
+    ("course_final_accounts", "with its accounts", &[], ""),
 ];
 
 /// Whether `only` lists the run `run` of target `id` (by id, or as `ID#RUN`).
@@ -299,7 +295,7 @@ fn the_class_servers_get_one_verdict_per_style_whatever_the_jobs_and_the_load() 
 
 /// CI's share: two students of each style, once per batch.
 #[test]
-#[ignore = "not yet right for every style (see the notes of issue 13)"]
+#[ignore = "minutes: a share of the acceptance run above, run by hand (0 mismatches in the last runs)"]
 fn the_class_servers_two_per_style_agree() {
     class_servers(1, 2, 4);
 }
